@@ -1,0 +1,45 @@
+//! Hooks that watch an agent run and may refuse tool calls: the basis for approval prompts,
+//! audit logs and progress displays.
+
+use async_trait::async_trait;
+
+use super::record::Step;
+use crate::message::ToolCall;
+
+/// Whether a tool call may run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolDecision {
+    /// Run it.
+    Allow,
+    /// Do not run it; the model is told the reason as the call's result.
+    Deny {
+        /// Why, written for the model.
+        reason: String,
+    },
+}
+
+/// Watches an agent run. Every method has a default that does nothing, so implement only the
+/// ones you need.
+#[async_trait]
+pub trait AgentHook: Send + Sync {
+    /// Called before each tool call runs (concurrently for calls of the same step); the first
+    /// hook that denies it wins.
+    async fn before_tool_call(&self, _call: &ToolCall) -> ToolDecision {
+        ToolDecision::Allow
+    }
+
+    /// Called after each step, with everything that happened in it.
+    async fn after_step(&self, _step: &Step) {}
+}
+
+/// A shared hook is a hook, so a caller can keep a handle on one it gave to an agent.
+#[async_trait]
+impl<H: AgentHook + ?Sized> AgentHook for std::sync::Arc<H> {
+    async fn before_tool_call(&self, call: &ToolCall) -> ToolDecision {
+        (**self).before_tool_call(call).await
+    }
+
+    async fn after_step(&self, step: &Step) {
+        (**self).after_step(step).await
+    }
+}

@@ -1,0 +1,67 @@
+//! What an agent run leaves behind: the answer, the transcript, each step and what it cost.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::message::{Message, ToolCall, ToolResult};
+use crate::response::{ChatResponse, Usage};
+use crate::toolset::{ToolCallError, output_text};
+
+/// A finished (or, inside an [`crate::AgentError`], interrupted) agent run. Serialisable, so it can
+/// be saved as a run record and its transcript replayed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AgentRun {
+    /// The model's final answer: the text of its last reply.
+    pub answer: String,
+    /// Every message of the conversation, the system prompt and the input included.
+    pub transcript: Vec<Message>,
+    /// Each call to the model, with the tools it had run.
+    pub steps: Vec<Step>,
+    /// The tokens of all steps together.
+    pub usage: Usage,
+    /// The name of the model that ran.
+    pub model: String,
+    /// Wall-clock time of the whole run, in milliseconds.
+    pub elapsed_ms: u64,
+}
+
+/// One call to the model and the tool calls it asked for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    /// Its position in the run, from 1.
+    pub index: usize,
+    /// The model's reply, with its usage and finish reason.
+    pub response: ChatResponse,
+    /// The tool calls of the reply as they ran, in the order the model asked for them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolInvocation>,
+    /// Wall-clock time of the step (model and tools), in milliseconds.
+    pub elapsed_ms: u64,
+}
+
+/// A tool call and how it went.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolInvocation {
+    /// The call as the model made it.
+    pub call: ToolCall,
+    /// What the tool returned, or why it returned nothing.
+    pub result: Result<Value, ToolCallError>,
+    /// How long it took, in milliseconds.
+    pub elapsed_ms: u64,
+}
+
+impl ToolInvocation {
+    /// The `tool` message that answers the call.
+    pub fn to_message(&self) -> ToolResult {
+        let (content, is_error) = match &self.result {
+            Ok(output) => (output_text(output), false),
+            Err(err) => (err.to_string(), true),
+        };
+        ToolResult {
+            tool_call_id: self.call.id.clone(),
+            name: self.call.name.clone(),
+            content,
+            is_error,
+        }
+    }
+}

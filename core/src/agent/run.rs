@@ -1,0 +1,284 @@
+//! The agent loop: ask the model, run the tools it calls, send their results back, until it
+//! answers or a limit stops it.
+
+use std::time::Instant;
+
+use futures::StreamExt;
+use futures::future::{self, FutureExt};
+use futures::stream::{self, BoxStream};
+use serde_json::Value;
+use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+
+use super::{
+    Agent, AgentError, AgentErrorKind, AgentEvent, AgentRun, Step, ToolDecision, ToolInvocation,
+};
+use crate::error::Error;
+use crate::message::{Message, ToolCall};
+use crate::request::ChatRequest;
+use crate::response::ChatResponse;
+use crate::stream::{ReplyAggregator, StreamEvent};
+use crate::toolset::ToolCallError;
+
+/// Where a run reports its events: nowhere for [`Agent::run`], a channel for the streams.
+type Events<'a> = Option<&'a UnboundedSender<Result<AgentEvent, AgentError>>>;
+
+fn emit(events: Events<'_>, event: AgentEvent) {
+    if let Some(sender) = events {
+        // The receiver only goes away with the stream that drives this run, so nobody is left
+        // to tell.
+        let _ = sender.send(Ok(event));
+    }
+}
+
+fn millis_since(start: Instant) -> u64 {
+    u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+impl Agent {
+    /// Runs the agent on one user prompt until the model answers.
+    pub async fn run(&self, prompt: impl Into<String>) -> Result<AgentRun, AgentError> {
+        self.run_messages(vec![Message::user(prompt)]).await
+    }
+
+    /// Runs the agent on a conversation (without the system prompt, which the agent adds), as a
+    /// chat does turn after turn.
+    pub async fn run_messages(&self, messages: Vec<Message>) -> Result<AgentRun, AgentError> {
+        self.drive(messages, None).await
+    }
+
+    /// Runs the agent on one user prompt, reporting [`AgentEvent`]s as they happen. The model is
+    /// streamed, so its text arrives as it is generated. Dropping the stream cancels the run.
+    pub fn run_stream(
+        &self,
+        prompt: impl Into<String>,
+    ) -> BoxStream<'_, Result<AgentEvent, AgentError>> {
+        self.run_messages_stream(vec![Message::user(prompt)])
+    }
+
+    /// [`Agent::run_stream`] on a conversation.
+    pub fn run_messages_stream(
+        &self,
+        messages: Vec<Message>,
+    ) -> BoxStream<'_, Result<AgentEvent, AgentError>> {
+        let (sender, receiver) = unbounded_channel();
+        let driver = async move {
+            let last = self
+                .drive(messages, Some(&sender))
+                .await
+                .map(|run| AgentEvent::Finished { run });
+            let _ = sender.send(last);
+        };
+        let events = stream::unfold(receiver, |mut receiver| async move {
+            receiver.recv().await.map(|event| (event, receiver))
+        });
+        // The driver yields nothing; polling it alongside the receiver makes the run progress
+        // exactly as fast as its events are read, without spawning a task.
+        stream::select(events.map(Some), driver.into_stream().map(|()| None))
+            .filter_map(future::ready)
+            .boxed()
+    }
+
+    async fn drive(&self, input: Vec<Message>, events: Events<'_>) -> Result<AgentRun, AgentError> {
+        let mut run = RunState::new(self, input);
+        let limits = &self.limits;
+        for index in 1..=limits.max_steps {
+            let step_start = Instant::now();
+            let request = ChatRequest {
+                messages: run.record.transcript.clone(),
+                tools: self.tools.specs(),
+                sampling: self.sampling.clone(),
+                ..Default::default()
+            };
+            let response = match self.ask(request, index, events).await {
+                Ok(response) => response,
+                Err(source) => {
+                    return Err(run.fail(AgentErrorKind::Model {
+                        step: index,
+                        source,
+                    }));
+                }
+            };
+            run.record.usage += response.usage;
+            run.record
+                .transcript
+                .push(Message::Assistant(response.message.clone()));
+            let calls = response.message.tool_calls.clone();
+            if !calls.is_empty() {
+                if let Some(kind) = run.check_calls(&calls, limits) {
+                    return Err(run.fail(kind));
+                }
+                for call in &calls {
+                    emit(
+                        events,
+                        AgentEvent::ToolCallRequested {
+                            step: index,
+                            call: call.clone(),
+                        },
+                    );
+                }
+            }
+            let mut invocations = Vec::with_capacity(calls.len());
+            // `buffered` runs up to the limit at once and yields results in call order.
+            // (The futures are collected first: a lazy `map` closure here defeats the check that
+            // the run's future is `Send`.)
+            let pending: Vec<_> = calls.iter().map(|call| self.invoke(call)).collect();
+            let mut running = stream::iter(pending).buffered(limits.max_concurrent_tools);
+            while let Some(invocation) = running.next().await {
+                run.record
+                    .transcript
+                    .push(Message::Tool(invocation.to_message()));
+                emit(
+                    events,
+                    AgentEvent::ToolResult {
+                        step: index,
+                        invocation: invocation.clone(),
+                    },
+                );
+                invocations.push(invocation);
+            }
+            drop(running);
+            let step = Step {
+                index,
+                response,
+                tool_calls: invocations,
+                elapsed_ms: millis_since(step_start),
+            };
+            for hook in &self.hooks {
+                hook.after_step(&step).await;
+            }
+            emit(events, AgentEvent::StepDone { step: step.clone() });
+            let answered = step.tool_calls.is_empty();
+            run.record.answer = step.response.message.content.clone();
+            run.record.steps.push(step);
+            if answered {
+                return Ok(run.finish());
+            }
+        }
+        Err(run.fail(AgentErrorKind::MaxSteps {
+            limit: limits.max_steps,
+        }))
+    }
+
+    /// One model call; streamed, with its text forwarded, when events are wanted.
+    async fn ask(
+        &self,
+        request: ChatRequest,
+        step: usize,
+        events: Events<'_>,
+    ) -> Result<ChatResponse, Error> {
+        if events.is_none() {
+            return self.model.chat(request).await;
+        }
+        let mut stream = self.model.stream(request).await?;
+        let mut aggregator = ReplyAggregator::new();
+        while let Some(event) = stream.next().await {
+            let event = event?;
+            if let StreamEvent::TextDelta { text } = &event {
+                emit(
+                    events,
+                    AgentEvent::TextDelta {
+                        step,
+                        text: text.clone(),
+                    },
+                );
+            }
+            aggregator.push(event)?;
+        }
+        Ok(aggregator.finish())
+    }
+
+    /// Asks the hooks, then runs one tool call.
+    async fn invoke(&self, call: &ToolCall) -> ToolInvocation {
+        let start = Instant::now();
+        let mut result = None;
+        for hook in &self.hooks {
+            if let ToolDecision::Deny { reason } = hook.before_tool_call(call).await {
+                result = Some(Err(ToolCallError::Denied {
+                    tool: call.name.clone(),
+                    reason,
+                }));
+                break;
+            }
+        }
+        let result = match result {
+            Some(denied) => denied,
+            None => self.tools.invoke(call, self.limits.tool_timeout).await,
+        };
+        ToolInvocation {
+            call: call.clone(),
+            result,
+            elapsed_ms: millis_since(start),
+        }
+    }
+}
+
+/// The run being built, and the counters its limits need.
+struct RunState {
+    record: AgentRun,
+    started: Instant,
+    tool_calls: usize,
+    last_call: Option<(String, Value)>,
+    streak: usize,
+}
+
+impl RunState {
+    fn new(agent: &Agent, input: Vec<Message>) -> Self {
+        let mut transcript = Vec::with_capacity(input.len() + 1);
+        if let Some(system) = &agent.system {
+            transcript.push(Message::system(system.clone()));
+        }
+        transcript.extend(input);
+        RunState {
+            record: AgentRun {
+                transcript,
+                model: agent.model.name().to_string(),
+                ..Default::default()
+            },
+            started: Instant::now(),
+            tool_calls: 0,
+            last_call: None,
+            streak: 0,
+        }
+    }
+
+    /// Counts a step's calls against the limits; the reason to stop, if one is reached.
+    fn check_calls(
+        &mut self,
+        calls: &[ToolCall],
+        limits: &super::Limits,
+    ) -> Option<AgentErrorKind> {
+        self.tool_calls += calls.len();
+        if self.tool_calls > limits.max_tool_calls {
+            return Some(AgentErrorKind::MaxToolCalls {
+                limit: limits.max_tool_calls,
+            });
+        }
+        for call in calls {
+            let same = self.last_call.as_ref().is_some_and(|(name, arguments)| {
+                *name == call.name && *arguments == call.arguments
+            });
+            self.streak = if same { self.streak + 1 } else { 1 };
+            self.last_call = Some((call.name.clone(), call.arguments.clone()));
+            if self.streak >= limits.repeated_call_limit {
+                return Some(AgentErrorKind::RepeatedToolCall {
+                    tool: call.name.clone(),
+                    arguments: call.arguments.clone(),
+                    times: self.streak,
+                });
+            }
+        }
+        None
+    }
+
+    fn finish(mut self) -> AgentRun {
+        self.record.elapsed_ms = millis_since(self.started);
+        self.record
+    }
+
+    fn fail(self, kind: AgentErrorKind) -> AgentError {
+        AgentError {
+            kind,
+            partial: Box::new(self.finish()),
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! The contracts of anymodel: what every backend, tool and app is written against.
+//!
+//! - [`Message`], [`ChatRequest`] and [`ChatResponse`]: a conversation, what is asked of a model
+//!   and what it answers; all serde-serialisable, so runs can be saved and replayed.
+//! - [`Model`]: one async trait for local and remote models, with a whole-reply call and a
+//!   stream of [`StreamEvent`]s, and the [`Capabilities`] a model declares.
+//! - [`Error`]: failures classed by what to do about them ([`Error::is_retryable`]).
+//! - [`Tool`] and [`TypedTool`]: tools with JSON Schema arguments, derived from Rust types.
+//! - [`Agent`]: the loop that lets a model call tools until it answers.
+//! - [`ScriptedModel`]: a model that replays a script, for tests.
+//!
+//! This crate does no HTTP and runs no model: backends live in `anymodel-backends`.
+
+pub mod agent;
+mod error;
+mod message;
+mod model;
+mod request;
+mod response;
+mod schema;
+mod scripted;
+mod stream;
+mod tool;
+mod toolset;
+
+pub use agent::{
+    Agent, AgentBuilder, AgentError, AgentErrorKind, AgentEvent, AgentHook, AgentRun, Limits, Step,
+    ToolDecision, ToolInvocation,
+};
+pub use error::{Capability, Error, Result};
+pub use message::{AssistantMessage, Message, Role, ToolCall, ToolResult};
+pub use model::{Capabilities, Model};
+pub use request::{ChatRequest, ResponseFormat, Sampling, ToolChoice, ToolSpec};
+pub use response::{ChatResponse, FinishReason, Usage};
+pub use schema::schema_for;
+pub use scripted::{ScriptedModel, ScriptedReply};
+pub use stream::{EventStream, ReplyAggregator, StreamEvent, collect_stream};
+pub use tool::{Tool, ToolError, TypedTool};
+pub use toolset::{ToolCallError, ToolSet, output_text};
+
+/// Re-exported so that apps implement [`Tool`] and [`Model`] with the same macro version.
+pub use async_trait::async_trait;
+/// Re-exported so that apps derive tool arguments with the schemars version this crate reads.
+pub use schemars;
+/// Re-exported for building tool arguments and schemas.
+pub use serde_json;

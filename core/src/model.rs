@@ -1,0 +1,205 @@
+//! The model trait every backend implements, and the capabilities a model declares.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Capability, Error, Result};
+use crate::request::{ChatRequest, ResponseFormat, ToolChoice};
+use crate::response::ChatResponse;
+use crate::stream::{EventStream, collect_stream};
+
+/// What a model can do. Requests asking for more fail with [`Error::Unsupported`] instead of
+/// having the feature silently dropped; see [`Capabilities::check`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capabilities {
+    /// It can call tools.
+    pub tools: bool,
+    /// It can call several tools in one reply.
+    pub parallel_tool_calls: bool,
+    /// It can be held to replying with a JSON object.
+    pub json_output: bool,
+    /// It can be held to replying with JSON matching a schema.
+    pub json_schema_output: bool,
+    /// It streams tokens as they are generated. A model that cannot still implements
+    /// [`Model::stream`], delivering its whole reply at the end.
+    pub streaming: bool,
+    /// How many tokens of prompt and reply fit together, when known.
+    pub context_window: Option<u32>,
+}
+
+impl Capabilities {
+    /// Everything on, with no known context window: for models that do it all, and for tests.
+    pub fn all() -> Self {
+        Capabilities {
+            tools: true,
+            parallel_tool_calls: true,
+            json_output: true,
+            json_schema_output: true,
+            streaming: true,
+            context_window: None,
+        }
+    }
+
+    /// Checks that `request` asks nothing beyond these capabilities, and that its tool choice
+    /// names a declared tool. `model` names the model in the error.
+    pub fn check(&self, model: &str, request: &ChatRequest) -> Result<()> {
+        let lacks = |capability| Error::Unsupported {
+            model: model.to_string(),
+            capability,
+        };
+        if !request.tools.is_empty() && !self.tools {
+            return Err(lacks(Capability::Tools));
+        }
+        if request.parallel_tool_calls == Some(true) && !self.parallel_tool_calls {
+            return Err(lacks(Capability::ParallelToolCalls));
+        }
+        match &request.response_format {
+            ResponseFormat::Text => {}
+            ResponseFormat::Json if !self.json_output => return Err(lacks(Capability::JsonOutput)),
+            ResponseFormat::Json => {}
+            ResponseFormat::JsonSchema { .. } if !self.json_schema_output => {
+                return Err(lacks(Capability::JsonSchemaOutput));
+            }
+            ResponseFormat::JsonSchema { .. } => {}
+        }
+        match &request.tool_choice {
+            ToolChoice::Required if request.tools.is_empty() => Err(Error::InvalidRequest {
+                status: None,
+                message: "tool_choice is `required` but the request declares no tools".into(),
+            }),
+            ToolChoice::Tool { name } if !request.tools.iter().any(|t| &t.name == name) => {
+                Err(Error::InvalidRequest {
+                    status: None,
+                    message: format!(
+                        "tool_choice names `{name}`, which the request does not declare"
+                    ),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A chat model: local or remote, behind one interface.
+///
+/// Implementors provide [`Model::stream`]; [`Model::chat`] defaults to collecting that stream with
+/// the shared [`crate::ReplyAggregator`], and may be overridden where a backend has a cheaper
+/// whole-reply call. Both must start with [`Capabilities::check`], so that an unsupported request
+/// fails with [`Error::Unsupported`].
+///
+/// The trait is object-safe: pick a model at run time as an `Arc<dyn Model>`, which is itself a
+/// `Model`, so wrappers (retry, fallback) compose without the caller knowing.
+#[async_trait]
+pub trait Model: Send + Sync {
+    /// A name for the model in records and errors, such as `openai:gpt-4o-mini`.
+    fn name(&self) -> &str;
+
+    /// What this model supports.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Generates a whole reply.
+    async fn chat(&self, request: ChatRequest) -> Result<ChatResponse> {
+        collect_stream(self.stream(request).await?).await
+    }
+
+    /// Generates a reply as a stream of events, ending with [`crate::StreamEvent::Finish`].
+    async fn stream(&self, request: ChatRequest) -> Result<EventStream>;
+}
+
+macro_rules! forward_model {
+    ($pointer:ident) => {
+        #[async_trait]
+        impl<M: Model + ?Sized> Model for $pointer<M> {
+            fn name(&self) -> &str {
+                (**self).name()
+            }
+
+            fn capabilities(&self) -> Capabilities {
+                (**self).capabilities()
+            }
+
+            async fn chat(&self, request: ChatRequest) -> Result<ChatResponse> {
+                (**self).chat(request).await
+            }
+
+            async fn stream(&self, request: ChatRequest) -> Result<EventStream> {
+                (**self).stream(request).await
+            }
+        }
+    };
+}
+
+forward_model!(Arc);
+forward_model!(Box);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::ToolSpec;
+    use serde_json::json;
+
+    fn tool(name: &str) -> ToolSpec {
+        ToolSpec {
+            name: name.into(),
+            description: String::new(),
+            parameters: json!({}),
+        }
+    }
+
+    #[test]
+    fn unsupported_features_are_typed_errors() {
+        let plain = Capabilities {
+            streaming: true,
+            ..Default::default()
+        };
+        let with_tools = ChatRequest::user("hi").with_tools([tool("clock")]);
+        assert_eq!(
+            plain.check("tiny", &with_tools),
+            Err(Error::Unsupported {
+                model: "tiny".into(),
+                capability: Capability::Tools
+            })
+        );
+        let json = ChatRequest::user("hi").with_response_format(ResponseFormat::Json);
+        assert!(matches!(
+            plain.check("tiny", &json),
+            Err(Error::Unsupported {
+                capability: Capability::JsonOutput,
+                ..
+            })
+        ));
+        let mut parallel = with_tools.clone();
+        parallel.parallel_tool_calls = Some(true);
+        let tools_only = Capabilities {
+            tools: true,
+            ..Default::default()
+        };
+        assert!(matches!(
+            tools_only.check("tiny", &parallel),
+            Err(Error::Unsupported {
+                capability: Capability::ParallelToolCalls,
+                ..
+            })
+        ));
+        assert_eq!(tools_only.check("tiny", &with_tools), Ok(()));
+        assert_eq!(Capabilities::all().check("big", &parallel), Ok(()));
+    }
+
+    #[test]
+    fn tool_choice_must_name_a_declared_tool() {
+        let request = ChatRequest::user("hi")
+            .with_tools([tool("clock")])
+            .with_tool_choice(ToolChoice::Tool {
+                name: "weather".into(),
+            });
+        let err = Capabilities::all().check("m", &request).unwrap_err();
+        assert!(err.to_string().contains("`weather`"), "{err}");
+        let required = ChatRequest::user("hi").with_tool_choice(ToolChoice::Required);
+        assert!(matches!(
+            Capabilities::all().check("m", &required),
+            Err(Error::InvalidRequest { .. })
+        ));
+    }
+}

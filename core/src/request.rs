@@ -1,0 +1,183 @@
+//! What is sent to a model: the conversation, the tools it may call, and how to sample.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::message::Message;
+
+/// One call to a model: everything the model sees and every knob on how it answers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChatRequest {
+    /// The conversation so far, oldest first.
+    pub messages: Vec<Message>,
+    /// The tools the model may call.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<ToolSpec>,
+    /// Whether and which tool the model must call.
+    #[serde(default)]
+    pub tool_choice: ToolChoice,
+    /// Whether the model may call several tools in one reply; `None` leaves the model's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallel_tool_calls: Option<bool>,
+    /// How to pick tokens.
+    #[serde(default)]
+    pub sampling: Sampling,
+    /// The shape the reply must take.
+    #[serde(default)]
+    pub response_format: ResponseFormat,
+}
+
+impl ChatRequest {
+    /// A request holding these messages and default settings.
+    pub fn new(messages: impl IntoIterator<Item = Message>) -> Self {
+        ChatRequest {
+            messages: messages.into_iter().collect(),
+            ..Default::default()
+        }
+    }
+
+    /// A request holding one user message.
+    pub fn user(prompt: impl Into<String>) -> Self {
+        ChatRequest::new([Message::user(prompt)])
+    }
+
+    /// Declares the tools the model may call.
+    pub fn with_tools(mut self, tools: impl IntoIterator<Item = ToolSpec>) -> Self {
+        self.tools = tools.into_iter().collect();
+        self
+    }
+
+    /// Sets the tool choice.
+    pub fn with_tool_choice(mut self, choice: ToolChoice) -> Self {
+        self.tool_choice = choice;
+        self
+    }
+
+    /// Sets the sampling options.
+    pub fn with_sampling(mut self, sampling: Sampling) -> Self {
+        self.sampling = sampling;
+        self
+    }
+
+    /// Sets the response format.
+    pub fn with_response_format(mut self, format: ResponseFormat) -> Self {
+        self.response_format = format;
+        self
+    }
+}
+
+/// A tool as the model sees it: its name, what it does, and the JSON Schema of its arguments.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolSpec {
+    /// The name the model calls it by.
+    pub name: String,
+    /// What it does and when to use it, for the model.
+    pub description: String,
+    /// The JSON Schema its arguments must match (an object schema).
+    pub parameters: Value,
+}
+
+/// Whether the model must, may or must not call a tool.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ToolChoice {
+    /// The model decides.
+    #[default]
+    Auto,
+    /// The model must answer in text.
+    None,
+    /// The model must call at least one tool.
+    Required,
+    /// The model must call this tool.
+    Tool {
+        /// The tool's name; it must be among the request's tools.
+        name: String,
+    },
+}
+
+/// How the next tokens are picked. `None` leaves each option to the model's default.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sampling {
+    /// Randomness: 0 is greedy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f32>,
+    /// Nucleus sampling: keep the smallest set of tokens whose probabilities add up to this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f32>,
+    /// Keep only the this many most likely tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_k: Option<u32>,
+    /// The most tokens the reply may have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+    /// Text that ends the reply when generated (not included in it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stop: Vec<String>,
+    /// Seed for reproducible sampling, where the model supports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+}
+
+/// The shape the reply's text must take.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ResponseFormat {
+    /// Free text.
+    #[default]
+    Text,
+    /// Any JSON object.
+    Json,
+    /// JSON matching a schema.
+    JsonSchema {
+        /// A name for the schema (providers require one).
+        name: String,
+        /// The JSON Schema.
+        schema: Value,
+        /// Whether the provider must enforce the schema exactly rather than treat it as a hint.
+        #[serde(default)]
+        strict: bool,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn requests_round_trip_through_json() {
+        let request = ChatRequest::user("hello")
+            .with_tools([ToolSpec {
+                name: "clock".into(),
+                description: "Tells the time".into(),
+                parameters: json!({"type": "object", "properties": {}}),
+            }])
+            .with_tool_choice(ToolChoice::Tool {
+                name: "clock".into(),
+            })
+            .with_sampling(Sampling {
+                temperature: Some(0.2),
+                stop: vec!["\n\n".into()],
+                seed: Some(7),
+                ..Default::default()
+            })
+            .with_response_format(ResponseFormat::JsonSchema {
+                name: "answer".into(),
+                schema: json!({"type": "object"}),
+                strict: true,
+            });
+        let text = serde_json::to_string(&request).unwrap();
+        let back: ChatRequest = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, request);
+    }
+
+    #[test]
+    fn a_minimal_request_needs_only_messages() {
+        let request: ChatRequest =
+            serde_json::from_value(json!({"messages": [{"role": "user", "content": "hi"}]}))
+                .unwrap();
+        assert_eq!(request, ChatRequest::user("hi"));
+        assert_eq!(request.tool_choice, ToolChoice::Auto);
+        assert_eq!(request.response_format, ResponseFormat::Text);
+    }
+}

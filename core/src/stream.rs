@@ -1,0 +1,366 @@
+//! Streamed replies: the events a model emits while it generates, and the one aggregator that
+//! turns them back into a whole [`ChatResponse`], so no backend writes that twice.
+
+use std::collections::BTreeMap;
+use std::pin::Pin;
+
+use futures::{Stream, StreamExt};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::message::{AssistantMessage, ToolCall};
+use crate::response::{ChatResponse, FinishReason, Usage};
+
+/// A stream of [`StreamEvent`]s, as [`crate::Model::stream`] returns it.
+pub type EventStream = Pin<Box<dyn Stream<Item = Result<StreamEvent>> + Send>>;
+
+/// One increment of a streamed reply.
+///
+/// Tool calls are keyed by `index` (their position in the reply): a `ToolCallStart` carries the
+/// call's id and name, then `ToolCallDelta`s carry fragments of its JSON arguments, and an
+/// optional `ToolCallEnd` says the arguments are complete.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum StreamEvent {
+    /// More text of the reply.
+    TextDelta {
+        /// The new text.
+        text: String,
+    },
+    /// A tool call begins.
+    ToolCallStart {
+        /// Its position among the reply's tool calls.
+        index: usize,
+        /// The id its result must answer.
+        id: String,
+        /// The tool's name.
+        name: String,
+    },
+    /// A fragment of a tool call's JSON arguments.
+    ToolCallDelta {
+        /// The position of the call it belongs to.
+        index: usize,
+        /// The fragment, to append to those before it.
+        arguments: String,
+    },
+    /// A tool call's arguments are complete.
+    ToolCallEnd {
+        /// The position of the call.
+        index: usize,
+    },
+    /// Token counts so far for this reply. Each field that is non-zero replaces the one before,
+    /// since providers report running totals (some input first, output at the end).
+    Usage {
+        /// The counts.
+        usage: Usage,
+    },
+    /// The reply is over.
+    Finish {
+        /// Why the model stopped.
+        reason: FinishReason,
+    },
+}
+
+impl ChatResponse {
+    /// The events a stream of this reply would carry: for backends that cannot stream, and for
+    /// replaying a saved reply.
+    pub fn into_events(self) -> Vec<StreamEvent> {
+        let mut events = Vec::new();
+        if !self.message.content.is_empty() {
+            events.push(StreamEvent::TextDelta {
+                text: self.message.content,
+            });
+        }
+        for (index, call) in self.message.tool_calls.into_iter().enumerate() {
+            events.push(StreamEvent::ToolCallStart {
+                index,
+                id: call.id,
+                name: call.name,
+            });
+            let arguments = match call.arguments {
+                Value::String(raw) => raw,
+                json => json.to_string(),
+            };
+            events.push(StreamEvent::ToolCallDelta { index, arguments });
+            events.push(StreamEvent::ToolCallEnd { index });
+        }
+        events.push(StreamEvent::Usage { usage: self.usage });
+        events.push(StreamEvent::Finish {
+            reason: self.finish_reason,
+        });
+        events
+    }
+}
+
+/// Rebuilds a whole reply from stream events.
+///
+/// Feed every event to [`ReplyAggregator::push`], then call [`ReplyAggregator::finish`]. A stream
+/// that ends without a `Finish` event gets [`FinishReason::ToolCalls`] when it holds tool calls
+/// and [`FinishReason::Stop`] otherwise.
+#[derive(Debug, Default)]
+pub struct ReplyAggregator {
+    text: String,
+    calls: BTreeMap<usize, PartialCall>,
+    usage: Usage,
+    finish_reason: Option<FinishReason>,
+}
+
+#[derive(Debug)]
+struct PartialCall {
+    id: String,
+    name: String,
+    arguments: String,
+}
+
+impl ReplyAggregator {
+    /// An empty aggregator.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Takes in one event. Fails on events that contradict the stream so far: argument fragments
+    /// for a call that never started, or a call index started twice with different ids.
+    pub fn push(&mut self, event: StreamEvent) -> Result<()> {
+        match event {
+            StreamEvent::TextDelta { text } => self.text.push_str(&text),
+            StreamEvent::ToolCallStart { index, id, name } => match self.calls.get(&index) {
+                Some(call) if call.id != id => {
+                    return Err(Error::invalid_response(format!(
+                        "tool call {index} started twice, as `{}` and as `{id}`",
+                        call.id
+                    )));
+                }
+                Some(_) => {}
+                None => {
+                    self.calls.insert(
+                        index,
+                        PartialCall {
+                            id,
+                            name,
+                            arguments: String::new(),
+                        },
+                    );
+                }
+            },
+            StreamEvent::ToolCallDelta { index, arguments } => {
+                let call = self.calls.get_mut(&index).ok_or_else(|| {
+                    Error::invalid_response(format!(
+                        "arguments for tool call {index} arrived before the call started"
+                    ))
+                })?;
+                call.arguments.push_str(&arguments);
+            }
+            StreamEvent::ToolCallEnd { index } => {
+                if !self.calls.contains_key(&index) {
+                    return Err(Error::invalid_response(format!(
+                        "tool call {index} ended without having started"
+                    )));
+                }
+            }
+            StreamEvent::Usage { usage } => {
+                if usage.input_tokens > 0 {
+                    self.usage.input_tokens = usage.input_tokens;
+                }
+                if usage.output_tokens > 0 {
+                    self.usage.output_tokens = usage.output_tokens;
+                }
+            }
+            StreamEvent::Finish { reason } => self.finish_reason = Some(reason),
+        }
+        Ok(())
+    }
+
+    /// The whole reply. Each call's arguments are parsed as JSON; empty arguments become `{}`,
+    /// and text that is not JSON is kept as a JSON string so the model can be told of it.
+    pub fn finish(self) -> ChatResponse {
+        let tool_calls: Vec<ToolCall> = self
+            .calls
+            .into_values()
+            .map(|call| ToolCall {
+                arguments: parse_arguments(call.arguments),
+                id: call.id,
+                name: call.name,
+            })
+            .collect();
+        let finish_reason = self.finish_reason.unwrap_or(if tool_calls.is_empty() {
+            FinishReason::Stop
+        } else {
+            FinishReason::ToolCalls
+        });
+        ChatResponse {
+            message: AssistantMessage {
+                content: self.text,
+                tool_calls,
+            },
+            finish_reason,
+            usage: self.usage,
+        }
+    }
+}
+
+fn parse_arguments(raw: String) -> Value {
+    if raw.trim().is_empty() {
+        return Value::Object(Default::default());
+    }
+    serde_json::from_str(&raw).unwrap_or(Value::String(raw))
+}
+
+/// Drains a stream into a whole reply; the first error in the stream is returned.
+pub async fn collect_stream(mut stream: EventStream) -> Result<ChatResponse> {
+    let mut aggregator = ReplyAggregator::new();
+    while let Some(event) = stream.next().await {
+        aggregator.push(event?)?;
+    }
+    Ok(aggregator.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn aggregate(events: Vec<StreamEvent>) -> Result<ChatResponse> {
+        let mut aggregator = ReplyAggregator::new();
+        for event in events {
+            aggregator.push(event)?;
+        }
+        Ok(aggregator.finish())
+    }
+
+    #[test]
+    fn rebuilds_tool_calls_whose_arguments_arrive_in_fragments() {
+        let delta = |index, arguments: &str| StreamEvent::ToolCallDelta {
+            index,
+            arguments: arguments.into(),
+        };
+        let reply = aggregate(vec![
+            StreamEvent::TextDelta {
+                text: "Checking ".into(),
+            },
+            StreamEvent::TextDelta {
+                text: "both.".into(),
+            },
+            StreamEvent::ToolCallStart {
+                index: 0,
+                id: "a".into(),
+                name: "weather".into(),
+            },
+            delta(0, "{\"ci"),
+            StreamEvent::ToolCallStart {
+                index: 1,
+                id: "b".into(),
+                name: "time".into(),
+            },
+            delta(1, "{\"zone\": \"Europe/"),
+            delta(0, "ty\": \"Par"),
+            delta(1, "Paris\"}"),
+            delta(0, "is\", \"days\": 3}"),
+            StreamEvent::ToolCallEnd { index: 0 },
+            StreamEvent::ToolCallEnd { index: 1 },
+            StreamEvent::Usage {
+                usage: Usage::new(40, 0),
+            },
+            StreamEvent::Usage {
+                usage: Usage::new(0, 12),
+            },
+            StreamEvent::Finish {
+                reason: FinishReason::ToolCalls,
+            },
+        ])
+        .unwrap();
+        assert_eq!(reply.message.content, "Checking both.");
+        assert_eq!(
+            reply.message.tool_calls,
+            vec![
+                ToolCall::new("a", "weather", json!({"city": "Paris", "days": 3})),
+                ToolCall::new("b", "time", json!({"zone": "Europe/Paris"})),
+            ]
+        );
+        assert_eq!(reply.usage, Usage::new(40, 12));
+        assert_eq!(reply.finish_reason, FinishReason::ToolCalls);
+    }
+
+    #[test]
+    fn empty_arguments_are_an_empty_object_and_broken_ones_are_kept_as_text() {
+        let reply = aggregate(vec![
+            StreamEvent::ToolCallStart {
+                index: 0,
+                id: "a".into(),
+                name: "clock".into(),
+            },
+            StreamEvent::ToolCallStart {
+                index: 1,
+                id: "b".into(),
+                name: "weather".into(),
+            },
+            StreamEvent::ToolCallDelta {
+                index: 1,
+                arguments: "{\"city\": ".into(),
+            },
+        ])
+        .unwrap();
+        assert_eq!(reply.message.tool_calls[0].arguments, json!({}));
+        assert_eq!(reply.message.tool_calls[1].arguments, json!("{\"city\": "));
+        assert_eq!(
+            reply.finish_reason,
+            FinishReason::ToolCalls,
+            "inferred from the calls"
+        );
+    }
+
+    #[test]
+    fn a_repeated_start_with_the_same_id_is_harmless() {
+        let start = StreamEvent::ToolCallStart {
+            index: 0,
+            id: "a".into(),
+            name: "clock".into(),
+        };
+        let reply = aggregate(vec![start.clone(), start]).unwrap();
+        assert_eq!(reply.message.tool_calls.len(), 1);
+    }
+
+    #[test]
+    fn contradictory_streams_are_invalid_responses() {
+        let orphan = aggregate(vec![StreamEvent::ToolCallDelta {
+            index: 3,
+            arguments: "{}".into(),
+        }]);
+        assert!(
+            matches!(orphan, Err(Error::InvalidResponse { .. })),
+            "{orphan:?}"
+        );
+        let twice = aggregate(vec![
+            StreamEvent::ToolCallStart {
+                index: 0,
+                id: "a".into(),
+                name: "x".into(),
+            },
+            StreamEvent::ToolCallStart {
+                index: 0,
+                id: "b".into(),
+                name: "x".into(),
+            },
+        ]);
+        assert!(
+            matches!(twice, Err(Error::InvalidResponse { .. })),
+            "{twice:?}"
+        );
+    }
+
+    #[test]
+    fn a_reply_survives_the_trip_through_events() {
+        let reply = ChatResponse {
+            message: AssistantMessage {
+                content: "On it.".into(),
+                tool_calls: vec![
+                    ToolCall::new("a", "weather", json!({"city": "Oslo"})),
+                    ToolCall::new("b", "weather", json!("not json")),
+                ],
+            },
+            finish_reason: FinishReason::ToolCalls,
+            usage: Usage::new(9, 4),
+        };
+        assert_eq!(aggregate(reply.clone().into_events()).unwrap(), reply);
+    }
+}

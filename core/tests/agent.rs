@@ -1,0 +1,651 @@
+//! The agent loop, driven by the scripted model.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use anymodel_core::{
+    Agent, AgentErrorKind, AgentEvent, AgentHook, ChatResponse, Error, FinishReason, Message,
+    ScriptedModel, ScriptedReply, StreamEvent, ToolCall, ToolCallError, ToolDecision, ToolError,
+    TypedTool, Usage, async_trait,
+};
+use futures::StreamExt;
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::json;
+
+/// Arguments of the weather tool.
+#[derive(Deserialize, JsonSchema)]
+struct WeatherArgs {
+    /// The city.
+    city: String,
+    /// How many days ahead, 1 to 7.
+    #[schemars(range(min = 1, max = 7))]
+    days: Option<u8>,
+}
+
+/// Counts its calls, so tests can tell whether it ran.
+#[derive(Clone, Default)]
+struct Weather {
+    calls: Arc<AtomicUsize>,
+}
+
+#[async_trait]
+impl TypedTool for Weather {
+    const NAME: &'static str = "weather";
+    const DESCRIPTION: &'static str = "The weather forecast for a city.";
+    type Args = WeatherArgs;
+    type Output = String;
+
+    async fn run(&self, args: WeatherArgs) -> Result<String, ToolError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        Ok(format!(
+            "{}: 18C for {} day(s)",
+            args.city,
+            args.days.unwrap_or(1)
+        ))
+    }
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct SleepArgs {
+    /// How long to sleep, in milliseconds.
+    ms: u64,
+    /// What to return.
+    label: String,
+}
+
+/// Sleeps, then returns its label.
+struct Sleep;
+
+#[async_trait]
+impl TypedTool for Sleep {
+    const NAME: &'static str = "sleep";
+    const DESCRIPTION: &'static str = "Sleeps, then echoes the label.";
+    type Args = SleepArgs;
+    type Output = String;
+
+    async fn run(&self, args: SleepArgs) -> Result<String, ToolError> {
+        tokio::time::sleep(Duration::from_millis(args.ms)).await;
+        Ok(args.label)
+    }
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct NoArgs {}
+
+/// Always fails.
+struct Broken;
+
+#[async_trait]
+impl TypedTool for Broken {
+    const NAME: &'static str = "broken";
+    const DESCRIPTION: &'static str = "Fails.";
+    type Args = NoArgs;
+    type Output = String;
+
+    async fn run(&self, _: NoArgs) -> Result<String, ToolError> {
+        Err(ToolError::failed("the database is down"))
+    }
+}
+
+fn call(id: &str, name: &str, arguments: serde_json::Value) -> ToolCall {
+    ToolCall::new(id, name, arguments)
+}
+
+fn calls(list: Vec<ToolCall>) -> ChatResponse {
+    ChatResponse::tool_calls(list)
+}
+
+/// The tool messages of a transcript, as (call id, content, is_error).
+fn tool_results(transcript: &[Message]) -> Vec<(String, String, bool)> {
+    transcript
+        .iter()
+        .filter_map(|m| match m {
+            Message::Tool(r) => Some((r.tool_call_id.clone(), r.content.clone(), r.is_error)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_single_tool_call_is_run_and_its_result_sent_back() {
+    let model = Arc::new(ScriptedModel::new([
+        calls(vec![call(
+            "c1",
+            "weather",
+            json!({"city": "Paris", "days": 2}),
+        )]),
+        ChatResponse::text("It is 18C in Paris."),
+    ]));
+    let weather = Weather::default();
+    let agent = Agent::builder(model.clone())
+        .system("You are a forecaster.")
+        .tool(weather.clone())
+        .build()
+        .unwrap();
+
+    let run = agent.run("Weather in Paris?").await.unwrap();
+
+    assert_eq!(run.answer, "It is 18C in Paris.");
+    assert_eq!(weather.calls.load(Ordering::SeqCst), 1);
+    assert_eq!(run.steps.len(), 2);
+    let requests = model.requests();
+    assert_eq!(
+        requests[0].messages,
+        vec![
+            Message::system("You are a forecaster."),
+            Message::user("Weather in Paris?")
+        ]
+    );
+    assert_eq!(requests[0].tools[0].name, "weather");
+    assert_eq!(
+        tool_results(&requests[1].messages),
+        vec![("c1".into(), "Paris: 18C for 2 day(s)".into(), false)]
+    );
+    assert_eq!(requests[1].messages, run.transcript[..4].to_vec());
+    assert_eq!(
+        run.transcript.len(),
+        5,
+        "system, user, call, result, answer"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn parallel_calls_run_together_and_answer_in_call_order() {
+    let model = Arc::new(ScriptedModel::new([
+        calls(vec![
+            call("slow", "sleep", json!({"ms": 300, "label": "first"})),
+            call("fast", "sleep", json!({"ms": 100, "label": "second"})),
+        ]),
+        ChatResponse::text("done"),
+    ]));
+    let agent = Agent::builder(model.clone()).tool(Sleep).build().unwrap();
+
+    let started = tokio::time::Instant::now();
+    let run = agent.run("go").await.unwrap();
+
+    assert!(
+        started.elapsed() < Duration::from_millis(400),
+        "calls ran one after the other"
+    );
+    assert_eq!(
+        tool_results(&model.requests()[1].messages),
+        vec![
+            ("slow".into(), "first".into(), false),
+            ("fast".into(), "second".into(), false)
+        ]
+    );
+    let ids: Vec<_> = run.steps[0]
+        .tool_calls
+        .iter()
+        .map(|i| i.call.id.as_str())
+        .collect();
+    assert_eq!(ids, ["slow", "fast"]);
+}
+
+#[tokio::test]
+async fn an_unknown_tool_is_reported_to_the_model() {
+    let model = Arc::new(ScriptedModel::new([
+        calls(vec![call("c1", "forecast", json!({"city": "Oslo"}))]),
+        ChatResponse::text("Sorry."),
+    ]));
+    let agent = Agent::builder(model.clone())
+        .tool(Weather::default())
+        .build()
+        .unwrap();
+
+    let run = agent.run("Weather in Oslo?").await.unwrap();
+
+    let (_, content, is_error) = &tool_results(&run.transcript)[0];
+    assert!(is_error);
+    assert_eq!(
+        content,
+        "there is no tool named `forecast`; the tools are: weather"
+    );
+    assert!(matches!(
+        &run.steps[0].tool_calls[0].result,
+        Err(ToolCallError::UnknownTool { name, .. }) if name == "forecast"
+    ));
+    assert_eq!(run.answer, "Sorry.");
+}
+
+#[tokio::test]
+async fn arguments_that_fail_the_schema_do_not_reach_the_tool() {
+    let model = Arc::new(ScriptedModel::new([
+        calls(vec![
+            call("c1", "weather", json!({"days": "three"})),
+            call("c2", "weather", json!({"city": "Rome", "days": 9})),
+            call("c3", "weather", json!("{\"city\": \"Ro")),
+        ]),
+        ChatResponse::text("ok"),
+    ]));
+    let weather = Weather::default();
+    let agent = Agent::builder(model.clone())
+        .tool(weather.clone())
+        .build()
+        .unwrap();
+
+    let run = agent.run("Weather?").await.unwrap();
+
+    assert_eq!(weather.calls.load(Ordering::SeqCst), 0);
+    let results = tool_results(&run.transcript);
+    assert!(results.iter().all(|(_, _, is_error)| *is_error));
+    let first = &results[0].1;
+    assert!(
+        first.starts_with("invalid arguments for `weather`: "),
+        "{first}"
+    );
+    assert!(first.contains("\"city\" is a required property"), "{first}");
+    assert!(
+        first.contains("at /days: \"three\" is not of type"),
+        "{first}"
+    );
+    assert!(
+        results[1]
+            .1
+            .contains("at /days: 9 is greater than the maximum of 7"),
+        "{}",
+        results[1].1
+    );
+    assert!(
+        results[2].1.contains("not valid JSON: {\"city\": \"Ro"),
+        "{}",
+        results[2].1
+    );
+}
+
+#[tokio::test]
+async fn a_failing_tool_becomes_an_error_result() {
+    let model = Arc::new(ScriptedModel::new([
+        calls(vec![call("c1", "broken", json!({}))]),
+        ChatResponse::text("The tool is down."),
+    ]));
+    let agent = Agent::builder(model.clone()).tool(Broken).build().unwrap();
+
+    let run = agent.run("try").await.unwrap();
+
+    assert_eq!(
+        tool_results(&run.transcript),
+        vec![(
+            "c1".into(),
+            "`broken` failed: the database is down".into(),
+            true
+        )]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_tool_that_times_out_is_stopped_and_reported() {
+    let model = Arc::new(ScriptedModel::new([
+        calls(vec![call(
+            "c1",
+            "sleep",
+            json!({"ms": 60_000, "label": "late"}),
+        )]),
+        ChatResponse::text("It took too long."),
+    ]));
+    let agent = Agent::builder(model.clone())
+        .tool(Sleep)
+        .tool_timeout(Some(Duration::from_millis(1500)))
+        .build()
+        .unwrap();
+
+    let started = tokio::time::Instant::now();
+    let run = agent.run("sleep").await.unwrap();
+
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(
+        tool_results(&run.transcript),
+        vec![(
+            "c1".into(),
+            "`sleep` did not finish within 1.5 s and was stopped".into(),
+            true
+        )]
+    );
+    assert!(matches!(
+        run.steps[0].tool_calls[0].result,
+        Err(ToolCallError::TimedOut {
+            timeout_ms: 1500,
+            ..
+        })
+    ));
+}
+
+#[tokio::test]
+async fn running_past_max_steps_fails_with_the_transcript_so_far() {
+    let model =
+        Arc::new(ScriptedModel::new(["Paris", "Rome", "Oslo"].map(|city| {
+            calls(vec![call(city, "weather", json!({"city": city}))])
+        })));
+    let agent = Agent::builder(model.clone())
+        .tool(Weather::default())
+        .max_steps(3)
+        .build()
+        .unwrap();
+
+    let err = agent.run("Weather everywhere").await.unwrap_err();
+
+    assert_eq!(err.kind, AgentErrorKind::MaxSteps { limit: 3 });
+    assert_eq!(err.partial.steps.len(), 3);
+    assert_eq!(
+        err.transcript().len(),
+        1 + 3 * 2,
+        "the prompt, then a call and a result per step"
+    );
+    assert_eq!(
+        tool_results(err.transcript())[2].1,
+        "Oslo: 18C for 1 day(s)"
+    );
+    assert_eq!(model.remaining(), 0);
+}
+
+#[tokio::test]
+async fn the_same_call_repeated_stops_the_run() {
+    let same = || {
+        calls(vec![call(
+            "c",
+            "weather",
+            json!({"days": 1, "city": "Paris"}),
+        )])
+    };
+    let model = Arc::new(ScriptedModel::new([
+        same(),
+        calls(vec![call(
+            "c",
+            "weather",
+            json!({"city": "Paris", "days": 1}),
+        )]),
+        same(),
+        ChatResponse::text("never reached"),
+    ]));
+    let weather = Weather::default();
+    let agent = Agent::builder(model.clone())
+        .tool(weather.clone())
+        .build()
+        .unwrap();
+
+    let err = agent.run("Weather?").await.unwrap_err();
+
+    assert_eq!(
+        err.kind,
+        AgentErrorKind::RepeatedToolCall {
+            tool: "weather".into(),
+            arguments: json!({"city": "Paris", "days": 1}),
+            times: 3
+        }
+    );
+    assert_eq!(
+        weather.calls.load(Ordering::SeqCst),
+        2,
+        "the third call does not run"
+    );
+    assert_eq!(model.remaining(), 1);
+}
+
+#[tokio::test]
+async fn different_calls_in_between_reset_the_repeat_count() {
+    let paris = || call("c", "weather", json!({"city": "Paris"}));
+    let rome = || call("d", "weather", json!({"city": "Rome"}));
+    let model = ScriptedModel::new([
+        calls(vec![paris(), paris()]),
+        calls(vec![rome()]),
+        calls(vec![paris(), paris()]),
+        ChatResponse::text("fine"),
+    ]);
+    let agent = Agent::builder(model)
+        .tool(Weather::default())
+        .build()
+        .unwrap();
+    assert_eq!(agent.run("Weather?").await.unwrap().answer, "fine");
+}
+
+#[tokio::test]
+async fn too_many_tool_calls_stop_the_run() {
+    let many = (0..5)
+        .map(|i| {
+            call(
+                &format!("c{i}"),
+                "weather",
+                json!({"city": format!("city {i}")}),
+            )
+        })
+        .collect();
+    let model = ScriptedModel::new([calls(many)]);
+    let limits = anymodel_core::Limits {
+        max_tool_calls: 4,
+        ..Default::default()
+    };
+    let agent = Agent::builder(model)
+        .tool(Weather::default())
+        .limits(limits)
+        .build()
+        .unwrap();
+    let err = agent.run("Weather?").await.unwrap_err();
+    assert_eq!(err.kind, AgentErrorKind::MaxToolCalls { limit: 4 });
+}
+
+#[tokio::test]
+async fn a_model_error_keeps_the_run_so_far() {
+    let model = ScriptedModel::new([
+        ScriptedReply::Reply(calls(vec![call("c1", "weather", json!({"city": "Lima"}))])),
+        ScriptedReply::Fail(Error::RateLimited {
+            message: "slow down".into(),
+            retry_after: None,
+        }),
+    ]);
+    let agent = Agent::builder(model)
+        .tool(Weather::default())
+        .build()
+        .unwrap();
+    let err = agent.run("Weather?").await.unwrap_err();
+    assert!(
+        matches!(&err.kind, AgentErrorKind::Model { step: 2, source } if source.is_retryable())
+    );
+    assert_eq!(err.transcript().len(), 3);
+    assert_eq!(
+        err.to_string(),
+        "the model failed at step 2: rate limited: slow down"
+    );
+}
+
+#[tokio::test]
+async fn usage_is_summed_across_steps() {
+    let model = ScriptedModel::new([
+        calls(vec![call("c1", "weather", json!({"city": "Paris"}))])
+            .with_usage(Usage::new(100, 20)),
+        ChatResponse::text("18C").with_usage(Usage::new(150, 5)),
+    ]);
+    let agent = Agent::builder(model)
+        .tool(Weather::default())
+        .build()
+        .unwrap();
+    let run = agent.run("Weather?").await.unwrap();
+    assert_eq!(run.usage, Usage::new(250, 25));
+    assert_eq!(run.steps[1].response.usage, Usage::new(150, 5));
+}
+
+/// Refuses every call of one tool and counts the steps it saw.
+#[derive(Default)]
+struct Gatekeeper {
+    steps: AtomicUsize,
+}
+
+#[async_trait]
+impl AgentHook for Gatekeeper {
+    async fn before_tool_call(&self, call: &ToolCall) -> ToolDecision {
+        if call.name == "broken" {
+            ToolDecision::Deny {
+                reason: "the user declined".into(),
+            }
+        } else {
+            ToolDecision::Allow
+        }
+    }
+
+    async fn after_step(&self, _step: &anymodel_core::Step) {
+        self.steps.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn a_hook_can_veto_a_tool_call() {
+    let model = ScriptedModel::new([
+        calls(vec![
+            call("c1", "broken", json!({})),
+            call("c2", "weather", json!({"city": "Paris"})),
+        ]),
+        ChatResponse::text("ok"),
+    ]);
+    let gatekeeper = Arc::new(Gatekeeper::default());
+    let agent = Agent::builder(model)
+        .tool(Broken)
+        .tool(Weather::default())
+        .hook(gatekeeper.clone())
+        .build()
+        .unwrap();
+    let run = agent.run("go").await.unwrap();
+    assert_eq!(
+        tool_results(&run.transcript),
+        vec![
+            (
+                "c1".into(),
+                "the call to `broken` was not allowed: the user declined".into(),
+                true
+            ),
+            ("c2".into(), "Paris: 18C for 1 day(s)".into(), false),
+        ]
+    );
+    assert_eq!(gatekeeper.steps.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn streamed_events_come_in_order() {
+    let model = ScriptedModel::new([
+        ScriptedReply::Events(vec![
+            StreamEvent::TextDelta {
+                text: "Let me ".into(),
+            },
+            StreamEvent::TextDelta {
+                text: "check.".into(),
+            },
+            StreamEvent::ToolCallStart {
+                index: 0,
+                id: "a".into(),
+                name: "weather".into(),
+            },
+            StreamEvent::ToolCallDelta {
+                index: 0,
+                arguments: "{\"city\":".into(),
+            },
+            StreamEvent::ToolCallStart {
+                index: 1,
+                id: "b".into(),
+                name: "broken".into(),
+            },
+            StreamEvent::ToolCallDelta {
+                index: 0,
+                arguments: "\"Nice\"}".into(),
+            },
+            StreamEvent::Usage {
+                usage: Usage::new(10, 4),
+            },
+            StreamEvent::Finish {
+                reason: FinishReason::ToolCalls,
+            },
+        ]),
+        ScriptedReply::Reply(ChatResponse::text("Sunny in Nice.")),
+    ]);
+    let agent = Agent::builder(model)
+        .tool(Weather::default())
+        .tool(Broken)
+        .build()
+        .unwrap();
+
+    let events: Vec<_> = agent.run_stream("Weather in Nice?").collect().await;
+
+    let names: Vec<String> = events
+        .iter()
+        .map(|event| match event.as_ref().unwrap() {
+            AgentEvent::TextDelta { step, text } => format!("{step} text {text}"),
+            AgentEvent::ToolCallRequested { step, call } => format!("{step} call {}", call.id),
+            AgentEvent::ToolResult { step, invocation } => {
+                format!("{step} result {}", invocation.call.id)
+            }
+            AgentEvent::StepDone { step } => format!("{} done", step.index),
+            AgentEvent::Finished { run } => format!("finished: {}", run.answer),
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "1 text Let me ",
+            "1 text check.",
+            "1 call a",
+            "1 call b",
+            "1 result a",
+            "1 result b",
+            "1 done",
+            "2 text Sunny in Nice.",
+            "2 done",
+            "finished: Sunny in Nice.",
+        ]
+    );
+    let Some(Ok(AgentEvent::Finished { run })) = events.last() else {
+        panic!("no run")
+    };
+    assert_eq!(
+        run.steps[0].tool_calls[0].call.arguments,
+        json!({"city": "Nice"})
+    );
+    assert_eq!(run.usage, Usage::new(10, 4));
+}
+
+#[tokio::test]
+async fn a_failed_stream_ends_with_the_error() {
+    let model = ScriptedModel::new([ScriptedReply::Fail(Error::Authentication {
+        message: "bad key".into(),
+    })]);
+    let agent = Agent::builder(model).build().unwrap();
+    let events: Vec<_> = agent.run_stream("hi").collect().await;
+    assert_eq!(events.len(), 1);
+    let err = events[0].as_ref().unwrap_err();
+    assert!(matches!(
+        &err.kind,
+        AgentErrorKind::Model {
+            source: Error::Authentication { .. },
+            ..
+        }
+    ));
+}
+
+#[tokio::test]
+async fn a_run_record_survives_json() {
+    let model = ScriptedModel::new([
+        calls(vec![
+            call("c1", "weather", json!({"city": "Paris"})),
+            call("c2", "nope", json!({})),
+        ]),
+        ChatResponse::text("18C"),
+    ]);
+    let agent = Agent::builder(model)
+        .tool(Weather::default())
+        .build()
+        .unwrap();
+    let run = agent.run("Weather?").await.unwrap();
+    let text = serde_json::to_string(&run).unwrap();
+    let back: anymodel_core::AgentRun = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, run);
+}
+
+#[test]
+fn agent_configuration_mistakes_are_reported_at_build() {
+    let twice = Agent::builder(ScriptedModel::new(Vec::<ChatResponse>::new()))
+        .tool(Weather::default())
+        .tool(Weather::default())
+        .build();
+    assert_eq!(
+        twice.unwrap_err(),
+        Error::config("two tools are named `weather`")
+    );
+}

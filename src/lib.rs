@@ -26,3 +26,8 @@ pub use anymodel_core::*;
 pub use anymodel_backends as backends;
 /// Built-in tools: see [`anymodel_tools`].
 pub use anymodel_tools as tools;
+
+/// The README's examples, compiled as doc tests so the README stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -98,6 +98,12 @@ impl Agent {
                     }));
                 }
             };
+            tracing::debug!(
+                step = index,
+                tool_calls = response.message.tool_calls.len(),
+                finish_reason = ?response.finish_reason,
+                "model replied"
+            );
             run.record.usage += response.usage;
             run.record
                 .transcript
@@ -204,10 +210,17 @@ impl Agent {
             Some(denied) => denied,
             None => self.tools.invoke(call, self.limits.tool_timeout).await,
         };
+        let elapsed_ms = millis_since(start);
+        match &result {
+            Ok(_) => tracing::debug!(tool = %call.name, elapsed_ms, "tool call succeeded"),
+            Err(err) => {
+                tracing::debug!(tool = %call.name, elapsed_ms, error = %err, "tool call failed")
+            }
+        }
         ToolInvocation {
             call: call.clone(),
             result,
-            elapsed_ms: millis_since(start),
+            elapsed_ms,
         }
     }
 }

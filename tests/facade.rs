@@ -41,10 +41,7 @@ fn model_named(name: &str) -> Arc<dyn Model> {
 
 #[tokio::test]
 async fn an_agent_runs_on_a_model_chosen_at_run_time_and_its_record_replays() {
-    let agent = Agent::builder(model_named("scripted:demo"))
-        .tool(Echo)
-        .build()
-        .unwrap();
+    let agent = Agent::builder(model_named("scripted:demo")).tool(Echo).build().unwrap();
     let run = agent.run("say ping").await.unwrap();
     assert_eq!(run.answer, "pong");
     assert_eq!(run.model, "scripted:demo");

@@ -73,6 +73,12 @@ pub enum Error {
         /// The server's own explanation.
         message: String,
     },
+    /// The server does not know the model (or the endpoint): check the model name and base URL.
+    #[error("not found: {message}")]
+    NotFound {
+        /// The server's own explanation.
+        message: String,
+    },
     /// The prompt and the requested output do not fit the model's context window: shorten them.
     #[error("context length exceeded: {message}")]
     ContextLengthExceeded {
@@ -113,24 +119,17 @@ pub enum Error {
 impl Error {
     /// A [`Error::Transient`] failure without a server-requested wait.
     pub fn transient(message: impl Into<String>) -> Self {
-        Error::Transient {
-            message: message.into(),
-            retry_after: None,
-        }
+        Error::Transient { message: message.into(), retry_after: None }
     }
 
     /// A [`Error::Configuration`] error.
     pub fn config(message: impl Into<String>) -> Self {
-        Error::Configuration {
-            message: message.into(),
-        }
+        Error::Configuration { message: message.into() }
     }
 
     /// An [`Error::InvalidResponse`] error.
     pub fn invalid_response(message: impl Into<String>) -> Self {
-        Error::InvalidResponse {
-            message: message.into(),
-        }
+        Error::InvalidResponse { message: message.into() }
     }
 
     /// Whether the same call may succeed if simply made again (after [`Error::retry_after`]).
@@ -156,49 +155,24 @@ mod tests {
     #[test]
     fn only_transient_and_rate_limited_are_retryable() {
         let wait = Some(Duration::from_secs(2));
+        assert!(Error::Transient { message: "503".into(), retry_after: wait }.is_retryable());
         assert!(
-            Error::Transient {
-                message: "503".into(),
-                retry_after: wait
-            }
-            .is_retryable()
-        );
-        assert!(
-            Error::RateLimited {
-                message: "slow down".into(),
-                retry_after: wait
-            }
-            .is_retryable()
+            Error::RateLimited { message: "slow down".into(), retry_after: wait }.is_retryable()
         );
         assert_eq!(
-            Error::RateLimited {
-                message: "x".into(),
-                retry_after: wait
-            }
-            .retry_after(),
+            Error::RateLimited { message: "x".into(), retry_after: wait }.retry_after(),
             wait
         );
         for permanent in [
-            Error::Authentication {
-                message: "bad key".into(),
-            },
-            Error::InvalidRequest {
-                status: Some(400),
-                message: "bad".into(),
-            },
-            Error::ContextLengthExceeded {
-                message: "too long".into(),
-            },
-            Error::Unsupported {
-                model: "m".into(),
-                capability: Capability::Tools,
-            },
+            Error::Authentication { message: "bad key".into() },
+            Error::InvalidRequest { status: Some(400), message: "bad".into() },
+            Error::NotFound { message: "no such model".into() },
+            Error::ContextLengthExceeded { message: "too long".into() },
+            Error::Unsupported { model: "m".into(), capability: Capability::Tools },
             Error::Cancelled,
             Error::config("no model"),
             Error::invalid_response("garbled"),
-            Error::Backend {
-                message: "oops".into(),
-            },
+            Error::Backend { message: "oops".into() },
         ] {
             assert!(!permanent.is_retryable(), "{permanent}");
             assert_eq!(permanent.retry_after(), None);
@@ -207,13 +181,8 @@ mod tests {
 
     #[test]
     fn invalid_request_names_the_status_and_the_servers_message() {
-        let err = Error::InvalidRequest {
-            status: Some(400),
-            message: "unknown field `foo`".into(),
-        };
-        assert_eq!(
-            err.to_string(),
-            "invalid request (HTTP 400): unknown field `foo`"
-        );
+        let err =
+            Error::InvalidRequest { status: Some(400), message: "unknown field `foo`".into() };
+        assert_eq!(err.to_string(), "invalid request (HTTP 400): unknown field `foo`");
     }
 }

@@ -43,16 +43,12 @@ pub enum Message {
 impl Message {
     /// A system message.
     pub fn system(content: impl Into<String>) -> Self {
-        Message::System {
-            content: content.into(),
-        }
+        Message::System { content: content.into() }
     }
 
     /// A user message.
     pub fn user(content: impl Into<String>) -> Self {
-        Message::User {
-            content: content.into(),
-        }
+        Message::User { content: content.into() }
     }
 
     /// An assistant message holding text only.
@@ -97,18 +93,12 @@ pub struct AssistantMessage {
 impl AssistantMessage {
     /// A reply holding only text.
     pub fn text(content: impl Into<String>) -> Self {
-        AssistantMessage {
-            content: content.into(),
-            tool_calls: Vec::new(),
-        }
+        AssistantMessage { content: content.into(), tool_calls: Vec::new() }
     }
 
     /// A reply holding only tool calls.
     pub fn with_tool_calls(tool_calls: Vec<ToolCall>) -> Self {
-        AssistantMessage {
-            content: String::new(),
-            tool_calls,
-        }
+        AssistantMessage { content: String::new(), tool_calls }
     }
 }
 
@@ -127,11 +117,7 @@ pub struct ToolCall {
 impl ToolCall {
     /// A tool call.
     pub fn new(id: impl Into<String>, name: impl Into<String>, arguments: Value) -> Self {
-        ToolCall {
-            id: id.into(),
-            name: name.into(),
-            arguments,
-        }
+        ToolCall { id: id.into(), name: name.into(), arguments }
     }
 }
 
@@ -172,10 +158,7 @@ mod tests {
             Message::assistant("18C and sunny."),
         ];
         let text = serde_json::to_string(&messages).unwrap();
-        assert!(
-            text.starts_with(r#"[{"role":"system","content":"be brief"}"#),
-            "{text}"
-        );
+        assert!(text.starts_with(r#"[{"role":"system","content":"be brief"}"#), "{text}");
         let back: Vec<Message> = serde_json::from_str(&text).unwrap();
         assert_eq!(back, messages);
         assert_eq!(back[3].role(), Role::Tool);

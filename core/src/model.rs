@@ -45,10 +45,7 @@ impl Capabilities {
     /// Checks that `request` asks nothing beyond these capabilities, and that its tool choice
     /// names a declared tool. `model` names the model in the error.
     pub fn check(&self, model: &str, request: &ChatRequest) -> Result<()> {
-        let lacks = |capability| Error::Unsupported {
-            model: model.to_string(),
-            capability,
-        };
+        let lacks = |capability| Error::Unsupported { model: model.to_string(), capability };
         if !request.tools.is_empty() && !self.tools {
             return Err(lacks(Capability::Tools));
         }
@@ -141,47 +138,28 @@ mod tests {
     use serde_json::json;
 
     fn tool(name: &str) -> ToolSpec {
-        ToolSpec {
-            name: name.into(),
-            description: String::new(),
-            parameters: json!({}),
-        }
+        ToolSpec { name: name.into(), description: String::new(), parameters: json!({}) }
     }
 
     #[test]
     fn unsupported_features_are_typed_errors() {
-        let plain = Capabilities {
-            streaming: true,
-            ..Default::default()
-        };
+        let plain = Capabilities { streaming: true, ..Default::default() };
         let with_tools = ChatRequest::user("hi").with_tools([tool("clock")]);
         assert_eq!(
             plain.check("tiny", &with_tools),
-            Err(Error::Unsupported {
-                model: "tiny".into(),
-                capability: Capability::Tools
-            })
+            Err(Error::Unsupported { model: "tiny".into(), capability: Capability::Tools })
         );
         let json = ChatRequest::user("hi").with_response_format(ResponseFormat::Json);
         assert!(matches!(
             plain.check("tiny", &json),
-            Err(Error::Unsupported {
-                capability: Capability::JsonOutput,
-                ..
-            })
+            Err(Error::Unsupported { capability: Capability::JsonOutput, .. })
         ));
         let mut parallel = with_tools.clone();
         parallel.parallel_tool_calls = Some(true);
-        let tools_only = Capabilities {
-            tools: true,
-            ..Default::default()
-        };
+        let tools_only = Capabilities { tools: true, ..Default::default() };
         assert!(matches!(
             tools_only.check("tiny", &parallel),
-            Err(Error::Unsupported {
-                capability: Capability::ParallelToolCalls,
-                ..
-            })
+            Err(Error::Unsupported { capability: Capability::ParallelToolCalls, .. })
         ));
         assert_eq!(tools_only.check("tiny", &with_tools), Ok(()));
         assert_eq!(Capabilities::all().check("big", &parallel), Ok(()));
@@ -191,9 +169,7 @@ mod tests {
     fn tool_choice_must_name_a_declared_tool() {
         let request = ChatRequest::user("hi")
             .with_tools([tool("clock")])
-            .with_tool_choice(ToolChoice::Tool {
-                name: "weather".into(),
-            });
+            .with_tool_choice(ToolChoice::Tool { name: "weather".into() });
         let err = Capabilities::all().check("m", &request).unwrap_err();
         assert!(err.to_string().contains("`weather`"), "{err}");
         let required = ChatRequest::user("hi").with_tool_choice(ToolChoice::Required);

@@ -30,10 +30,7 @@ pub struct ChatRequest {
 impl ChatRequest {
     /// A request holding these messages and default settings.
     pub fn new(messages: impl IntoIterator<Item = Message>) -> Self {
-        ChatRequest {
-            messages: messages.into_iter().collect(),
-            ..Default::default()
-        }
+        ChatRequest { messages: messages.into_iter().collect(), ..Default::default() }
     }
 
     /// A request holding one user message.
@@ -152,9 +149,7 @@ mod tests {
                 description: "Tells the time".into(),
                 parameters: json!({"type": "object", "properties": {}}),
             }])
-            .with_tool_choice(ToolChoice::Tool {
-                name: "clock".into(),
-            })
+            .with_tool_choice(ToolChoice::Tool { name: "clock".into() })
             .with_sampling(Sampling {
                 temperature: Some(0.2),
                 stop: vec!["\n\n".into()],

@@ -73,10 +73,7 @@ pub struct Usage {
 impl Usage {
     /// A usage of so many input and output tokens.
     pub fn new(input_tokens: u64, output_tokens: u64) -> Self {
-        Usage {
-            input_tokens,
-            output_tokens,
-        }
+        Usage { input_tokens, output_tokens }
     }
 
     /// Input and output tokens together.
@@ -89,10 +86,7 @@ impl Add for Usage {
     type Output = Usage;
 
     fn add(self, other: Usage) -> Usage {
-        Usage::new(
-            self.input_tokens + other.input_tokens,
-            self.output_tokens + other.output_tokens,
-        )
+        Usage::new(self.input_tokens + other.input_tokens, self.output_tokens + other.output_tokens)
     }
 }
 
@@ -124,9 +118,6 @@ mod tests {
         let reason = FinishReason::Other("recitation".into());
         let text = serde_json::to_string(&reason).unwrap();
         assert_eq!(serde_json::from_str::<FinishReason>(&text).unwrap(), reason);
-        assert_eq!(
-            serde_json::to_string(&FinishReason::ToolCalls).unwrap(),
-            r#""tool_calls""#
-        );
+        assert_eq!(serde_json::to_string(&FinishReason::ToolCalls).unwrap(), r#""tool_calls""#);
     }
 }

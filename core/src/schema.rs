@@ -39,18 +39,9 @@ mod tests {
         let schema = schema_for::<Lookup>();
         assert_eq!(schema["type"], "object");
         assert_eq!(schema["description"], "Where to look.");
-        assert_eq!(
-            schema["properties"]["word"]["description"],
-            "The word to look up."
-        );
-        assert_eq!(
-            schema["properties"]["limit"]["description"],
-            "How many senses to list."
-        );
+        assert_eq!(schema["properties"]["word"]["description"], "The word to look up.");
+        assert_eq!(schema["properties"]["limit"]["description"], "How many senses to list.");
         assert_eq!(schema["required"], json!(["word"]));
-        assert!(
-            schema.get("$schema").is_none() && schema.get("title").is_none(),
-            "{schema}"
-        );
+        assert!(schema.get("$schema").is_none() && schema.get("title").is_none(), "{schema}");
     }
 }

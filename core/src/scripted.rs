@@ -92,11 +92,9 @@ impl ScriptedModel {
     fn next_turn(&self, request: ChatRequest) -> Result<ScriptedReply> {
         self.capabilities.check(&self.name, &request)?;
         lock(&self.requests).push(request);
-        lock(&self.script)
-            .pop_front()
-            .ok_or_else(|| Error::Backend {
-                message: format!("scripted model `{}` has no more replies", self.name),
-            })
+        lock(&self.script).pop_front().ok_or_else(|| Error::Backend {
+            message: format!("scripted model `{}` has no more replies", self.name),
+        })
     }
 }
 

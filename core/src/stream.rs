@@ -68,16 +68,10 @@ impl ChatResponse {
     pub fn into_events(self) -> Vec<StreamEvent> {
         let mut events = Vec::new();
         if !self.message.content.is_empty() {
-            events.push(StreamEvent::TextDelta {
-                text: self.message.content,
-            });
+            events.push(StreamEvent::TextDelta { text: self.message.content });
         }
         for (index, call) in self.message.tool_calls.into_iter().enumerate() {
-            events.push(StreamEvent::ToolCallStart {
-                index,
-                id: call.id,
-                name: call.name,
-            });
+            events.push(StreamEvent::ToolCallStart { index, id: call.id, name: call.name });
             let arguments = match call.arguments {
                 Value::String(raw) => raw,
                 json => json.to_string(),
@@ -86,9 +80,7 @@ impl ChatResponse {
             events.push(StreamEvent::ToolCallEnd { index });
         }
         events.push(StreamEvent::Usage { usage: self.usage });
-        events.push(StreamEvent::Finish {
-            reason: self.finish_reason,
-        });
+        events.push(StreamEvent::Finish { reason: self.finish_reason });
         events
     }
 }
@@ -133,14 +125,7 @@ impl ReplyAggregator {
                 }
                 Some(_) => {}
                 None => {
-                    self.calls.insert(
-                        index,
-                        PartialCall {
-                            id,
-                            name,
-                            arguments: String::new(),
-                        },
-                    );
+                    self.calls.insert(index, PartialCall { id, name, arguments: String::new() });
                 }
             },
             StreamEvent::ToolCallDelta { index, arguments } => {
@@ -189,10 +174,7 @@ impl ReplyAggregator {
             FinishReason::ToolCalls
         });
         ChatResponse {
-            message: AssistantMessage {
-                content: self.text,
-                tool_calls,
-            },
+            message: AssistantMessage { content: self.text, tool_calls },
             finish_reason,
             usage: self.usage,
         }
@@ -235,38 +217,20 @@ mod tests {
             arguments: arguments.into(),
         };
         let reply = aggregate(vec![
-            StreamEvent::TextDelta {
-                text: "Checking ".into(),
-            },
-            StreamEvent::TextDelta {
-                text: "both.".into(),
-            },
-            StreamEvent::ToolCallStart {
-                index: 0,
-                id: "a".into(),
-                name: "weather".into(),
-            },
+            StreamEvent::TextDelta { text: "Checking ".into() },
+            StreamEvent::TextDelta { text: "both.".into() },
+            StreamEvent::ToolCallStart { index: 0, id: "a".into(), name: "weather".into() },
             delta(0, "{\"ci"),
-            StreamEvent::ToolCallStart {
-                index: 1,
-                id: "b".into(),
-                name: "time".into(),
-            },
+            StreamEvent::ToolCallStart { index: 1, id: "b".into(), name: "time".into() },
             delta(1, "{\"zone\": \"Europe/"),
             delta(0, "ty\": \"Par"),
             delta(1, "Paris\"}"),
             delta(0, "is\", \"days\": 3}"),
             StreamEvent::ToolCallEnd { index: 0 },
             StreamEvent::ToolCallEnd { index: 1 },
-            StreamEvent::Usage {
-                usage: Usage::new(40, 0),
-            },
-            StreamEvent::Usage {
-                usage: Usage::new(0, 12),
-            },
-            StreamEvent::Finish {
-                reason: FinishReason::ToolCalls,
-            },
+            StreamEvent::Usage { usage: Usage::new(40, 0) },
+            StreamEvent::Usage { usage: Usage::new(0, 12) },
+            StreamEvent::Finish { reason: FinishReason::ToolCalls },
         ])
         .unwrap();
         assert_eq!(reply.message.content, "Checking both.");
@@ -284,68 +248,33 @@ mod tests {
     #[test]
     fn empty_arguments_are_an_empty_object_and_broken_ones_are_kept_as_text() {
         let reply = aggregate(vec![
-            StreamEvent::ToolCallStart {
-                index: 0,
-                id: "a".into(),
-                name: "clock".into(),
-            },
-            StreamEvent::ToolCallStart {
-                index: 1,
-                id: "b".into(),
-                name: "weather".into(),
-            },
-            StreamEvent::ToolCallDelta {
-                index: 1,
-                arguments: "{\"city\": ".into(),
-            },
+            StreamEvent::ToolCallStart { index: 0, id: "a".into(), name: "clock".into() },
+            StreamEvent::ToolCallStart { index: 1, id: "b".into(), name: "weather".into() },
+            StreamEvent::ToolCallDelta { index: 1, arguments: "{\"city\": ".into() },
         ])
         .unwrap();
         assert_eq!(reply.message.tool_calls[0].arguments, json!({}));
         assert_eq!(reply.message.tool_calls[1].arguments, json!("{\"city\": "));
-        assert_eq!(
-            reply.finish_reason,
-            FinishReason::ToolCalls,
-            "inferred from the calls"
-        );
+        assert_eq!(reply.finish_reason, FinishReason::ToolCalls, "inferred from the calls");
     }
 
     #[test]
     fn a_repeated_start_with_the_same_id_is_harmless() {
-        let start = StreamEvent::ToolCallStart {
-            index: 0,
-            id: "a".into(),
-            name: "clock".into(),
-        };
+        let start = StreamEvent::ToolCallStart { index: 0, id: "a".into(), name: "clock".into() };
         let reply = aggregate(vec![start.clone(), start]).unwrap();
         assert_eq!(reply.message.tool_calls.len(), 1);
     }
 
     #[test]
     fn contradictory_streams_are_invalid_responses() {
-        let orphan = aggregate(vec![StreamEvent::ToolCallDelta {
-            index: 3,
-            arguments: "{}".into(),
-        }]);
-        assert!(
-            matches!(orphan, Err(Error::InvalidResponse { .. })),
-            "{orphan:?}"
-        );
+        let orphan =
+            aggregate(vec![StreamEvent::ToolCallDelta { index: 3, arguments: "{}".into() }]);
+        assert!(matches!(orphan, Err(Error::InvalidResponse { .. })), "{orphan:?}");
         let twice = aggregate(vec![
-            StreamEvent::ToolCallStart {
-                index: 0,
-                id: "a".into(),
-                name: "x".into(),
-            },
-            StreamEvent::ToolCallStart {
-                index: 0,
-                id: "b".into(),
-                name: "x".into(),
-            },
+            StreamEvent::ToolCallStart { index: 0, id: "a".into(), name: "x".into() },
+            StreamEvent::ToolCallStart { index: 0, id: "b".into(), name: "x".into() },
         ]);
-        assert!(
-            matches!(twice, Err(Error::InvalidResponse { .. })),
-            "{twice:?}"
-        );
+        assert!(matches!(twice, Err(Error::InvalidResponse { .. })), "{twice:?}");
     }
 
     #[test]

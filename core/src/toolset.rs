@@ -61,11 +61,7 @@ pub enum ToolCallError {
 }
 
 fn list(names: &[String]) -> String {
-    if names.is_empty() {
-        "none".to_string()
-    } else {
-        names.join(", ")
-    }
+    if names.is_empty() { "none".to_string() } else { names.join(", ") }
 }
 
 struct Registered {
@@ -84,9 +80,7 @@ pub struct ToolSet {
 
 impl fmt::Debug for ToolSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list()
-            .entries(self.tools.iter().map(|t| &t.spec.name))
-            .finish()
+        f.debug_list().entries(self.tools.iter().map(|t| &t.spec.name)).finish()
     }
 }
 
@@ -109,10 +103,7 @@ impl ToolSet {
             return Err(Error::config("a tool has an empty name"));
         }
         if self.get(&spec.name).is_some() {
-            return Err(Error::config(format!(
-                "two tools are named `{}`",
-                spec.name
-            )));
+            return Err(Error::config(format!("two tools are named `{}`", spec.name)));
         }
         let validator = jsonschema::validator_for(&spec.parameters).map_err(|err| {
             Error::config(format!(
@@ -120,11 +111,7 @@ impl ToolSet {
                 spec.name
             ))
         })?;
-        self.tools.push(Arc::new(Registered {
-            tool,
-            spec,
-            validator,
-        }));
+        self.tools.push(Arc::new(Registered { tool, spec, validator }));
         Ok(())
     }
 
@@ -134,10 +121,7 @@ impl ToolSet {
     }
 
     fn registered(&self, name: &str) -> Option<&Registered> {
-        self.tools
-            .iter()
-            .find(|r| r.spec.name == name)
-            .map(|r| &**r)
+        self.tools.iter().find(|r| r.spec.name == name).map(|r| &**r)
     }
 
     /// Whether the set holds no tool.
@@ -167,16 +151,12 @@ impl ToolSet {
                 available: self.names(),
             });
         };
-        let invalid = |problems| ToolCallError::InvalidArguments {
-            tool: call.name.clone(),
-            problems,
-        };
+        let invalid =
+            |problems| ToolCallError::InvalidArguments { tool: call.name.clone(), problems };
         match &call.arguments {
             Value::Object(_) => {}
             Value::String(raw) => {
-                return Err(invalid(vec![format!(
-                    "the arguments are not valid JSON: {raw}"
-                )]));
+                return Err(invalid(vec![format!("the arguments are not valid JSON: {raw}")]));
             }
             other => {
                 return Err(invalid(vec![format!(
@@ -198,21 +178,18 @@ impl ToolSet {
         let run = registered.tool.call(call.arguments.clone());
         let outcome = match timeout {
             Some(limit) => {
-                tokio::time::timeout(limit, run)
-                    .await
-                    .map_err(|_| ToolCallError::TimedOut {
-                        tool: call.name.clone(),
-                        timeout_ms: u64::try_from(limit.as_millis()).unwrap_or(u64::MAX),
-                    })?
+                tokio::time::timeout(limit, run).await.map_err(|_| ToolCallError::TimedOut {
+                    tool: call.name.clone(),
+                    timeout_ms: u64::try_from(limit.as_millis()).unwrap_or(u64::MAX),
+                })?
             }
             None => run.await,
         };
         outcome.map_err(|err| match err {
             ToolError::InvalidArguments(problem) => invalid(vec![problem]),
-            ToolError::Failed(message) => ToolCallError::Failed {
-                tool: call.name.clone(),
-                message,
-            },
+            ToolError::Failed(message) => {
+                ToolCallError::Failed { tool: call.name.clone(), message }
+            }
         })
     }
 }

@@ -39,11 +39,7 @@ impl TypedTool for Weather {
 
     async fn run(&self, args: WeatherArgs) -> Result<String, ToolError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        Ok(format!(
-            "{}: 18C for {} day(s)",
-            args.city,
-            args.days.unwrap_or(1)
-        ))
+        Ok(format!("{}: 18C for {} day(s)", args.city, args.days.unwrap_or(1)))
     }
 }
 
@@ -111,11 +107,7 @@ fn tool_results(transcript: &[Message]) -> Vec<(String, String, bool)> {
 #[tokio::test]
 async fn a_single_tool_call_is_run_and_its_result_sent_back() {
     let model = Arc::new(ScriptedModel::new([
-        calls(vec![call(
-            "c1",
-            "weather",
-            json!({"city": "Paris", "days": 2}),
-        )]),
+        calls(vec![call("c1", "weather", json!({"city": "Paris", "days": 2}))]),
         ChatResponse::text("It is 18C in Paris."),
     ]));
     let weather = Weather::default();
@@ -133,10 +125,7 @@ async fn a_single_tool_call_is_run_and_its_result_sent_back() {
     let requests = model.requests();
     assert_eq!(
         requests[0].messages,
-        vec![
-            Message::system("You are a forecaster."),
-            Message::user("Weather in Paris?")
-        ]
+        vec![Message::system("You are a forecaster."), Message::user("Weather in Paris?")]
     );
     assert_eq!(requests[0].tools[0].name, "weather");
     assert_eq!(
@@ -144,11 +133,7 @@ async fn a_single_tool_call_is_run_and_its_result_sent_back() {
         vec![("c1".into(), "Paris: 18C for 2 day(s)".into(), false)]
     );
     assert_eq!(requests[1].messages, run.transcript[..4].to_vec());
-    assert_eq!(
-        run.transcript.len(),
-        5,
-        "system, user, call, result, answer"
-    );
+    assert_eq!(run.transcript.len(), 5, "system, user, call, result, answer");
 }
 
 #[tokio::test(start_paused = true)]
@@ -165,22 +150,12 @@ async fn parallel_calls_run_together_and_answer_in_call_order() {
     let started = tokio::time::Instant::now();
     let run = agent.run("go").await.unwrap();
 
-    assert!(
-        started.elapsed() < Duration::from_millis(400),
-        "calls ran one after the other"
-    );
+    assert!(started.elapsed() < Duration::from_millis(400), "calls ran one after the other");
     assert_eq!(
         tool_results(&model.requests()[1].messages),
-        vec![
-            ("slow".into(), "first".into(), false),
-            ("fast".into(), "second".into(), false)
-        ]
+        vec![("slow".into(), "first".into(), false), ("fast".into(), "second".into(), false)]
     );
-    let ids: Vec<_> = run.steps[0]
-        .tool_calls
-        .iter()
-        .map(|i| i.call.id.as_str())
-        .collect();
+    let ids: Vec<_> = run.steps[0].tool_calls.iter().map(|i| i.call.id.as_str()).collect();
     assert_eq!(ids, ["slow", "fast"]);
 }
 
@@ -190,19 +165,13 @@ async fn an_unknown_tool_is_reported_to_the_model() {
         calls(vec![call("c1", "forecast", json!({"city": "Oslo"}))]),
         ChatResponse::text("Sorry."),
     ]));
-    let agent = Agent::builder(model.clone())
-        .tool(Weather::default())
-        .build()
-        .unwrap();
+    let agent = Agent::builder(model.clone()).tool(Weather::default()).build().unwrap();
 
     let run = agent.run("Weather in Oslo?").await.unwrap();
 
     let (_, content, is_error) = &tool_results(&run.transcript)[0];
     assert!(is_error);
-    assert_eq!(
-        content,
-        "there is no tool named `forecast`; the tools are: weather"
-    );
+    assert_eq!(content, "there is no tool named `forecast`; the tools are: weather");
     assert!(matches!(
         &run.steps[0].tool_calls[0].result,
         Err(ToolCallError::UnknownTool { name, .. }) if name == "forecast"
@@ -221,10 +190,7 @@ async fn arguments_that_fail_the_schema_do_not_reach_the_tool() {
         ChatResponse::text("ok"),
     ]));
     let weather = Weather::default();
-    let agent = Agent::builder(model.clone())
-        .tool(weather.clone())
-        .build()
-        .unwrap();
+    let agent = Agent::builder(model.clone()).tool(weather.clone()).build().unwrap();
 
     let run = agent.run("Weather?").await.unwrap();
 
@@ -232,27 +198,15 @@ async fn arguments_that_fail_the_schema_do_not_reach_the_tool() {
     let results = tool_results(&run.transcript);
     assert!(results.iter().all(|(_, _, is_error)| *is_error));
     let first = &results[0].1;
-    assert!(
-        first.starts_with("invalid arguments for `weather`: "),
-        "{first}"
-    );
+    assert!(first.starts_with("invalid arguments for `weather`: "), "{first}");
     assert!(first.contains("\"city\" is a required property"), "{first}");
+    assert!(first.contains("at /days: \"three\" is not of type"), "{first}");
     assert!(
-        first.contains("at /days: \"three\" is not of type"),
-        "{first}"
-    );
-    assert!(
-        results[1]
-            .1
-            .contains("at /days: 9 is greater than the maximum of 7"),
+        results[1].1.contains("at /days: 9 is greater than the maximum of 7"),
         "{}",
         results[1].1
     );
-    assert!(
-        results[2].1.contains("not valid JSON: {\"city\": \"Ro"),
-        "{}",
-        results[2].1
-    );
+    assert!(results[2].1.contains("not valid JSON: {\"city\": \"Ro"), "{}", results[2].1);
 }
 
 #[tokio::test]
@@ -267,22 +221,14 @@ async fn a_failing_tool_becomes_an_error_result() {
 
     assert_eq!(
         tool_results(&run.transcript),
-        vec![(
-            "c1".into(),
-            "`broken` failed: the database is down".into(),
-            true
-        )]
+        vec![("c1".into(), "`broken` failed: the database is down".into(), true)]
     );
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_tool_that_times_out_is_stopped_and_reported() {
     let model = Arc::new(ScriptedModel::new([
-        calls(vec![call(
-            "c1",
-            "sleep",
-            json!({"ms": 60_000, "label": "late"}),
-        )]),
+        calls(vec![call("c1", "sleep", json!({"ms": 60_000, "label": "late"}))]),
         ChatResponse::text("It took too long."),
     ]));
     let agent = Agent::builder(model.clone())
@@ -297,73 +243,43 @@ async fn a_tool_that_times_out_is_stopped_and_reported() {
     assert!(started.elapsed() < Duration::from_secs(2));
     assert_eq!(
         tool_results(&run.transcript),
-        vec![(
-            "c1".into(),
-            "`sleep` did not finish within 1.5 s and was stopped".into(),
-            true
-        )]
+        vec![("c1".into(), "`sleep` did not finish within 1.5 s and was stopped".into(), true)]
     );
     assert!(matches!(
         run.steps[0].tool_calls[0].result,
-        Err(ToolCallError::TimedOut {
-            timeout_ms: 1500,
-            ..
-        })
+        Err(ToolCallError::TimedOut { timeout_ms: 1500, .. })
     ));
 }
 
 #[tokio::test]
 async fn running_past_max_steps_fails_with_the_transcript_so_far() {
-    let model =
-        Arc::new(ScriptedModel::new(["Paris", "Rome", "Oslo"].map(|city| {
-            calls(vec![call(city, "weather", json!({"city": city}))])
-        })));
-    let agent = Agent::builder(model.clone())
-        .tool(Weather::default())
-        .max_steps(3)
-        .build()
-        .unwrap();
+    let model = Arc::new(ScriptedModel::new(
+        ["Paris", "Rome", "Oslo"]
+            .map(|city| calls(vec![call(city, "weather", json!({"city": city}))])),
+    ));
+    let agent =
+        Agent::builder(model.clone()).tool(Weather::default()).max_steps(3).build().unwrap();
 
     let err = agent.run("Weather everywhere").await.unwrap_err();
 
     assert_eq!(err.kind, AgentErrorKind::MaxSteps { limit: 3 });
     assert_eq!(err.partial.steps.len(), 3);
-    assert_eq!(
-        err.transcript().len(),
-        1 + 3 * 2,
-        "the prompt, then a call and a result per step"
-    );
-    assert_eq!(
-        tool_results(err.transcript())[2].1,
-        "Oslo: 18C for 1 day(s)"
-    );
+    assert_eq!(err.transcript().len(), 1 + 3 * 2, "the prompt, then a call and a result per step");
+    assert_eq!(tool_results(err.transcript())[2].1, "Oslo: 18C for 1 day(s)");
     assert_eq!(model.remaining(), 0);
 }
 
 #[tokio::test]
 async fn the_same_call_repeated_stops_the_run() {
-    let same = || {
-        calls(vec![call(
-            "c",
-            "weather",
-            json!({"days": 1, "city": "Paris"}),
-        )])
-    };
+    let same = || calls(vec![call("c", "weather", json!({"days": 1, "city": "Paris"}))]);
     let model = Arc::new(ScriptedModel::new([
         same(),
-        calls(vec![call(
-            "c",
-            "weather",
-            json!({"city": "Paris", "days": 1}),
-        )]),
+        calls(vec![call("c", "weather", json!({"city": "Paris", "days": 1}))]),
         same(),
         ChatResponse::text("never reached"),
     ]));
     let weather = Weather::default();
-    let agent = Agent::builder(model.clone())
-        .tool(weather.clone())
-        .build()
-        .unwrap();
+    let agent = Agent::builder(model.clone()).tool(weather.clone()).build().unwrap();
 
     let err = agent.run("Weather?").await.unwrap_err();
 
@@ -375,11 +291,7 @@ async fn the_same_call_repeated_stops_the_run() {
             times: 3
         }
     );
-    assert_eq!(
-        weather.calls.load(Ordering::SeqCst),
-        2,
-        "the third call does not run"
-    );
+    assert_eq!(weather.calls.load(Ordering::SeqCst), 2, "the third call does not run");
     assert_eq!(model.remaining(), 1);
 }
 
@@ -393,34 +305,18 @@ async fn different_calls_in_between_reset_the_repeat_count() {
         calls(vec![paris(), paris()]),
         ChatResponse::text("fine"),
     ]);
-    let agent = Agent::builder(model)
-        .tool(Weather::default())
-        .build()
-        .unwrap();
+    let agent = Agent::builder(model).tool(Weather::default()).build().unwrap();
     assert_eq!(agent.run("Weather?").await.unwrap().answer, "fine");
 }
 
 #[tokio::test]
 async fn too_many_tool_calls_stop_the_run() {
     let many = (0..5)
-        .map(|i| {
-            call(
-                &format!("c{i}"),
-                "weather",
-                json!({"city": format!("city {i}")}),
-            )
-        })
+        .map(|i| call(&format!("c{i}"), "weather", json!({"city": format!("city {i}")})))
         .collect();
     let model = ScriptedModel::new([calls(many)]);
-    let limits = anymodel_core::Limits {
-        max_tool_calls: 4,
-        ..Default::default()
-    };
-    let agent = Agent::builder(model)
-        .tool(Weather::default())
-        .limits(limits)
-        .build()
-        .unwrap();
+    let limits = anymodel_core::Limits { max_tool_calls: 4, ..Default::default() };
+    let agent = Agent::builder(model).tool(Weather::default()).limits(limits).build().unwrap();
     let err = agent.run("Weather?").await.unwrap_err();
     assert_eq!(err.kind, AgentErrorKind::MaxToolCalls { limit: 4 });
 }
@@ -429,24 +325,15 @@ async fn too_many_tool_calls_stop_the_run() {
 async fn a_model_error_keeps_the_run_so_far() {
     let model = ScriptedModel::new([
         ScriptedReply::Reply(calls(vec![call("c1", "weather", json!({"city": "Lima"}))])),
-        ScriptedReply::Fail(Error::RateLimited {
-            message: "slow down".into(),
-            retry_after: None,
-        }),
+        ScriptedReply::Fail(Error::RateLimited { message: "slow down".into(), retry_after: None }),
     ]);
-    let agent = Agent::builder(model)
-        .tool(Weather::default())
-        .build()
-        .unwrap();
+    let agent = Agent::builder(model).tool(Weather::default()).build().unwrap();
     let err = agent.run("Weather?").await.unwrap_err();
     assert!(
         matches!(&err.kind, AgentErrorKind::Model { step: 2, source } if source.is_retryable())
     );
     assert_eq!(err.transcript().len(), 3);
-    assert_eq!(
-        err.to_string(),
-        "the model failed at step 2: rate limited: slow down"
-    );
+    assert_eq!(err.to_string(), "the model failed at step 2: rate limited: slow down");
 }
 
 #[tokio::test]
@@ -456,10 +343,7 @@ async fn usage_is_summed_across_steps() {
             .with_usage(Usage::new(100, 20)),
         ChatResponse::text("18C").with_usage(Usage::new(150, 5)),
     ]);
-    let agent = Agent::builder(model)
-        .tool(Weather::default())
-        .build()
-        .unwrap();
+    let agent = Agent::builder(model).tool(Weather::default()).build().unwrap();
     let run = agent.run("Weather?").await.unwrap();
     assert_eq!(run.usage, Usage::new(250, 25));
     assert_eq!(run.steps[1].response.usage, Usage::new(150, 5));
@@ -475,9 +359,7 @@ struct Gatekeeper {
 impl AgentHook for Gatekeeper {
     async fn before_tool_call(&self, call: &ToolCall) -> ToolDecision {
         if call.name == "broken" {
-            ToolDecision::Deny {
-                reason: "the user declined".into(),
-            }
+            ToolDecision::Deny { reason: "the user declined".into() }
         } else {
             ToolDecision::Allow
         }
@@ -508,11 +390,7 @@ async fn a_hook_can_veto_a_tool_call() {
     assert_eq!(
         tool_results(&run.transcript),
         vec![
-            (
-                "c1".into(),
-                "the call to `broken` was not allowed: the user declined".into(),
-                true
-            ),
+            ("c1".into(), "the call to `broken` was not allowed: the user declined".into(), true),
             ("c2".into(), "Paris: 18C for 1 day(s)".into(), false),
         ]
     );
@@ -523,44 +401,18 @@ async fn a_hook_can_veto_a_tool_call() {
 async fn streamed_events_come_in_order() {
     let model = ScriptedModel::new([
         ScriptedReply::Events(vec![
-            StreamEvent::TextDelta {
-                text: "Let me ".into(),
-            },
-            StreamEvent::TextDelta {
-                text: "check.".into(),
-            },
-            StreamEvent::ToolCallStart {
-                index: 0,
-                id: "a".into(),
-                name: "weather".into(),
-            },
-            StreamEvent::ToolCallDelta {
-                index: 0,
-                arguments: "{\"city\":".into(),
-            },
-            StreamEvent::ToolCallStart {
-                index: 1,
-                id: "b".into(),
-                name: "broken".into(),
-            },
-            StreamEvent::ToolCallDelta {
-                index: 0,
-                arguments: "\"Nice\"}".into(),
-            },
-            StreamEvent::Usage {
-                usage: Usage::new(10, 4),
-            },
-            StreamEvent::Finish {
-                reason: FinishReason::ToolCalls,
-            },
+            StreamEvent::TextDelta { text: "Let me ".into() },
+            StreamEvent::TextDelta { text: "check.".into() },
+            StreamEvent::ToolCallStart { index: 0, id: "a".into(), name: "weather".into() },
+            StreamEvent::ToolCallDelta { index: 0, arguments: "{\"city\":".into() },
+            StreamEvent::ToolCallStart { index: 1, id: "b".into(), name: "broken".into() },
+            StreamEvent::ToolCallDelta { index: 0, arguments: "\"Nice\"}".into() },
+            StreamEvent::Usage { usage: Usage::new(10, 4) },
+            StreamEvent::Finish { reason: FinishReason::ToolCalls },
         ]),
         ScriptedReply::Reply(ChatResponse::text("Sunny in Nice.")),
     ]);
-    let agent = Agent::builder(model)
-        .tool(Weather::default())
-        .tool(Broken)
-        .build()
-        .unwrap();
+    let agent = Agent::builder(model).tool(Weather::default()).tool(Broken).build().unwrap();
 
     let events: Vec<_> = agent.run_stream("Weather in Nice?").collect().await;
 
@@ -591,13 +443,8 @@ async fn streamed_events_come_in_order() {
             "finished: Sunny in Nice.",
         ]
     );
-    let Some(Ok(AgentEvent::Finished { run })) = events.last() else {
-        panic!("no run")
-    };
-    assert_eq!(
-        run.steps[0].tool_calls[0].call.arguments,
-        json!({"city": "Nice"})
-    );
+    let Some(Ok(AgentEvent::Finished { run })) = events.last() else { panic!("no run") };
+    assert_eq!(run.steps[0].tool_calls[0].call.arguments, json!({"city": "Nice"}));
     assert_eq!(run.usage, Usage::new(10, 4));
 }
 
@@ -612,26 +459,17 @@ async fn a_failed_stream_ends_with_the_error() {
     let err = events[0].as_ref().unwrap_err();
     assert!(matches!(
         &err.kind,
-        AgentErrorKind::Model {
-            source: Error::Authentication { .. },
-            ..
-        }
+        AgentErrorKind::Model { source: Error::Authentication { .. }, .. }
     ));
 }
 
 #[tokio::test]
 async fn a_run_record_survives_json() {
     let model = ScriptedModel::new([
-        calls(vec![
-            call("c1", "weather", json!({"city": "Paris"})),
-            call("c2", "nope", json!({})),
-        ]),
+        calls(vec![call("c1", "weather", json!({"city": "Paris"})), call("c2", "nope", json!({}))]),
         ChatResponse::text("18C"),
     ]);
-    let agent = Agent::builder(model)
-        .tool(Weather::default())
-        .build()
-        .unwrap();
+    let agent = Agent::builder(model).tool(Weather::default()).build().unwrap();
     let run = agent.run("Weather?").await.unwrap();
     let text = serde_json::to_string(&run).unwrap();
     let back: anymodel_core::AgentRun = serde_json::from_str(&text).unwrap();
@@ -644,8 +482,5 @@ fn agent_configuration_mistakes_are_reported_at_build() {
         .tool(Weather::default())
         .tool(Weather::default())
         .build();
-    assert_eq!(
-        twice.unwrap_err(),
-        Error::config("two tools are named `weather`")
-    );
+    assert_eq!(twice.unwrap_err(), Error::config("two tools are named `weather`"));
 }

@@ -45,9 +45,7 @@ impl TypedTool for Search {
     type Output = Vec<Hit>;
 
     async fn run(&self, args: SearchArgs) -> Result<Vec<Hit>, ToolError> {
-        Ok(vec![Hit {
-            title: format!("about {}", args.query),
-        }])
+        Ok(vec![Hit { title: format!("about {}", args.query) }])
     }
 }
 
@@ -58,20 +56,11 @@ fn a_typed_tools_schema_carries_its_doc_comments_and_required_fields() {
     assert_eq!(spec.description, "Searches the user's documents.");
     let schema = &spec.parameters;
     assert_eq!(schema["type"], "object");
-    assert_eq!(
-        schema["properties"]["query"]["description"],
-        "Words to look for."
-    );
-    assert_eq!(
-        schema["properties"]["limit"]["description"],
-        "How many results to return."
-    );
+    assert_eq!(schema["properties"]["query"]["description"], "Words to look for.");
+    assert_eq!(schema["properties"]["limit"]["description"], "How many results to return.");
     assert_eq!(schema["required"], json!(["query", "scope"]));
     let scope = serde_json::to_string(&schema["$defs"]["Scope"]).unwrap();
-    assert!(
-        scope.contains("Only the user's notes.") && scope.contains("\"notes\""),
-        "{scope}"
-    );
+    assert!(scope.contains("Only the user's notes.") && scope.contains("\"notes\""), "{scope}");
 }
 
 #[tokio::test]
@@ -79,10 +68,7 @@ async fn a_typed_tool_gets_its_arguments_deserialised_and_its_output_encoded() {
     let mut tools = ToolSet::new();
     tools.add(Search).unwrap();
     let call = ToolCall::new("1", "search", json!({"query": "rust", "scope": "notes"}));
-    assert_eq!(
-        tools.invoke(&call, None).await,
-        Ok(json!([{"title": "about rust"}]))
-    );
+    assert_eq!(tools.invoke(&call, None).await, Ok(json!([{"title": "about rust"}])));
     let bad_enum = ToolCall::new("2", "search", json!({"query": "rust", "scope": "mail"}));
     assert!(matches!(
         tools.invoke(&bad_enum, None).await,

@@ -180,14 +180,10 @@ impl AgentBuilder {
         }
         let limits = &self.agent.limits;
         if limits.max_concurrent_tools == 0 {
-            return Err(crate::Error::config(
-                "limits: max_concurrent_tools must be at least 1",
-            ));
+            return Err(crate::Error::config("limits: max_concurrent_tools must be at least 1"));
         }
         if limits.repeated_call_limit < 2 {
-            return Err(crate::Error::config(
-                "limits: repeated_call_limit must be at least 2",
-            ));
+            return Err(crate::Error::config("limits: repeated_call_limit must be at least 2"));
         }
         Ok(self.agent)
     }

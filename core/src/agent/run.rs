@@ -62,10 +62,8 @@ impl Agent {
     ) -> BoxStream<'_, Result<AgentEvent, AgentError>> {
         let (sender, receiver) = unbounded_channel();
         let driver = async move {
-            let last = self
-                .drive(messages, Some(&sender))
-                .await
-                .map(|run| AgentEvent::Finished { run });
+            let last =
+                self.drive(messages, Some(&sender)).await.map(|run| AgentEvent::Finished { run });
             let _ = sender.send(last);
         };
         let events = stream::unfold(receiver, |mut receiver| async move {
@@ -92,10 +90,7 @@ impl Agent {
             let response = match self.ask(request, index, events).await {
                 Ok(response) => response,
                 Err(source) => {
-                    return Err(run.fail(AgentErrorKind::Model {
-                        step: index,
-                        source,
-                    }));
+                    return Err(run.fail(AgentErrorKind::Model { step: index, source }));
                 }
             };
             tracing::debug!(
@@ -105,22 +100,14 @@ impl Agent {
                 "model replied"
             );
             run.record.usage += response.usage;
-            run.record
-                .transcript
-                .push(Message::Assistant(response.message.clone()));
+            run.record.transcript.push(Message::Assistant(response.message.clone()));
             let calls = response.message.tool_calls.clone();
             if !calls.is_empty() {
                 if let Some(kind) = run.check_calls(&calls, limits) {
                     return Err(run.fail(kind));
                 }
                 for call in &calls {
-                    emit(
-                        events,
-                        AgentEvent::ToolCallRequested {
-                            step: index,
-                            call: call.clone(),
-                        },
-                    );
+                    emit(events, AgentEvent::ToolCallRequested { step: index, call: call.clone() });
                 }
             }
             let mut invocations = Vec::with_capacity(calls.len());
@@ -130,15 +117,10 @@ impl Agent {
             let pending: Vec<_> = calls.iter().map(|call| self.invoke(call)).collect();
             let mut running = stream::iter(pending).buffered(limits.max_concurrent_tools);
             while let Some(invocation) = running.next().await {
-                run.record
-                    .transcript
-                    .push(Message::Tool(invocation.to_message()));
+                run.record.transcript.push(Message::Tool(invocation.to_message()));
                 emit(
                     events,
-                    AgentEvent::ToolResult {
-                        step: index,
-                        invocation: invocation.clone(),
-                    },
+                    AgentEvent::ToolResult { step: index, invocation: invocation.clone() },
                 );
                 invocations.push(invocation);
             }
@@ -160,9 +142,7 @@ impl Agent {
                 return Ok(run.finish());
             }
         }
-        Err(run.fail(AgentErrorKind::MaxSteps {
-            limit: limits.max_steps,
-        }))
+        Err(run.fail(AgentErrorKind::MaxSteps { limit: limits.max_steps }))
     }
 
     /// One model call; streamed, with its text forwarded, when events are wanted.
@@ -180,13 +160,7 @@ impl Agent {
         while let Some(event) = stream.next().await {
             let event = event?;
             if let StreamEvent::TextDelta { text } = &event {
-                emit(
-                    events,
-                    AgentEvent::TextDelta {
-                        step,
-                        text: text.clone(),
-                    },
-                );
+                emit(events, AgentEvent::TextDelta { step, text: text.clone() });
             }
             aggregator.push(event)?;
         }
@@ -199,10 +173,7 @@ impl Agent {
         let mut result = None;
         for hook in &self.hooks {
             if let ToolDecision::Deny { reason } = hook.before_tool_call(call).await {
-                result = Some(Err(ToolCallError::Denied {
-                    tool: call.name.clone(),
-                    reason,
-                }));
+                result = Some(Err(ToolCallError::Denied { tool: call.name.clone(), reason }));
                 break;
             }
         }
@@ -217,11 +188,7 @@ impl Agent {
                 tracing::debug!(tool = %call.name, elapsed_ms, error = %err, "tool call failed")
             }
         }
-        ToolInvocation {
-            call: call.clone(),
-            result,
-            elapsed_ms,
-        }
+        ToolInvocation { call: call.clone(), result, elapsed_ms }
     }
 }
 
@@ -262,9 +229,7 @@ impl RunState {
     ) -> Option<AgentErrorKind> {
         self.tool_calls += calls.len();
         if self.tool_calls > limits.max_tool_calls {
-            return Some(AgentErrorKind::MaxToolCalls {
-                limit: limits.max_tool_calls,
-            });
+            return Some(AgentErrorKind::MaxToolCalls { limit: limits.max_tool_calls });
         }
         for call in calls {
             let same = self.last_call.as_ref().is_some_and(|(name, arguments)| {
@@ -289,9 +254,6 @@ impl RunState {
     }
 
     fn fail(self, kind: AgentErrorKind) -> AgentError {
-        AgentError {
-            kind,
-            partial: Box::new(self.finish()),
-        }
+        AgentError { kind, partial: Box::new(self.finish()) }
     }
 }

@@ -1,7 +1,24 @@
-//! Model backends for anymodel, each behind its own cargo feature: candle for local Llama models,
-//! OpenAI-compatible servers and Anthropic for remote ones; the middleware that wraps any model
-//! (retry, fallback); and building a model from configuration.
+//! Model backends for anymodel, each behind its own cargo feature, and the layers that wrap any
+//! model.
+//!
+//! | feature | module | speaks to |
+//! | --- | --- | --- |
+//! | `openai` | [`openai`] | OpenAI and every server with its Chat Completions format (vLLM, Ollama, llama-server, LM Studio, Groq, Together, OpenRouter, DeepSeek, Mistral) |
+//! | `anthropic` | [`anthropic`] | Anthropic's Messages API |
 //!
 //! Every backend implements [`anymodel_core::Model`], so apps never depend on which one runs.
-//! No backend has landed yet: until one does, this crate is empty and apps bring their own
-//! [`anymodel_core::Model`] (or use [`anymodel_core::ScriptedModel`] in tests).
+//! [`layers`] wraps any model with retry and fallback, keeping the same trait. [`schema`] adjusts
+//! one JSON Schema to what each provider accepts.
+
+#[cfg(feature = "http")]
+mod http;
+pub mod layers;
+pub mod schema;
+
+#[cfg(feature = "anthropic")]
+pub mod anthropic;
+#[cfg(feature = "openai")]
+pub mod openai;
+
+#[cfg(feature = "http")]
+pub use http::Secret;

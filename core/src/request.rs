@@ -97,10 +97,10 @@ pub enum ToolChoice {
 pub struct Sampling {
     /// Randomness: 0 is greedy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub temperature: Option<f32>,
+    pub temperature: Option<f64>,
     /// Nucleus sampling: keep the smallest set of tokens whose probabilities add up to this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub top_p: Option<f32>,
+    pub top_p: Option<f64>,
     /// Keep only the this many most likely tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_k: Option<u32>,

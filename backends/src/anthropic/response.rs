@@ -1,0 +1,195 @@
+//! Messages API replies and stream events.
+
+use std::collections::BTreeMap;
+
+use anymodel_core::{
+    AssistantMessage, ChatResponse, Error, FinishReason, Result, StreamEvent, ToolCall, Usage,
+};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::http::{SseEvent, WireDecoder};
+
+#[derive(Deserialize)]
+pub(crate) struct Message {
+    #[serde(default)]
+    content: Vec<Block>,
+    stop_reason: Option<String>,
+    #[serde(default)]
+    usage: WireUsage,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Block {
+    Text {
+        text: String,
+    },
+    ToolUse {
+        id: String,
+        name: String,
+        #[serde(default)]
+        input: Value,
+    },
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Deserialize, Default)]
+struct WireUsage {
+    #[serde(default)]
+    input_tokens: u64,
+    #[serde(default)]
+    output_tokens: u64,
+}
+
+impl From<WireUsage> for Usage {
+    fn from(usage: WireUsage) -> Usage {
+        Usage::new(usage.input_tokens, usage.output_tokens)
+    }
+}
+
+impl Message {
+    pub(crate) fn into_response(self) -> ChatResponse {
+        let mut message = AssistantMessage::default();
+        for block in self.content {
+            match block {
+                Block::Text { text } => message.content.push_str(&text),
+                Block::ToolUse { id, name, input } => {
+                    let arguments =
+                        if input.is_null() { Value::Object(Default::default()) } else { input };
+                    message.tool_calls.push(ToolCall { id, name, arguments });
+                }
+                Block::Other => {}
+            }
+        }
+        ChatResponse {
+            message,
+            finish_reason: stop_reason(self.stop_reason.as_deref()),
+            usage: self.usage.into(),
+        }
+    }
+}
+
+fn stop_reason(reason: Option<&str>) -> FinishReason {
+    match reason {
+        None | Some("end_turn") | Some("stop_sequence") => FinishReason::Stop,
+        Some("max_tokens") | Some("model_context_window_exceeded") => FinishReason::Length,
+        Some("tool_use") => FinishReason::ToolCalls,
+        Some("refusal") => FinishReason::ContentFilter,
+        Some(other) => FinishReason::Other(other.to_string()),
+    }
+}
+
+/// The error an `error` event of the stream carries, classed by its type.
+fn stream_error(data: &Value) -> Error {
+    let error = &data["error"];
+    let kind = error["type"].as_str().unwrap_or("unknown");
+    let message = format!("{kind}: {}", error["message"].as_str().unwrap_or("no message"));
+    match kind {
+        "overloaded_error" | "api_error" => Error::transient(message),
+        "rate_limit_error" => Error::RateLimited { message, retry_after: None },
+        "authentication_error" | "permission_error" => Error::Authentication { message },
+        "not_found_error" => Error::NotFound { message },
+        "request_too_large" => Error::ContextLengthExceeded { message },
+        "invalid_request_error" => Error::InvalidRequest { status: None, message },
+        _ => Error::Backend { message },
+    }
+}
+
+/// Decodes the Messages stream: content blocks become text deltas or tool calls (numbered among
+/// the tool calls only), `message_delta` carries the stop reason and output usage, and
+/// `message_stop` ends the stream.
+#[derive(Default)]
+pub(crate) struct EventDecoder {
+    /// Content block index → tool call index, for tool-use blocks.
+    tool_blocks: BTreeMap<u64, usize>,
+    stop_reason: Option<String>,
+}
+
+impl WireDecoder for EventDecoder {
+    fn decode(&mut self, event: SseEvent, out: &mut Vec<StreamEvent>) -> Result<bool> {
+        if event.data.trim().is_empty() {
+            return Ok(false);
+        }
+        let data: Value = serde_json::from_str(&event.data).map_err(|err| {
+            Error::invalid_response(format!("a stream event is not JSON ({err}): {}", event.data))
+        })?;
+        let kind = data["type"].as_str().unwrap_or(event.event.as_str());
+        let block = data["index"].as_u64();
+        match kind {
+            "message_start" => {
+                let usage = WireUsage::deserialize(&data["message"]["usage"]).unwrap_or_default();
+                out.push(StreamEvent::Usage { usage: usage.into() });
+            }
+            "content_block_start" => {
+                let content = &data["content_block"];
+                match content["type"].as_str() {
+                    Some("tool_use") => {
+                        let index = self.tool_blocks.len();
+                        self.tool_blocks.insert(block.unwrap_or_default(), index);
+                        out.push(StreamEvent::ToolCallStart {
+                            index,
+                            id: content["id"].as_str().unwrap_or_default().to_string(),
+                            name: content["name"].as_str().unwrap_or_default().to_string(),
+                        });
+                        // The start carries `input: {}`; the input itself follows as deltas.
+                    }
+                    Some("text") => {
+                        if let Some(text) = content["text"].as_str().filter(|t| !t.is_empty()) {
+                            out.push(StreamEvent::TextDelta { text: text.to_string() });
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            "content_block_delta" => {
+                let delta = &data["delta"];
+                match delta["type"].as_str() {
+                    Some("text_delta") => {
+                        let text = delta["text"].as_str().unwrap_or_default().to_string();
+                        out.push(StreamEvent::TextDelta { text });
+                    }
+                    Some("input_json_delta") => {
+                        let index = block
+                            .and_then(|b| self.tool_blocks.get(&b))
+                            .copied()
+                            .ok_or_else(|| {
+                                Error::invalid_response(
+                                    "tool input arrived for a block that is not a tool call",
+                                )
+                            })?;
+                        let arguments =
+                            delta["partial_json"].as_str().unwrap_or_default().to_string();
+                        out.push(StreamEvent::ToolCallDelta { index, arguments });
+                    }
+                    _ => {}
+                }
+            }
+            "content_block_stop" => {
+                if let Some(&index) = block.and_then(|b| self.tool_blocks.get(&b)) {
+                    out.push(StreamEvent::ToolCallEnd { index });
+                }
+            }
+            "message_delta" => {
+                if let Some(reason) = data["delta"]["stop_reason"].as_str() {
+                    self.stop_reason = Some(reason.to_string());
+                }
+                if let Ok(usage) = WireUsage::deserialize(&data["usage"]) {
+                    out.push(StreamEvent::Usage { usage: usage.into() });
+                }
+            }
+            "message_stop" => {
+                out.push(StreamEvent::Finish { reason: stop_reason(self.stop_reason.as_deref()) });
+                return Ok(true);
+            }
+            "error" => return Err(stream_error(&data)),
+            _ => {} // ping, and event types added after this was written
+        }
+        Ok(false)
+    }
+
+    fn end_without_marker(&mut self, _out: &mut Vec<StreamEvent>) -> Result<()> {
+        Err(Error::transient("the stream closed before message_stop"))
+    }
+}

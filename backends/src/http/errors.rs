@@ -1,0 +1,169 @@
+//! HTTP failures classed as core errors: the status and the server's own message decide the class.
+
+use std::time::Duration;
+
+use anymodel_core::Error;
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+
+/// The error for a response with a failing status, from its headers and body.
+pub(crate) fn from_status(status: StatusCode, headers: &HeaderMap, body: &str) -> Error {
+    let (message, code) = server_message(body);
+    let message = format!("HTTP {}: {message}", status.as_u16());
+    let retry_after = retry_after(headers);
+    match status.as_u16() {
+        401 | 403 => Error::Authentication { message },
+        404 => Error::NotFound { message },
+        413 => Error::ContextLengthExceeded { message },
+        429 => Error::RateLimited { message, retry_after },
+        408 | 409 | 500..=599 => Error::Transient { message, retry_after },
+        _ if is_context_length(&message, code.as_deref()) => {
+            Error::ContextLengthExceeded { message }
+        }
+        status => Error::InvalidRequest { status: Some(status), message },
+    }
+}
+
+/// The error for a request that got no response: a timeout, a refused or reset connection.
+pub(crate) fn from_transport(err: reqwest::Error) -> Error {
+    // Drop the URL: some providers take keys as query parameters.
+    let err = err.without_url();
+    if err.is_builder() {
+        return Error::config(format!("the request could not be built: {err}"));
+    }
+    let mut message = err.to_string();
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        message.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    Error::transient(message)
+}
+
+/// A timeout of our own (the server stayed silent too long).
+pub(crate) fn timed_out(what: &str, after: Duration) -> Error {
+    Error::transient(format!("{what}: the server sent nothing for {} s", after.as_secs_f64()))
+}
+
+/// The message (and error code, if any) a provider put in an error body. OpenAI-style servers
+/// and Anthropic both use `{"error": {"message": ...}}`; some servers send `{"error": "..."}`,
+/// `{"message": ...}` or plain text.
+pub(crate) fn server_message(body: &str) -> (String, Option<String>) {
+    let Ok(json) = serde_json::from_str::<Value>(body) else {
+        return (truncate(body.trim()), None);
+    };
+    let error = json.get("error").unwrap_or(&json);
+    let message = error
+        .get("message")
+        .and_then(Value::as_str)
+        .or_else(|| error.as_str())
+        .map(str::to_string)
+        .unwrap_or_else(|| truncate(body.trim()));
+    let code = ["code", "type"]
+        .iter()
+        .find_map(|key| error.get(*key).and_then(Value::as_str))
+        .map(str::to_string);
+    (message, code)
+}
+
+fn truncate(text: &str) -> String {
+    const LIMIT: usize = 500;
+    match text.char_indices().nth(LIMIT) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None if text.is_empty() => "(empty body)".to_string(),
+        None => text.to_string(),
+    }
+}
+
+fn is_context_length(message: &str, code: Option<&str>) -> bool {
+    if code == Some("context_length_exceeded") {
+        return true;
+    }
+    let message = message.to_lowercase();
+    [
+        "context length",
+        "context_length",
+        "maximum context",
+        "context window",
+        "prompt is too long",
+        "exceeds the available context",
+        "too many tokens",
+    ]
+    .iter()
+    .any(|needle| message.contains(needle))
+}
+
+/// The wait a server asked for: `retry-after-ms` (OpenAI), else `retry-after` in seconds.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    if let Some(ms) = header("retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
+        return Duration::try_from_secs_f64(ms / 1000.0).ok();
+    }
+    header("retry-after")
+        .and_then(|v| v.parse::<f64>().ok())
+        .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn classify(status: u16, body: &str) -> Error {
+        from_status(StatusCode::from_u16(status).unwrap(), &HeaderMap::new(), body)
+    }
+
+    #[test]
+    fn statuses_map_to_error_classes() {
+        let openai = r#"{"error": {"message": "Incorrect API key provided", "type": "invalid_request_error", "code": "invalid_api_key"}}"#;
+        assert!(
+            matches!(classify(401, openai), Error::Authentication { message } if message == "HTTP 401: Incorrect API key provided")
+        );
+        assert!(matches!(classify(403, "{}"), Error::Authentication { .. }));
+        assert!(
+            matches!(classify(404, r#"{"error": "model 'x' not found"}"#), Error::NotFound { message } if message.ends_with("model 'x' not found"))
+        );
+        assert!(matches!(classify(413, "too big"), Error::ContextLengthExceeded { .. }));
+        assert!(matches!(classify(429, "{}"), Error::RateLimited { .. }));
+        for status in [408, 409, 500, 502, 503, 529] {
+            assert!(classify(status, "").is_retryable(), "{status}");
+        }
+        assert!(matches!(
+            classify(400, r#"{"error": {"message": "Unrecognized request argument supplied: top_k"}}"#),
+            Error::InvalidRequest { status: Some(400), message } if message.contains("top_k")
+        ));
+        assert!(matches!(
+            classify(422, "unprocessable"),
+            Error::InvalidRequest { status: Some(422), .. }
+        ));
+    }
+
+    #[test]
+    fn context_length_is_recognised_by_code_or_message() {
+        let openai = r#"{"error": {"message": "This model's maximum context length is 8192 tokens.", "code": "context_length_exceeded"}}"#;
+        assert!(matches!(classify(400, openai), Error::ContextLengthExceeded { .. }));
+        let anthropic = r#"{"type": "error", "error": {"type": "invalid_request_error", "message": "prompt is too long: 208000 tokens > 200000 maximum"}}"#;
+        assert!(matches!(classify(400, anthropic), Error::ContextLengthExceeded { .. }));
+        let llama_server = r#"{"error": {"code": 400, "message": "the request exceeds the available context size", "type": "exceed_context_size_error"}}"#;
+        assert!(matches!(classify(400, llama_server), Error::ContextLengthExceeded { .. }));
+    }
+
+    #[test]
+    fn retry_after_is_read_in_seconds_or_milliseconds() {
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after", HeaderValue::from_static("7"));
+        let err = from_status(StatusCode::TOO_MANY_REQUESTS, &headers, "");
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(7)));
+        headers.insert("retry-after-ms", HeaderValue::from_static("250"));
+        let err = from_status(StatusCode::SERVICE_UNAVAILABLE, &headers, "");
+        assert_eq!(err.retry_after(), Some(Duration::from_millis(250)));
+    }
+
+    #[test]
+    fn long_plain_bodies_are_cut() {
+        let (message, code) = server_message(&"x".repeat(2000));
+        assert_eq!(message.chars().count(), 501);
+        assert_eq!(code, None);
+    }
+}

@@ -1,0 +1,91 @@
+//! Server-sent events: parsed by `eventsource-stream`, bounded by the silence limit, and decoded
+//! into core stream events by a per-provider [`WireDecoder`].
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use anymodel_core::{Error, EventStream, Result, StreamEvent};
+use eventsource_stream::Eventsource;
+use futures::{Stream, StreamExt, stream};
+
+use super::errors;
+
+/// One server-sent event: its `event:` name (empty when none) and its `data:`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SseEvent {
+    pub(crate) event: String,
+    pub(crate) data: String,
+}
+
+/// The events of a byte stream, each awaited at most `timeout`.
+pub(crate) fn sse_events<B: AsRef<[u8]> + Send + 'static>(
+    bytes: impl Stream<Item = reqwest::Result<B>> + Send + 'static,
+    timeout: Duration,
+) -> impl Stream<Item = Result<SseEvent>> + Send + 'static {
+    let events = bytes.eventsource().boxed();
+    stream::unfold(events, move |mut events| async move {
+        let item = match tokio::time::timeout(timeout, events.next()).await {
+            Err(_) => Some(Err(errors::timed_out("streaming the reply", timeout))),
+            Ok(None) => None,
+            Ok(Some(Ok(event))) => Some(Ok(SseEvent { event: event.event, data: event.data })),
+            Ok(Some(Err(err))) => Some(Err(match err {
+                eventsource_stream::EventStreamError::Transport(err) => errors::from_transport(err),
+                other => Error::invalid_response(format!("the event stream is malformed: {other}")),
+            })),
+        };
+        item.map(|item| (item, events))
+    })
+}
+
+/// Turns one provider's server-sent events into core stream events.
+pub(crate) trait WireDecoder: Send + 'static {
+    /// Decodes one event, pushing what it means onto `out`; returns whether it was the
+    /// provider's end-of-stream event.
+    fn decode(&mut self, event: SseEvent, out: &mut Vec<StreamEvent>) -> Result<bool>;
+
+    /// The bytes ended without an end-of-stream event: push the closing events if the reply is
+    /// nonetheless complete, or fail, so a cut stream is never taken for a short answer.
+    fn end_without_marker(&mut self, out: &mut Vec<StreamEvent>) -> Result<()>;
+}
+
+struct Decoding<S, D> {
+    events: S,
+    decoder: D,
+    pending: VecDeque<StreamEvent>,
+    finished: bool,
+}
+
+/// The core event stream of a provider's event stream. It ends after the provider's end event
+/// (whatever follows is not read), and fails at the first error.
+pub(crate) fn decode_stream<D: WireDecoder>(
+    events: impl Stream<Item = Result<SseEvent>> + Send + 'static,
+    decoder: D,
+) -> EventStream {
+    let state =
+        Decoding { events: events.boxed(), decoder, pending: VecDeque::new(), finished: false };
+    Box::pin(stream::unfold(state, |mut state| async move {
+        loop {
+            if let Some(event) = state.pending.pop_front() {
+                return Some((Ok(event), state));
+            }
+            if state.finished {
+                return None;
+            }
+            let mut out = Vec::new();
+            let step = match state.events.next().await {
+                Some(Ok(event)) => state.decoder.decode(event, &mut out),
+                Some(Err(err)) => Err(err),
+                None => state.decoder.end_without_marker(&mut out).map(|()| true),
+            };
+            match step {
+                Ok(end) => state.finished = end,
+                Err(err) => {
+                    state.finished = true;
+                    state.pending.clear();
+                    return Some((Err(err), state));
+                }
+            }
+            state.pending.extend(out);
+        }
+    }))
+}

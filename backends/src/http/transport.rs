@@ -1,0 +1,116 @@
+//! The HTTP client the remote backends share, with one rule for timeouts: the server may stay
+//! silent for at most the configured time, whether before its headers, between stream chunks or
+//! while sending a whole body. Long generations that keep streaming are never cut.
+
+use std::future::Future;
+use std::time::Duration;
+
+use anymodel_core::{Error, Result};
+use futures::Stream;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::errors;
+use super::secret::Secret;
+use super::sse::{SseEvent, sse_events};
+
+/// A client for one endpoint: the reqwest client, the endpoint's URL, the silence limit and the
+/// headers every request carries (authentication among them, marked sensitive).
+#[derive(Debug, Clone)]
+pub(crate) struct HttpClient {
+    client: reqwest::Client,
+    url: reqwest::Url,
+    headers: HeaderMap,
+    /// Scrubbed from error bodies, in case a server echoes a key back.
+    secrets: Vec<Secret>,
+    timeout: Duration,
+}
+
+impl HttpClient {
+    /// A client for `base_url` + `path` that sends `headers` with every request and waits at
+    /// most `timeout` for the server to say something; `secrets` never appear in its errors.
+    pub(crate) fn new(
+        base_url: &str,
+        path: &str,
+        headers: HeaderMap,
+        secrets: Vec<Secret>,
+        timeout: Duration,
+    ) -> Result<Self> {
+        let joined = format!("{}/{path}", base_url.trim_end_matches('/'));
+        let url = reqwest::Url::parse(&joined)
+            .map_err(|err| Error::config(format!("base_url `{base_url}` is not a URL: {err}")))?;
+        let client = reqwest::Client::builder()
+            .connect_timeout(timeout.min(Duration::from_secs(30)))
+            .build()
+            .map_err(|err| Error::config(format!("the HTTP client could not start: {err}")))?;
+        Ok(HttpClient { client, url, headers, secrets, timeout })
+    }
+
+    /// POSTs a JSON body and returns the response once its status says success.
+    pub(crate) async fn post(&self, body: &Value) -> Result<reqwest::Response> {
+        let request =
+            self.client.post(self.url.clone()).headers(self.headers.clone()).json(body).send();
+        let response = self.within("waiting for the response", request).await?;
+        let response = response.map_err(errors::from_transport)?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let headers = response.headers().clone();
+        let mut body = match self.within("reading the error body", response.text()).await {
+            Ok(Ok(body)) => body,
+            Ok(Err(_)) | Err(_) => String::new(),
+        };
+        for secret in self.secrets.iter().filter(|s| !s.expose().is_empty()) {
+            body = body.replace(secret.expose(), "<redacted>");
+        }
+        Err(errors::from_status(status, &headers, &body))
+    }
+
+    /// Reads a whole JSON body; a body that is not the JSON expected is an invalid response that
+    /// quotes the start of what came.
+    pub(crate) async fn json<T: DeserializeOwned>(&self, response: reqwest::Response) -> Result<T> {
+        let body = self.within("reading the response", response.bytes()).await?;
+        let body = body.map_err(errors::from_transport)?;
+        serde_json::from_slice(&body).map_err(|err| {
+            let (start, _) = errors::server_message(&String::from_utf8_lossy(&body));
+            Error::invalid_response(format!("the body is not the JSON expected ({err}): {start}"))
+        })
+    }
+
+    /// The server-sent events of a streaming response, each awaited at most the silence limit.
+    pub(crate) fn events(
+        &self,
+        response: reqwest::Response,
+    ) -> impl Stream<Item = Result<SseEvent>> + Send + 'static {
+        sse_events(response.bytes_stream(), self.timeout)
+    }
+
+    async fn within<F: Future>(&self, what: &str, future: F) -> Result<F::Output> {
+        tokio::time::timeout(self.timeout, future)
+            .await
+            .map_err(|_| errors::timed_out(what, self.timeout))
+    }
+}
+
+/// Builds the header map of a backend: its own headers (secrets marked sensitive, so no Debug
+/// output shows them) then the user's extra headers, each checked with a clear error.
+pub(crate) fn extra_headers<'a>(
+    own: impl IntoIterator<Item = (&'static str, Secret)>,
+    extra: impl IntoIterator<Item = &'a (String, Secret)>,
+) -> Result<HeaderMap> {
+    let mut map = HeaderMap::new();
+    let own = own.into_iter().map(|(name, value)| (name.to_string(), value));
+    let extra = extra.into_iter().cloned();
+    for (name, value) in own.chain(extra) {
+        let header = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| Error::config(format!("`{name}` is not a valid HTTP header name")))?;
+        let mut value = HeaderValue::from_str(value.expose()).map_err(|_| {
+            Error::config(format!("the value of header `{name}` is not a valid header value"))
+        })?;
+        value.set_sensitive(true);
+        map.insert(header, value);
+    }
+    Ok(map)
+}

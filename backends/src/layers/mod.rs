@@ -1,0 +1,24 @@
+//! Layers that wrap any model and keep the [`anymodel_core::Model`] trait, so the caller cannot
+//! tell: [`Retry`] (with [`RetryLayer`], a `tower_layer::Layer`) and [`Fallback`].
+//!
+//! Both act on a stream only before it has yielded anything: once output has reached the
+//! caller, trying again would repeat it, so later errors pass through.
+
+mod fallback;
+mod retry;
+
+pub use fallback::Fallback;
+pub use retry::{Retry, RetryLayer, RetryPolicy};
+
+use anymodel_core::{EventStream, Result};
+use futures::{StreamExt, stream};
+
+/// Waits for a stream's first item: an error there means nothing was yielded, and is returned
+/// as the call's error; otherwise the stream is handed back whole.
+async fn first_event(mut events: EventStream) -> Result<EventStream> {
+    match events.next().await {
+        None => Ok(Box::pin(stream::empty())),
+        Some(Err(err)) => Err(err),
+        Some(Ok(first)) => Ok(Box::pin(stream::once(async { Ok(first) }).chain(events))),
+    }
+}

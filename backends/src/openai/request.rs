@@ -1,0 +1,114 @@
+//! The core request as the Chat Completions wire format wants it.
+
+use anymodel_core::{ChatRequest, Message, ResponseFormat, Sampling, ToolCall, ToolChoice};
+use serde_json::{Map, Value, json};
+
+use crate::schema::{Dialect, adapt};
+
+/// The JSON body of a Chat Completions request for `model`.
+pub(crate) fn body(model: &str, request: &ChatRequest, stream: bool) -> Value {
+    let mut body = Map::new();
+    body.insert("model".into(), model.into());
+    body.insert("messages".into(), request.messages.iter().map(message).collect());
+    if stream {
+        body.insert("stream".into(), true.into());
+        body.insert("stream_options".into(), json!({"include_usage": true}));
+    }
+    if !request.tools.is_empty() {
+        let tools = request.tools.iter().map(|tool| {
+            json!({
+                "type": "function",
+                "function": {
+                    "name": tool.name,
+                    "description": tool.description,
+                    "parameters": adapt(&tool.parameters, Dialect::Inlined),
+                },
+            })
+        });
+        body.insert("tools".into(), tools.collect());
+        body.insert("tool_choice".into(), tool_choice(&request.tool_choice));
+        if let Some(parallel) = request.parallel_tool_calls {
+            body.insert("parallel_tool_calls".into(), parallel.into());
+        }
+    }
+    sampling(&request.sampling, &mut body);
+    match &request.response_format {
+        ResponseFormat::Text => {}
+        ResponseFormat::Json => {
+            body.insert("response_format".into(), json!({"type": "json_object"}));
+        }
+        ResponseFormat::JsonSchema { name, schema, strict } => {
+            let dialect = if *strict { Dialect::OpenAiStrict } else { Dialect::Inlined };
+            body.insert(
+                "response_format".into(),
+                json!({
+                    "type": "json_schema",
+                    "json_schema": {"name": name, "schema": adapt(schema, dialect), "strict": strict},
+                }),
+            );
+        }
+    }
+    Value::Object(body)
+}
+
+fn message(message: &Message) -> Value {
+    match message {
+        Message::System { content } => json!({"role": "system", "content": content}),
+        Message::User { content } => json!({"role": "user", "content": content}),
+        Message::Assistant(reply) => {
+            let mut wire = json!({"role": "assistant", "content": reply.content});
+            if !reply.tool_calls.is_empty() {
+                if reply.content.is_empty() {
+                    wire["content"] = Value::Null;
+                }
+                wire["tool_calls"] = reply.tool_calls.iter().map(tool_call).collect();
+            }
+            wire
+        }
+        Message::Tool(result) => json!({
+            "role": "tool",
+            "tool_call_id": result.tool_call_id,
+            "content": result.content,
+        }),
+    }
+}
+
+fn tool_call(call: &ToolCall) -> Value {
+    // The wire carries arguments as JSON text; text that never parsed goes back as it came.
+    let arguments = match &call.arguments {
+        Value::String(raw) => raw.clone(),
+        json => json.to_string(),
+    };
+    json!({
+        "id": call.id,
+        "type": "function",
+        "function": {"name": call.name, "arguments": arguments},
+    })
+}
+
+fn tool_choice(choice: &ToolChoice) -> Value {
+    match choice {
+        ToolChoice::Auto => "auto".into(),
+        ToolChoice::None => "none".into(),
+        ToolChoice::Required => "required".into(),
+        ToolChoice::Tool { name } => json!({"type": "function", "function": {"name": name}}),
+    }
+}
+
+/// Only the options the request sets are sent, so servers apply their own defaults (and
+/// servers that reject an option, like OpenAI with `top_k`, only see it when asked for).
+fn sampling(sampling: &Sampling, body: &mut Map<String, Value>) {
+    let mut set = |key: &str, value: Option<Value>| {
+        if let Some(value) = value {
+            body.insert(key.into(), value);
+        }
+    };
+    set("temperature", sampling.temperature.map(Value::from));
+    set("top_p", sampling.top_p.map(Value::from));
+    set("top_k", sampling.top_k.map(Value::from));
+    set("max_tokens", sampling.max_tokens.map(Value::from));
+    set("seed", sampling.seed.map(Value::from));
+    if !sampling.stop.is_empty() {
+        set("stop", Some(sampling.stop.clone().into()));
+    }
+}

@@ -1,0 +1,247 @@
+//! Chat Completions replies and stream chunks, decoded leniently: the servers that speak this
+//! format differ, so unknown fields are ignored, `id`/`object` may be missing, and tool-call
+//! arguments may come as text, as an object, empty, or split across chunks.
+
+use std::collections::BTreeSet;
+
+use anymodel_core::{
+    AssistantMessage, ChatResponse, Error, FinishReason, Result, StreamEvent, ToolCall, Usage,
+};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::http::{SseEvent, WireDecoder, server_message};
+
+#[derive(Deserialize)]
+pub(crate) struct Completion {
+    #[serde(default)]
+    choices: Vec<Choice>,
+    usage: Option<WireUsage>,
+}
+
+#[derive(Deserialize)]
+struct Choice {
+    message: WireMessage,
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WireMessage {
+    content: Option<String>,
+    #[serde(default)]
+    tool_calls: Option<Vec<WireToolCall>>,
+}
+
+#[derive(Deserialize)]
+struct WireToolCall {
+    id: Option<String>,
+    function: WireFunction,
+}
+
+#[derive(Deserialize)]
+struct WireFunction {
+    name: String,
+    #[serde(default)]
+    arguments: Value,
+}
+
+#[derive(Deserialize, Default)]
+struct WireUsage {
+    #[serde(default)]
+    prompt_tokens: u64,
+    #[serde(default)]
+    completion_tokens: u64,
+}
+
+impl From<WireUsage> for Usage {
+    fn from(usage: WireUsage) -> Usage {
+        Usage::new(usage.prompt_tokens, usage.completion_tokens)
+    }
+}
+
+impl Completion {
+    /// The reply of the first choice.
+    pub(crate) fn into_response(self) -> Result<ChatResponse> {
+        let choice = self
+            .choices
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::invalid_response("the reply has no choices"))?;
+        let tool_calls: Vec<ToolCall> = choice
+            .message
+            .tool_calls
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+            .map(|(index, call)| ToolCall {
+                id: call.id.filter(|id| !id.is_empty()).unwrap_or_else(|| call_id(index)),
+                name: call.function.name,
+                arguments: arguments(call.function.arguments),
+            })
+            .collect();
+        let finish_reason = finish_reason(choice.finish_reason.as_deref(), !tool_calls.is_empty());
+        Ok(ChatResponse {
+            message: AssistantMessage {
+                content: choice.message.content.unwrap_or_default(),
+                tool_calls,
+            },
+            finish_reason,
+            usage: self.usage.map(Usage::from).unwrap_or_default(),
+        })
+    }
+}
+
+/// The id for a call the server sent without one.
+fn call_id(index: usize) -> String {
+    format!("call_{index}")
+}
+
+/// Whole arguments as a value: JSON text parsed (empty text is `{}`), an object as it is, text
+/// that is not JSON kept as a string so the model can be told.
+fn arguments(raw: Value) -> Value {
+    match raw {
+        Value::String(text) if text.trim().is_empty() => Value::Object(Default::default()),
+        Value::String(text) => serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        Value::Null => Value::Object(Default::default()),
+        other => other,
+    }
+}
+
+fn finish_reason(reason: Option<&str>, has_tool_calls: bool) -> FinishReason {
+    match reason {
+        Some("stop") | Some("eos") | Some("end_turn") => FinishReason::Stop,
+        Some("length") => FinishReason::Length,
+        Some("tool_calls") | Some("function_call") => FinishReason::ToolCalls,
+        Some("content_filter") => FinishReason::ContentFilter,
+        Some(other) => FinishReason::Other(other.to_string()),
+        None if has_tool_calls => FinishReason::ToolCalls,
+        None => FinishReason::Stop,
+    }
+}
+
+#[derive(Deserialize)]
+struct Chunk {
+    #[serde(default)]
+    choices: Vec<ChunkChoice>,
+    usage: Option<WireUsage>,
+}
+
+#[derive(Deserialize)]
+struct ChunkChoice {
+    #[serde(default)]
+    index: u32,
+    delta: Option<Delta>,
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Delta {
+    content: Option<String>,
+    #[serde(default)]
+    tool_calls: Option<Vec<DeltaToolCall>>,
+}
+
+#[derive(Deserialize)]
+struct DeltaToolCall {
+    index: Option<usize>,
+    id: Option<String>,
+    function: Option<DeltaFunction>,
+}
+
+#[derive(Deserialize)]
+struct DeltaFunction {
+    name: Option<String>,
+    #[serde(default)]
+    arguments: Value,
+}
+
+/// Decodes a Chat Completions stream. The finish reason is held back until the stream's end
+/// (`[DONE]`), so that the usage-only chunk which follows it is still reported before `Finish`.
+#[derive(Default)]
+pub(crate) struct ChunkDecoder {
+    started: BTreeSet<usize>,
+    finish_reason: Option<String>,
+    saw_finish: bool,
+}
+
+impl ChunkDecoder {
+    fn close(&mut self, out: &mut Vec<StreamEvent>) {
+        out.extend(self.started.iter().map(|&index| StreamEvent::ToolCallEnd { index }));
+        let reason = finish_reason(self.finish_reason.as_deref(), !self.started.is_empty());
+        out.push(StreamEvent::Finish { reason });
+    }
+
+    fn tool_call(&mut self, position: usize, call: DeltaToolCall, out: &mut Vec<StreamEvent>) {
+        let index = call.index.unwrap_or(position);
+        let (name, arguments) = match call.function {
+            Some(function) => (function.name, function.arguments),
+            None => (None, Value::Null),
+        };
+        if self.started.insert(index) {
+            let id = call.id.filter(|id| !id.is_empty()).unwrap_or_else(|| call_id(index));
+            out.push(StreamEvent::ToolCallStart { index, id, name: name.unwrap_or_default() });
+        }
+        let fragment = match arguments {
+            Value::Null => return,
+            Value::String(text) => text,
+            object => object.to_string(),
+        };
+        if !fragment.is_empty() {
+            out.push(StreamEvent::ToolCallDelta { index, arguments: fragment });
+        }
+    }
+}
+
+impl WireDecoder for ChunkDecoder {
+    fn decode(&mut self, event: SseEvent, out: &mut Vec<StreamEvent>) -> Result<bool> {
+        let data = event.data.trim();
+        if data == "[DONE]" {
+            self.close(out);
+            return Ok(true);
+        }
+        if data.is_empty() {
+            return Ok(false);
+        }
+        let value: Value = serde_json::from_str(data).map_err(|err| {
+            Error::invalid_response(format!("a stream chunk is not JSON ({err}): {data}"))
+        })?;
+        if value.get("error").is_some() {
+            let (message, _) = server_message(data);
+            return Err(Error::Backend {
+                message: format!("the server failed mid-stream: {message}"),
+            });
+        }
+        let chunk: Chunk = serde_json::from_value(value).map_err(|err| {
+            Error::invalid_response(format!("a stream chunk is not as expected ({err}): {data}"))
+        })?;
+        // Only the first choice is followed; the core asks for one.
+        for choice in chunk.choices.into_iter().filter(|choice| choice.index == 0) {
+            if let Some(delta) = choice.delta {
+                if let Some(text) = delta.content.filter(|text| !text.is_empty()) {
+                    out.push(StreamEvent::TextDelta { text });
+                }
+                for (position, call) in delta.tool_calls.unwrap_or_default().into_iter().enumerate()
+                {
+                    self.tool_call(position, call, out);
+                }
+            }
+            if let Some(reason) = choice.finish_reason {
+                self.finish_reason = Some(reason);
+                self.saw_finish = true;
+            }
+        }
+        if let Some(usage) = chunk.usage {
+            out.push(StreamEvent::Usage { usage: usage.into() });
+        }
+        Ok(false)
+    }
+
+    fn end_without_marker(&mut self, out: &mut Vec<StreamEvent>) -> Result<()> {
+        // Some servers end after the finish reason without `[DONE]`: the reply is complete.
+        if self.saw_finish {
+            self.close(out);
+            return Ok(());
+        }
+        Err(Error::transient("the stream closed before the reply was finished"))
+    }
+}

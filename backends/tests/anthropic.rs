@@ -1,5 +1,7 @@
 //! The Anthropic backend against a mock Messages API server on loopback.
 
+#![allow(clippy::unwrap_used)] // Tests fail loudly by design.
+
 mod support;
 
 use std::time::{Duration, Instant};

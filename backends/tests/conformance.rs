@@ -1,1 +1,471 @@
-//! placeholder
+//! One suite, every backend: the same scenarios run against each backend (the scripted model
+//! included), and each must behave the same through the core trait. Remote backends run against
+//! mock servers that speak their wire format; a later backend joins by adding a [`Backend`].
+
+#![allow(clippy::unwrap_used)] // Tests fail loudly by design.
+
+mod support;
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anymodel_backends::Secret;
+use anymodel_backends::anthropic::{Anthropic, AnthropicConfig};
+use anymodel_backends::openai::{OpenAi, OpenAiConfig};
+use anymodel_core::{
+    Agent, ChatRequest, ChatResponse, Error, FinishReason, Model, ResponseFormat, ScriptedModel,
+    ScriptedReply, ToolCall, ToolError, ToolSpec, TypedTool, Usage, async_trait, collect_stream,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use support::{data_events, named_events, sse_response};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+/// A failure every backend must report with the same error class.
+#[derive(Debug, Clone, Copy)]
+enum Failure {
+    Unauthorized,
+    RateLimited,
+    Overloaded,
+    BadRequest,
+    ContextTooLong,
+    UnknownModel,
+}
+
+impl Failure {
+    const ALL: [Failure; 6] = [
+        Failure::Unauthorized,
+        Failure::RateLimited,
+        Failure::Overloaded,
+        Failure::BadRequest,
+        Failure::ContextTooLong,
+        Failure::UnknownModel,
+    ];
+
+    fn status(self) -> u16 {
+        match self {
+            Failure::Unauthorized => 401,
+            Failure::RateLimited => 429,
+            Failure::Overloaded => 503,
+            Failure::BadRequest | Failure::ContextTooLong => 400,
+            Failure::UnknownModel => 404,
+        }
+    }
+
+    fn message(self) -> &'static str {
+        match self {
+            Failure::ContextTooLong => "prompt is too long: 9000 tokens > 8192 maximum",
+            _ => "the server says no",
+        }
+    }
+
+    /// What the scripted model is told to fail with: the core error itself.
+    fn error(self) -> Error {
+        let message = format!("HTTP {}: {}", self.status(), self.message());
+        match self {
+            Failure::Unauthorized => Error::Authentication { message },
+            Failure::RateLimited => {
+                Error::RateLimited { message, retry_after: Some(Duration::from_secs(7)) }
+            }
+            Failure::Overloaded => Error::Transient { message, retry_after: None },
+            Failure::BadRequest => Error::InvalidRequest { status: Some(400), message },
+            Failure::ContextTooLong => Error::ContextLengthExceeded { message },
+            Failure::UnknownModel => Error::NotFound { message },
+        }
+    }
+}
+
+/// A model under test, with the mock server behind it (if any), which lives as long as it.
+struct Served {
+    model: Arc<dyn Model>,
+    _server: Option<MockServer>,
+}
+
+impl std::ops::Deref for Served {
+    type Target = Arc<dyn Model>;
+
+    fn deref(&self) -> &Arc<dyn Model> {
+        &self.model
+    }
+}
+
+/// A backend under test: how to get a model of it that gives these replies in turn, or fails.
+#[async_trait]
+trait Backend: Sync {
+    fn name(&self) -> &'static str;
+    async fn replying(&self, replies: Vec<ChatResponse>) -> Served;
+    async fn failing(&self, failure: Failure) -> Served;
+}
+
+struct Scripted;
+
+#[async_trait]
+impl Backend for Scripted {
+    fn name(&self) -> &'static str {
+        "scripted"
+    }
+
+    async fn replying(&self, replies: Vec<ChatResponse>) -> Served {
+        Served { model: Arc::new(ScriptedModel::new(replies)), _server: None }
+    }
+
+    async fn failing(&self, failure: Failure) -> Served {
+        let model = ScriptedModel::new([ScriptedReply::Fail(failure.error())]);
+        Served { model: Arc::new(model), _server: None }
+    }
+}
+
+/// A mock server's answer to each request: the next reply, encoded whole or as a stream as the
+/// request asks.
+struct Replay {
+    replies: Mutex<VecDeque<ChatResponse>>,
+    encode: fn(&ChatResponse, bool) -> ResponseTemplate,
+}
+
+impl Respond for Replay {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let stream = request.body_json::<Value>().unwrap()["stream"] == true;
+        let reply = self.replies.lock().unwrap().pop_front().expect("more requests than replies");
+        (self.encode)(&reply, stream)
+    }
+}
+
+async fn serve(responder: impl Respond + 'static) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(wiremock::matchers::method("POST")).respond_with(responder).mount(&server).await;
+    server
+}
+
+/// Halves of a string, so that every streamed piece arrives in two fragments.
+fn halves(text: &str) -> [String; 2] {
+    let cut = text.char_indices().nth(text.chars().count() / 2).map_or(text.len(), |(i, _)| i);
+    [text[..cut].to_string(), text[cut..].to_string()]
+}
+
+struct OpenAiServer;
+
+impl OpenAiServer {
+    fn finish(reason: &FinishReason) -> &'static str {
+        match reason {
+            FinishReason::Stop => "stop",
+            FinishReason::Length => "length",
+            FinishReason::ToolCalls => "tool_calls",
+            FinishReason::ContentFilter => "content_filter",
+            FinishReason::Other(_) => "other",
+        }
+    }
+
+    fn encode(reply: &ChatResponse, stream: bool) -> ResponseTemplate {
+        let message = &reply.message;
+        let usage = json!({"prompt_tokens": reply.usage.input_tokens, "completion_tokens": reply.usage.output_tokens});
+        if !stream {
+            let calls: Vec<Value> = message
+                .tool_calls
+                .iter()
+                .map(|c| {
+                    json!({
+                        "id": c.id, "type": "function",
+                        "function": {"name": c.name, "arguments": c.arguments.to_string()},
+                    })
+                })
+                .collect();
+            let content = if message.content.is_empty() {
+                Value::Null
+            } else {
+                message.content.clone().into()
+            };
+            let mut wire = json!({"role": "assistant", "content": content});
+            if !calls.is_empty() {
+                wire["tool_calls"] = calls.into();
+            }
+            return ResponseTemplate::new(200).set_body_json(json!({
+                "id": "chatcmpl-1", "object": "chat.completion",
+                "choices": [{"index": 0, "message": wire, "finish_reason": Self::finish(&reply.finish_reason)}],
+                "usage": usage,
+            }));
+        }
+        let chunk = |delta: Value| json!({"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": delta, "finish_reason": null}]});
+        let mut chunks = vec![chunk(json!({"role": "assistant"}))];
+        if !message.content.is_empty() {
+            chunks.extend(halves(&message.content).map(|part| chunk(json!({"content": part}))));
+        }
+        for (index, call) in message.tool_calls.iter().enumerate() {
+            chunks.push(chunk(json!({"tool_calls": [{"index": index, "id": call.id, "type": "function", "function": {"name": call.name, "arguments": ""}}]})));
+            for part in halves(&call.arguments.to_string()) {
+                chunks.push(chunk(
+                    json!({"tool_calls": [{"index": index, "function": {"arguments": part}}]}),
+                ));
+            }
+        }
+        chunks.push(json!({"choices": [{"index": 0, "delta": {}, "finish_reason": Self::finish(&reply.finish_reason)}]}));
+        chunks.push(json!({"choices": [], "usage": usage}));
+        sse_response(data_events(&chunks) + "data: [DONE]\n\n")
+    }
+
+    fn model(server: &MockServer) -> Arc<dyn Model> {
+        let config = OpenAiConfig::new("gpt-test")
+            .base_url(server.uri())
+            .api_key(Secret::new("test-key-0001"));
+        Arc::new(OpenAi::new(config).unwrap())
+    }
+}
+
+#[async_trait]
+impl Backend for OpenAiServer {
+    fn name(&self) -> &'static str {
+        "openai"
+    }
+
+    async fn replying(&self, replies: Vec<ChatResponse>) -> Served {
+        let server =
+            serve(Replay { replies: Mutex::new(replies.into()), encode: Self::encode }).await;
+        Served { model: Self::model(&server), _server: Some(server) }
+    }
+
+    async fn failing(&self, failure: Failure) -> Served {
+        let mut response = ResponseTemplate::new(failure.status())
+            .set_body_json(json!({"error": {"message": failure.message(), "type": "error"}}));
+        if let Failure::RateLimited = failure {
+            response = response.insert_header("retry-after", "7");
+        }
+        let server = serve(response).await;
+        Served { model: Self::model(&server), _server: Some(server) }
+    }
+}
+
+struct AnthropicServer;
+
+impl AnthropicServer {
+    fn stop(reason: &FinishReason) -> &'static str {
+        match reason {
+            FinishReason::Stop => "end_turn",
+            FinishReason::Length => "max_tokens",
+            FinishReason::ToolCalls => "tool_use",
+            FinishReason::ContentFilter => "refusal",
+            FinishReason::Other(_) => "other",
+        }
+    }
+
+    fn encode(reply: &ChatResponse, stream: bool) -> ResponseTemplate {
+        let message = &reply.message;
+        let stop = Self::stop(&reply.finish_reason);
+        if !stream {
+            let mut content = Vec::new();
+            if !message.content.is_empty() {
+                content.push(json!({"type": "text", "text": message.content}));
+            }
+            content.extend(message.tool_calls.iter().map(
+                |c| json!({"type": "tool_use", "id": c.id, "name": c.name, "input": c.arguments}),
+            ));
+            return ResponseTemplate::new(200).set_body_json(json!({
+                "id": "msg_1", "type": "message", "role": "assistant", "content": content,
+                "stop_reason": stop,
+                "usage": {"input_tokens": reply.usage.input_tokens, "output_tokens": reply.usage.output_tokens},
+            }));
+        }
+        let mut events = vec![
+            json!({"type": "message_start", "message": {"usage": {"input_tokens": reply.usage.input_tokens, "output_tokens": 1}}}),
+        ];
+        let mut block = 0;
+        if !message.content.is_empty() {
+            events.push(json!({"type": "content_block_start", "index": block, "content_block": {"type": "text", "text": ""}}));
+            events.extend(halves(&message.content).map(|part| json!({"type": "content_block_delta", "index": block, "delta": {"type": "text_delta", "text": part}})));
+            events.push(json!({"type": "content_block_stop", "index": block}));
+            block += 1;
+        }
+        for call in &message.tool_calls {
+            events.push(json!({"type": "content_block_start", "index": block, "content_block": {"type": "tool_use", "id": call.id, "name": call.name, "input": {}}}));
+            events.extend(halves(&call.arguments.to_string()).map(|part| json!({"type": "content_block_delta", "index": block, "delta": {"type": "input_json_delta", "partial_json": part}})));
+            events.push(json!({"type": "content_block_stop", "index": block}));
+            block += 1;
+        }
+        events.push(json!({"type": "ping"}));
+        events.push(json!({"type": "message_delta", "delta": {"stop_reason": stop}, "usage": {"output_tokens": reply.usage.output_tokens}}));
+        events.push(json!({"type": "message_stop"}));
+        sse_response(named_events(&events))
+    }
+
+    fn model(server: &MockServer) -> Arc<dyn Model> {
+        let config = AnthropicConfig::new("claude-test")
+            .base_url(server.uri())
+            .api_key(Secret::new("test-key-0001"));
+        Arc::new(Anthropic::new(config).unwrap())
+    }
+}
+
+#[async_trait]
+impl Backend for AnthropicServer {
+    fn name(&self) -> &'static str {
+        "anthropic"
+    }
+
+    async fn replying(&self, replies: Vec<ChatResponse>) -> Served {
+        let server =
+            serve(Replay { replies: Mutex::new(replies.into()), encode: Self::encode }).await;
+        Served { model: Self::model(&server), _server: Some(server) }
+    }
+
+    async fn failing(&self, failure: Failure) -> Served {
+        let mut response = ResponseTemplate::new(failure.status()).set_body_json(
+            json!({"type": "error", "error": {"type": "some_error", "message": failure.message()}}),
+        );
+        if let Failure::RateLimited = failure {
+            response = response.insert_header("retry-after", "7");
+        }
+        let server = serve(response).await;
+        Served { model: Self::model(&server), _server: Some(server) }
+    }
+}
+
+fn backends() -> [&'static dyn Backend; 3] {
+    [&Scripted, &OpenAiServer, &AnthropicServer]
+}
+
+fn weather() -> ToolSpec {
+    ToolSpec {
+        name: "weather".into(),
+        description: "The weather in a city.".into(),
+        parameters: json!({"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}),
+    }
+}
+
+/// The replies every backend must hand back unchanged, whole and streamed.
+fn replies() -> Vec<(&'static str, ChatResponse)> {
+    let mut truncated = ChatResponse::text("Once upon a");
+    truncated.finish_reason = FinishReason::Length;
+    let mut explained =
+        ChatResponse::tool_calls(vec![ToolCall::new("c1", "weather", json!({"city": "Zürich"}))]);
+    explained.message.content = "Let me look that up.".into();
+    vec![
+        ("plain text", ChatResponse::text("Hello, world. ünïcödé ✓").with_usage(Usage::new(11, 7))),
+        ("cut by the token limit", truncated.with_usage(Usage::new(5, 3))),
+        ("one tool call with text", explained.with_usage(Usage::new(30, 12))),
+        (
+            "two parallel tool calls",
+            ChatResponse::tool_calls(vec![
+                ToolCall::new("c1", "weather", json!({"city": "Paris"})),
+                ToolCall::new("c2", "weather", json!({"city": "Rome", "days": [1, 2]})),
+            ])
+            .with_usage(Usage::new(40, 22)),
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn every_backend_returns_the_same_replies_whole_and_streamed() {
+    for backend in backends() {
+        for (scenario, reply) in replies() {
+            let model = backend.replying(vec![reply.clone(), reply.clone()]).await;
+            let request = ChatRequest::user("?").with_tools([weather()]);
+            let whole = model.chat(request.clone()).await.unwrap();
+            assert_eq!(whole, reply, "{} / {scenario} / whole", backend.name());
+            let streamed = collect_stream(model.stream(request).await.unwrap()).await.unwrap();
+            assert_eq!(streamed, reply, "{} / {scenario} / streamed", backend.name());
+        }
+    }
+}
+
+fn class(error: &Error) -> String {
+    format!("{error:?}").split([' ', '{', '(']).next().unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn every_backend_reports_failures_in_the_same_class() {
+    for backend in backends() {
+        for failure in Failure::ALL {
+            let expected = failure.error();
+            let model = backend.failing(failure).await;
+            let err = model.chat(ChatRequest::user("?")).await.unwrap_err();
+            assert_eq!(class(&err), class(&expected), "{} / {failure:?}: {err}", backend.name());
+            assert_eq!(
+                err.retry_after(),
+                expected.retry_after(),
+                "{} / {failure:?}",
+                backend.name()
+            );
+            assert_eq!(err.is_retryable(), expected.is_retryable());
+            assert!(
+                err.to_string().contains(failure.message()),
+                "{} / {failure:?}: {err}",
+                backend.name()
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_backend_refuses_what_it_declares_it_cannot_do() {
+    for backend in backends() {
+        let model = backend.replying(vec![ChatResponse::text("{}")]).await;
+        let request = ChatRequest::user("?").with_response_format(ResponseFormat::JsonSchema {
+            name: "x".into(),
+            schema: json!({"type": "object"}),
+            strict: false,
+        });
+        let outcome = model.chat(request).await;
+        if model.capabilities().json_schema_output {
+            assert!(outcome.is_ok(), "{}: {outcome:?}", backend.name());
+        } else {
+            assert!(
+                matches!(outcome, Err(Error::Unsupported { .. })),
+                "{}: {outcome:?}",
+                backend.name()
+            );
+        }
+    }
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+struct WeatherArgs {
+    /// The city.
+    city: String,
+}
+
+struct Weather;
+
+#[async_trait]
+impl TypedTool for Weather {
+    const NAME: &'static str = "weather";
+    const DESCRIPTION: &'static str = "The weather in a city.";
+    type Args = WeatherArgs;
+    type Output = String;
+
+    async fn run(&self, args: WeatherArgs) -> Result<String, ToolError> {
+        Ok(format!("18C in {}", args.city))
+    }
+}
+
+#[tokio::test]
+async fn the_same_agent_runs_alike_on_every_backend() {
+    let script = vec![
+        ChatResponse::tool_calls(vec![ToolCall::new("c1", "weather", json!({"city": "Nice"}))])
+            .with_usage(Usage::new(50, 10)),
+        ChatResponse::text("It is 18C in Nice.").with_usage(Usage::new(70, 8)),
+    ];
+    let mut transcripts = Vec::new();
+    for backend in backends() {
+        for streamed in [false, true] {
+            let model = backend.replying(script.clone()).await;
+            let agent = Agent::builder(model.model.clone())
+                .system("Use tools.")
+                .tool(Weather)
+                .build()
+                .unwrap();
+            let run = if streamed {
+                use futures::StreamExt;
+                let events: Vec<_> = agent.run_stream("Weather in Nice?").collect().await;
+                match events.into_iter().last().unwrap().unwrap() {
+                    anymodel_core::AgentEvent::Finished { run } => run,
+                    other => panic!("{other:?}"),
+                }
+            } else {
+                agent.run("Weather in Nice?").await.unwrap()
+            };
+            assert_eq!(run.answer, "It is 18C in Nice.", "{}", backend.name());
+            assert_eq!(run.usage, Usage::new(120, 18), "{}", backend.name());
+            transcripts.push(run.transcript);
+        }
+    }
+    assert!(transcripts.windows(2).all(|pair| pair[0] == pair[1]));
+}

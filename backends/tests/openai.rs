@@ -1,5 +1,7 @@
 //! The OpenAI-compatible backend against a mock Chat Completions server on loopback.
 
+#![allow(clippy::unwrap_used)] // Tests fail loudly by design.
+
 mod support;
 
 use std::time::{Duration, Instant};

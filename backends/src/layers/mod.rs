@@ -9,6 +9,8 @@ mod retry;
 
 pub use fallback::Fallback;
 pub use retry::{Retry, RetryLayer, RetryPolicy};
+/// tower's `Layer`, re-exported so that `RetryLayer::layer` needs no extra dependency.
+pub use tower_layer::Layer;
 
 use anymodel_core::{EventStream, Result};
 use futures::{StreamExt, stream};

@@ -1,5 +1,6 @@
 //! Helpers shared by the backend tests: mock servers on loopback and event-stream bodies.
 #![allow(dead_code)] // Each test crate uses its own part.
+#![allow(clippy::unwrap_used)] // Tests fail loudly by design.
 
 use anymodel_core::{ChatResponse, EventStream, Result, StreamEvent, collect_stream};
 use futures::StreamExt;

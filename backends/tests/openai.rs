@@ -453,3 +453,49 @@ async fn a_missing_key_variable_is_named() {
         Error::config("no API key: set the environment variable ANYMODEL_TEST_UNSET_OPENAI_KEY")
     );
 }
+
+#[tokio::test]
+async fn a_refused_connection_is_transient() {
+    // Bind a port, then free it, so that nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = OpenAiConfig::new("gpt-test").base_url(format!("http://127.0.0.1:{port}/v1"));
+    let err = OpenAi::new(config).unwrap().chat(ChatRequest::user("Hi")).await.unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+}
+
+/// A writer that keeps everything logged, for reading back.
+#[derive(Clone, Default)]
+struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_api_key_never_shows_in_logs() {
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let echo = json!({"error": {"message": format!("overloaded, key {KEY}")}});
+    let server = answering(ResponseTemplate::new(503).set_body_json(echo)).await;
+    let policy =
+        RetryPolicy { max_retries: 1, base_delay: Duration::from_millis(1), ..Default::default() };
+    let err = Retry::new(model(&server), policy).chat(ChatRequest::user("Hi")).await.unwrap_err();
+
+    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(logged.contains("retrying"), "the retry was not logged: {logged}");
+    assert!(!logged.contains(KEY), "leaked into the logs: {logged}");
+    assert!(!err.to_string().contains(KEY));
+}

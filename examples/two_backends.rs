@@ -13,6 +13,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use anymodel::backends::RemoteConfig;
 use anymodel::backends::anthropic::{Anthropic, AnthropicConfig};
 use anymodel::backends::layers::{Layer, RetryLayer};
 use anymodel::backends::openai::{OpenAi, OpenAiConfig};

@@ -21,4 +21,4 @@ pub mod anthropic;
 pub mod openai;
 
 #[cfg(feature = "http")]
-pub use http::Secret;
+pub use http::{Remote, RemoteConfig, Secret};

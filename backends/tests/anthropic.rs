@@ -6,9 +6,9 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use anymodel_backends::Secret;
 use anymodel_backends::anthropic::{Anthropic, AnthropicConfig};
 use anymodel_backends::layers::{Retry, RetryPolicy};
+use anymodel_backends::{RemoteConfig, Secret};
 use anymodel_core::{
     AssistantMessage, ChatRequest, ChatResponse, Error, FinishReason, Message, Model,
     ResponseFormat, Sampling, StreamEvent, ToolCall, ToolChoice, ToolResult, ToolSpec, Usage,

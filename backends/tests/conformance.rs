@@ -10,9 +10,9 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anymodel_backends::Secret;
 use anymodel_backends::anthropic::{Anthropic, AnthropicConfig};
 use anymodel_backends::openai::{OpenAi, OpenAiConfig};
+use anymodel_backends::{RemoteConfig, Secret};
 use anymodel_core::{
     Agent, ChatRequest, ChatResponse, Error, FinishReason, Model, ResponseFormat, ScriptedModel,
     ScriptedReply, ToolCall, ToolError, ToolSpec, TypedTool, Usage, async_trait, collect_stream,

@@ -4,6 +4,7 @@
 use anymodel_core::{ChatRequest, Message, ToolChoice};
 use serde_json::{Map, Value, json};
 
+use crate::http::set_if;
 use crate::schema::{Dialect, adapt};
 
 /// The JSON body of a Messages request for `model`; `max_tokens` is `default_max_tokens` when
@@ -53,17 +54,10 @@ pub(crate) fn body(
         }
         body.insert("tool_choice".into(), choice);
     }
-    let mut set = |key: &str, value: Option<Value>| {
-        if let Some(value) = value {
-            body.insert(key.into(), value);
-        }
-    };
-    set("temperature", sampling.temperature.map(Value::from));
-    set("top_p", sampling.top_p.map(Value::from));
-    set("top_k", sampling.top_k.map(Value::from));
-    if !sampling.stop.is_empty() {
-        set("stop_sequences", Some(sampling.stop.clone().into()));
-    }
+    set_if(&mut body, "temperature", sampling.temperature);
+    set_if(&mut body, "top_p", sampling.top_p);
+    set_if(&mut body, "top_k", sampling.top_k);
+    set_if(&mut body, "stop_sequences", (!sampling.stop.is_empty()).then(|| sampling.stop.clone()));
     // Anthropic has no seed. It has no JSON response format either: the capability check
     // refuses one before a body is built, and typed output asks for a forced tool call instead.
     Value::Object(body)

@@ -3,11 +3,26 @@
 //! core stream events.
 
 mod errors;
+mod remote;
 mod secret;
 mod sse;
 mod transport;
 
 pub(crate) use errors::server_message;
+pub use remote::{Remote, RemoteConfig};
 pub use secret::Secret;
 pub(crate) use sse::{SseEvent, WireDecoder, decode_stream};
-pub(crate) use transport::{HttpClient, extra_headers};
+pub(crate) use transport::HttpClient;
+
+/// Sets `key` in a request body when there is a value: options the caller left unset are not
+/// sent, so servers apply their own defaults (and servers that reject an option only see it
+/// when the caller asked for it).
+pub(crate) fn set_if(
+    body: &mut serde_json::Map<String, serde_json::Value>,
+    key: &str,
+    value: Option<impl Into<serde_json::Value>>,
+) {
+    if let Some(value) = value {
+        body.insert(key.into(), value.into());
+    }
+}

@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::errors;
+use super::remote::Remote;
 use super::secret::Secret;
 use super::sse::{SseEvent, sse_events};
 
@@ -28,18 +29,20 @@ pub(crate) struct HttpClient {
 }
 
 impl HttpClient {
-    /// A client for `base_url` + `path` that sends `headers` with every request and waits at
-    /// most `timeout` for the server to say something; `secrets` never appear in its errors.
+    /// A client for `remote`'s endpoint at `path`, sending the backend's `own` headers (its
+    /// authentication) then the configured extra headers with every request, waiting at most
+    /// the configured timeout for the server to say something; no secret appears in its errors.
     pub(crate) fn new(
-        base_url: &str,
+        remote: &Remote,
         path: &str,
-        headers: HeaderMap,
-        secrets: Vec<Secret>,
-        timeout: Duration,
+        own: impl IntoIterator<Item = (&'static str, Secret)>,
     ) -> Result<Self> {
+        let base_url = &remote.base_url;
         let joined = format!("{}/{path}", base_url.trim_end_matches('/'));
         let url = reqwest::Url::parse(&joined)
             .map_err(|err| Error::config(format!("base_url `{base_url}` is not a URL: {err}")))?;
+        let headers = header_map(own, &remote.headers)?;
+        let (secrets, timeout) = (remote.secrets(), remote.timeout);
         let client = reqwest::Client::builder()
             .connect_timeout(timeout.min(Duration::from_secs(30)))
             .build()
@@ -95,15 +98,15 @@ impl HttpClient {
     }
 }
 
-/// Builds the header map of a backend: its own headers (secrets marked sensitive, so no Debug
-/// output shows them) then the user's extra headers, each checked with a clear error.
-pub(crate) fn extra_headers<'a>(
+/// The header map of a backend: its own headers then the user's extra headers, each checked
+/// with a clear error and marked sensitive, so that no Debug output shows them.
+fn header_map(
     own: impl IntoIterator<Item = (&'static str, Secret)>,
-    extra: impl IntoIterator<Item = &'a (String, Secret)>,
+    extra: &[(String, Secret)],
 ) -> Result<HeaderMap> {
     let mut map = HeaderMap::new();
     let own = own.into_iter().map(|(name, value)| (name.to_string(), value));
-    let extra = extra.into_iter().cloned();
+    let extra = extra.iter().cloned();
     for (name, value) in own.chain(extra) {
         let header = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| Error::config(format!("`{name}` is not a valid HTTP header name")))?;

@@ -3,6 +3,7 @@
 use anymodel_core::{ChatRequest, Message, ResponseFormat, Sampling, ToolCall, ToolChoice};
 use serde_json::{Map, Value, json};
 
+use crate::http::set_if;
 use crate::schema::{Dialect, adapt};
 
 /// The JSON body of a Chat Completions request for `model`.
@@ -95,20 +96,11 @@ fn tool_choice(choice: &ToolChoice) -> Value {
     }
 }
 
-/// Only the options the request sets are sent, so servers apply their own defaults (and
-/// servers that reject an option, like OpenAI with `top_k`, only see it when asked for).
 fn sampling(sampling: &Sampling, body: &mut Map<String, Value>) {
-    let mut set = |key: &str, value: Option<Value>| {
-        if let Some(value) = value {
-            body.insert(key.into(), value);
-        }
-    };
-    set("temperature", sampling.temperature.map(Value::from));
-    set("top_p", sampling.top_p.map(Value::from));
-    set("top_k", sampling.top_k.map(Value::from));
-    set("max_tokens", sampling.max_tokens.map(Value::from));
-    set("seed", sampling.seed.map(Value::from));
-    if !sampling.stop.is_empty() {
-        set("stop", Some(sampling.stop.clone().into()));
-    }
+    set_if(body, "temperature", sampling.temperature);
+    set_if(body, "top_p", sampling.top_p);
+    set_if(body, "top_k", sampling.top_k);
+    set_if(body, "max_tokens", sampling.max_tokens);
+    set_if(body, "seed", sampling.seed);
+    set_if(body, "stop", (!sampling.stop.is_empty()).then(|| sampling.stop.clone()));
 }

@@ -1,0 +1,75 @@
+//! Where and how to reach a remote API: the part of the configuration every remote backend shares.
+
+use std::time::Duration;
+
+use anymodel_core::Result;
+
+use super::secret::Secret;
+
+/// The endpoint, credentials, extra headers and silence limit of a remote backend. Its `Debug`
+/// shows no secret.
+#[derive(Debug, Clone)]
+pub struct Remote {
+    /// The API root, before the endpoint's own path.
+    pub base_url: String,
+    /// The API key; `None` for servers that need none (a local Ollama, say).
+    pub api_key: Option<Secret>,
+    /// Headers sent with every request after the backend's own (values are kept secret).
+    pub headers: Vec<(String, Secret)>,
+    /// The longest the server may stay silent (before replying, or between stream chunks)
+    /// before the call fails as transient. Default 120 s.
+    pub timeout: Duration,
+}
+
+impl Remote {
+    /// An endpoint at `base_url` without key or extra headers.
+    pub fn new(base_url: impl Into<String>) -> Self {
+        Remote {
+            base_url: base_url.into(),
+            api_key: None,
+            headers: Vec::new(),
+            timeout: Duration::from_secs(120),
+        }
+    }
+
+    /// The values no error or log may show: the key and the extra headers' values.
+    pub(crate) fn secrets(&self) -> Vec<Secret> {
+        self.api_key.iter().chain(self.headers.iter().map(|(_, value)| value)).cloned().collect()
+    }
+}
+
+/// The builder methods every remote backend's configuration has, written once: implement
+/// [`RemoteConfig::remote`] and the rest comes with it.
+pub trait RemoteConfig: Sized {
+    /// The shared part of the configuration.
+    fn remote(&mut self) -> &mut Remote;
+
+    /// The same model behind another URL (another server, a proxy, a test server).
+    fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.remote().base_url = url.into();
+        self
+    }
+
+    /// Uses this API key.
+    fn api_key(mut self, key: Secret) -> Self {
+        self.remote().api_key = Some(key);
+        self
+    }
+
+    /// Reads the API key from an environment variable (a clear error names it when unset).
+    fn api_key_env(self, variable: &str) -> Result<Self> {
+        Ok(self.api_key(Secret::from_env(variable)?))
+    }
+
+    /// Adds a header to every request.
+    fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.remote().headers.push((name.into(), Secret::new(value)));
+        self
+    }
+
+    /// Sets the silence limit.
+    fn timeout(mut self, timeout: Duration) -> Self {
+        self.remote().timeout = timeout;
+        self
+    }
+}

@@ -5,6 +5,7 @@
 //! | --- | --- | --- |
 //! | `openai` | [`openai`] | OpenAI and every server with its Chat Completions format (vLLM, Ollama, llama-server, LM Studio, Groq, Together, OpenRouter, DeepSeek, Mistral) |
 //! | `anthropic` | [`anthropic`] | Anthropic's Messages API |
+//! | `candle` | [`candle`] | local Llama-family models, in-process (in progress: templates, tokenizer, tool-call parsing) |
 //!
 //! Every backend implements [`anymodel_core::Model`], so apps never depend on which one runs.
 //! [`layers`] wraps any model with retry and fallback, keeping the same trait. [`schema`] adjusts
@@ -17,6 +18,8 @@ pub mod schema;
 
 #[cfg(feature = "anthropic")]
 pub mod anthropic;
+#[cfg(feature = "candle")]
+pub mod candle;
 #[cfg(feature = "openai")]
 pub mod openai;
 

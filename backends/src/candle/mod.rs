@@ -4,7 +4,9 @@
 
 mod pythonic;
 pub mod template;
+pub mod tokenizer;
 pub mod tool_calls;
 
 pub use template::{CHATML_TEMPLATE, ChatTemplate, LLAMA3_TEMPLATE};
+pub use tokenizer::{Vocabulary, vocabulary_from_gguf};
 pub use tool_calls::{ParsedReply, ToolCallFilter, ToolCallFormat, call_events};

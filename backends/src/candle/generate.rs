@@ -1,0 +1,195 @@
+//! Token generation: sampling, stop tokens and stop strings, the token limit, and text released
+//! as soon as it forms valid UTF-8.
+
+use anymodel_core::{Error, FinishReason, Result};
+use candle_transformers::generation::{LogitsProcessor, Sampling as Sampler};
+use tokenizers::Tokenizer;
+
+use super::llama::{Cache, Llama};
+
+/// How to pick tokens and when to stop.
+#[derive(Debug, Clone)]
+pub(crate) struct Params {
+    pub(crate) sampler: Sampler,
+    pub(crate) seed: u64,
+    pub(crate) max_tokens: Option<usize>,
+    pub(crate) stop: Vec<String>,
+    pub(crate) end_tokens: Vec<u32>,
+    pub(crate) repetition_penalty: f32,
+}
+
+/// What one generation did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GenerationStats {
+    /// Tokens of the prompt.
+    pub prompt_tokens: usize,
+    /// Prompt tokens that went through the model: fewer than `prompt_tokens` when the start of
+    /// the prompt was already in the cache.
+    pub prompt_tokens_processed: usize,
+    /// Tokens generated.
+    pub completion_tokens: usize,
+}
+
+/// The sampler for the request's options: greedy without a temperature (or at 0).
+pub(crate) fn sampler(temperature: Option<f64>, top_k: Option<u32>, top_p: Option<f64>) -> Sampler {
+    match temperature.filter(|t| *t > 1e-7) {
+        None => Sampler::ArgMax,
+        Some(temperature) => match (top_k.map(|k| k as usize), top_p) {
+            (None, None) => Sampler::All { temperature },
+            (Some(k), None) => Sampler::TopK { k, temperature },
+            (None, Some(p)) => Sampler::TopP { p, temperature },
+            (Some(k), Some(p)) => Sampler::TopKThenTopP { k, p, temperature },
+        },
+    }
+}
+
+fn backend(err: candle_core::Error) -> Error {
+    Error::Backend { message: format!("local model: {err}") }
+}
+
+/// Generates after `prompt`, reusing what `cache` holds of it, and hands each piece of text to
+/// `emit`, which returns `false` when nobody is listening any more (generation then stops).
+pub(crate) fn generate(
+    model: &Llama,
+    cache: &mut Cache,
+    tokenizer: &Tokenizer,
+    prompt: &[u32],
+    params: &Params,
+    mut emit: impl FnMut(&str) -> bool,
+) -> Result<(FinishReason, GenerationStats)> {
+    let positions = model.positions();
+    if prompt.is_empty() {
+        return Err(Error::InvalidRequest { status: None, message: "the prompt is empty".into() });
+    }
+    if prompt.len() >= positions {
+        return Err(Error::ContextLengthExceeded {
+            message: format!(
+                "the prompt has {} tokens; the context holds {positions}",
+                prompt.len()
+            ),
+        });
+    }
+    // Reuse the cached prefix; the last prompt token always runs, for its logits.
+    let common =
+        cache.tokens().iter().zip(prompt).take_while(|(a, b)| a == b).count().min(prompt.len() - 1);
+    cache.truncate(common);
+    let mut stats = GenerationStats {
+        prompt_tokens: prompt.len(),
+        prompt_tokens_processed: prompt.len() - common,
+        completion_tokens: 0,
+    };
+    let mut logits = model.forward(&prompt[common..], cache).map_err(backend)?;
+    let mut sampler = LogitsProcessor::from_sampling(params.seed, params.sampler.clone());
+    let mut text = TextStream::new(&params.stop);
+    let mut generated: Vec<u32> = Vec::new();
+    let reason = loop {
+        if params.repetition_penalty != 1.0 {
+            let recent = &generated[generated.len().saturating_sub(64)..];
+            logits = candle_transformers::utils::apply_repeat_penalty(
+                &logits,
+                params.repetition_penalty,
+                recent,
+            )
+            .map_err(backend)?;
+        }
+        let token = sampler.sample(&logits).map_err(backend)?;
+        if params.end_tokens.contains(&token) {
+            break FinishReason::Stop;
+        }
+        generated.push(token);
+        stats.completion_tokens += 1;
+        let decoded = tokenizer
+            .decode(&generated, false)
+            .map_err(|err| Error::Backend { message: format!("local model: decoding: {err}") })?;
+        let (release, stopped) = text.advance(&decoded);
+        if !release.is_empty() && !emit(&release) {
+            return Err(Error::Cancelled);
+        }
+        if stopped {
+            break FinishReason::Stop;
+        }
+        if params.max_tokens.is_some_and(|max| stats.completion_tokens >= max)
+            || cache.tokens().len() + 1 >= positions
+        {
+            break FinishReason::Length;
+        }
+        logits = model.forward(&[token], cache).map_err(backend)?;
+    };
+    let rest = text.flush();
+    if !rest.is_empty() && !emit(&rest) {
+        return Err(Error::Cancelled);
+    }
+    Ok((reason, stats))
+}
+
+/// The text of a generation as it grows: holds back an incomplete UTF-8 character and anything
+/// that may be the start of a stop string.
+struct TextStream<'a> {
+    stop: &'a [String],
+    released: usize,
+    pending: String,
+}
+
+impl<'a> TextStream<'a> {
+    fn new(stop: &'a [String]) -> Self {
+        TextStream { stop, released: 0, pending: String::new() }
+    }
+
+    /// Takes the whole decoded text so far; returns the text to release now and whether a stop
+    /// string was reached (the text stops before it).
+    fn advance(&mut self, decoded: &str) -> (String, bool) {
+        // A character still being formed decodes as U+FFFD: wait for its other bytes.
+        if decoded.ends_with('\u{FFFD}') || decoded.len() < self.released + self.pending.len() {
+            return (String::new(), false);
+        }
+        self.pending = decoded[self.released..].to_string();
+        if let Some(at) = self.stop.iter().filter_map(|s| self.pending.find(s.as_str())).min() {
+            let out = self.pending[..at].to_string();
+            self.pending.clear();
+            return (out, true);
+        }
+        let hold = self
+            .stop
+            .iter()
+            .flat_map(|s| {
+                (1..s.len()).filter(move |&n| s.is_char_boundary(n)).map(move |n| &s[..n])
+            })
+            .filter(|prefix| self.pending.ends_with(prefix))
+            .map(str::len)
+            .max()
+            .unwrap_or(0);
+        let cut = self.pending.len() - hold;
+        let out = self.pending[..cut].to_string();
+        self.released += cut;
+        self.pending = self.pending[cut..].to_string();
+        (out, false)
+    }
+
+    fn flush(&mut self) -> String {
+        std::mem::take(&mut self.pending)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_held_back_for_stop_strings_and_cut_before_them() {
+        let stop = vec!["\nUser:".to_string()];
+        let mut text = TextStream::new(&stop);
+        assert_eq!(text.advance("Hello"), ("Hello".into(), false));
+        assert_eq!(text.advance("Hello\nUs"), (String::new(), false));
+        assert_eq!(text.advance("Hello\nUsual"), ("\nUsual".into(), false));
+        assert_eq!(text.advance("Hello\nUsual\nUser: hi"), (String::new(), true));
+    }
+
+    #[test]
+    fn incomplete_characters_wait_for_their_bytes() {
+        let mut text = TextStream::new(&[]);
+        assert_eq!(text.advance("caf"), ("caf".into(), false));
+        assert_eq!(text.advance("caf\u{FFFD}"), (String::new(), false));
+        assert_eq!(text.advance("café"), ("é".into(), false));
+        assert_eq!(text.flush(), "");
+    }
+}

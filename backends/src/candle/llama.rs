@@ -1,0 +1,312 @@
+//! The Llama forward pass on candle's tensors and quantised matmuls: its own, rather than
+//! candle-transformers' `quantized_llama`, because that one ignores Llama 3.1's `rope_freqs`,
+//! caps positions at 4,096 and grows its key-value cache by concatenation on every token.
+//! Here the cache grows by doubling, the prompt is processed in chunks (bounding the attention
+//! score matrix), and the cache remembers its tokens so that a prompt extending the previous
+//! one only processes what is new.
+
+use candle_core::quantized::{QMatMul, gguf_file};
+use candle_core::{DType, Device, IndexOp, Module, Result as CandleResult, Tensor};
+use candle_nn::Embedding;
+use candle_transformers::quantized_nn::RmsNorm;
+use candle_transformers::utils::repeat_kv;
+
+/// The shape of a Llama model, from GGUF metadata.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LlamaShape {
+    /// Attention heads.
+    pub heads: usize,
+    /// Key-value heads (fewer than `heads` with grouped-query attention).
+    pub kv_heads: usize,
+    /// Transformer blocks.
+    pub layers: usize,
+    /// Width of the residual stream.
+    pub embedding: usize,
+    /// Width of one head.
+    pub head_dim: usize,
+    /// RMS norm epsilon.
+    pub rms_eps: f64,
+    /// RoPE base frequency.
+    pub rope_base: f32,
+    /// The context length the model was trained for.
+    pub context_length: usize,
+}
+
+impl LlamaShape {
+    /// Reads the shape from `llama.*` metadata.
+    pub fn from_gguf(content: &gguf_file::Content) -> CandleResult<Self> {
+        let get = |key: &str| {
+            content
+                .metadata
+                .get(&format!("llama.{key}"))
+                .ok_or_else(|| candle_core::Error::Msg(format!("no `llama.{key}` in the metadata")))
+        };
+        let heads = get("attention.head_count")?.to_u32()? as usize;
+        let embedding = get("embedding_length")?.to_u32()? as usize;
+        Ok(LlamaShape {
+            heads,
+            kv_heads: get("attention.head_count_kv")?.to_u32()? as usize,
+            layers: get("block_count")?.to_u32()? as usize,
+            embedding,
+            head_dim: match get("rope.dimension_count") {
+                Ok(dim) => dim.to_u32()? as usize,
+                Err(_) => embedding / heads,
+            },
+            rms_eps: get("attention.layer_norm_rms_epsilon")?.to_f32()? as f64,
+            rope_base: get("rope.freq_base").and_then(|v| v.to_f32()).unwrap_or(10_000.0),
+            context_length: get("context_length")
+                .and_then(|v| v.to_u32())
+                .map_or(4096, |n| n as usize),
+        })
+    }
+}
+
+struct Block {
+    attn_norm: RmsNorm,
+    wq: QMatMul,
+    wk: QMatMul,
+    wv: QMatMul,
+    wo: QMatMul,
+    ffn_norm: RmsNorm,
+    gate: QMatMul,
+    up: QMatMul,
+    down: QMatMul,
+}
+
+/// A loaded Llama model: weights and rotary tables, shared by every call.
+pub struct Llama {
+    shape: LlamaShape,
+    embed: Embedding,
+    blocks: Vec<Block>,
+    norm: RmsNorm,
+    output: QMatMul,
+    cos: Tensor,
+    sin: Tensor,
+    device: Device,
+}
+
+/// How many prompt tokens go through the model at once.
+const PREFILL_CHUNK: usize = 256;
+
+impl Llama {
+    /// Loads the weights of a GGUF file, with rotary tables for `positions` positions.
+    pub fn from_gguf<R: std::io::Read + std::io::Seek>(
+        content: &gguf_file::Content,
+        reader: &mut R,
+        device: &Device,
+        positions: usize,
+    ) -> CandleResult<Self> {
+        let shape = LlamaShape::from_gguf(content)?;
+        let mut tensor = |name: &str| content.tensor(reader, name, device);
+        let embed_q = tensor("token_embd.weight")?;
+        let embed = Embedding::new(embed_q.dequantize(device)?, shape.embedding);
+        let norm = RmsNorm::from_qtensor(tensor("output_norm.weight")?, shape.rms_eps)?;
+        let output = match tensor("output.weight") {
+            Ok(weights) => QMatMul::from_qtensor(weights)?,
+            Err(_) => QMatMul::from_qtensor(embed_q)?, // tied embeddings (SmolLM2)
+        };
+        // Llama 3.1+ scales rotary frequencies by a factor per dimension pair.
+        let factors = match tensor("rope_freqs.weight") {
+            Ok(factors) => {
+                Some(factors.dequantize(device)?.to_dtype(DType::F32)?.to_vec1::<f32>()?)
+            }
+            Err(_) => None,
+        };
+        let mut blocks = Vec::with_capacity(shape.layers);
+        for i in 0..shape.layers {
+            let mut get = |name: &str| tensor(&format!("blk.{i}.{name}.weight"));
+            blocks.push(Block {
+                attn_norm: RmsNorm::from_qtensor(get("attn_norm")?, shape.rms_eps)?,
+                wq: QMatMul::from_qtensor(get("attn_q")?)?,
+                wk: QMatMul::from_qtensor(get("attn_k")?)?,
+                wv: QMatMul::from_qtensor(get("attn_v")?)?,
+                wo: QMatMul::from_qtensor(get("attn_output")?)?,
+                ffn_norm: RmsNorm::from_qtensor(get("ffn_norm")?, shape.rms_eps)?,
+                gate: QMatMul::from_qtensor(get("ffn_gate")?)?,
+                up: QMatMul::from_qtensor(get("ffn_up")?)?,
+                down: QMatMul::from_qtensor(get("ffn_down")?)?,
+            });
+        }
+        let (cos, sin) = rotary_tables(&shape, factors.as_deref(), positions, device)?;
+        Ok(Llama { shape, embed, blocks, norm, output, cos, sin, device: device.clone() })
+    }
+
+    /// The model's shape.
+    pub fn shape(&self) -> &LlamaShape {
+        &self.shape
+    }
+
+    /// The most positions this instance can process (its rotary tables' length).
+    pub fn positions(&self) -> usize {
+        self.cos.dim(0).unwrap_or(0)
+    }
+
+    /// A cache for this model.
+    pub fn new_cache(&self) -> Cache {
+        Cache { tokens: Vec::new(), layers: Vec::new(), capacity: 0 }
+    }
+
+    /// Runs `tokens` after what `cache` holds and returns the logits of the last one. The
+    /// caller keeps the total within [`Llama::positions`].
+    pub fn forward(&self, tokens: &[u32], cache: &mut Cache) -> CandleResult<Tensor> {
+        let mut logits = None;
+        for chunk in tokens.chunks(PREFILL_CHUNK) {
+            logits = Some(self.forward_chunk(chunk, cache)?);
+        }
+        logits.ok_or_else(|| candle_core::Error::Msg("no tokens to process".into()))
+    }
+
+    fn forward_chunk(&self, tokens: &[u32], cache: &mut Cache) -> CandleResult<Tensor> {
+        let start = cache.tokens.len();
+        let len = tokens.len();
+        cache.reserve(self, start + len)?;
+        let input = Tensor::new(tokens, &self.device)?.unsqueeze(0)?;
+        let mut x = self.embed.forward(&input)?;
+        let mask = causal_mask(len, start, &self.device)?;
+        for (i, block) in self.blocks.iter().enumerate() {
+            let residual = &x;
+            let h = block.attn_norm.forward(&x)?;
+            let h = self.attention(block, &h, start, i, cache, mask.as_ref())?;
+            let x1 = (residual + h)?;
+            let h = block.ffn_norm.forward(&x1)?;
+            let h = block.down.forward(
+                &(candle_nn::ops::silu(&block.gate.forward(&h)?)? * block.up.forward(&h)?)?,
+            )?;
+            x = (x1 + h)?;
+        }
+        cache.tokens.extend_from_slice(tokens);
+        let last = x.i((.., len - 1, ..))?;
+        let last = self.norm.forward(&last)?;
+        self.output.forward(&last)?.squeeze(0)?.to_dtype(DType::F32)
+    }
+
+    fn attention(
+        &self,
+        block: &Block,
+        x: &Tensor,
+        start: usize,
+        layer: usize,
+        cache: &mut Cache,
+        mask: Option<&Tensor>,
+    ) -> CandleResult<Tensor> {
+        let s = &self.shape;
+        let (batch, len, _) = x.dims3()?;
+        let heads =
+            |t: Tensor, n| t.reshape((batch, len, n, s.head_dim))?.transpose(1, 2)?.contiguous();
+        let q = heads(block.wq.forward(x)?, s.heads)?;
+        let k = heads(block.wk.forward(x)?, s.kv_heads)?;
+        let v = heads(block.wv.forward(x)?, s.kv_heads)?;
+        let cos = self.cos.narrow(0, start, len)?;
+        let sin = self.sin.narrow(0, start, len)?;
+        let q = candle_nn::rotary_emb::rope_i(&q, &cos, &sin)?;
+        let k = candle_nn::rotary_emb::rope_i(&k, &cos, &sin)?;
+        let (k_all, v_all) = cache.store(layer, &k, &v, start)?;
+        let groups = s.heads / s.kv_heads;
+        let k_all = repeat_kv(k_all, groups)?.contiguous()?;
+        let v_all = repeat_kv(v_all, groups)?.contiguous()?;
+        let scores = (q.matmul(&k_all.t()?)? / (s.head_dim as f64).sqrt())?;
+        let scores = match mask {
+            Some(mask) => scores.broadcast_add(mask)?,
+            None => scores,
+        };
+        let weights = candle_nn::ops::softmax_last_dim(&scores)?;
+        let y = weights.matmul(&v_all)?;
+        let y = y.transpose(1, 2)?.reshape((batch, len, s.heads * s.head_dim))?;
+        block.wo.forward(&y)
+    }
+}
+
+/// `-inf` above the diagonal for `len` new positions after `start` cached ones; none for one.
+fn causal_mask(len: usize, start: usize, device: &Device) -> CandleResult<Option<Tensor>> {
+    if len == 1 {
+        return Ok(None);
+    }
+    let total = start + len;
+    let values: Vec<f32> = (0..len)
+        .flat_map(|row| {
+            (0..total).map(move |col| if col > start + row { f32::NEG_INFINITY } else { 0.0 })
+        })
+        .collect();
+    Tensor::from_vec(values, (len, total), device).map(Some)
+}
+
+fn rotary_tables(
+    shape: &LlamaShape,
+    factors: Option<&[f32]>,
+    positions: usize,
+    device: &Device,
+) -> CandleResult<(Tensor, Tensor)> {
+    let half = shape.head_dim / 2;
+    let inverse: Vec<f32> = (0..half)
+        .map(|i| {
+            let frequency = 1.0 / shape.rope_base.powf(2.0 * i as f32 / shape.head_dim as f32);
+            frequency / factors.and_then(|f| f.get(i)).copied().unwrap_or(1.0)
+        })
+        .collect();
+    let inverse = Tensor::from_vec(inverse, (1, half), device)?;
+    let angles = Tensor::arange(0, positions as u32, device)?
+        .to_dtype(DType::F32)?
+        .reshape((positions, 1))?
+        .matmul(&inverse)?;
+    Ok((angles.cos()?, angles.sin()?))
+}
+
+/// The key-value cache of one conversation: per layer, keys and values for every processed
+/// position, in buffers that double when full, and the tokens they came from.
+pub struct Cache {
+    tokens: Vec<u32>,
+    layers: Vec<(Tensor, Tensor)>,
+    capacity: usize,
+}
+
+impl Cache {
+    /// The tokens whose keys and values are held.
+    pub fn tokens(&self) -> &[u32] {
+        &self.tokens
+    }
+
+    /// Forgets everything after the first `len` tokens.
+    pub fn truncate(&mut self, len: usize) {
+        self.tokens.truncate(len);
+    }
+
+    fn reserve(&mut self, model: &Llama, needed: usize) -> CandleResult<()> {
+        if needed <= self.capacity {
+            return Ok(());
+        }
+        let capacity = needed.max(self.capacity * 2).max(64).min(model.positions().max(needed));
+        let s = &model.shape;
+        let held = self.tokens.len();
+        let mut layers = Vec::with_capacity(s.layers);
+        for layer in 0..s.layers {
+            let k =
+                Tensor::zeros((1, s.kv_heads, capacity, s.head_dim), DType::F32, &model.device)?;
+            let v =
+                Tensor::zeros((1, s.kv_heads, capacity, s.head_dim), DType::F32, &model.device)?;
+            if held > 0 {
+                let (old_k, old_v) = &self.layers[layer];
+                k.slice_set(&old_k.narrow(2, 0, held)?, 2, 0)?;
+                v.slice_set(&old_v.narrow(2, 0, held)?, 2, 0)?;
+            }
+            layers.push((k, v));
+        }
+        self.layers = layers;
+        self.capacity = capacity;
+        Ok(())
+    }
+
+    /// Writes the new keys and values at `start` and returns all of them so far.
+    fn store(
+        &mut self,
+        layer: usize,
+        k: &Tensor,
+        v: &Tensor,
+        start: usize,
+    ) -> CandleResult<(Tensor, Tensor)> {
+        let (cache_k, cache_v) = &self.layers[layer];
+        cache_k.slice_set(k, 2, start)?;
+        cache_v.slice_set(v, 2, start)?;
+        let total = start + k.dim(2)?;
+        Ok((cache_k.narrow(2, 0, total)?, cache_v.narrow(2, 0, total)?))
+    }
+}

@@ -1,0 +1,321 @@
+//! [`LocalModel`]: a Llama-family GGUF model run in-process by candle, behind the same
+//! [`Model`] trait as the hosted APIs.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use anymodel_core::{
+    Capabilities, ChatRequest, Error, EventStream, FinishReason, Model, Result, StreamEvent, Usage,
+};
+use async_trait::async_trait;
+use candle_core::Device;
+use candle_core::quantized::gguf_file;
+use futures::stream;
+use tokio::sync::mpsc;
+
+use super::generate::{GenerationStats, Params, generate, sampler};
+use super::llama::{Cache, Llama};
+use super::template::{CHATML_TEMPLATE, ChatTemplate, LLAMA3_TEMPLATE};
+use super::tokenizer::{Vocabulary, vocabulary_from_gguf};
+use super::tool_calls::{ToolCallFilter, call_events};
+
+/// Where a local model runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceChoice {
+    /// The CPU (the default).
+    Cpu,
+    /// The CUDA GPU of this ordinal (build with the `cuda` feature).
+    Cuda(usize),
+    /// Apple's GPU (build with the `metal` feature).
+    Metal,
+}
+
+impl std::str::FromStr for DeviceChoice {
+    type Err = Error;
+
+    /// `cpu`, `cuda`, `cuda:N` or `metal`.
+    fn from_str(text: &str) -> Result<Self> {
+        match text.trim() {
+            "cpu" => Ok(DeviceChoice::Cpu),
+            "metal" => Ok(DeviceChoice::Metal),
+            "cuda" => Ok(DeviceChoice::Cuda(0)),
+            other => other
+                .strip_prefix("cuda:")
+                .and_then(|n| n.parse().ok())
+                .map(DeviceChoice::Cuda)
+                .ok_or_else(|| {
+                    Error::config(format!("device `{other}`: expected cpu, cuda, cuda:N or metal"))
+                }),
+        }
+    }
+}
+
+impl DeviceChoice {
+    fn open(&self) -> Result<Device> {
+        let device = match self {
+            DeviceChoice::Cpu => return Ok(Device::Cpu),
+            DeviceChoice::Cuda(ordinal) => Device::new_cuda(*ordinal),
+            DeviceChoice::Metal => Device::new_metal(0),
+        };
+        device.map_err(|err| Error::config(format!("device {self:?} is not available: {err}")))
+    }
+}
+
+/// How to load a local model.
+#[derive(Debug, Clone)]
+pub struct LocalConfig {
+    /// The GGUF file.
+    pub path: PathBuf,
+    /// Where to run it. Default: the CPU.
+    pub device: DeviceChoice,
+    /// CPU threads for this model; `None` for one per core.
+    pub threads: Option<usize>,
+    /// The most tokens of prompt and reply together; default the model's own context length,
+    /// capped at 8,192 so that the rotary tables stay small.
+    pub context_size: Option<usize>,
+    /// Penalty on tokens of the last 64 generated (1.0, the default, is none).
+    pub repetition_penalty: f32,
+}
+
+impl LocalConfig {
+    /// A model from this GGUF file, on the CPU.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        LocalConfig {
+            path: path.into(),
+            device: DeviceChoice::Cpu,
+            threads: None,
+            context_size: None,
+            repetition_penalty: 1.0,
+        }
+    }
+}
+
+struct Engine {
+    model: Llama,
+    vocabulary: Vocabulary,
+    template: ChatTemplate,
+    end_tokens: Vec<u32>,
+    repetition_penalty: f32,
+    cache: Mutex<Cache>,
+    last: Mutex<GenerationStats>,
+    pool: rayon::ThreadPool,
+}
+
+/// A local model. Cloning shares the weights and the key-value cache; calls run one at a time.
+#[derive(Clone)]
+pub struct LocalModel {
+    name: String,
+    engine: Arc<Engine>,
+}
+
+impl std::fmt::Debug for LocalModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalModel").field("name", &self.name).finish()
+    }
+}
+
+const DEFAULT_CONTEXT_CAP: usize = 8192;
+
+impl LocalModel {
+    /// Loads a GGUF file. Errors name the file and what is wrong with it: missing, not GGUF,
+    /// truncated, an architecture other than Llama's, a tokenizer that cannot be built.
+    pub fn load(config: LocalConfig) -> Result<Self> {
+        let path = &config.path;
+        let shown = path.display().to_string();
+        let mut file = File::open(path).map_err(|err| Error::config(format!("{shown}: {err}")))?;
+        let content = gguf_file::Content::read(&mut file)
+            .map_err(|err| Error::config(format!("{shown} is not a readable GGUF file: {err}")))?;
+        let architecture = content
+            .metadata
+            .get("general.architecture")
+            .and_then(|v| v.to_string().ok())
+            .cloned()
+            .unwrap_or_default();
+        if architecture != "llama" {
+            return Err(Error::config(format!(
+                "{shown}: architecture `{architecture}` is not supported (this backend runs `llama`)"
+            )));
+        }
+        let vocabulary = vocabulary_from_gguf(&content.metadata, &shown)?;
+        let device = config.device.open()?;
+        let trained = content
+            .metadata
+            .get("llama.context_length")
+            .and_then(|v| v.to_u32().ok())
+            .map_or(4096, |n| n as usize);
+        let positions = config.context_size.unwrap_or(trained.min(DEFAULT_CONTEXT_CAP));
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(config.threads.unwrap_or(0))
+            .build()
+            .map_err(|err| Error::config(format!("threads: {err}")))?;
+        let model = pool
+            .install(|| Llama::from_gguf(&content, &mut file, &device, positions))
+            .map_err(|err| {
+                Error::config(format!(
+                    "{shown}: the weights cannot be loaded (is the file truncated?): {err}"
+                ))
+            })?;
+        let bos = vocabulary.bos.as_ref().map(|(_, t)| t.as_str()).unwrap_or_default();
+        let eos = vocabulary.eos.as_ref().map(|(_, t)| t.as_str()).unwrap_or_default();
+        let template = match &vocabulary.chat_template {
+            Some(source) => ChatTemplate::new(source, bos, eos)?,
+            None if vocabulary.tokenizer.token_to_id("<|start_header_id|>").is_some() => {
+                ChatTemplate::new(LLAMA3_TEMPLATE, bos, eos)?
+            }
+            None => ChatTemplate::new(CHATML_TEMPLATE, bos, eos)?,
+        };
+        // The end of a turn: the EOS token and each family's end-of-turn markers.
+        let mut end_tokens: Vec<u32> = vocabulary.eos.iter().map(|(id, _)| *id).collect();
+        for marker in ["<|eot_id|>", "<|eom_id|>", "<|im_end|>", "<|end_of_text|>", "<|endoftext|>"]
+        {
+            end_tokens.extend(vocabulary.tokenizer.token_to_id(marker));
+        }
+        let name = format!(
+            "local:{}",
+            Path::new(path)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        );
+        let cache = Mutex::new(model.new_cache());
+        Ok(LocalModel {
+            name,
+            engine: Arc::new(Engine {
+                model,
+                vocabulary,
+                template,
+                end_tokens,
+                repetition_penalty: config.repetition_penalty,
+                cache,
+                last: Mutex::new(GenerationStats::default()),
+                pool,
+            }),
+        })
+    }
+
+    /// The exact prompt the model receives for `request`, as its chat template renders it.
+    pub fn render_prompt(&self, request: &ChatRequest) -> Result<String> {
+        self.engine.template.render(&request.messages, &request.tools, true)
+    }
+
+    /// What the last generation did (prompt tokens processed, tokens generated).
+    pub fn last_stats(&self) -> GenerationStats {
+        *self.engine.last.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The most tokens of prompt and reply together.
+    pub fn context_size(&self) -> usize {
+        self.engine.model.positions()
+    }
+
+    fn tokens(&self, prompt: &str) -> Result<Vec<u32>> {
+        let vocabulary = &self.engine.vocabulary;
+        let mut ids = vocabulary
+            .tokenizer
+            .encode(prompt, false)
+            .map_err(|err| Error::Backend {
+                message: format!("local model: tokenising the prompt: {err}"),
+            })?
+            .get_ids()
+            .to_vec();
+        // Templates usually write the BOS token themselves; add it only when asked and missing.
+        if let (true, Some((bos, _))) = (vocabulary.add_bos, &vocabulary.bos)
+            && ids.first() != Some(bos)
+        {
+            ids.insert(0, *bos);
+        }
+        Ok(ids)
+    }
+}
+
+#[async_trait]
+impl Model for LocalModel {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            tools: true,
+            parallel_tool_calls: true,
+            json_output: false,
+            json_schema_output: false,
+            streaming: true,
+            context_window: u32::try_from(self.context_size()).ok(),
+        }
+    }
+
+    async fn stream(&self, request: ChatRequest) -> Result<EventStream> {
+        self.capabilities().check(&self.name, &request)?;
+        let prompt = self.tokens(&self.render_prompt(&request)?)?;
+        let sampling = &request.sampling;
+        let params = Params {
+            sampler: sampler(sampling.temperature, sampling.top_k, sampling.top_p),
+            seed: sampling.seed.unwrap_or_else(|| fastrand::u64(..)),
+            max_tokens: sampling.max_tokens.map(|n| n as usize),
+            stop: sampling.stop.clone(),
+            end_tokens: self.engine.end_tokens.clone(),
+            repetition_penalty: self.engine.repetition_penalty,
+        };
+        let names: Vec<String> = request.tools.iter().map(|t| t.name.clone()).collect();
+        let filter = (!names.is_empty())
+            .then(|| ToolCallFilter::new(self.engine.template.tool_call_format(), names));
+        let (sender, receiver) = mpsc::channel(64);
+        let engine = self.engine.clone();
+        // Inference is blocking work: it runs off the async runtime, and stops when the
+        // receiver (the stream) is dropped.
+        tokio::task::spawn_blocking(move || engine.run(&prompt, &params, filter, &sender));
+        Ok(Box::pin(stream::unfold(receiver, |mut receiver| async move {
+            receiver.recv().await.map(|event| (event, receiver))
+        })))
+    }
+}
+
+impl Engine {
+    fn run(
+        &self,
+        prompt: &[u32],
+        params: &Params,
+        mut filter: Option<ToolCallFilter>,
+        sender: &mpsc::Sender<Result<StreamEvent>>,
+    ) {
+        let send = |event| sender.blocking_send(Ok(event)).is_ok();
+        let mut guard = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        let cache: &mut Cache = &mut guard;
+        let outcome = self.pool.install(|| {
+            generate(&self.model, cache, &self.vocabulary.tokenizer, prompt, params, |text| {
+                let text = match filter.as_mut() {
+                    Some(filter) => filter.push(text),
+                    None => text.to_string(),
+                };
+                text.is_empty() || send(StreamEvent::TextDelta { text })
+            })
+        });
+        let (mut reason, stats) = match outcome {
+            Ok(done) => done,
+            Err(err) => {
+                let _ = sender.blocking_send(Err(err));
+                return;
+            }
+        };
+        *self.last.lock().unwrap_or_else(PoisonError::into_inner) = stats;
+        if let Some(filter) = filter {
+            let parsed = filter.finish();
+            if !parsed.content.is_empty() && !send(StreamEvent::TextDelta { text: parsed.content })
+            {
+                return;
+            }
+            if !parsed.calls.is_empty() {
+                reason = FinishReason::ToolCalls;
+            }
+            for event in call_events(parsed.calls, 0) {
+                if !send(event) {
+                    return;
+                }
+            }
+        }
+        let usage = Usage::new(stats.prompt_tokens as u64, stats.completion_tokens as u64);
+        let _ = send(StreamEvent::Usage { usage }) && send(StreamEvent::Finish { reason });
+    }
+}

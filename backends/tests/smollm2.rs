@@ -1,0 +1,169 @@
+//! The local backend on the real default model, SmolLM2-135M-Instruct (Q4_1), fetched into
+//! `models/` by `scripts/fetch-model.sh`.
+
+#![allow(clippy::unwrap_used)] // Tests fail loudly by design.
+
+use std::path::{Path, PathBuf};
+
+use anymodel_backends::candle::{LocalConfig, LocalModel};
+use anymodel_core::{
+    ChatRequest, Error, FinishReason, Message, Model, Sampling, StreamEvent, collect_stream,
+};
+use candle_core::quantized::gguf_file::{self, Value};
+use futures::StreamExt;
+
+fn model_path() -> PathBuf {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(path.exists(), "{} is missing: run scripts/fetch-model.sh", path.display());
+    path
+}
+
+fn load() -> LocalModel {
+    LocalModel::load(LocalConfig { threads: Some(1), ..LocalConfig::new(model_path()) }).unwrap()
+}
+
+fn greedy(max_tokens: u32) -> Sampling {
+    Sampling { temperature: Some(0.0), max_tokens: Some(max_tokens), ..Default::default() }
+}
+
+fn question() -> Vec<Message> {
+    vec![
+        Message::system("You are a helpful assistant."),
+        Message::user("What is the capital of France?"),
+    ]
+}
+
+#[tokio::test]
+async fn it_answers_a_chat_prompt_and_greedy_decoding_is_fixed() {
+    let model = load();
+    let request = ChatRequest::new(question()).with_sampling(greedy(40));
+    let reply = model.chat(request.clone()).await.unwrap();
+    assert_eq!(reply.message.content, "The capital of France is Paris.");
+    assert_eq!(reply.finish_reason, FinishReason::Stop);
+    assert_eq!(
+        reply.usage.output_tokens, 7,
+        "the recorded greedy sequence has 7 tokens before <|im_end|>"
+    );
+    assert_eq!(reply.usage.input_tokens, 27);
+    // Streaming gives the same text, in pieces.
+    let events: Vec<_> = model.stream(request).await.unwrap().collect().await;
+    let deltas = events.iter().filter(|e| matches!(e, Ok(StreamEvent::TextDelta { .. }))).count();
+    assert!(deltas > 1, "the reply came in one piece");
+    let replayed = collect_stream(Box::pin(futures::stream::iter(events))).await.unwrap();
+    assert_eq!(replayed.message.content, "The capital of France is Paris.");
+}
+
+#[tokio::test]
+async fn the_same_seed_gives_the_same_sampled_text() {
+    let model = load();
+    let sampled = |seed| {
+        ChatRequest::user("Write a short poem about the sea.").with_sampling(Sampling {
+            temperature: Some(0.9),
+            top_p: Some(0.95),
+            seed: Some(seed),
+            max_tokens: Some(24),
+            ..Default::default()
+        })
+    };
+    let first = model.chat(sampled(7)).await.unwrap().message.content;
+    let again = model.chat(sampled(7)).await.unwrap().message.content;
+    let other = model.chat(sampled(8)).await.unwrap().message.content;
+    assert_eq!(first, again);
+    assert_ne!(first, other, "a different seed gave the same text");
+}
+
+#[tokio::test]
+async fn a_prompt_extending_the_last_one_only_processes_the_new_tokens() {
+    let model = load();
+    let mut conversation = question();
+    let reply =
+        model.chat(ChatRequest::new(conversation.clone()).with_sampling(greedy(20))).await.unwrap();
+    let first = model.last_stats();
+    assert_eq!(first.prompt_tokens_processed, first.prompt_tokens);
+    conversation.push(Message::assistant(reply.message.content));
+    conversation.push(Message::user("And of Italy?"));
+    model.chat(ChatRequest::new(conversation).with_sampling(greedy(20))).await.unwrap();
+    let second = model.last_stats();
+    assert!(second.prompt_tokens > first.prompt_tokens);
+    assert!(
+        second.prompt_tokens_processed < second.prompt_tokens - first.prompt_tokens + 5,
+        "{second:?} after {first:?}"
+    );
+}
+
+#[tokio::test]
+async fn limits_and_stop_strings_end_the_reply() {
+    let model = load();
+    let cut = model.chat(ChatRequest::new(question()).with_sampling(greedy(3))).await.unwrap();
+    assert_eq!(
+        (cut.message.content.as_str(), cut.finish_reason),
+        ("The capital of", FinishReason::Length)
+    );
+    let mut sampling = greedy(40);
+    sampling.stop = vec![" is".into()];
+    let stopped = model.chat(ChatRequest::new(question()).with_sampling(sampling)).await.unwrap();
+    assert_eq!(
+        (stopped.message.content.as_str(), stopped.finish_reason),
+        ("The capital of France", FinishReason::Stop)
+    );
+}
+
+#[tokio::test]
+async fn a_prompt_longer_than_the_context_is_an_error() {
+    let model =
+        LocalModel::load(LocalConfig { context_size: Some(64), ..LocalConfig::new(model_path()) })
+            .unwrap();
+    let long = "Tell me about the sea. ".repeat(20);
+    let err = model.chat(ChatRequest::user(long)).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::ContextLengthExceeded { message } if message.contains("context holds 64")),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_rendered_prompt_is_the_models_own_template() {
+    let prompt = load().render_prompt(&ChatRequest::new(question())).unwrap();
+    assert_eq!(
+        prompt,
+        "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n"
+    );
+}
+
+fn load_error(path: &Path) -> String {
+    LocalModel::load(LocalConfig::new(path)).unwrap_err().to_string()
+}
+
+#[test]
+fn bad_files_are_named_with_what_is_wrong() {
+    let dir = std::env::temp_dir().join(format!("anymodel-bad-files-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+
+    let missing = dir.join("missing.gguf");
+    assert!(load_error(&missing).contains("missing.gguf"));
+
+    let text = dir.join("notes.gguf");
+    std::fs::write(&text, "these are not weights").unwrap();
+    let err = load_error(&text);
+    assert!(err.contains("notes.gguf is not a readable GGUF file"), "{err}");
+
+    let truncated = dir.join("truncated.gguf");
+    let bytes = std::fs::read(model_path()).unwrap();
+    std::fs::write(&truncated, &bytes[..bytes.len() / 3]).unwrap();
+    let err = load_error(&truncated);
+    assert!(err.contains("truncated.gguf"), "{err}");
+
+    let qwen = dir.join("qwen.gguf");
+    let architecture = Value::String("qwen2".into());
+    gguf_file::write(
+        &mut std::fs::File::create(&qwen).unwrap(),
+        &[("general.architecture", &architecture)],
+        &[],
+    )
+    .unwrap();
+    let err = load_error(&qwen);
+    assert!(err.contains("architecture `qwen2` is not supported"), "{err}");
+
+    std::fs::remove_dir_all(&dir).unwrap();
+}

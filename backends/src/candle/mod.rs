@@ -2,6 +2,7 @@
 //! tokenizer read from a GGUF file, tool calls parsed from the model's text, the Llama forward
 //! pass and [`LocalModel`], which puts them behind the [`anymodel_core::Model`] trait.
 
+mod bench;
 mod generate;
 pub mod llama;
 mod local;
@@ -10,6 +11,7 @@ pub mod template;
 pub mod tokenizer;
 pub mod tool_calls;
 
+pub use bench::{BenchReport, benchmark};
 pub use generate::GenerationStats;
 pub use local::{DeviceChoice, LocalConfig, LocalModel};
 pub use template::{CHATML_TEMPLATE, ChatTemplate, LLAMA3_TEMPLATE};

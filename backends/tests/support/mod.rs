@@ -2,6 +2,9 @@
 #![allow(dead_code)] // Each test crate uses its own part.
 #![allow(clippy::unwrap_used)] // Tests fail loudly by design.
 
+#[cfg(feature = "candle")]
+pub mod llama3;
+
 use anymodel_core::{ChatResponse, EventStream, Result, StreamEvent, collect_stream};
 use futures::StreamExt;
 use serde_json::Value;

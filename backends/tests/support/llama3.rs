@@ -1,0 +1,149 @@
+//! GGUF files made by the tests: Llama 3's real tokenizer in the metadata, and tiny models.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::quantized::gguf_file::Value;
+use serde_json::Value as Json;
+
+/// The repository's `models/` folder.
+pub fn models() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../models")
+}
+
+/// `path`, which must exist.
+pub fn need(path: PathBuf) -> PathBuf {
+    assert!(path.exists(), "{} is missing: run scripts/fetch-model.sh", path.display());
+    path
+}
+
+/// GGUF tokenizer metadata made from a Hugging Face tokenizer.json, as llama.cpp's converter
+/// writes it for Llama 3.
+pub fn llama3_metadata(tokenizer_json: &Path) -> Vec<(String, Value)> {
+    let json: Json = serde_json::from_slice(&std::fs::read(tokenizer_json).unwrap()).unwrap();
+    let mut by_id: HashMap<u64, (String, i32)> = json["model"]["vocab"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(token, id)| (id.as_u64().unwrap(), (token.clone(), 1)))
+        .collect();
+    for added in json["added_tokens"].as_array().unwrap() {
+        let kind = if added["special"] == true { 3 } else { 4 };
+        by_id.insert(
+            added["id"].as_u64().unwrap(),
+            (added["content"].as_str().unwrap().to_string(), kind),
+        );
+    }
+    let count = by_id.keys().max().unwrap() + 1;
+    let (tokens, types): (Vec<Value>, Vec<Value>) = (0..count)
+        .map(|id| {
+            let (token, kind) = by_id.remove(&id).unwrap_or((format!("[PAD{id}]"), 5));
+            (Value::String(token), Value::I32(kind))
+        })
+        .unzip();
+    let merges = json["model"]["merges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|merge| match merge {
+            Json::String(pair) => Value::String(pair.clone()),
+            Json::Array(pair) => Value::String(format!(
+                "{} {}",
+                pair[0].as_str().unwrap(),
+                pair[1].as_str().unwrap()
+            )),
+            other => panic!("unexpected merge {other}"),
+        })
+        .collect();
+    vec![
+        ("general.architecture".into(), Value::String("llama".into())),
+        ("tokenizer.ggml.model".into(), Value::String("gpt2".into())),
+        ("tokenizer.ggml.pre".into(), Value::String("llama-bpe".into())),
+        ("tokenizer.ggml.tokens".into(), Value::Array(tokens)),
+        ("tokenizer.ggml.token_type".into(), Value::Array(types)),
+        ("tokenizer.ggml.merges".into(), Value::Array(merges)),
+        ("tokenizer.ggml.bos_token_id".into(), Value::U32(128000)),
+        ("tokenizer.ggml.eos_token_id".into(), Value::U32(128009)),
+        ("tokenizer.ggml.add_bos_token".into(), Value::Bool(true)),
+    ]
+}
+
+/// A tiny Llama 3.1 model (2 blocks, width 16, `rope_freqs`, a 131,072-token context) with the
+/// real Llama 3 tokenizer, whose greedy output is chosen by the test: it acts as a bigram model
+/// in which `transitions` give the token after each listed token, and `otherwise` the token
+/// after any other. (Attention and feed-forward run on random weights but add nothing to the
+/// residual stream, so the last token's embedding alone decides the next token.)
+pub fn tiny_llama(path: &Path, otherwise: u32, transitions: &[(u32, u32)], template: Option<&str>) {
+    use candle_core::quantized::{GgmlDType, QTensor, gguf_file};
+    use candle_core::{Device, Tensor};
+
+    const WIDTH: usize = 16;
+    const FFN: usize = 32;
+    const HEADS: usize = 2;
+    const HEAD_DIM: usize = 8;
+    let mut metadata = llama3_metadata(&need(models().join("llama3.2/tokenizer.json")));
+    let vocab = 128_256;
+    metadata.extend([
+        ("llama.attention.head_count".to_string(), Value::U32(HEADS as u32)),
+        ("llama.attention.head_count_kv".into(), Value::U32(1)),
+        ("llama.block_count".into(), Value::U32(2)),
+        ("llama.embedding_length".into(), Value::U32(WIDTH as u32)),
+        ("llama.feed_forward_length".into(), Value::U32(FFN as u32)),
+        ("llama.rope.dimension_count".into(), Value::U32(HEAD_DIM as u32)),
+        ("llama.attention.layer_norm_rms_epsilon".into(), Value::F32(1e-5)),
+        ("llama.rope.freq_base".into(), Value::F32(500_000.0)),
+        ("llama.context_length".into(), Value::U32(131_072)),
+    ]);
+    if let Some(template) = template {
+        metadata.push(("tokenizer.chat_template".into(), Value::String(template.into())));
+    }
+
+    // Basis direction 0 for most tokens, one more per listed token.
+    let basis: HashMap<u32, usize> =
+        transitions.iter().enumerate().map(|(i, (from, _))| (*from, i + 1)).collect();
+    let mut embedding = vec![0f32; vocab * WIDTH];
+    for token in 0..vocab {
+        embedding[token * WIDTH + basis.get(&(token as u32)).copied().unwrap_or(0)] = 1.0;
+    }
+    let mut output = vec![0f32; vocab * WIDTH];
+    output[otherwise as usize * WIDTH] = 10.0;
+    for (from, to) in transitions {
+        output[*to as usize * WIDTH + basis[from]] = 10.0;
+    }
+
+    let device = Device::Cpu;
+    let tensor = |values: Vec<f32>, shape: &[usize]| {
+        QTensor::quantize(&Tensor::from_vec(values, shape, &device).unwrap(), GgmlDType::F32)
+            .unwrap()
+    };
+    let random = |shape: &[usize]| {
+        let count = shape.iter().product();
+        tensor((0..count).map(|_| fastrand::f32() - 0.5).collect(), shape)
+    };
+    let zeros = |shape: &[usize]| tensor(vec![0.0; shape.iter().product()], shape);
+    let ones = |len: usize| tensor(vec![1.0; len], &[len]);
+    let mut tensors = vec![
+        ("token_embd.weight".to_string(), tensor(embedding, &[vocab, WIDTH])),
+        ("output.weight".into(), tensor(output, &[vocab, WIDTH])),
+        ("output_norm.weight".into(), ones(WIDTH)),
+        ("rope_freqs.weight".into(), tensor(vec![1.0, 1.0, 4.0, 8.0], &[HEAD_DIM / 2])),
+    ];
+    for block in 0..2 {
+        let name = |part: &str| format!("blk.{block}.{part}.weight");
+        tensors.extend([
+            (name("attn_norm"), ones(WIDTH)),
+            (name("attn_q"), random(&[HEADS * HEAD_DIM, WIDTH])),
+            (name("attn_k"), random(&[HEAD_DIM, WIDTH])),
+            (name("attn_v"), random(&[HEAD_DIM, WIDTH])),
+            (name("attn_output"), zeros(&[WIDTH, HEADS * HEAD_DIM])),
+            (name("ffn_norm"), ones(WIDTH)),
+            (name("ffn_gate"), random(&[FFN, WIDTH])),
+            (name("ffn_up"), random(&[FFN, WIDTH])),
+            (name("ffn_down"), zeros(&[WIDTH, FFN])),
+        ]);
+    }
+    let pairs: Vec<(&str, &Value)> = metadata.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let tensors: Vec<(&str, &QTensor)> = tensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let mut file = std::fs::File::create(path).unwrap();
+    gguf_file::write(&mut file, &pairs, &tensors).unwrap();
+}

@@ -1,0 +1,134 @@
+//! The local backend on tiny Llama 3.1 models that the tests write themselves: random weights
+//! arranged so that the test chooses what greedy decoding produces, the real Llama 3 tokenizer,
+//! and a Llama 3.1 chat template in the metadata.
+
+#![allow(clippy::unwrap_used)] // Tests fail loudly by design.
+
+mod support;
+
+use std::path::PathBuf;
+
+use anymodel_backends::candle::{LLAMA3_TEMPLATE, LocalConfig, LocalModel};
+use anymodel_core::{
+    ChatRequest, Error, FinishReason, Message, Model, Sampling, StreamEvent, ToolSpec,
+};
+use futures::StreamExt;
+use serde_json::json;
+use support::llama3::tiny_llama;
+
+const EOT: u32 = 128_009;
+const EOM: u32 = 128_008;
+
+/// A token id of the real Llama 3 vocabulary.
+fn id(token: &str) -> u32 {
+    let tokenizer =
+        tokenizers::Tokenizer::from_file(support::llama3::models().join("llama3.2/tokenizer.json"))
+            .unwrap();
+    tokenizer.token_to_id(token).unwrap_or_else(|| panic!("no token {token:?}"))
+}
+
+/// Writes a tiny model into a fresh temporary file and loads it.
+fn model(
+    name: &str,
+    otherwise: u32,
+    transitions: &[(u32, u32)],
+    config: impl FnOnce(LocalConfig) -> LocalConfig,
+) -> LocalModel {
+    let dir = std::env::temp_dir().join(format!("anymodel-tiny-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path: PathBuf = dir.join(format!("{name}.gguf"));
+    tiny_llama(&path, otherwise, transitions, Some(LLAMA3_TEMPLATE));
+    let model = LocalModel::load(config(LocalConfig::new(&path))).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    model
+}
+
+fn greedy(max_tokens: u32) -> Sampling {
+    Sampling { temperature: Some(0.0), max_tokens: Some(max_tokens), ..Default::default() }
+}
+
+fn ask(text: &str, max_tokens: u32) -> ChatRequest {
+    ChatRequest::new([Message::system("Be brief."), Message::user(text)])
+        .with_sampling(greedy(max_tokens))
+}
+
+#[tokio::test]
+async fn it_loads_and_stops_on_llama3s_end_tokens() {
+    for end in [EOT, EOM] {
+        let model = model("stops", end, &[], |c| c);
+        let reply = model.chat(ask("Hi", 10)).await.unwrap();
+        assert_eq!((reply.message.content.as_str(), reply.finish_reason), ("", FinishReason::Stop));
+        assert_eq!(reply.usage.output_tokens, 0);
+        assert_eq!(model.capabilities().context_window, Some(8192), "capped from 131,072");
+    }
+}
+
+#[tokio::test]
+async fn it_runs_until_the_token_limit() {
+    let hello = id("Hello");
+    let model = model("length", hello, &[], |c| c);
+    let reply = model.chat(ask("Hi", 4)).await.unwrap();
+    assert_eq!(
+        (reply.message.content.as_str(), reply.finish_reason),
+        ("HelloHelloHelloHello", FinishReason::Length)
+    );
+    assert_eq!(reply.usage.output_tokens, 4);
+}
+
+#[tokio::test]
+async fn a_character_split_across_tokens_streams_whole() {
+    // "é" is two byte tokens in Llama 3's vocabulary: Ã (0xC3) then © (0xA9).
+    let (first, second) = (id("Ã"), id("©"));
+    let model = model("utf8", first, &[(first, second), (second, EOT)], |c| c);
+    let events: Vec<_> = model.stream(ask("Hi", 10)).await.unwrap().collect().await;
+    let texts: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            Ok(StreamEvent::TextDelta { text }) => Some(text.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(texts, ["é"]);
+    assert!(matches!(events.last(), Some(Ok(StreamEvent::Finish { reason: FinishReason::Stop }))));
+}
+
+#[tokio::test]
+async fn the_context_window_is_enforced() {
+    let hello = id("Hello");
+    let model = model("context", hello, &[], |c| LocalConfig { context_size: Some(48), ..c });
+    let err = model.chat(ask(&"word ".repeat(60), 10)).await.unwrap_err();
+    assert!(matches!(err, Error::ContextLengthExceeded { .. }), "{err}");
+    // A prompt that fits but leaves little room ends at the window, cut for length.
+    let reply = model.chat(ask("Hi", 1000)).await.unwrap();
+    assert_eq!(reply.finish_reason, FinishReason::Length);
+    assert_eq!(reply.usage.input_tokens + reply.usage.output_tokens, 48, "prompt and reply fill the window");
+}
+
+#[tokio::test]
+async fn the_next_turn_only_processes_its_new_tokens() {
+    let model = model("prefix", EOT, &[], |c| c);
+    let mut conversation = vec![Message::system("Be brief."), Message::user("Hi")];
+    model.chat(ChatRequest::new(conversation.clone()).with_sampling(greedy(5))).await.unwrap();
+    let first = model.last_stats();
+    assert_eq!(first.prompt_tokens_processed, first.prompt_tokens);
+    conversation.push(Message::assistant("Hello."));
+    conversation.push(Message::user("How are you?"));
+    model.chat(ChatRequest::new(conversation).with_sampling(greedy(5))).await.unwrap();
+    let second = model.last_stats();
+    let new_tokens = second.prompt_tokens - first.prompt_tokens;
+    assert!(second.prompt_tokens_processed <= new_tokens + 1, "{second:?} after {first:?}");
+}
+
+#[test]
+fn the_files_template_renders_tools() {
+    let model = model("template", EOT, &[], |c| c);
+    let weather = ToolSpec {
+        name: "get_weather".into(),
+        description: "The weather in a city.".into(),
+        parameters: json!({"type": "object", "properties": {"city": {"type": "string"}}}),
+    };
+    let prompt = model.render_prompt(&ask("Weather in Paris?", 5).with_tools([weather])).unwrap();
+    assert!(prompt.starts_with("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.\n\nYou have access"), "{prompt}");
+    assert!(prompt.contains("\"name\": \"get_weather\""), "{prompt}");
+    assert!(prompt.ends_with("<|start_header_id|>assistant<|end_header_id|>\n\n"), "{prompt}");
+}

@@ -101,7 +101,11 @@ async fn the_context_window_is_enforced() {
     // A prompt that fits but leaves little room ends at the window, cut for length.
     let reply = model.chat(ask("Hi", 1000)).await.unwrap();
     assert_eq!(reply.finish_reason, FinishReason::Length);
-    assert_eq!(reply.usage.input_tokens + reply.usage.output_tokens, 48, "prompt and reply fill the window");
+    assert_eq!(
+        reply.usage.input_tokens + reply.usage.output_tokens,
+        48,
+        "prompt and reply fill the window"
+    );
 }
 
 #[tokio::test]

@@ -76,6 +76,9 @@ pub struct LocalConfig {
     pub context_size: Option<usize>,
     /// Penalty on tokens of the last 64 generated (1.0, the default, is none).
     pub repetition_penalty: f32,
+    /// A Hugging Face `tokenizer.json` to use instead of the tokenizer in the GGUF metadata
+    /// (the special tokens and chat template still come from the GGUF file).
+    pub tokenizer_json: Option<PathBuf>,
 }
 
 impl LocalConfig {
@@ -87,6 +90,7 @@ impl LocalConfig {
             threads: None,
             context_size: None,
             repetition_penalty: 1.0,
+            tokenizer_json: None,
         }
     }
 }
@@ -137,7 +141,12 @@ impl LocalModel {
                 "{shown}: architecture `{architecture}` is not supported (this backend runs `llama`)"
             )));
         }
-        let vocabulary = vocabulary_from_gguf(&content.metadata, &shown)?;
+        let mut vocabulary = vocabulary_from_gguf(&content.metadata, &shown)?;
+        if let Some(json) = &config.tokenizer_json {
+            vocabulary.tokenizer = tokenizers::Tokenizer::from_file(json).map_err(|err| {
+                Error::config(format!("{}: not a usable tokenizer.json: {err}", json.display()))
+            })?;
+        }
         let device = config.device.open()?;
         let trained = content
             .metadata
@@ -317,5 +326,28 @@ impl Engine {
         }
         let usage = Usage::new(stats.prompt_tokens as u64, stats.completion_tokens as u64);
         let _ = send(StreamEvent::Usage { usage }) && send(StreamEvent::Finish { reason });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn devices_are_named_as_in_config() {
+        assert_eq!("cpu".parse::<DeviceChoice>().unwrap(), DeviceChoice::Cpu);
+        assert_eq!("cuda".parse::<DeviceChoice>().unwrap(), DeviceChoice::Cuda(0));
+        assert_eq!("cuda:1".parse::<DeviceChoice>().unwrap(), DeviceChoice::Cuda(1));
+        assert_eq!("metal".parse::<DeviceChoice>().unwrap(), DeviceChoice::Metal);
+        let err = "gpu".parse::<DeviceChoice>().unwrap_err();
+        assert!(err.to_string().contains("expected cpu, cuda, cuda:N or metal"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_gpu_is_a_configuration_error() {
+        // This build has neither CUDA nor Metal, or this machine no such GPU.
+        if let Err(err) = DeviceChoice::Cuda(7).open() {
+            assert!(matches!(err, Error::Configuration { .. }), "{err}");
+        }
     }
 }

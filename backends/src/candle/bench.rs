@@ -10,6 +10,7 @@ use anymodel_core::{Error, Result};
 use candle_core::Device;
 use candle_core::quantized::gguf_file;
 
+use super::candle_message;
 use super::llama::Llama;
 
 /// What [`benchmark`] measured.
@@ -70,7 +71,9 @@ pub fn benchmark(
     decode_tokens: usize,
 ) -> Result<BenchReport> {
     let shown = path.display().to_string();
-    let fail = |err: candle_core::Error| Error::Backend { message: format!("{shown}: {err}") };
+    let fail = |err: candle_core::Error| Error::Backend {
+        message: format!("{shown}: {}", candle_message(&err)),
+    };
     let file_bytes =
         std::fs::metadata(path).map_err(|err| Error::config(format!("{shown}: {err}")))?.len();
     let pool = rayon::ThreadPoolBuilder::new()
@@ -89,6 +92,7 @@ pub fn benchmark(
         let prompt: Vec<u32> =
             (0..prompt_tokens as u32).map(|i| 1000 + (i * 7919) % 20_000).collect();
         let mut cache = model.new_cache();
+        cache.reserve(&model, positions).map_err(fail)?;
         let started = Instant::now();
         let mut logits = model.forward(&prompt, &mut cache).map_err(fail)?;
         let prompt_seconds = started.elapsed().as_secs_f64();

@@ -5,6 +5,7 @@ use anymodel_core::{Error, FinishReason, Result};
 use candle_transformers::generation::{LogitsProcessor, Sampling as Sampler};
 use tokenizers::Tokenizer;
 
+use super::candle_message;
 use super::llama::{Cache, Llama};
 
 /// How to pick tokens and when to stop.
@@ -44,7 +45,7 @@ pub(crate) fn sampler(temperature: Option<f64>, top_k: Option<u32>, top_p: Optio
 }
 
 fn backend(err: candle_core::Error) -> Error {
-    Error::Backend { message: format!("local model: {err}") }
+    Error::Backend { message: format!("local model: {}", candle_message(&err)) }
 }
 
 /// Generates after `prompt`, reusing what `cache` holds of it, and hands each piece of text to
@@ -78,7 +79,16 @@ pub(crate) fn generate(
         prompt_tokens_processed: prompt.len() - common,
         completion_tokens: 0,
     };
-    let mut logits = model.forward(&prompt[common..], cache).map_err(backend)?;
+    // Room for the prompt and the reply at once (a reply without a limit gets a first share).
+    cache.reserve(model, prompt.len() + params.max_tokens.unwrap_or(256)).map_err(backend)?;
+    // The last prompt token runs on its own: candle computes a batch of tokens and a single
+    // token along slightly different paths, and this way its logits do not depend on how much
+    // of the prompt the cache already held, so a seed reproduces its text.
+    let (body, last) = prompt.split_at(prompt.len() - 1);
+    if body.len() > common {
+        model.forward(&body[common..], cache).map_err(backend)?;
+    }
+    let mut logits = model.forward(last, cache).map_err(backend)?;
     let mut sampler = LogitsProcessor::from_sampling(params.seed, params.sampler.clone());
     let mut text = TextStream::new(&params.stop);
     let mut generated: Vec<u32> = Vec::new();

@@ -1,13 +1,15 @@
 //! The Llama forward pass on candle's tensors and quantised matmuls: its own, rather than
 //! candle-transformers' `quantized_llama`, because that one ignores Llama 3.1's `rope_freqs`,
 //! caps positions at 4,096 and grows its key-value cache by concatenation on every token.
-//! Here the cache grows by doubling, the prompt is processed in chunks (bounding the attention
+//! Here the cache grows in steps, the prompt is processed in chunks (bounding the attention
 //! score matrix), and the cache remembers its tokens so that a prompt extending the previous
 //! one only processes what is new.
 
-use candle_core::quantized::{QMatMul, gguf_file};
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use candle_core::quantized::{QMatMul, QStorage, QTensor, gguf_file};
 use candle_core::{DType, Device, IndexOp, Module, Result as CandleResult, Tensor};
-use candle_nn::Embedding;
 use candle_transformers::quantized_nn::RmsNorm;
 use candle_transformers::utils::repeat_kv;
 
@@ -73,10 +75,36 @@ struct Block {
     down: QMatMul,
 }
 
+/// The token embedding table, kept quantised: only the rows of the tokens at hand are
+/// dequantised, so the table costs its file size rather than four bytes per weight.
+struct Embeddings {
+    table: Arc<QTensor>,
+    width: usize,
+}
+
+impl Embeddings {
+    fn forward(&self, tokens: &[u32], device: &Device) -> CandleResult<Tensor> {
+        let dtype = self.table.dtype();
+        let row_bytes = self.width / dtype.block_size() * dtype.type_size();
+        let data = self.table.data()?;
+        let mut values = Vec::with_capacity(tokens.len() * self.width);
+        for &token in tokens {
+            let start = token as usize * row_bytes;
+            let bytes = data.get(start..start + row_bytes).ok_or_else(|| {
+                candle_core::Error::Msg(format!("token {token} is outside the vocabulary"))
+            })?;
+            let storage = QStorage::from_data(Cow::Borrowed(bytes), &Device::Cpu, dtype)?;
+            let row = QTensor::new(storage, (self.width,))?.dequantize(&Device::Cpu)?;
+            values.extend(row.to_vec1::<f32>()?);
+        }
+        Tensor::from_vec(values, (1, tokens.len(), self.width), device)
+    }
+}
+
 /// A loaded Llama model: weights and rotary tables, shared by every call.
 pub struct Llama {
     shape: LlamaShape,
-    embed: Embedding,
+    embed: Embeddings,
     blocks: Vec<Block>,
     norm: RmsNorm,
     output: QMatMul,
@@ -85,8 +113,11 @@ pub struct Llama {
     device: Device,
 }
 
+/// Keys and values are kept in half precision, as llama.cpp keeps them: half the memory.
+const CACHE_DTYPE: DType = DType::F16;
+
 /// How many prompt tokens go through the model at once.
-const PREFILL_CHUNK: usize = 256;
+const PREFILL_CHUNK: usize = 64;
 
 impl Llama {
     /// Loads the weights of a GGUF file, with rotary tables for `positions` positions.
@@ -98,12 +129,17 @@ impl Llama {
     ) -> CandleResult<Self> {
         let shape = LlamaShape::from_gguf(content)?;
         let mut tensor = |name: &str| content.tensor(reader, name, device);
-        let embed_q = tensor("token_embd.weight")?;
-        let embed = Embedding::new(embed_q.dequantize(device)?, shape.embedding);
+        let table = Arc::new(tensor("token_embd.weight")?);
+        if shape.embedding % table.dtype().block_size() != 0 {
+            return Err(candle_core::Error::Msg(
+                "the embedding width is not a whole number of blocks".into(),
+            ));
+        }
+        let embed = Embeddings { table: table.clone(), width: shape.embedding };
         let norm = RmsNorm::from_qtensor(tensor("output_norm.weight")?, shape.rms_eps)?;
         let output = match tensor("output.weight") {
             Ok(weights) => QMatMul::from_qtensor(weights)?,
-            Err(_) => QMatMul::from_qtensor(embed_q)?, // tied embeddings (SmolLM2)
+            Err(_) => QMatMul::from_arc(table)?, // tied embeddings (SmolLM2)
         };
         // Llama 3.1+ scales rotary frequencies by a factor per dimension pair.
         let factors = match tensor("rope_freqs.weight") {
@@ -160,8 +196,7 @@ impl Llama {
         let start = cache.tokens.len();
         let len = tokens.len();
         cache.reserve(self, start + len)?;
-        let input = Tensor::new(tokens, &self.device)?.unsqueeze(0)?;
-        let mut x = self.embed.forward(&input)?;
+        let mut x = self.embed.forward(tokens, &self.device)?;
         let mask = causal_mask(len, start, &self.device)?;
         for (i, block) in self.blocks.iter().enumerate() {
             let residual = &x;
@@ -200,17 +235,19 @@ impl Llama {
         let sin = self.sin.narrow(0, start, len)?;
         let q = candle_nn::rotary_emb::rope_i(&q, &cos, &sin)?;
         let k = candle_nn::rotary_emb::rope_i(&k, &cos, &sin)?;
-        let (k_all, v_all) = cache.store(layer, &k, &v, start)?;
+        let (k_all, v_all) =
+            cache.store(layer, &k.to_dtype(CACHE_DTYPE)?, &v.to_dtype(CACHE_DTYPE)?, start)?;
         let groups = s.heads / s.kv_heads;
         let k_all = repeat_kv(k_all, groups)?.contiguous()?;
         let v_all = repeat_kv(v_all, groups)?.contiguous()?;
-        let scores = (q.matmul(&k_all.t()?)? / (s.head_dim as f64).sqrt())?;
+        let q = q.to_dtype(CACHE_DTYPE)?;
+        let scores = (q.matmul(&k_all.t()?)?.to_dtype(DType::F32)? / (s.head_dim as f64).sqrt())?;
         let scores = match mask {
             Some(mask) => scores.broadcast_add(mask)?,
             None => scores,
         };
-        let weights = candle_nn::ops::softmax_last_dim(&scores)?;
-        let y = weights.matmul(&v_all)?;
+        let weights = candle_nn::ops::softmax_last_dim(&scores)?.to_dtype(CACHE_DTYPE)?;
+        let y = weights.matmul(&v_all)?.to_dtype(DType::F32)?;
         let y = y.transpose(1, 2)?.reshape((batch, len, s.heads * s.head_dim))?;
         block.wo.forward(&y)
     }
@@ -252,7 +289,7 @@ fn rotary_tables(
 }
 
 /// The key-value cache of one conversation: per layer, keys and values for every processed
-/// position, in buffers that double when full, and the tokens they came from.
+/// position, in buffers that grow a chunk at a time, and the tokens they came from.
 pub struct Cache {
     tokens: Vec<u32>,
     layers: Vec<(Tensor, Tensor)>,
@@ -270,23 +307,28 @@ impl Cache {
         self.tokens.truncate(len);
     }
 
-    fn reserve(&mut self, model: &Llama, needed: usize) -> CandleResult<()> {
+    /// Makes room for `needed` positions in one allocation (capped at the model's positions):
+    /// callers that know how long a generation may get reserve it up front, so the buffers
+    /// are not copied as they grow.
+    pub fn reserve(&mut self, model: &Llama, needed: usize) -> CandleResult<()> {
+        let needed = needed.min(model.positions());
         if needed <= self.capacity {
             return Ok(());
         }
-        let capacity = needed.max(self.capacity * 2).max(64).min(model.positions().max(needed));
+        // Grow in steps of a chunk: copies stay rare and the buffer stays close to its use.
+        let capacity = (needed.div_ceil(PREFILL_CHUNK) * PREFILL_CHUNK).min(model.positions());
         let s = &model.shape;
         let held = self.tokens.len();
         let mut layers = Vec::with_capacity(s.layers);
         for layer in 0..s.layers {
             let k =
-                Tensor::zeros((1, s.kv_heads, capacity, s.head_dim), DType::F32, &model.device)?;
+                Tensor::zeros((1, s.kv_heads, capacity, s.head_dim), CACHE_DTYPE, &model.device)?;
             let v =
-                Tensor::zeros((1, s.kv_heads, capacity, s.head_dim), DType::F32, &model.device)?;
+                Tensor::zeros((1, s.kv_heads, capacity, s.head_dim), CACHE_DTYPE, &model.device)?;
             if held > 0 {
                 let (old_k, old_v) = &self.layers[layer];
-                k.slice_set(&old_k.narrow(2, 0, held)?, 2, 0)?;
-                v.slice_set(&old_v.narrow(2, 0, held)?, 2, 0)?;
+                k.slice_set(&old_k.narrow(2, 0, held)?.contiguous()?, 2, 0)?;
+                v.slice_set(&old_v.narrow(2, 0, held)?.contiguous()?, 2, 0)?;
             }
             layers.push((k, v));
         }

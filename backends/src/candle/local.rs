@@ -14,6 +14,7 @@ use candle_core::quantized::gguf_file;
 use futures::stream;
 use tokio::sync::mpsc;
 
+use super::candle_message;
 use super::generate::{GenerationStats, Params, generate, sampler};
 use super::llama::{Cache, Llama};
 use super::template::{CHATML_TEMPLATE, ChatTemplate, LLAMA3_TEMPLATE};
@@ -128,8 +129,9 @@ impl LocalModel {
         let path = &config.path;
         let shown = path.display().to_string();
         let mut file = File::open(path).map_err(|err| Error::config(format!("{shown}: {err}")))?;
-        let content = gguf_file::Content::read(&mut file)
-            .map_err(|err| Error::config(format!("{shown} is not a readable GGUF file: {err}")))?;
+        let content = gguf_file::Content::read(&mut file).map_err(|err| {
+            Error::config(format!("{shown} is not a readable GGUF file: {}", candle_message(&err)))
+        })?;
         let architecture = content
             .metadata
             .get("general.architecture")
@@ -162,7 +164,8 @@ impl LocalModel {
             .install(|| Llama::from_gguf(&content, &mut file, &device, positions))
             .map_err(|err| {
                 Error::config(format!(
-                    "{shown}: the weights cannot be loaded (is the file truncated?): {err}"
+                    "{shown}: the weights cannot be loaded (is the file truncated?): {}",
+                    candle_message(&err)
                 ))
             })?;
         let bos = vocabulary.bos.as_ref().map(|(_, t)| t.as_str()).unwrap_or_default();

@@ -17,3 +17,12 @@ pub use local::{DeviceChoice, LocalConfig, LocalModel};
 pub use template::{CHATML_TEMPLATE, ChatTemplate, LLAMA3_TEMPLATE};
 pub use tokenizer::{Vocabulary, vocabulary_from_gguf};
 pub use tool_calls::{ParsedReply, ToolCallFilter, ToolCallFormat, call_events};
+
+/// A candle error's message without the backtrace candle attaches to it.
+fn candle_message(err: &candle_core::Error) -> String {
+    let text = err.to_string();
+    match text.find("\n   0: ") {
+        Some(at) => text[..at].trim_end().to_string(),
+        None => text,
+    }
+}

@@ -43,6 +43,12 @@ fn main() -> ExitCode {
     match cli.command {
         #[cfg(feature = "candle")]
         Some(Command::Bench { model, threads, prompt_tokens, decode_tokens }) => {
+            // candle's quantised kernels size their thread pool once per process from
+            // CANDLE_NUM_THREADS: run again with it set when it does not say `threads`.
+            let wanted = threads.to_string();
+            if std::env::var("CANDLE_NUM_THREADS").ok().as_deref() != Some(wanted.as_str()) {
+                return rerun_with_threads(&wanted);
+            }
             match anymodel::backends::candle::benchmark(
                 &model,
                 threads,
@@ -63,6 +69,25 @@ fn main() -> ExitCode {
             use clap::CommandFactory;
             let _ = Cli::command().print_help();
             ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs this same command again with candle's thread count set, and exits as it does.
+#[cfg(feature = "candle")]
+fn rerun_with_threads(threads: &str) -> ExitCode {
+    let rerun = std::env::current_exe().and_then(|exe| {
+        std::process::Command::new(exe)
+            .args(std::env::args_os().skip(1))
+            .env("CANDLE_NUM_THREADS", threads)
+            .env("RAYON_NUM_THREADS", threads)
+            .status()
+    });
+    match rerun {
+        Ok(status) => ExitCode::from(status.code().and_then(|c| u8::try_from(c).ok()).unwrap_or(1)),
+        Err(err) => {
+            eprintln!("anymodel bench: could not start itself again with {threads} threads: {err}");
+            ExitCode::from(1)
         }
     }
 }

@@ -136,3 +136,23 @@ fn the_files_template_renders_tools() {
     assert!(prompt.contains("\"name\": \"get_weather\""), "{prompt}");
     assert!(prompt.ends_with("<|start_header_id|>assistant<|end_header_id|>\n\n"), "{prompt}");
 }
+
+#[tokio::test]
+async fn dropping_the_stream_stops_the_generation() {
+    let hello = id("Hello");
+    let model = model("cancel", hello, &[], |c| c);
+    let mut events = model.stream(ask("Hi", 5000)).await.unwrap();
+    let first = events.next().await.unwrap().unwrap();
+    assert_eq!(first, StreamEvent::TextDelta { text: "Hello".into() });
+    drop(events);
+    // The generation notices at its next piece of text and stops, far short of 5,000 tokens.
+    for _ in 0..200 {
+        if !model.is_busy() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(!model.is_busy(), "the generation goes on after its stream was dropped");
+    let stopped = model.last_stats().completion_tokens;
+    assert!((1..100).contains(&stopped), "{stopped} tokens generated");
+}

@@ -49,7 +49,8 @@ fn backend(err: candle_core::Error) -> Error {
 }
 
 /// Generates after `prompt`, reusing what `cache` holds of it, and hands each piece of text to
-/// `emit`, which returns `false` when nobody is listening any more (generation then stops).
+/// `emit`, which returns `false` when nobody is listening any more: generation then stops, and
+/// the finish reason is `None`.
 pub(crate) fn generate(
     model: &Llama,
     cache: &mut Cache,
@@ -57,7 +58,7 @@ pub(crate) fn generate(
     prompt: &[u32],
     params: &Params,
     mut emit: impl FnMut(&str) -> bool,
-) -> Result<(FinishReason, GenerationStats)> {
+) -> Result<(Option<FinishReason>, GenerationStats)> {
     let positions = model.positions();
     if prompt.is_empty() {
         return Err(Error::InvalidRequest { status: None, message: "the prompt is empty".into() });
@@ -113,7 +114,7 @@ pub(crate) fn generate(
             .map_err(|err| Error::Backend { message: format!("local model: decoding: {err}") })?;
         let (release, stopped) = text.advance(&decoded);
         if !release.is_empty() && !emit(&release) {
-            return Err(Error::Cancelled);
+            return Ok((None, stats));
         }
         if stopped {
             break FinishReason::Stop;
@@ -127,9 +128,9 @@ pub(crate) fn generate(
     };
     let rest = text.flush();
     if !rest.is_empty() && !emit(&rest) {
-        return Err(Error::Cancelled);
+        return Ok((None, stats));
     }
-    Ok((reason, stats))
+    Ok((Some(reason), stats))
 }
 
 /// The text of a generation as it grows: holds back an incomplete UTF-8 character and anything

@@ -213,9 +213,15 @@ impl LocalModel {
         self.engine.template.render(&request.messages, &request.tools, true)
     }
 
-    /// What the last generation did (prompt tokens processed, tokens generated).
+    /// What the last generation did (prompt tokens processed, tokens generated), including one
+    /// stopped because its stream was dropped.
     pub fn last_stats(&self) -> GenerationStats {
         *self.engine.last.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether a generation is running (calls run one at a time).
+    pub fn is_busy(&self) -> bool {
+        self.engine.cache.try_lock().is_err()
     }
 
     /// The most tokens of prompt and reply together.
@@ -280,8 +286,22 @@ impl Model for LocalModel {
         // Inference is blocking work: it runs off the async runtime, and stops when the
         // receiver (the stream) is dropped.
         tokio::task::spawn_blocking(move || engine.run(&prompt, &params, filter, &sender));
-        Ok(Box::pin(stream::unfold(receiver, |mut receiver| async move {
-            receiver.recv().await.map(|event| (event, receiver))
+        // A generation that ends without its Finish event (a panic in the blocking task) is
+        // an error, never a silently short reply.
+        Ok(Box::pin(stream::unfold((receiver, false), |(mut receiver, done)| async move {
+            match receiver.recv().await {
+                Some(event) => {
+                    let finished = matches!(event, Ok(StreamEvent::Finish { .. }) | Err(_));
+                    Some((event, (receiver, finished)))
+                }
+                None if done => None,
+                None => Some((
+                    Err(Error::Backend {
+                        message: "the local model stopped before finishing its reply".into(),
+                    }),
+                    (receiver, true),
+                )),
+            }
         })))
     }
 }
@@ -306,7 +326,7 @@ impl Engine {
                 text.is_empty() || send(StreamEvent::TextDelta { text })
             })
         });
-        let (mut reason, stats) = match outcome {
+        let (reason, stats) = match outcome {
             Ok(done) => done,
             Err(err) => {
                 let _ = sender.blocking_send(Err(err));
@@ -314,6 +334,8 @@ impl Engine {
             }
         };
         *self.last.lock().unwrap_or_else(PoisonError::into_inner) = stats;
+        // No reason: the stream was dropped, and nobody is listening.
+        let Some(mut reason) = reason else { return };
         if let Some(filter) = filter {
             let parsed = filter.finish();
             if !parsed.content.is_empty() && !send(StreamEvent::TextDelta { text: parsed.content })

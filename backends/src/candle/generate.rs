@@ -5,8 +5,7 @@ use anymodel_core::{Error, FinishReason, Result};
 use candle_transformers::generation::{LogitsProcessor, Sampling as Sampler};
 use tokenizers::Tokenizer;
 
-use super::candle_message;
-use super::llama::{Cache, Llama};
+use super::session::{Session, backend};
 
 /// How to pick tokens and when to stop.
 #[derive(Debug, Clone)]
@@ -44,22 +43,17 @@ pub(crate) fn sampler(temperature: Option<f64>, top_k: Option<u32>, top_p: Optio
     }
 }
 
-fn backend(err: candle_core::Error) -> Error {
-    Error::Backend { message: format!("local model: {}", candle_message(&err)) }
-}
-
-/// Generates after `prompt`, reusing what `cache` holds of it, and hands each piece of text to
+/// Generates after `prompt`, reusing what `session` holds of it, and hands each piece of text to
 /// `emit`, which returns `false` when nobody is listening any more: generation then stops, and
 /// the finish reason is `None`.
 pub(crate) fn generate(
-    model: &Llama,
-    cache: &mut Cache,
+    session: &mut dyn Session,
     tokenizer: &Tokenizer,
     prompt: &[u32],
     params: &Params,
     mut emit: impl FnMut(&str) -> bool,
 ) -> Result<(Option<FinishReason>, GenerationStats)> {
-    let positions = model.positions();
+    let positions = session.positions();
     if prompt.is_empty() {
         return Err(Error::InvalidRequest { status: None, message: "the prompt is empty".into() });
     }
@@ -73,23 +67,23 @@ pub(crate) fn generate(
     }
     // Reuse the cached prefix; the last prompt token always runs, for its logits.
     let common =
-        cache.tokens().iter().zip(prompt).take_while(|(a, b)| a == b).count().min(prompt.len() - 1);
-    cache.truncate(common);
+        session.held().iter().zip(prompt).take_while(|(a, b)| a == b).count().min(prompt.len() - 1);
+    let common = session.keep(common)?;
     let mut stats = GenerationStats {
         prompt_tokens: prompt.len(),
         prompt_tokens_processed: prompt.len() - common,
         completion_tokens: 0,
     };
     // Room for the prompt and the reply at once (a reply without a limit gets a first share).
-    cache.reserve(model, prompt.len() + params.max_tokens.unwrap_or(256)).map_err(backend)?;
+    session.reserve(prompt.len() + params.max_tokens.unwrap_or(256))?;
     // The last prompt token runs on its own: candle computes a batch of tokens and a single
     // token along slightly different paths, and this way its logits do not depend on how much
     // of the prompt the cache already held, so a seed reproduces its text.
     let (body, last) = prompt.split_at(prompt.len() - 1);
     if body.len() > common {
-        model.forward(&body[common..], cache).map_err(backend)?;
+        session.forward(&body[common..])?;
     }
-    let mut logits = model.forward(last, cache).map_err(backend)?;
+    let mut logits = session.forward(last)?;
     let mut sampler = LogitsProcessor::from_sampling(params.seed, params.sampler.clone());
     let mut text = TextStream::new(&params.stop);
     let mut generated: Vec<u32> = Vec::new();
@@ -120,11 +114,11 @@ pub(crate) fn generate(
             break FinishReason::Stop;
         }
         if params.max_tokens.is_some_and(|max| stats.completion_tokens >= max)
-            || cache.tokens().len() + 1 >= positions
+            || session.held().len() + 1 >= positions
         {
             break FinishReason::Length;
         }
-        logits = model.forward(&[token], cache).map_err(backend)?;
+        logits = session.forward(&[token])?;
     };
     let rest = text.flush();
     if !rest.is_empty() && !emit(&rest) {

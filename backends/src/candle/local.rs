@@ -2,7 +2,7 @@
 //! [`Model`] trait as the hosted APIs.
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use anymodel_core::{
@@ -17,9 +17,13 @@ use tokio::sync::mpsc;
 use super::candle_message;
 use super::generate::{GenerationStats, Params, generate, sampler};
 use super::llama::{Cache, Llama};
+use super::session::{
+    Checkpoint, CheckpointSession, CheckpointState, GgufSession, Session as SessionMut,
+};
 use super::template::{CHATML_TEMPLATE, ChatTemplate, LLAMA3_TEMPLATE};
 use super::tokenizer::{Vocabulary, vocabulary_from_gguf};
 use super::tool_calls::{ToolCallFilter, call_events};
+use candle_transformers::models::llama as hf;
 
 /// Where a local model runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,13 +102,30 @@ impl LocalConfig {
     }
 }
 
+/// The weights and the conversation state of a model, of either kind.
+enum Weights {
+    Gguf { model: Llama, cache: Cache },
+    Checkpoint { checkpoint: Checkpoint, state: CheckpointState },
+}
+
+impl Weights {
+    fn session(&mut self) -> Box<dyn SessionMut + '_> {
+        match self {
+            Weights::Gguf { model, cache } => Box::new(GgufSession { model, cache }),
+            Weights::Checkpoint { checkpoint, state } => {
+                Box::new(CheckpointSession { checkpoint, state })
+            }
+        }
+    }
+}
+
 struct Engine {
-    model: Llama,
+    weights: Mutex<Weights>,
+    positions: usize,
     vocabulary: Vocabulary,
     template: ChatTemplate,
     end_tokens: Vec<u32>,
     repetition_penalty: f32,
-    cache: Mutex<Cache>,
     last: Mutex<GenerationStats>,
     pool: rayon::ThreadPool,
 }
@@ -125,51 +146,26 @@ impl std::fmt::Debug for LocalModel {
 const DEFAULT_CONTEXT_CAP: usize = 8192;
 
 impl LocalModel {
-    /// Loads a GGUF file. Errors name the file and what is wrong with it: missing, not GGUF,
-    /// truncated, an architecture other than Llama's, a tokenizer that cannot be built.
+    /// Loads a GGUF file, or a full-precision Llama checkpoint in the Hugging Face layout when
+    /// `path` is a folder (`config.json`, `tokenizer.json`, `*.safetensors`). Errors name the
+    /// file and what is wrong with it: missing, not GGUF, truncated, an architecture other than
+    /// Llama's, a tokenizer that cannot be built.
     pub fn load(config: LocalConfig) -> Result<Self> {
-        let path = &config.path;
-        let shown = path.display().to_string();
-        let mut file = File::open(path).map_err(|err| Error::config(format!("{shown}: {err}")))?;
-        let content = gguf_file::Content::read(&mut file).map_err(|err| {
-            Error::config(format!("{shown} is not a readable GGUF file: {}", candle_message(&err)))
-        })?;
-        let architecture = content
-            .metadata
-            .get("general.architecture")
-            .and_then(|v| v.to_string().ok())
-            .cloned()
-            .unwrap_or_default();
-        if architecture != "llama" {
-            return Err(Error::config(format!(
-                "{shown}: architecture `{architecture}` is not supported (this backend runs `llama`)"
-            )));
-        }
-        let mut vocabulary = vocabulary_from_gguf(&content.metadata, &shown)?;
+        let device = config.device.open()?;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(config.threads.unwrap_or(0))
+            .build()
+            .map_err(|err| Error::config(format!("threads: {err}")))?;
+        let (weights, mut vocabulary, positions) = if config.path.is_dir() {
+            pool.install(|| load_checkpoint(&config, &device))?
+        } else {
+            pool.install(|| load_gguf(&config, &device))?
+        };
         if let Some(json) = &config.tokenizer_json {
             vocabulary.tokenizer = tokenizers::Tokenizer::from_file(json).map_err(|err| {
                 Error::config(format!("{}: not a usable tokenizer.json: {err}", json.display()))
             })?;
         }
-        let device = config.device.open()?;
-        let trained = content
-            .metadata
-            .get("llama.context_length")
-            .and_then(|v| v.to_u32().ok())
-            .map_or(4096, |n| n as usize);
-        let positions = config.context_size.unwrap_or(trained.min(DEFAULT_CONTEXT_CAP));
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(config.threads.unwrap_or(0))
-            .build()
-            .map_err(|err| Error::config(format!("threads: {err}")))?;
-        let model = pool
-            .install(|| Llama::from_gguf(&content, &mut file, &device, positions))
-            .map_err(|err| {
-                Error::config(format!(
-                    "{shown}: the weights cannot be loaded (is the file truncated?): {}",
-                    candle_message(&err)
-                ))
-            })?;
         let bos = vocabulary.bos.as_ref().map(|(_, t)| t.as_str()).unwrap_or_default();
         let eos = vocabulary.eos.as_ref().map(|(_, t)| t.as_str()).unwrap_or_default();
         let template = match &vocabulary.chat_template {
@@ -185,23 +181,16 @@ impl LocalModel {
         {
             end_tokens.extend(vocabulary.tokenizer.token_to_id(marker));
         }
-        let name = format!(
-            "local:{}",
-            Path::new(path)
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        );
-        let cache = Mutex::new(model.new_cache());
+        let stem = config.path.file_stem().map(|s| s.to_string_lossy().into_owned());
         Ok(LocalModel {
-            name,
+            name: format!("local:{}", stem.unwrap_or_default()),
             engine: Arc::new(Engine {
-                model,
+                weights: Mutex::new(weights),
+                positions,
                 vocabulary,
                 template,
                 end_tokens,
                 repetition_penalty: config.repetition_penalty,
-                cache,
                 last: Mutex::new(GenerationStats::default()),
                 pool,
             }),
@@ -221,12 +210,12 @@ impl LocalModel {
 
     /// Whether a generation is running (calls run one at a time).
     pub fn is_busy(&self) -> bool {
-        self.engine.cache.try_lock().is_err()
+        self.engine.weights.try_lock().is_err()
     }
 
     /// The most tokens of prompt and reply together.
     pub fn context_size(&self) -> usize {
-        self.engine.model.positions()
+        self.engine.positions
     }
 
     fn tokens(&self, prompt: &str) -> Result<Vec<u32>> {
@@ -315,10 +304,10 @@ impl Engine {
         sender: &mpsc::Sender<Result<StreamEvent>>,
     ) {
         let send = |event| sender.blocking_send(Ok(event)).is_ok();
-        let mut guard = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        let cache: &mut Cache = &mut guard;
+        let mut weights = self.weights.lock().unwrap_or_else(PoisonError::into_inner);
+        let weights: &mut Weights = &mut weights;
         let outcome = self.pool.install(|| {
-            generate(&self.model, cache, &self.vocabulary.tokenizer, prompt, params, |text| {
+            generate(&mut *weights.session(), &self.vocabulary.tokenizer, prompt, params, |text| {
                 let text = match filter.as_mut() {
                     Some(filter) => filter.push(text),
                     None => text.to_string(),
@@ -354,6 +343,78 @@ impl Engine {
         let usage = Usage::new(stats.prompt_tokens as u64, stats.completion_tokens as u64);
         let _ = send(StreamEvent::Usage { usage }) && send(StreamEvent::Finish { reason });
     }
+}
+
+fn load_gguf(config: &LocalConfig, device: &Device) -> Result<(Weights, Vocabulary, usize)> {
+    let shown = config.path.display().to_string();
+    let mut file =
+        File::open(&config.path).map_err(|err| Error::config(format!("{shown}: {err}")))?;
+    let content = gguf_file::Content::read(&mut file).map_err(|err| {
+        Error::config(format!("{shown} is not a readable GGUF file: {}", candle_message(&err)))
+    })?;
+    let metadata = &content.metadata;
+    let architecture = metadata
+        .get("general.architecture")
+        .and_then(|v| v.to_string().ok())
+        .cloned()
+        .unwrap_or_default();
+    if architecture != "llama" {
+        return Err(Error::config(format!(
+            "{shown}: architecture `{architecture}` is not supported (this backend runs `llama`)"
+        )));
+    }
+    let vocabulary = vocabulary_from_gguf(metadata, &shown)?;
+    let trained = metadata
+        .get("llama.context_length")
+        .and_then(|v| v.to_u32().ok())
+        .map_or(4096, |n| n as usize);
+    let positions = config.context_size.unwrap_or(trained.min(DEFAULT_CONTEXT_CAP));
+    let model = Llama::from_gguf(&content, &mut file, device, positions).map_err(|err| {
+        Error::config(format!(
+            "{shown}: the weights cannot be loaded (is the file truncated?): {}",
+            candle_message(&err)
+        ))
+    })?;
+    let cache = model.new_cache();
+    Ok((Weights::Gguf { model, cache }, vocabulary, positions))
+}
+
+/// A token given in `tokenizer_config.json`, as text or as `{"content": …}`.
+fn configured_token(config: &serde_json::Value, key: &str) -> Option<String> {
+    let value = config.get(key)?;
+    value.as_str().or_else(|| value.get("content").and_then(|c| c.as_str())).map(str::to_string)
+}
+
+fn load_checkpoint(config: &LocalConfig, device: &Device) -> Result<(Weights, Vocabulary, usize)> {
+    let folder = &config.path;
+    let tokenizer_path = folder.join("tokenizer.json");
+    let tokenizer = tokenizers::Tokenizer::from_file(&tokenizer_path)
+        .map_err(|err| Error::config(format!("{}: {err}", tokenizer_path.display())))?;
+    let settings: serde_json::Value =
+        match std::fs::read_to_string(folder.join("tokenizer_config.json")) {
+            Ok(text) => serde_json::from_str(&text).map_err(|err| {
+                Error::config(format!("{}: {err}", folder.join("tokenizer_config.json").display()))
+            })?,
+            Err(_) => serde_json::Value::Null,
+        };
+    let (checkpoint, raw) = Checkpoint::load(folder, device)?;
+    let token =
+        |text: Option<String>| text.and_then(|t| tokenizer.token_to_id(&t).map(|id| (id, t)));
+    let bos = token(configured_token(&settings, "bos_token"))
+        .or_else(|| raw.bos_token_id.and_then(|id| tokenizer.id_to_token(id).map(|t| (id, t))));
+    let eos_from_config = match &raw.eos_token_id {
+        Some(hf::LlamaEosToks::Single(id)) => Some(*id),
+        Some(hf::LlamaEosToks::Multiple(ids)) => ids.first().copied(),
+        None => None,
+    };
+    let eos = token(configured_token(&settings, "eos_token"))
+        .or_else(|| eos_from_config.and_then(|id| tokenizer.id_to_token(id).map(|t| (id, t))));
+    let chat_template = settings.get("chat_template").and_then(|t| t.as_str()).map(str::to_string);
+    let positions =
+        config.context_size.unwrap_or(checkpoint.positions()).min(checkpoint.positions());
+    let state = checkpoint.new_state()?;
+    let vocabulary = Vocabulary { tokenizer, bos, eos, add_bos: false, chat_template };
+    Ok((Weights::Checkpoint { checkpoint, state }, vocabulary, positions))
 }
 
 #[cfg(test)]

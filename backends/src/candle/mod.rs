@@ -7,6 +7,7 @@ mod generate;
 pub mod llama;
 mod local;
 mod pythonic;
+mod session;
 pub mod template;
 pub mod tokenizer;
 pub mod tool_calls;

@@ -98,18 +98,7 @@ pub fn tiny_llama(path: &Path, otherwise: u32, transitions: &[(u32, u32)], templ
         metadata.push(("tokenizer.chat_template".into(), Value::String(template.into())));
     }
 
-    // Basis direction 0 for most tokens, one more per listed token.
-    let basis: HashMap<u32, usize> =
-        transitions.iter().enumerate().map(|(i, (from, _))| (*from, i + 1)).collect();
-    let mut embedding = vec![0f32; vocab * WIDTH];
-    for token in 0..vocab {
-        embedding[token * WIDTH + basis.get(&(token as u32)).copied().unwrap_or(0)] = 1.0;
-    }
-    let mut output = vec![0f32; vocab * WIDTH];
-    output[otherwise as usize * WIDTH] = 10.0;
-    for (from, to) in transitions {
-        output[*to as usize * WIDTH + basis[from]] = 10.0;
-    }
+    let (embedding, output) = bigram(vocab, WIDTH, otherwise, transitions);
 
     let device = Device::Cpu;
     let tensor = |values: Vec<f32>, shape: &[usize]| {
@@ -146,4 +135,82 @@ pub fn tiny_llama(path: &Path, otherwise: u32, transitions: &[(u32, u32)], templ
     let tensors: Vec<(&str, &QTensor)> = tensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
     let mut file = std::fs::File::create(path).unwrap();
     gguf_file::write(&mut file, &pairs, &tensors).unwrap();
+}
+
+/// Embedding and output matrices (`vocab` x `width`, row-major) of a bigram model: each listed
+/// token gets its own basis direction, every other token direction 0, and the output row of the
+/// token to follow points along the direction of the token it follows.
+fn bigram(
+    vocab: usize,
+    width: usize,
+    otherwise: u32,
+    transitions: &[(u32, u32)],
+) -> (Vec<f32>, Vec<f32>) {
+    let basis: HashMap<u32, usize> =
+        transitions.iter().enumerate().map(|(i, (from, _))| (*from, i + 1)).collect();
+    let mut embedding = vec![0f32; vocab * width];
+    for token in 0..vocab {
+        embedding[token * width + basis.get(&(token as u32)).copied().unwrap_or(0)] = 1.0;
+    }
+    let mut output = vec![0f32; vocab * width];
+    output[otherwise as usize * width] = 10.0;
+    for (from, to) in transitions {
+        output[*to as usize * width + basis[from]] = 10.0;
+    }
+    (embedding, output)
+}
+
+/// A tiny full-precision Llama checkpoint in the Hugging Face layout (`config.json`,
+/// `tokenizer.json`, `tokenizer_config.json` with `template`, `model.safetensors`), a bigram
+/// model like [`tiny_llama`]'s, with a 256-position context.
+pub fn tiny_checkpoint(folder: &Path, otherwise: u32, transitions: &[(u32, u32)], template: &str) {
+    use candle_core::{Device, Tensor};
+
+    const WIDTH: usize = 16;
+    const FFN: usize = 32;
+    let vocab = 128_256;
+    std::fs::create_dir_all(folder).unwrap();
+    std::fs::copy(need(models().join("llama3.2/tokenizer.json")), folder.join("tokenizer.json"))
+        .unwrap();
+    let config = serde_json::json!({
+        "hidden_size": WIDTH, "intermediate_size": FFN, "vocab_size": vocab,
+        "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 1,
+        "rms_norm_eps": 1e-5, "rope_theta": 500000.0, "max_position_embeddings": 256,
+        "bos_token_id": 128000, "eos_token_id": 128009, "tie_word_embeddings": false,
+    });
+    std::fs::write(folder.join("config.json"), config.to_string()).unwrap();
+    let settings = serde_json::json!({
+        "bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>", "chat_template": template,
+    });
+    std::fs::write(folder.join("tokenizer_config.json"), settings.to_string()).unwrap();
+
+    let device = Device::Cpu;
+    let tensor =
+        |values: Vec<f32>, shape: &[usize]| Tensor::from_vec(values, shape, &device).unwrap();
+    let random = |shape: &[usize]| {
+        tensor((0..shape.iter().product()).map(|_| fastrand::f32() - 0.5).collect(), shape)
+    };
+    let zeros = |shape: &[usize]| tensor(vec![0.0; shape.iter().product()], shape);
+    let ones = |len: usize| tensor(vec![1.0; len], &[len]);
+    let (embedding, output) = bigram(vocab, WIDTH, otherwise, transitions);
+    let mut tensors = HashMap::from([
+        ("model.embed_tokens.weight".to_string(), tensor(embedding, &[vocab, WIDTH])),
+        ("lm_head.weight".into(), tensor(output, &[vocab, WIDTH])),
+        ("model.norm.weight".into(), ones(WIDTH)),
+    ]);
+    for layer in 0..2 {
+        let name = |part: &str| format!("model.layers.{layer}.{part}.weight");
+        tensors.extend([
+            (name("input_layernorm"), ones(WIDTH)),
+            (name("post_attention_layernorm"), ones(WIDTH)),
+            (name("self_attn.q_proj"), random(&[WIDTH, WIDTH])),
+            (name("self_attn.k_proj"), random(&[WIDTH / 2, WIDTH])),
+            (name("self_attn.v_proj"), random(&[WIDTH / 2, WIDTH])),
+            (name("self_attn.o_proj"), zeros(&[WIDTH, WIDTH])),
+            (name("mlp.gate_proj"), random(&[FFN, WIDTH])),
+            (name("mlp.up_proj"), random(&[FFN, WIDTH])),
+            (name("mlp.down_proj"), zeros(&[WIDTH, FFN])),
+        ]);
+    }
+    candle_core::safetensors::save(&tensors, folder.join("model.safetensors")).unwrap();
 }

@@ -1,6 +1,7 @@
 //! One suite, every backend: the same scenarios run against each backend (the scripted model
 //! included), and each must behave the same through the core trait. Remote backends run against
-//! mock servers that speak their wire format; a later backend joins by adding a [`Backend`].
+//! mock servers that speak their wire format; a later backend joins by adding a [`Backend`]. The
+//! local backend, which cannot replay scripted replies, runs the scenarios that make sense for it.
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly by design.
 
@@ -394,26 +395,63 @@ async fn every_backend_reports_failures_in_the_same_class() {
     }
 }
 
+/// Asks `model` for JSON Schema output: it must answer when it declares the capability, and
+/// refuse with `Unsupported` when it does not.
+async fn check_declared_capabilities(name: &str, model: &dyn Model) {
+    let request = ChatRequest::user("?").with_response_format(ResponseFormat::JsonSchema {
+        name: "x".into(),
+        schema: json!({"type": "object"}),
+        strict: false,
+    });
+    let outcome = model.chat(request).await;
+    if model.capabilities().json_schema_output {
+        assert!(outcome.is_ok(), "{name}: {outcome:?}");
+    } else {
+        assert!(matches!(outcome, Err(Error::Unsupported { .. })), "{name}: {outcome:?}");
+    }
+}
+
 #[tokio::test]
 async fn every_backend_refuses_what_it_declares_it_cannot_do() {
     for backend in backends() {
         let model = backend.replying(vec![ChatResponse::text("{}")]).await;
-        let request = ChatRequest::user("?").with_response_format(ResponseFormat::JsonSchema {
-            name: "x".into(),
-            schema: json!({"type": "object"}),
-            strict: false,
-        });
-        let outcome = model.chat(request).await;
-        if model.capabilities().json_schema_output {
-            assert!(outcome.is_ok(), "{}: {outcome:?}", backend.name());
-        } else {
-            assert!(
-                matches!(outcome, Err(Error::Unsupported { .. })),
-                "{}: {outcome:?}",
-                backend.name()
-            );
-        }
+        check_declared_capabilities(backend.name(), &**model).await;
     }
+}
+
+/// The local backend, where the scenarios make sense: it cannot replay scripted replies, but it
+/// must declare what it can do as truly as the others, and give the same reply whole and
+/// streamed (greedy decoding is deterministic).
+#[tokio::test]
+async fn the_local_backend_keeps_the_same_contract() {
+    let path =
+        std::env::temp_dir().join(format!("anymodel-conformance-{}.gguf", std::process::id()));
+    let tokenizer =
+        tokenizers::Tokenizer::from_file(support::llama3::models().join("llama3.2/tokenizer.json"))
+            .unwrap();
+    let hello = tokenizer.token_to_id("Hello").unwrap();
+    support::llama3::tiny_llama(
+        &path,
+        hello,
+        &[],
+        Some(anymodel_backends::candle::LLAMA3_TEMPLATE),
+    );
+    let model = anymodel_backends::candle::LocalModel::load(
+        anymodel_backends::candle::LocalConfig::new(&path),
+    )
+    .unwrap();
+    std::fs::remove_file(&path).unwrap();
+    check_declared_capabilities("local", &model).await;
+    let request = ChatRequest::user("Hi").with_sampling(anymodel_core::Sampling {
+        temperature: Some(0.0),
+        max_tokens: Some(5),
+        ..Default::default()
+    });
+    let whole = model.chat(request.clone()).await.unwrap();
+    let streamed = collect_stream(model.stream(request).await.unwrap()).await.unwrap();
+    assert_eq!(whole, streamed);
+    assert_eq!(whole.message.content, "HelloHelloHelloHelloHello");
+    assert_eq!(whole.finish_reason, FinishReason::Length);
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]

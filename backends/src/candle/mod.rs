@@ -4,6 +4,7 @@
 
 mod bench;
 mod generate;
+pub mod hub;
 pub mod llama;
 mod local;
 mod pythonic;
@@ -14,6 +15,7 @@ pub mod tool_calls;
 
 pub use bench::{BenchReport, benchmark};
 pub use generate::GenerationStats;
+pub use hub::{HubFile, resolve_model};
 pub use local::{DeviceChoice, LocalConfig, LocalModel};
 pub use template::{CHATML_TEMPLATE, ChatTemplate, LLAMA3_TEMPLATE};
 pub use tokenizer::{Vocabulary, vocabulary_from_gguf};

@@ -1,5 +1,5 @@
-//! [`LocalModel`]: a Llama-family GGUF model run in-process by candle, behind the same
-//! [`Model`] trait as the hosted APIs.
+//! [`LocalModel`]: a Llama-family model (a GGUF file, or a Hugging Face checkpoint) run
+//! in-process by candle, behind the same [`Model`] trait as the hosted APIs.
 
 use std::fs::File;
 use std::path::PathBuf;

@@ -1,6 +1,8 @@
-//! The local backend's pieces that run Llama-family models in-process: chat templates, the
-//! tokenizer read from a GGUF file, tool calls parsed from the model's text, the Llama forward
-//! pass and [`LocalModel`], which puts them behind the [`anymodel_core::Model`] trait.
+//! The local backend: Llama-family models run in-process by candle. [`LocalModel`] puts them
+//! behind the [`anymodel_core::Model`] trait; the modules hold its pieces: the GGUF Llama forward
+//! pass ([`llama`]), the tokenizer read from GGUF metadata ([`tokenizer`]), chat templates
+//! ([`template`]), tool calls parsed from the model's text ([`tool_calls`]), Hub names ([`hub`]),
+//! and the benchmark ([`benchmark`]).
 
 mod bench;
 mod generate;

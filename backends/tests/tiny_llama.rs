@@ -10,7 +10,8 @@ use std::path::PathBuf;
 
 use anymodel_backends::candle::{LLAMA3_TEMPLATE, LocalConfig, LocalModel};
 use anymodel_core::{
-    ChatRequest, Error, FinishReason, Message, Model, Sampling, StreamEvent, ToolSpec,
+    Capability, ChatRequest, Error, FinishReason, Message, Model, Sampling, StreamEvent,
+    ToolChoice, ToolSpec,
 };
 use futures::StreamExt;
 use serde_json::json;
@@ -131,10 +132,24 @@ fn the_files_template_renders_tools() {
         description: "The weather in a city.".into(),
         parameters: json!({"type": "object", "properties": {"city": {"type": "string"}}}),
     };
-    let prompt = model.render_prompt(&ask("Weather in Paris?", 5).with_tools([weather])).unwrap();
+    let prompt =
+        model.render_prompt(&ask("Weather in Paris?", 5).with_tools([weather.clone()])).unwrap();
     assert!(prompt.starts_with("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.\n\nYou have access"), "{prompt}");
     assert!(prompt.contains("\"name\": \"get_weather\""), "{prompt}");
     assert!(prompt.ends_with("<|start_header_id|>assistant<|end_header_id|>\n\n"), "{prompt}");
+
+    // `tool_choice: none` hides the tools; forcing a call is refused until constrained decoding.
+    let hidden = ask("Weather in Paris?", 5)
+        .with_tools([weather.clone()])
+        .with_tool_choice(ToolChoice::None);
+    assert!(!model.render_prompt(&hidden).unwrap().contains("get_weather"));
+    let forced =
+        ask("Weather in Paris?", 5).with_tools([weather]).with_tool_choice(ToolChoice::Required);
+    let err = futures::executor::block_on(model.chat(forced)).unwrap_err();
+    assert!(
+        matches!(err, Error::Unsupported { capability: Capability::ForcedToolChoice, .. }),
+        "{err}"
+    );
 }
 
 #[tokio::test]

@@ -17,6 +17,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Capability {
     /// Calling tools declared in the request.
     Tools,
+    /// Being made to call a tool (`tool_choice` required, or a named tool).
+    ForcedToolChoice,
     /// Several tool calls in one reply.
     ParallelToolCalls,
     /// Replies constrained to a JSON object.
@@ -29,6 +31,7 @@ impl fmt::Display for Capability {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Capability::Tools => "tool calls",
+            Capability::ForcedToolChoice => "a forced tool choice",
             Capability::ParallelToolCalls => "parallel tool calls",
             Capability::JsonOutput => "JSON output",
             Capability::JsonSchemaOutput => "JSON Schema output",

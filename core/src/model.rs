@@ -16,6 +16,8 @@ use crate::stream::{EventStream, collect_stream};
 pub struct Capabilities {
     /// It can call tools.
     pub tools: bool,
+    /// It can be made to call a tool (`tool_choice` required, or a named tool).
+    pub forced_tool_choice: bool,
     /// It can call several tools in one reply.
     pub parallel_tool_calls: bool,
     /// It can be held to replying with a JSON object.
@@ -34,6 +36,7 @@ impl Capabilities {
     pub fn all() -> Self {
         Capabilities {
             tools: true,
+            forced_tool_choice: true,
             parallel_tool_calls: true,
             json_output: true,
             json_schema_output: true,
@@ -60,6 +63,10 @@ impl Capabilities {
                 return Err(lacks(Capability::JsonSchemaOutput));
             }
             ResponseFormat::JsonSchema { .. } => {}
+        }
+        let forced = matches!(request.tool_choice, ToolChoice::Required | ToolChoice::Tool { .. });
+        if forced && !request.tools.is_empty() && !self.forced_tool_choice {
+            return Err(lacks(Capability::ForcedToolChoice));
         }
         match &request.tool_choice {
             ToolChoice::Required if request.tools.is_empty() => Err(Error::InvalidRequest {
@@ -162,6 +169,11 @@ mod tests {
             Err(Error::Unsupported { capability: Capability::ParallelToolCalls, .. })
         ));
         assert_eq!(tools_only.check("tiny", &with_tools), Ok(()));
+        let forced = with_tools.clone().with_tool_choice(ToolChoice::Required);
+        assert!(matches!(
+            tools_only.check("tiny", &forced),
+            Err(Error::Unsupported { capability: Capability::ForcedToolChoice, .. })
+        ));
         assert_eq!(Capabilities::all().check("big", &parallel), Ok(()));
     }
 

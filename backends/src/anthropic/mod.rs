@@ -68,6 +68,7 @@ impl Anthropic {
             default_max_tokens: config.default_max_tokens,
             capabilities: Capabilities {
                 tools: true,
+                forced_tool_choice: true,
                 parallel_tool_calls: true,
                 json_output: false,
                 json_schema_output: false,

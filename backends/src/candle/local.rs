@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use anymodel_core::{
-    Capabilities, ChatRequest, Error, EventStream, FinishReason, Model, Result, StreamEvent, Usage,
+    Capabilities, ChatRequest, Error, EventStream, FinishReason, Model, Result, StreamEvent,
+    ToolChoice, ToolSpec, Usage,
 };
 use async_trait::async_trait;
 use candle_core::Device;
@@ -199,7 +200,7 @@ impl LocalModel {
 
     /// The exact prompt the model receives for `request`, as its chat template renders it.
     pub fn render_prompt(&self, request: &ChatRequest) -> Result<String> {
-        self.engine.template.render(&request.messages, &request.tools, true)
+        self.engine.template.render(&request.messages, offered_tools(request), true)
     }
 
     /// What the last generation did (prompt tokens processed, tokens generated), including one
@@ -247,6 +248,8 @@ impl Model for LocalModel {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             tools: true,
+            // Until constrained decoding, nothing makes a local model call a tool.
+            forced_tool_choice: false,
             parallel_tool_calls: true,
             json_output: false,
             json_schema_output: false,
@@ -257,6 +260,7 @@ impl Model for LocalModel {
 
     async fn stream(&self, request: ChatRequest) -> Result<EventStream> {
         self.capabilities().check(&self.name, &request)?;
+        let tools = offered_tools(&request);
         let prompt = self.tokens(&self.render_prompt(&request)?)?;
         let sampling = &request.sampling;
         let params = Params {
@@ -267,7 +271,7 @@ impl Model for LocalModel {
             end_tokens: self.engine.end_tokens.clone(),
             repetition_penalty: self.engine.repetition_penalty,
         };
-        let names: Vec<String> = request.tools.iter().map(|t| t.name.clone()).collect();
+        let names: Vec<String> = tools.iter().map(|t| t.name.clone()).collect();
         let filter = (!names.is_empty())
             .then(|| ToolCallFilter::new(self.engine.template.tool_call_format(), names));
         let (sender, receiver) = mpsc::channel(64);
@@ -343,6 +347,11 @@ impl Engine {
         let usage = Usage::new(stats.prompt_tokens as u64, stats.completion_tokens as u64);
         let _ = send(StreamEvent::Usage { usage }) && send(StreamEvent::Finish { reason });
     }
+}
+
+/// The tools the model sees: none with `tool_choice: none`, whose replies are not parsed either.
+fn offered_tools(request: &ChatRequest) -> &[ToolSpec] {
+    if request.tool_choice == ToolChoice::None { &[] } else { &request.tools }
 }
 
 fn load_gguf(config: &LocalConfig, device: &Device) -> Result<(Weights, Vocabulary, usize)> {

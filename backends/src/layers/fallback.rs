@@ -78,6 +78,7 @@ impl Model for Fallback {
         self.models.iter().map(|m| m.capabilities()).fold(Capabilities::default(), |all, one| {
             Capabilities {
                 tools: all.tools || one.tools,
+                forced_tool_choice: all.forced_tool_choice || one.forced_tool_choice,
                 parallel_tool_calls: all.parallel_tool_calls || one.parallel_tool_calls,
                 json_output: all.json_output || one.json_output,
                 json_schema_output: all.json_schema_output || one.json_schema_output,

@@ -105,3 +105,54 @@ fn unsupported_tokenizers_are_named() {
     let err = vocabulary_from_gguf(&metadata, "odd.gguf").unwrap_err();
     assert!(err.to_string().contains("pre-tokenizer `qwen9`"), "{err}");
 }
+
+/// A small SentencePiece vocabulary in GGUF form, with pieces ranked by score as SentencePiece
+/// ranks them: the expected tokenisations below are worked out by hand from these scores.
+fn sentencepiece_metadata() -> HashMap<String, Value> {
+    let mut pieces: Vec<(String, i32, f32)> =
+        vec![("<unk>".into(), 2, 0.0), ("<s>".into(), 3, 0.0), ("</s>".into(), 3, 0.0)];
+    pieces.extend((0..=255u8).map(|b| (format!("<0x{b:02X}>"), 6, 0.0)));
+    let normal = ["▁t", "he", "▁the", "▁", "t", "h", "e", "a", "▁a"];
+    pieces.extend(normal.iter().enumerate().map(|(i, p)| (p.to_string(), 1, -1.0 - i as f32)));
+    let mut metadata = HashMap::new();
+    let set = |metadata: &mut HashMap<String, Value>, key: &str, value| {
+        metadata.insert(key.to_string(), value);
+    };
+    set(&mut metadata, "tokenizer.ggml.model", Value::String("llama".into()));
+    set(
+        &mut metadata,
+        "tokenizer.ggml.tokens",
+        Value::Array(pieces.iter().map(|p| Value::String(p.0.clone())).collect()),
+    );
+    set(
+        &mut metadata,
+        "tokenizer.ggml.token_type",
+        Value::Array(pieces.iter().map(|p| Value::I32(p.1)).collect()),
+    );
+    set(
+        &mut metadata,
+        "tokenizer.ggml.scores",
+        Value::Array(pieces.iter().map(|p| Value::F32(p.2)).collect()),
+    );
+    set(&mut metadata, "tokenizer.ggml.bos_token_id", Value::U32(1));
+    set(&mut metadata, "tokenizer.ggml.eos_token_id", Value::U32(2));
+    metadata
+}
+
+#[test]
+fn sentencepiece_vocabularies_merge_by_score_and_fall_back_to_bytes() {
+    let vocabulary = vocabulary_from_gguf(&sentencepiece_metadata(), "spm.gguf").unwrap();
+    assert!(vocabulary.add_bos, "SentencePiece models start with BOS unless told otherwise");
+    let tokenizer = &vocabulary.tokenizer;
+    // "▁the▁a": ▁+t (best score), then h+e, then ▁t+he, then ▁+a.
+    let the_a = tokenizer.encode("the a", false).unwrap();
+    assert_eq!(the_a.get_tokens(), ["▁the", "▁a"]);
+    assert_eq!(the_a.get_ids(), [261, 267]);
+    assert_eq!(tokenizer.encode("the a", true).unwrap().get_ids(), [1, 261, 267]);
+    // "é" is not a piece: its two UTF-8 bytes stand in.
+    let accent = tokenizer.encode("é", false).unwrap();
+    assert_eq!(accent.get_tokens(), ["▁", "<0xC3>", "<0xA9>"]);
+    assert_eq!(tokenizer.decode(accent.get_ids(), false).unwrap(), "é");
+    assert_eq!(tokenizer.decode(the_a.get_ids(), false).unwrap(), "the a");
+    assert_eq!(tokenizer.encode("a</s>", false).unwrap().get_ids(), [267, 2]);
+}

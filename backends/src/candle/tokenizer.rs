@@ -3,14 +3,23 @@
 //! GGUF stores the vocabulary, merges and token types, and names its pre-tokenizer
 //! (`tokenizer.ggml.pre`); the pre-tokenizer decides how text is split before BPE, so each one
 //! is rebuilt here as llama.cpp applies it. A model whose pre-tokenizer is not known here is
-//! refused by name rather than tokenised wrongly.
+//! refused by name rather than tokenised wrongly. SentencePiece models (`llama`) become a BPE
+//! with byte fallback, as Hugging Face converts them.
 
 use std::collections::HashMap;
 
 use anymodel_core::{Error, Result};
 use candle_core::quantized::gguf_file::Value;
+use tokenizers::decoders::DecoderWrapper;
+use tokenizers::decoders::byte_fallback::ByteFallback;
 use tokenizers::decoders::byte_level::ByteLevel as ByteLevelDecoder;
+use tokenizers::decoders::fuse::Fuse;
+use tokenizers::decoders::sequence::Sequence as DecoderSequence;
+use tokenizers::decoders::strip::Strip;
 use tokenizers::models::bpe::{BPE, Vocab};
+use tokenizers::normalizers::{
+    NormalizerWrapper, Prepend, Replace, Sequence as NormalizerSequence,
+};
 use tokenizers::pre_tokenizers::PreTokenizerWrapper;
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::pre_tokenizers::digits::Digits;
@@ -47,36 +56,53 @@ pub struct Vocabulary {
 pub fn vocabulary_from_gguf(metadata: &HashMap<String, Value>, file: &str) -> Result<Vocabulary> {
     let fail = |what: String| Error::config(format!("{file}: cannot build its tokenizer: {what}"));
     let text = |key: &str| metadata.get(key).and_then(|v| v.to_string().ok()).cloned();
-    let number = |key: &str| metadata.get(key).and_then(|v| v.to_u32().ok());
+    let flag = |key: &str| metadata.get(key).and_then(|v| v.to_bool().ok());
     let model =
         text("tokenizer.ggml.model").ok_or_else(|| fail("no `tokenizer.ggml.model`".into()))?;
-    if model != "gpt2" {
+    if model != "gpt2" && model != "llama" {
         return Err(fail(format!(
-            "tokenizer model `{model}` is not supported (only BPE, `gpt2`); put a tokenizer.json beside the model"
+            "tokenizer model `{model}` is not supported (BPE `gpt2` and SentencePiece `llama` are); put a tokenizer.json beside the model"
         )));
     }
     let tokens = strings(metadata, "tokenizer.ggml.tokens").map_err(fail)?;
-    let merges = strings(metadata, "tokenizer.ggml.merges").map_err(fail)?;
     let types: Vec<i32> = match metadata.get("tokenizer.ggml.token_type").map(Value::to_vec) {
         Some(Ok(values)) => values.iter().map(|v| v.to_i32().unwrap_or(1)).collect(),
         _ => vec![1; tokens.len()],
     };
-    let pre = text("tokenizer.ggml.pre").unwrap_or_else(|| "default".into());
-
     let vocab: Vocab =
         tokens.iter().enumerate().map(|(id, token)| (token.clone(), id as u32)).collect();
-    let merges = merges
-        .iter()
-        .map(|merge| merge.split_once(' ').map(|(a, b)| (a.to_string(), b.to_string())))
-        .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| fail("a merge is not two tokens separated by a space".into()))?;
-    let bpe = BPE::builder()
-        .vocab_and_merges(vocab, merges)
-        .build()
-        .map_err(|err| fail(format!("the BPE model is inconsistent: {err}")))?;
-    let mut tokenizer = Tokenizer::new(bpe);
-    tokenizer.with_pre_tokenizer(Some(pre_tokenizer(&pre).map_err(fail)?));
-    tokenizer.with_decoder(Some(ByteLevelDecoder::default()));
+    // Whether a prompt starts with BOS: llama.cpp's default is yes for SentencePiece, no for BPE.
+    let (mut tokenizer, mut processors, add_bos) = match model.as_str() {
+        "gpt2" => {
+            let merges = strings(metadata, "tokenizer.ggml.merges").map_err(fail)?;
+            let merges = merges
+                .iter()
+                .map(|merge| merge.split_once(' ').map(|(a, b)| (a.to_string(), b.to_string())))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| fail("a merge is not two tokens separated by a space".into()))?;
+            let bpe = BPE::builder()
+                .vocab_and_merges(vocab, merges)
+                .build()
+                .map_err(|err| fail(format!("the BPE model is inconsistent: {err}")))?;
+            let mut tokenizer = Tokenizer::new(bpe);
+            let pre = text("tokenizer.ggml.pre").unwrap_or_else(|| "default".into());
+            tokenizer.with_pre_tokenizer(Some(pre_tokenizer(&pre).map_err(fail)?));
+            tokenizer.with_decoder(Some(ByteLevelDecoder::default()));
+            let byte_level =
+                PostProcessorWrapper::ByteLevel(ByteLevelProcessor::new(true, false, true));
+            (tokenizer, vec![byte_level], flag("tokenizer.ggml.add_bos_token").unwrap_or(false))
+        }
+        _ /* "llama": SentencePiece */ => {
+            let scores: Vec<f32> = match metadata.get("tokenizer.ggml.scores").map(Value::to_vec) {
+                Some(Ok(values)) => values.iter().map(|v| v.to_f32().unwrap_or(0.0)).collect(),
+                _ => return Err(fail("no `tokenizer.ggml.scores`".into())),
+            };
+            let space_prefix = flag("tokenizer.ggml.add_space_prefix").unwrap_or(true);
+            let tokenizer =
+                sentencepiece(&tokens, &types, &scores, vocab, space_prefix).map_err(fail)?;
+            (tokenizer, Vec::new(), flag("tokenizer.ggml.add_bos_token").unwrap_or(true))
+        }
+    };
 
     let special: Vec<AddedToken> = tokens
         .iter()
@@ -89,15 +115,10 @@ pub fn vocabulary_from_gguf(metadata: &HashMap<String, Value>, file: &str) -> Re
         .map_err(|err| fail(format!("the special tokens: {err}")))?;
 
     let token = |key: &str| {
-        number(key).and_then(|id| tokens.get(id as usize).map(|token| (id, token.clone())))
+        let id = metadata.get(key).and_then(|v| v.to_u32().ok())?;
+        tokens.get(id as usize).map(|token| (id, token.clone()))
     };
     let bos = token("tokenizer.ggml.bos_token_id");
-    let add_bos = metadata
-        .get("tokenizer.ggml.add_bos_token")
-        .and_then(|v| v.to_bool().ok())
-        .unwrap_or(false);
-    let mut processors =
-        vec![PostProcessorWrapper::ByteLevel(ByteLevelProcessor::new(true, false, true))];
     if let (true, Some((id, content))) = (add_bos, &bos) {
         let template = TemplateProcessing::builder()
             .try_single(format!("{content} $A"))
@@ -119,6 +140,71 @@ pub fn vocabulary_from_gguf(metadata: &HashMap<String, Value>, file: &str) -> Re
         add_bos,
         chat_template: text("tokenizer.chat_template"),
     })
+}
+
+/// SentencePiece's model (GGUF `llama`: Llama 2, Mistral 7B) as a BPE with byte fallback, the
+/// way Hugging Face converts it: every normal piece that splits into two other pieces becomes a
+/// merge, ranked by the piece's score; spaces become `▁`, with one in front of the text when
+/// `space_prefix` is set.
+fn sentencepiece(
+    tokens: &[String],
+    types: &[i32],
+    scores: &[f32],
+    vocab: Vocab,
+    space_prefix: bool,
+) -> std::result::Result<Tokenizer, String> {
+    const NORMAL: i32 = 1;
+    let mut merges: Vec<(f32, u32, u32, u32)> = Vec::new();
+    for (id, piece) in tokens.iter().enumerate() {
+        if types.get(id) != Some(&NORMAL) {
+            continue;
+        }
+        for (at, _) in piece.char_indices().skip(1) {
+            if let (Some(&left), Some(&right)) = (vocab.get(&piece[..at]), vocab.get(&piece[at..]))
+            {
+                merges.push((scores.get(id).copied().unwrap_or(0.0), id as u32, left, right));
+            }
+        }
+    }
+    // Higher scores merge first; ties keep the vocabulary's order.
+    merges.sort_by(|a, b| b.0.total_cmp(&a.0).then((a.1, a.2, a.3).cmp(&(b.1, b.2, b.3))));
+    let merges = merges
+        .into_iter()
+        .map(|(_, _, left, right)| (tokens[left as usize].clone(), tokens[right as usize].clone()))
+        .collect();
+    let unknown = tokens
+        .iter()
+        .zip(types)
+        .find(|(_, kind)| **kind == 2)
+        .map_or("<unk>".to_string(), |(token, _)| token.clone());
+    let bpe = BPE::builder()
+        .vocab_and_merges(vocab, merges)
+        .unk_token(unknown)
+        .fuse_unk(true)
+        .byte_fallback(true)
+        .build()
+        .map_err(|err| format!("the SentencePiece model is inconsistent: {err}"))?;
+    let mut tokenizer = Tokenizer::new(bpe);
+    let spaces = Replace::new(" ", "▁").map_err(|err| err.to_string())?;
+    let normalizer = if space_prefix {
+        NormalizerWrapper::Sequence(NormalizerSequence::new(vec![
+            Prepend::new("▁".into()).into(),
+            spaces.into(),
+        ]))
+    } else {
+        spaces.into()
+    };
+    tokenizer.with_normalizer(Some(normalizer)).map_err(|err| err.to_string())?;
+    let mut decoders = vec![
+        DecoderWrapper::Replace(Replace::new("▁", " ").map_err(|err| err.to_string())?),
+        DecoderWrapper::ByteFallback(ByteFallback::new()),
+        DecoderWrapper::Fuse(Fuse::new()),
+    ];
+    if space_prefix {
+        decoders.push(DecoderWrapper::Strip(Strip::new(' ', 1, 0)));
+    }
+    tokenizer.with_decoder(Some(DecoderSequence::new(decoders)));
+    Ok(tokenizer)
 }
 
 fn strings(

@@ -7,9 +7,11 @@
 //! - [`Error`]: failures classed by what to do about them ([`Error::is_retryable`]).
 //! - [`Tool`] and [`TypedTool`]: tools with JSON Schema arguments, derived from Rust types.
 //! - [`Agent`]: the loop that lets a model call tools until it answers.
+//! - [`Retriever`]: passages from the user's documents, for agents and retrieval-augmented prompts.
 //! - [`ScriptedModel`]: a model that replays a script, for tests.
 //!
-//! This crate does no HTTP and runs no model: backends live in `anymodel-backends`.
+//! This crate does no HTTP, runs no model and indexes nothing: backends live in
+//! `anymodel-backends`, the index in `anymodel-tools`.
 
 pub mod agent;
 mod error;
@@ -17,6 +19,7 @@ mod message;
 mod model;
 mod request;
 mod response;
+mod retrieval;
 mod schema;
 mod scripted;
 mod stream;
@@ -32,6 +35,7 @@ pub use message::{AssistantMessage, Message, Role, ToolCall, ToolResult};
 pub use model::{Capabilities, Model};
 pub use request::{ChatRequest, ResponseFormat, Sampling, ToolChoice, ToolSpec};
 pub use response::{ChatResponse, FinishReason, Usage};
+pub use retrieval::{Filter, Passage, RetrievalQuery, Retriever, Source};
 pub use schema::schema_for;
 pub use scripted::{ScriptedModel, ScriptedReply};
 pub use stream::{EventStream, ReplyAggregator, StreamEvent, collect_stream};

@@ -1,4 +1,8 @@
-//! Built-in tools for anymodel agents, and the tantivy knowledge index with its search tool.
+//! Built-in tools for anymodel agents, and retrieval over the user's documents.
 //!
-//! Every tool implements [`anymodel_core::Tool`]. No built-in tool has landed yet: until one
-//! does, this crate is empty and apps write their own with [`anymodel_core::TypedTool`].
+//! So far: [`eval`], retrieval evaluation in the BEIR format (the dataset and the metrics that
+//! published figures use). The tantivy knowledge index, its search tool and the built-in tools
+//! come next; every tool implements [`anymodel_core::Tool`], and the index
+//! [`anymodel_core::Retriever`].
+
+pub mod eval;

@@ -9,7 +9,11 @@ use anymodel_tools::eval::beir::Dataset;
 #[test]
 fn scifact_loads_with_its_published_sizes() {
     let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/datasets/scifact");
-    assert!(folder.exists(), "{} is missing: the shared datasets sit beside the repository", folder.display());
+    assert!(
+        folder.exists(),
+        "{} is missing: the shared datasets sit beside the repository",
+        folder.display()
+    );
     let test = Dataset::load(&folder, "test").unwrap();
     assert_eq!(test.corpus.len(), 5183);
     assert_eq!(test.queries.len(), 300);

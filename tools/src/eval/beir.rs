@@ -3,7 +3,7 @@
 //! after a header line). Errors name the file and the line.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anymodel_core::{Error, Result};
 use serde::Deserialize;
@@ -71,7 +71,7 @@ fn read(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).map_err(|err| Error::config(format!("{}: {err}", path.display())))
 }
 
-fn jsonl<T: for<'de> Deserialize<'de>>(path: &PathBuf) -> Result<Vec<T>> {
+fn jsonl<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>> {
     read(path)?
         .lines()
         .enumerate()
@@ -110,6 +110,7 @@ pub fn read_qrels(path: &Path) -> Result<Qrels> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn folder(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("anymodel-beir-{name}-{}", std::process::id()));

@@ -59,10 +59,13 @@ pub fn mrr_at(k: usize, ranking: &[String], judged: &HashMap<String, u32>) -> f6
         .map_or(0.0, |position| 1.0 / (position as f64 + 1.0))
 }
 
+/// One metric of one ranking against one query's judgements.
+type Metric<'a> = &'a dyn Fn(&[String], &HashMap<String, u32>) -> f64;
+
 /// The mean scores of `run` over every query judged in `qrels`.
 pub fn evaluate(qrels: &Qrels, run: &Run) -> Scores {
     let empty = Vec::new();
-    let mean = |metric: &dyn Fn(&[String], &HashMap<String, u32>) -> f64| {
+    let mean = |metric: Metric| {
         if qrels.is_empty() {
             return 0.0;
         }

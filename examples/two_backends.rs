@@ -4,6 +4,7 @@
 //! OPENAI_API_KEY=... cargo run --example two_backends -- openai
 //! ANTHROPIC_API_KEY=... cargo run --example two_backends -- anthropic
 //! cargo run --example two_backends -- ollama        # a local Ollama at localhost:11434
+//! cargo run --example two_backends -- local         # SmolLM2 in-process (scripts/fetch-model.sh)
 //! ```
 //!
 //! `OPENAI_BASE_URL` points the `openai` choice at any OpenAI-compatible server (vLLM,
@@ -15,9 +16,12 @@ use std::sync::Arc;
 
 use anymodel::backends::RemoteConfig;
 use anymodel::backends::anthropic::{Anthropic, AnthropicConfig};
+use anymodel::backends::candle::{LocalConfig, LocalModel};
 use anymodel::backends::layers::{Layer, RetryLayer};
 use anymodel::backends::openai::{OpenAi, OpenAiConfig};
-use anymodel::{Agent, Error, Model, ToolError, TypedTool, async_trait, schemars::JsonSchema};
+use anymodel::{
+    Agent, Error, Model, Sampling, ToolError, TypedTool, async_trait, schemars::JsonSchema,
+};
 use serde::Deserialize;
 
 /// A word and a letter to count in it.
@@ -77,9 +81,13 @@ fn model(choice: &str) -> Result<Arc<dyn Model>, Error> {
                 .base_url("http://localhost:11434/v1");
             Arc::new(OpenAi::new(config)?)
         }
+        "local" => {
+            let path = env_or("LOCAL_MODEL", "models/SmolLM2-135M-Instruct.Q4_1.gguf");
+            Arc::new(LocalModel::load(LocalConfig::new(path))?)
+        }
         other => {
             return Err(Error::config(format!(
-                "unknown backend `{other}`: choose openai, anthropic or ollama"
+                "unknown backend `{other}`: choose openai, anthropic, ollama or local"
             )));
         }
     };
@@ -99,6 +107,7 @@ async fn main() -> ExitCode {
     let agent = match Agent::builder(model)
         .system("Use the tools you have instead of guessing.")
         .tool(CountLetter)
+        .sampling(Sampling { max_tokens: Some(512), ..Default::default() })
         .build()
     {
         Ok(agent) => agent,

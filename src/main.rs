@@ -1,6 +1,5 @@
 //! The `anymodel` command line.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -25,7 +24,7 @@ enum Command {
     #[cfg(feature = "candle")]
     Bench {
         /// The GGUF file.
-        model: PathBuf,
+        model: std::path::PathBuf,
         /// CPU threads.
         #[arg(long, default_value_t = 1)]
         threads: usize,

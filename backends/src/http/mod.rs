@@ -8,6 +8,7 @@ mod secret;
 mod sse;
 mod transport;
 
+#[cfg(feature = "openai")]
 pub(crate) use errors::server_message;
 pub use remote::{Remote, RemoteConfig};
 pub use secret::Secret;

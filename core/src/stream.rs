@@ -62,6 +62,23 @@ pub enum StreamEvent {
     },
 }
 
+impl StreamEvent {
+    /// The start, the whole arguments and the end of one complete tool call at `index`: for
+    /// backends that know a call only once it is whole. Arguments kept as text (they never
+    /// parsed) go out as that text.
+    pub fn for_tool_call(index: usize, call: ToolCall) -> [StreamEvent; 3] {
+        let arguments = match call.arguments {
+            Value::String(raw) => raw,
+            json => json.to_string(),
+        };
+        [
+            StreamEvent::ToolCallStart { index, id: call.id, name: call.name },
+            StreamEvent::ToolCallDelta { index, arguments },
+            StreamEvent::ToolCallEnd { index },
+        ]
+    }
+}
+
 impl ChatResponse {
     /// The events a stream of this reply would carry: for backends that cannot stream, and for
     /// replaying a saved reply.
@@ -71,13 +88,7 @@ impl ChatResponse {
             events.push(StreamEvent::TextDelta { text: self.message.content });
         }
         for (index, call) in self.message.tool_calls.into_iter().enumerate() {
-            events.push(StreamEvent::ToolCallStart { index, id: call.id, name: call.name });
-            let arguments = match call.arguments {
-                Value::String(raw) => raw,
-                json => json.to_string(),
-            };
-            events.push(StreamEvent::ToolCallDelta { index, arguments });
-            events.push(StreamEvent::ToolCallEnd { index });
+            events.extend(StreamEvent::for_tool_call(index, call));
         }
         events.push(StreamEvent::Usage { usage: self.usage });
         events.push(StreamEvent::Finish { reason: self.finish_reason });
@@ -275,6 +286,19 @@ mod tests {
             StreamEvent::ToolCallStart { index: 0, id: "b".into(), name: "x".into() },
         ]);
         assert!(matches!(twice, Err(Error::InvalidResponse { .. })), "{twice:?}");
+    }
+
+    #[test]
+    fn a_whole_tool_call_is_three_events_at_its_index() {
+        let events = StreamEvent::for_tool_call(2, ToolCall::new("a", "search", json!({"q": 1})));
+        assert_eq!(
+            events,
+            [
+                StreamEvent::ToolCallStart { index: 2, id: "a".into(), name: "search".into() },
+                StreamEvent::ToolCallDelta { index: 2, arguments: "{\"q\":1}".into() },
+                StreamEvent::ToolCallEnd { index: 2 },
+            ]
+        );
     }
 
     #[test]

@@ -23,7 +23,7 @@ use super::session::{
 };
 use super::template::{CHATML_TEMPLATE, ChatTemplate, LLAMA3_TEMPLATE};
 use super::tokenizer::{Vocabulary, vocabulary_from_gguf};
-use super::tool_calls::{ToolCallFilter, call_events};
+use super::tool_calls::ToolCallFilter;
 use candle_transformers::models::llama as hf;
 
 /// Where a local model runs.
@@ -338,7 +338,8 @@ impl Engine {
             if !parsed.calls.is_empty() {
                 reason = FinishReason::ToolCalls;
             }
-            for event in call_events(parsed.calls, 0) {
+            let events = parsed.calls.into_iter().enumerate();
+            for event in events.flat_map(|(index, call)| StreamEvent::for_tool_call(index, call)) {
                 if !send(event) {
                     return;
                 }

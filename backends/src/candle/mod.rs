@@ -21,7 +21,7 @@ pub use hub::{HubFile, resolve_model};
 pub use local::{DeviceChoice, LocalConfig, LocalModel};
 pub use template::{CHATML_TEMPLATE, ChatTemplate, LLAMA3_TEMPLATE};
 pub use tokenizer::{Vocabulary, vocabulary_from_gguf};
-pub use tool_calls::{ParsedReply, ToolCallFilter, ToolCallFormat, call_events};
+pub use tool_calls::{ParsedReply, ToolCallFilter, ToolCallFormat};
 
 /// A candle error's message without the backtrace candle attaches to it.
 fn candle_message(err: &candle_core::Error) -> String {

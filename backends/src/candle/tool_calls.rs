@@ -5,7 +5,7 @@
 //! code fences, a missing closing tag), strict where it matters: only declared tools become
 //! calls, and anything else stays text. Local models have no call ids, so ids are made up.
 
-use anymodel_core::{StreamEvent, ToolCall};
+use anymodel_core::ToolCall;
 use serde_json::Value;
 
 use super::pythonic;
@@ -214,18 +214,6 @@ impl ToolCallFilter {
     }
 }
 
-/// The stream events that carry these calls, numbered from `first_index`.
-pub fn call_events(calls: Vec<ToolCall>, first_index: usize) -> Vec<StreamEvent> {
-    let mut events = Vec::new();
-    for (offset, call) in calls.into_iter().enumerate() {
-        let index = first_index + offset;
-        events.push(StreamEvent::ToolCallStart { index, id: call.id, name: call.name });
-        events.push(StreamEvent::ToolCallDelta { index, arguments: call.arguments.to_string() });
-        events.push(StreamEvent::ToolCallEnd { index });
-    }
-    events
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -351,18 +339,5 @@ mod tests {
         // Prose is released as it comes, not at the end.
         let mut filter = ToolCallFilter::new(ToolCallFormat::Llama3Json, declared());
         assert_eq!(filter.push("Hello"), "Hello");
-    }
-
-    #[test]
-    fn call_events_number_and_carry_each_call() {
-        let events = call_events(vec![ToolCall::new("a", "search", json!({"q": 1}))], 2);
-        assert_eq!(
-            events,
-            vec![
-                StreamEvent::ToolCallStart { index: 2, id: "a".into(), name: "search".into() },
-                StreamEvent::ToolCallDelta { index: 2, arguments: "{\"q\":1}".into() },
-                StreamEvent::ToolCallEnd { index: 2 },
-            ]
-        );
     }
 }

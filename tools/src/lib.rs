@@ -1,8 +1,10 @@
 //! Built-in tools for anymodel agents, and retrieval over the user's documents.
 //!
-//! So far: [`eval`], retrieval evaluation in the BEIR format (the dataset and the metrics that
-//! published figures use). The tantivy knowledge index, its search tool and the built-in tools
-//! come next; every tool implements [`anymodel_core::Tool`], and the index
-//! [`anymodel_core::Retriever`].
+//! - [`index`]: the knowledge index (tantivy): ingest files and folders, search them with BM25;
+//!   it implements [`anymodel_core::Retriever`].
+//! - [`search_tool`]: `search_documents`, the tool that lets an agent search any retriever.
+//! - [`rag`]: retrieval-augmented replies for models that cannot call tools.
+//! - [`eval`]: retrieval evaluation in the BEIR format, and the benchmark of the index.
 
 pub mod eval;
+pub mod index;

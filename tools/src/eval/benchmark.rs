@@ -1,0 +1,135 @@
+//! The retrieval benchmark of the knowledge index on a BEIR dataset: build the index from the
+//! corpus, run every query of a split, score the rankings, time the build and each query.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anymodel_core::{Result, RetrievalQuery};
+
+use super::beir::Dataset;
+use super::metrics::{self, Run, Scores};
+use crate::index::{ChunkOptions, IngestOptions, KnowledgeIndex, SearchSettings};
+
+/// How many results each query asks for: enough for Recall@100.
+const DEPTH: usize = 100;
+
+/// A dataset's corpus, indexed in a temporary folder (removed when this is dropped).
+pub struct BenchmarkIndex {
+    /// The index.
+    pub index: KnowledgeIndex,
+    /// How long building it took, commit included.
+    pub build: Duration,
+    /// How many documents it holds.
+    pub documents: u64,
+    _folder: tempfile::TempDir,
+}
+
+/// Indexes `corpus.jsonl` of the dataset in `folder` through the ordinary ingest path, one
+/// chunk per document (BEIR judges whole documents).
+pub fn build(folder: &Path, threads: usize) -> Result<BenchmarkIndex> {
+    let temp = tempfile::tempdir().map_err(|e| anymodel_core::Error::config(format!("temporary folder: {e}")))?;
+    let index = KnowledgeIndex::create(temp.path())?;
+    let whole = ChunkOptions { target_bytes: usize::MAX, overlap_bytes: 0 };
+    let options = IngestOptions { chunking: whole, progress: false, threads };
+    let started = Instant::now();
+    index.ingest(&[folder.join("corpus.jsonl")], &options)?;
+    let build = started.elapsed();
+    let documents = index.searcher().chunks()?;
+    Ok(BenchmarkIndex { index, build, documents, _folder: temp })
+}
+
+/// Query latency percentiles.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Latency {
+    /// Median.
+    pub p50: Duration,
+    /// 95th percentile.
+    pub p95: Duration,
+    /// 99th percentile.
+    pub p99: Duration,
+    /// Slowest.
+    pub max: Duration,
+}
+
+impl Latency {
+    fn of(mut times: Vec<Duration>) -> Latency {
+        times.sort_unstable();
+        let at = |q: f64| times.get(((times.len() as f64 * q).ceil() as usize).saturating_sub(1)).copied().unwrap_or_default();
+        Latency { p50: at(0.50), p95: at(0.95), p99: at(0.99), max: at(1.0) }
+    }
+}
+
+/// Runs every query of `dataset` against `index` with `settings` (after one untimed pass, so
+/// that the timings are of a warm index) and scores the rankings.
+pub fn run_queries(index: &KnowledgeIndex, dataset: &Dataset, settings: SearchSettings) -> Result<(Scores, Latency)> {
+    let searcher = index.searcher().with_settings(settings);
+    // BEIR queries are plain text: quotes in them are not phrases.
+    let queries: Vec<(&String, RetrievalQuery)> =
+        dataset.queries.iter().map(|(id, text)| (id, RetrievalQuery::new(text.replace('"', " "), DEPTH))).collect();
+    for (_, query) in &queries {
+        searcher.search(query)?;
+    }
+    let mut run = Run::new();
+    let mut times = Vec::with_capacity(queries.len());
+    for (id, query) in &queries {
+        let started = Instant::now();
+        let hits = searcher.search(query)?;
+        times.push(started.elapsed());
+        let mut ranking: Vec<String> = Vec::with_capacity(hits.len());
+        for hit in hits {
+            if !ranking.contains(&hit.document) {
+                ranking.push(hit.document);
+            }
+        }
+        run.insert((*id).clone(), ranking);
+    }
+    Ok((metrics::evaluate(&dataset.qrels, &run), Latency::of(times)))
+}
+
+/// The benchmark's figures.
+#[derive(Debug, Clone)]
+pub struct BenchmarkReport {
+    /// The split whose queries ran.
+    pub split: String,
+    /// Documents indexed.
+    pub documents: u64,
+    /// Index build time.
+    pub build: Duration,
+    /// Ranking quality.
+    pub scores: Scores,
+    /// Time per query.
+    pub latency: Latency,
+    /// The ranking settings used.
+    pub settings: SearchSettings,
+}
+
+impl std::fmt::Display for BenchmarkReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        let s = &self.settings;
+        writeln!(f, "split {}: {} queries over {} documents", self.split, self.scores.queries, self.documents)?;
+        writeln!(f, "settings: k1 {} b {} title boost {}", s.bm25.k1, s.bm25.b, s.title_boost)?;
+        writeln!(
+            f,
+            "nDCG@10 {:.4}  Recall@100 {:.4}  MRR@10 {:.4}",
+            self.scores.ndcg_at_10, self.scores.recall_at_100, self.scores.mrr_at_10
+        )?;
+        writeln!(f, "index build {:.2} s", self.build.as_secs_f64())?;
+        write!(
+            f,
+            "query latency p50 {:.3} ms  p95 {:.3} ms  p99 {:.3} ms  max {:.3} ms",
+            ms(self.latency.p50),
+            ms(self.latency.p95),
+            ms(self.latency.p99),
+            ms(self.latency.max)
+        )
+    }
+}
+
+/// Builds the index of the dataset in `folder` and runs the queries of `split` with `settings`.
+pub fn benchmark(folder: &Path, split: &str, settings: SearchSettings, threads: usize) -> Result<BenchmarkReport> {
+    let dataset = Dataset::load(folder, split)?;
+    let built = build(folder, threads)?;
+    let (scores, latency) = run_queries(&built.index, &dataset, settings)?;
+    Ok(BenchmarkReport { split: split.into(), documents: built.documents, build: built.build, scores, latency, settings })
+}

@@ -1,0 +1,356 @@
+//! Bringing the index up to date with files and folders: walking them (honouring `.gitignore`),
+//! hashing each file, indexing only what changed, removing what is gone, committing once.
+
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use tantivy::query::TermQuery;
+use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::{IndexWriter, TantivyDocument, Term};
+
+use super::KnowledgeIndex;
+use super::chunk::{self, ChunkOptions};
+use super::document::{self, Document, Location, Skip};
+use super::error::IndexError;
+use super::schema::{CHUNK, FILE, Fields};
+
+/// How files are ingested.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// How documents are cut into chunks. Changing it re-indexes every file on the next ingest.
+    pub chunking: ChunkOptions,
+    /// Whether to show a progress bar on standard error (never drawn when it is not a terminal).
+    pub progress: bool,
+    /// Indexing threads; 0 for one per core (at most 4).
+    pub threads: usize,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        IngestOptions { chunking: ChunkOptions::default(), progress: false, threads: 0 }
+    }
+}
+
+/// Why a file was left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SkipReason {
+    /// It is not text.
+    Binary,
+    /// It could not be read (permissions, a broken link, an I/O error).
+    Unreadable(String),
+    /// It is text but not what its name says (a JSON Lines file with a bad record).
+    Invalid(String),
+}
+
+/// A file left out of the index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// The file.
+    pub path: PathBuf,
+    /// Why.
+    pub reason: SkipReason,
+}
+
+/// What an ingest did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IngestReport {
+    /// Files indexed for the first time.
+    pub added: usize,
+    /// Files indexed again because their content changed.
+    pub updated: usize,
+    /// Files already indexed with the same content.
+    pub unchanged: usize,
+    /// Files removed from the index because they are gone (or now binary).
+    pub removed: usize,
+    /// Chunks written.
+    pub chunks: usize,
+    /// Files left out, and why. Unreadable files keep what was indexed of them before.
+    pub skipped: Vec<Skipped>,
+}
+
+impl IngestReport {
+    /// How many files were skipped as binary.
+    pub fn binary(&self) -> usize {
+        self.skipped.iter().filter(|s| s.reason == SkipReason::Binary).count()
+    }
+
+    /// How many files could not be read.
+    pub fn unreadable(&self) -> usize {
+        self.skipped.iter().filter(|s| matches!(s.reason, SkipReason::Unreadable(_))).count()
+    }
+
+    /// How many files were invalid.
+    pub fn invalid(&self) -> usize {
+        self.skipped.iter().filter(|s| matches!(s.reason, SkipReason::Invalid(_))).count()
+    }
+}
+
+impl std::fmt::Display for IngestReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} added, {} updated, {} unchanged, {} removed ({} chunks written); skipped {} binary, {} unreadable, {} invalid",
+            self.added,
+            self.updated,
+            self.unchanged,
+            self.removed,
+            self.chunks,
+            self.binary(),
+            self.unreadable(),
+            self.invalid()
+        )
+    }
+}
+
+/// Memory the writer may use per thread before it flushes a segment.
+const WRITER_MEMORY_PER_THREAD: usize = 64 << 20;
+
+pub(super) fn ingest(index: &KnowledgeIndex, roots: &[&Path], options: &IngestOptions) -> Result<IngestReport, IndexError> {
+    let writer = writer(index, options.threads)?;
+    let mut report = IngestReport::default();
+    let mut files = Vec::new();
+    let mut known = HashMap::new();
+    for root in roots {
+        if let Err(source) = std::fs::metadata(root) {
+            return Err(IndexError::Input { path: root.to_path_buf(), message: source.to_string() });
+        }
+        let name = display_name(root);
+        known.extend(indexed_files(index, &name)?);
+        walk(root, &index.folder, &mut files, &mut report.skipped);
+    }
+
+    let progress = progress_bar(options.progress, files.len());
+    let fingerprint = format!("chunks {} {}\n", options.chunking.target_bytes, options.chunking.overlap_bytes);
+    let fields = index.fields;
+    for path in &files {
+        let name = display_name(path);
+        progress.set_message(name.clone());
+        let was = known.remove(&name);
+        let bytes = match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                report.skipped.push(Skipped { path: path.clone(), reason: SkipReason::Unreadable(e.to_string()) });
+                progress.inc(1);
+                continue;
+            }
+        };
+        let hash = blake3::Hasher::new().update(fingerprint.as_bytes()).update(&bytes).finalize();
+        if was.as_deref() == Some(hash.as_bytes().as_slice()) {
+            report.unchanged += 1;
+            progress.inc(1);
+            continue;
+        }
+        if was.is_some() {
+            writer.delete_term(Term::from_field_text(fields.path, &name));
+        }
+        match document::read(path, &name, &bytes) {
+            Ok(documents) => {
+                for document in &documents {
+                    report.chunks += add_chunks(&writer, fields, document, options.chunking, index)?;
+                }
+                let mut record = TantivyDocument::new();
+                record.add_text(fields.kind, FILE);
+                record.add_text(fields.path, &name);
+                record.add_bytes(fields.hash, hash.as_bytes().as_slice());
+                writer.add_document(record).map_err(|e| IndexError::engine(&index.folder, e))?;
+                if was.is_some() {
+                    report.updated += 1;
+                } else {
+                    report.added += 1;
+                }
+            }
+            Err(skip) => {
+                report.removed += usize::from(was.is_some());
+                let reason = match skip {
+                    Skip::Binary => SkipReason::Binary,
+                    Skip::Invalid(why) => SkipReason::Invalid(why),
+                };
+                report.skipped.push(Skipped { path: path.clone(), reason });
+            }
+        }
+        progress.inc(1);
+    }
+    // What is still known was not found under the roots: it is gone.
+    for (name, _) in known {
+        if !unreadable(&report, &name) {
+            writer.delete_term(Term::from_field_text(fields.path, &name));
+            report.removed += 1;
+        }
+    }
+    progress.finish_and_clear();
+    commit(index, writer)?;
+    Ok(report)
+}
+
+/// Whether the file named `name` was skipped as unreadable (its old chunks are kept).
+fn unreadable(report: &IngestReport, name: &str) -> bool {
+    report.skipped.iter().any(|s| matches!(s.reason, SkipReason::Unreadable(_)) && display_name(&s.path) == name)
+}
+
+pub(super) fn remove(index: &KnowledgeIndex, prefix: &str) -> Result<usize, IndexError> {
+    let writer = writer(index, 1)?;
+    let files = indexed_files(index, prefix.trim_start_matches("./"))?;
+    for name in files.keys() {
+        writer.delete_term(Term::from_field_text(index.fields.path, name));
+    }
+    commit(index, writer)?;
+    Ok(files.len())
+}
+
+fn writer(index: &KnowledgeIndex, threads: usize) -> Result<IndexWriter, IndexError> {
+    let threads = match threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()).min(4),
+        n => n,
+    };
+    index
+        .index
+        .writer_with_num_threads(threads, threads * WRITER_MEMORY_PER_THREAD)
+        .map_err(|e| IndexError::engine(&index.folder, e))
+}
+
+fn commit(index: &KnowledgeIndex, mut writer: IndexWriter) -> Result<(), IndexError> {
+    let engine = |e| IndexError::engine(&index.folder, e);
+    writer.commit().map_err(engine)?;
+    writer.wait_merging_threads().map_err(engine)
+}
+
+/// The files indexed under `prefix` (a file name or a folder's), with their content hashes.
+fn indexed_files(index: &KnowledgeIndex, prefix: &str) -> Result<HashMap<String, Vec<u8>>, IndexError> {
+    let searcher = index.reader.searcher();
+    let query = TermQuery::new(Term::from_field_text(index.fields.kind, FILE), IndexRecordOption::Basic);
+    let docs = searcher
+        .search(&query, &tantivy::collector::DocSetCollector)
+        .map_err(|e| IndexError::engine(&index.folder, e))?;
+    let mut files = HashMap::new();
+    for address in docs {
+        let doc: TantivyDocument = searcher.doc(address).map_err(|e| IndexError::engine(&index.folder, e))?;
+        let path = doc.get_first(index.fields.path).and_then(|v| v.as_str()).unwrap_or_default();
+        let under = path == prefix
+            || prefix.is_empty()
+            || path.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/') || prefix.ends_with('/'));
+        if under {
+            let hash = doc.get_first(index.fields.hash).and_then(|v| v.as_bytes()).unwrap_or_default();
+            files.insert(path.to_string(), hash.to_vec());
+        }
+    }
+    Ok(files)
+}
+
+/// Adds the chunks of `document`; returns how many.
+fn add_chunks(
+    writer: &IndexWriter,
+    fields: Fields,
+    document: &Document,
+    options: ChunkOptions,
+    index: &KnowledgeIndex,
+) -> Result<usize, IndexError> {
+    let chunks = chunk::chunk(&document.text, document.structure, options);
+    for chunk in &chunks {
+        let title = if chunk.headings.is_empty() { document.title.clone() } else { chunk.headings.join(" > ") };
+        let text = chunk.text(&document.text);
+        let mut doc = TantivyDocument::new();
+        doc.add_text(fields.kind, CHUNK);
+        doc.add_text(fields.doc_id, &document.id);
+        doc.add_text(fields.path, &document.path);
+        doc.add_text(fields.body, format!("{title}\n{text}"));
+        doc.add_text(fields.title, &title);
+        doc.add_text(fields.text, text);
+        for (key, value) in &document.metadata {
+            doc.add_text(fields.meta, format!("{key}={value}"));
+        }
+        let lines = match document.location {
+            Location::File => Some(chunk.lines),
+            Location::Record(line) => Some((line, line)),
+            Location::Converted => None,
+        };
+        if let Some((first, last)) = lines {
+            doc.add_u64(fields.first_line, u64::from(first));
+            doc.add_u64(fields.last_line, u64::from(last));
+        }
+        if document.location == Location::File {
+            doc.add_u64(fields.first_byte, chunk.bytes.start as u64);
+            doc.add_u64(fields.end_byte, chunk.bytes.end as u64);
+        }
+        writer.add_document(doc).map_err(|e| IndexError::engine(&index.folder, e))?;
+    }
+    Ok(chunks.len())
+}
+
+/// Collects the files under `root` (itself, when it is a file), skipping the index's own folder,
+/// hidden files and whatever `.gitignore`, `.ignore` and git's excludes leave out.
+fn walk(root: &Path, index_folder: &Path, files: &mut Vec<PathBuf>, skipped: &mut Vec<Skipped>) {
+    if root.is_file() {
+        files.push(root.to_path_buf());
+        return;
+    }
+    let index_folder = index_folder.canonicalize().unwrap_or_else(|_| index_folder.to_path_buf());
+    let walker = ignore::WalkBuilder::new(root)
+        .require_git(false)
+        .follow_links(true)
+        .sort_by_file_name(|a, b| a.cmp(b))
+        .filter_entry(move |entry| entry.path().canonicalize().map_or(true, |p| p != index_folder))
+        .build();
+    for entry in walker {
+        match entry {
+            Ok(entry) if entry.file_type().is_some_and(|t| t.is_file()) => files.push(entry.into_path()),
+            Ok(_) => {}
+            Err(error) => {
+                let path = error_path(&error).unwrap_or_else(|| root.to_path_buf());
+                skipped.push(Skipped { path, reason: SkipReason::Unreadable(error.to_string()) });
+            }
+        }
+    }
+}
+
+/// The path an error of the walk is about, when it names one.
+fn error_path(error: &ignore::Error) -> Option<PathBuf> {
+    match error {
+        ignore::Error::WithPath { path, .. } => Some(path.clone()),
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => error_path(err),
+        _ => None,
+    }
+}
+
+/// How the index names a path: `/`-separated, without `.` components.
+fn display_name(path: &Path) -> String {
+    let mut name = String::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => continue,
+            Component::RootDir => {
+                name.push('/');
+                continue;
+            }
+            _ => {}
+        }
+        if !name.is_empty() && !name.ends_with('/') {
+            name.push('/');
+        }
+        name.push_str(&component.as_os_str().to_string_lossy());
+    }
+    name
+}
+
+fn progress_bar(shown: bool, files: usize) -> ProgressBar {
+    if !shown {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(files as u64);
+    if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} files {wide_msg}") {
+        bar.set_style(style);
+    }
+    bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_drop_dot_components() {
+        assert_eq!(display_name(Path::new("./docs/a.md")), "docs/a.md");
+        assert_eq!(display_name(Path::new("docs")), "docs");
+        assert_eq!(display_name(Path::new("/abs/x")), "/abs/x");
+    }
+}

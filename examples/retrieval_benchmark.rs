@@ -47,7 +47,10 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let defaults = SearchSettings::default();
     let settings = SearchSettings {
-        bm25: Bm25 { k1: args.k1.unwrap_or(defaults.bm25.k1), b: args.b.unwrap_or(defaults.bm25.b) },
+        bm25: Bm25 {
+            k1: args.k1.unwrap_or(defaults.bm25.k1),
+            b: args.b.unwrap_or(defaults.bm25.b),
+        },
         title_boost: args.title_boost.unwrap_or(defaults.title_boost),
     };
     let result = if args.tune { tune(&args) } else { run(&args, settings) };
@@ -85,7 +88,12 @@ fn tune(args: &Args) -> anymodel::Result<()> {
     for (s, scores) in results {
         println!(
             "  {:<5} {:<5} {:<6} {:.4}   {:.4}      {:.4}",
-            s.bm25.k1, s.bm25.b, s.title_boost, scores.ndcg_at_10, scores.recall_at_100, scores.mrr_at_10
+            s.bm25.k1,
+            s.bm25.b,
+            s.title_boost,
+            scores.ndcg_at_10,
+            scores.recall_at_100,
+            scores.mrr_at_10
         );
     }
     Ok(())

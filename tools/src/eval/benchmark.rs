@@ -27,12 +27,16 @@ pub struct BenchmarkIndex {
 /// Indexes `corpus.jsonl` of the dataset in `folder` through the ordinary ingest path, one
 /// chunk per document (BEIR judges whole documents).
 pub fn build(folder: &Path, threads: usize) -> Result<BenchmarkIndex> {
-    let temp = tempfile::tempdir().map_err(|e| anymodel_core::Error::config(format!("temporary folder: {e}")))?;
+    let temp = tempfile::tempdir()
+        .map_err(|e| anymodel_core::Error::config(format!("temporary folder: {e}")))?;
     let index = KnowledgeIndex::create(temp.path())?;
     let whole = ChunkOptions { target_bytes: usize::MAX, overlap_bytes: 0 };
-    let options = IngestOptions { chunking: whole, progress: false, threads };
+    let options = IngestOptions { chunking: whole, progress: false };
     let started = Instant::now();
-    index.ingest(&[folder.join("corpus.jsonl")], &options)?;
+    let mut writer =
+        if threads == 0 { index.writer()? } else { index.writer_with_threads(threads)? };
+    writer.ingest(&[folder.join("corpus.jsonl")], &options)?;
+    writer.commit()?;
     let build = started.elapsed();
     let documents = index.searcher().chunks()?;
     Ok(BenchmarkIndex { index, build, documents, _folder: temp })
@@ -54,18 +58,30 @@ pub struct Latency {
 impl Latency {
     fn of(mut times: Vec<Duration>) -> Latency {
         times.sort_unstable();
-        let at = |q: f64| times.get(((times.len() as f64 * q).ceil() as usize).saturating_sub(1)).copied().unwrap_or_default();
+        let at = |q: f64| {
+            times
+                .get(((times.len() as f64 * q).ceil() as usize).saturating_sub(1))
+                .copied()
+                .unwrap_or_default()
+        };
         Latency { p50: at(0.50), p95: at(0.95), p99: at(0.99), max: at(1.0) }
     }
 }
 
 /// Runs every query of `dataset` against `index` with `settings` (after one untimed pass, so
 /// that the timings are of a warm index) and scores the rankings.
-pub fn run_queries(index: &KnowledgeIndex, dataset: &Dataset, settings: SearchSettings) -> Result<(Scores, Latency)> {
+pub fn run_queries(
+    index: &KnowledgeIndex,
+    dataset: &Dataset,
+    settings: SearchSettings,
+) -> Result<(Scores, Latency)> {
     let searcher = index.searcher().with_settings(settings);
     // BEIR queries are plain text: quotes in them are not phrases.
-    let queries: Vec<(&String, RetrievalQuery)> =
-        dataset.queries.iter().map(|(id, text)| (id, RetrievalQuery::new(text.replace('"', " "), DEPTH))).collect();
+    let queries: Vec<(&String, RetrievalQuery)> = dataset
+        .queries
+        .iter()
+        .map(|(id, text)| (id, RetrievalQuery::new(text.replace('"', " "), DEPTH)))
+        .collect();
     for (_, query) in &queries {
         searcher.search(query)?;
     }
@@ -107,7 +123,11 @@ impl std::fmt::Display for BenchmarkReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         let s = &self.settings;
-        writeln!(f, "split {}: {} queries over {} documents", self.split, self.scores.queries, self.documents)?;
+        writeln!(
+            f,
+            "split {}: {} queries over {} documents",
+            self.split, self.scores.queries, self.documents
+        )?;
         writeln!(f, "settings: k1 {} b {} title boost {}", s.bm25.k1, s.bm25.b, s.title_boost)?;
         writeln!(
             f,
@@ -127,9 +147,21 @@ impl std::fmt::Display for BenchmarkReport {
 }
 
 /// Builds the index of the dataset in `folder` and runs the queries of `split` with `settings`.
-pub fn benchmark(folder: &Path, split: &str, settings: SearchSettings, threads: usize) -> Result<BenchmarkReport> {
+pub fn benchmark(
+    folder: &Path,
+    split: &str,
+    settings: SearchSettings,
+    threads: usize,
+) -> Result<BenchmarkReport> {
     let dataset = Dataset::load(folder, split)?;
     let built = build(folder, threads)?;
     let (scores, latency) = run_queries(&built.index, &dataset, settings)?;
-    Ok(BenchmarkReport { split: split.into(), documents: built.documents, build: built.build, scores, latency, settings })
+    Ok(BenchmarkReport {
+        split: split.into(),
+        documents: built.documents,
+        build: built.build,
+        scores,
+        latency,
+        settings,
+    })
 }

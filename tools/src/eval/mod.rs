@@ -2,6 +2,6 @@
 //! that published retrieval figures use, and the benchmark of the knowledge index
 //! ([`benchmark`]).
 
-pub mod benchmark;
 pub mod beir;
+pub mod benchmark;
 pub mod metrics;

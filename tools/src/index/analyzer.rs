@@ -72,7 +72,11 @@ impl<T: Tokenizer> Tokenizer for SplitIdentifiersFilter<T> {
 
     fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
         self.parts.clear();
-        SplitIdentifiersStream { inner: self.inner.token_stream(text), parts: &mut self.parts, part: None }
+        SplitIdentifiersStream {
+            inner: self.inner.token_stream(text),
+            parts: &mut self.parts,
+            part: None,
+        }
     }
 }
 
@@ -134,8 +138,10 @@ fn identifier_parts(word: &str) -> Vec<std::ops::Range<usize>> {
         let (at, here) = chars[i];
         let before = chars[i - 1].1;
         let after = chars.get(i + 1).map(|&(_, c)| c);
-        let lower_to_upper = (before.is_lowercase() || before.is_ascii_digit()) && here.is_uppercase();
-        let acronym_end = before.is_uppercase() && here.is_uppercase() && after.is_some_and(char::is_lowercase);
+        let lower_to_upper =
+            (before.is_lowercase() || before.is_ascii_digit()) && here.is_uppercase();
+        let acronym_end =
+            before.is_uppercase() && here.is_uppercase() && after.is_some_and(char::is_lowercase);
         if lower_to_upper || acronym_end {
             parts.push(start..at);
             start = at;
@@ -175,7 +181,8 @@ mod tests {
             positions.push((stream.token().text.clone(), stream.token().position));
         }
         let expected = [("call", 0), ("readfil", 1), ("read", 1), ("file", 1), ("now", 2)];
-        let expected: Vec<(String, usize)> = expected.iter().map(|(t, p)| (t.to_string(), *p)).collect();
+        let expected: Vec<(String, usize)> =
+            expected.iter().map(|(t, p)| (t.to_string(), *p)).collect();
         assert_eq!(positions, expected);
     }
 }

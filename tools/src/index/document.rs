@@ -36,18 +36,18 @@ impl Kind {
     }
 
     fn of(path: &Path) -> Kind {
-        let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        let extension =
+            path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
         match extension.as_str() {
             "md" | "markdown" | "mdx" => Kind::Markdown,
             "html" | "htm" | "xhtml" => Kind::Html,
             "jsonl" | "ndjson" => Kind::Record,
-            "rs" | "py" | "js" | "mjs" | "ts" | "tsx" | "jsx" | "go" | "java" | "kt" | "scala" | "c"
-            | "h" | "cc" | "cpp" | "hpp" | "cs" | "rb" | "php" | "swift" | "m" | "sh" | "bash"
-            | "zsh" | "fish" | "ps1" | "sql" | "lua" | "r" | "jl" | "hs" | "ml" | "ex" | "exs"
-            | "erl" | "clj" | "dart" | "zig" | "nim" | "vue" | "svelte" | "css" | "scss" | "proto"
-            | "toml" | "yaml" | "yml" | "json" | "xml" | "ini" | "cfg" | "gradle" | "cmake" => {
-                Kind::Code
-            }
+            "rs" | "py" | "js" | "mjs" | "ts" | "tsx" | "jsx" | "go" | "java" | "kt" | "scala"
+            | "c" | "h" | "cc" | "cpp" | "hpp" | "cs" | "rb" | "php" | "swift" | "m" | "sh"
+            | "bash" | "zsh" | "fish" | "ps1" | "sql" | "lua" | "r" | "jl" | "hs" | "ml" | "ex"
+            | "exs" | "erl" | "clj" | "dart" | "zig" | "nim" | "vue" | "svelte" | "css"
+            | "scss" | "proto" | "toml" | "yaml" | "yml" | "json" | "xml" | "ini" | "cfg"
+            | "gradle" | "cmake" => Kind::Code,
             _ => Kind::Text,
         }
     }
@@ -104,7 +104,8 @@ pub fn read(path: &Path, name: &str, bytes: &[u8]) -> Result<Vec<Document>, Skip
     let text = std::str::from_utf8(bytes).map_err(|_| Skip::Binary)?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let kind = Kind::of(path);
-    let file_name = path.file_name().map_or_else(|| name.to_string(), |n| n.to_string_lossy().into_owned());
+    let file_name =
+        path.file_name().map_or_else(|| name.to_string(), |n| n.to_string_lossy().into_owned());
     let mut metadata = vec![("kind".to_string(), kind.name().to_string())];
     if let Some(extension) = path.extension() {
         metadata.push(("ext".into(), extension.to_string_lossy().to_ascii_lowercase()));
@@ -123,7 +124,9 @@ pub fn read(path: &Path, name: &str, bytes: &[u8]) -> Result<Vec<Document>, Skip
     };
     Ok(match kind {
         Kind::Markdown => vec![document(text.to_string(), Structure::Markdown, Location::File)],
-        Kind::Code | Kind::Text => vec![document(text.to_string(), Structure::Plain, Location::File)],
+        Kind::Code | Kind::Text => {
+            vec![document(text.to_string(), Structure::Plain, Location::File)]
+        }
         Kind::Html => {
             let converted = html2text::from_read(text.as_bytes(), usize::MAX / 2)
                 .map_err(|e| Skip::Invalid(format!("HTML: {e}")))?;
@@ -145,7 +148,11 @@ fn first_heading(text: &str) -> Option<&str> {
 
 /// One document per record of a JSON Lines file: `id` (or `_id`), `title`, `text` (or `body`,
 /// `content`). A line that is not such a record makes the whole file invalid, naming the line.
-fn records(name: &str, text: &str, file_metadata: &[(String, String)]) -> Result<Vec<Document>, Skip> {
+fn records(
+    name: &str,
+    text: &str,
+    file_metadata: &[(String, String)],
+) -> Result<Vec<Document>, Skip> {
     let mut documents = Vec::new();
     for (index, line) in text.lines().enumerate() {
         let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
@@ -158,7 +165,9 @@ fn records(name: &str, text: &str, file_metadata: &[(String, String)]) -> Result
         let id = match ["id", "_id"].iter().find_map(|key| record.remove(*key)) {
             Some(Value::String(id)) => id,
             Some(Value::Number(id)) => id.to_string(),
-            Some(other) => return Err(invalid(format!("the id is {other}, not a string or number"))),
+            Some(other) => {
+                return Err(invalid(format!("the id is {other}, not a string or number")));
+            }
             None => format!("{name}:{number}"),
         };
         let text = match ["text", "body", "content"].iter().find_map(|key| record.remove(*key)) {
@@ -198,16 +207,24 @@ mod tests {
 
     #[test]
     fn binary_and_non_utf8_files_are_skipped() {
-        assert_eq!(read(Path::new("a.bin"), "a.bin", b"PK\x03\x04\x00\x00").unwrap_err(), Skip::Binary);
+        assert_eq!(
+            read(Path::new("a.bin"), "a.bin", b"PK\x03\x04\x00\x00").unwrap_err(),
+            Skip::Binary
+        );
         assert_eq!(read(Path::new("a.txt"), "a.txt", b"caf\xe9").unwrap_err(), Skip::Binary);
     }
 
     #[test]
     fn markdown_titles_come_from_the_top_heading() {
-        let docs = read(Path::new("d/guide.md"), "d/guide.md", b"intro\n## Sub\n# Guide\n").unwrap();
+        let docs =
+            read(Path::new("d/guide.md"), "d/guide.md", b"intro\n## Sub\n# Guide\n").unwrap();
         assert_eq!(docs[0].title, "Guide");
-        assert_eq!(docs[0].metadata, [("kind".to_string(), "markdown".to_string()), ("ext".into(), "md".into())]);
-        let docs = read(Path::new("d/notes.txt"), "d/notes.txt", b"# not a heading here\n").unwrap();
+        assert_eq!(
+            docs[0].metadata,
+            [("kind".to_string(), "markdown".to_string()), ("ext".into(), "md".into())]
+        );
+        let docs =
+            read(Path::new("d/notes.txt"), "d/notes.txt", b"# not a heading here\n").unwrap();
         assert_eq!(docs[0].title, "notes.txt");
     }
 
@@ -216,7 +233,10 @@ mod tests {
         let file = "{\"_id\": 7, \"title\": \"T\", \"text\": \"body\", \"lang\": \"en\", \"metadata\": {\"year\": 2020}}\n\n{\"id\": \"b\", \"text\": \"x\"}\n";
         let docs = read(Path::new("c.jsonl"), "c.jsonl", file.as_bytes()).unwrap();
         assert_eq!(docs.len(), 2);
-        assert_eq!((docs[0].id.as_str(), docs[0].title.as_str(), docs[0].location), ("7", "T", Location::Record(1)));
+        assert_eq!(
+            (docs[0].id.as_str(), docs[0].title.as_str(), docs[0].location),
+            ("7", "T", Location::Record(1))
+        );
         assert!(docs[0].metadata.contains(&("lang".into(), "en".into())));
         assert!(docs[0].metadata.contains(&("year".into(), "2020".into())));
         assert_eq!((docs[1].id.as_str(), docs[1].location), ("b", Location::Record(3)));
@@ -236,7 +256,11 @@ mod tests {
         let page = b"<html><head><title>x</title><style>p{}</style></head><body><h1>Install</h1><p>Run <b>make</b>.</p></body></html>";
         let docs = read(Path::new("i.html"), "i.html", page).unwrap();
         assert_eq!(docs[0].location, Location::Converted);
-        assert!(docs[0].text.contains("Install") && docs[0].text.contains("Run"), "{}", docs[0].text);
+        assert!(
+            docs[0].text.contains("Install") && docs[0].text.contains("Run"),
+            "{}",
+            docs[0].text
+        );
         assert!(!docs[0].text.contains("<b>") && !docs[0].text.contains("p{}"), "{}", docs[0].text);
     }
 }

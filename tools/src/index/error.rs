@@ -88,7 +88,9 @@ impl IndexError {
             E::OpenDirectoryError(e) => IndexError::corrupt(folder, e),
             E::SchemaError(e) => IndexError::corrupt(folder, e),
             E::IncompatibleIndex(e) => IndexError::corrupt(folder, format!("{e:?}")),
-            other => IndexError::Engine { folder: folder.to_path_buf(), message: other.to_string() },
+            other => {
+                IndexError::Engine { folder: folder.to_path_buf(), message: other.to_string() }
+            }
         }
     }
 }

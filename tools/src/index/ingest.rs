@@ -22,13 +22,11 @@ pub struct IngestOptions {
     pub chunking: ChunkOptions,
     /// Whether to show a progress bar on standard error (never drawn when it is not a terminal).
     pub progress: bool,
-    /// Indexing threads; 0 for one per core (at most 4).
-    pub threads: usize,
 }
 
 impl Default for IngestOptions {
     fn default() -> Self {
-        IngestOptions { chunking: ChunkOptions::default(), progress: false, threads: 0 }
+        IngestOptions { chunking: ChunkOptions::default(), progress: false }
     }
 }
 
@@ -106,131 +104,181 @@ impl std::fmt::Display for IngestReport {
 /// Memory the writer may use per thread before it flushes a segment.
 const WRITER_MEMORY_PER_THREAD: usize = 64 << 20;
 
-pub(super) fn ingest(index: &KnowledgeIndex, roots: &[&Path], options: &IngestOptions) -> Result<IngestReport, IndexError> {
-    let writer = writer(index, options.threads)?;
-    let mut report = IngestReport::default();
-    let mut files = Vec::new();
-    let mut known = HashMap::new();
-    for root in roots {
-        if let Err(source) = std::fs::metadata(root) {
-            return Err(IndexError::Input { path: root.to_path_buf(), message: source.to_string() });
-        }
-        let name = display_name(root);
-        known.extend(indexed_files(index, &name)?);
-        walk(root, &index.folder, &mut files, &mut report.skipped);
+/// The one writer of an index: what it ingests and removes becomes visible, all at once, when it
+/// commits. While it lives no other writer can be had, in this process or another; dropping it
+/// without committing discards its work, as a crash would.
+pub struct Writer<'a> {
+    index: &'a KnowledgeIndex,
+    writer: IndexWriter,
+}
+
+impl std::fmt::Debug for Writer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer").field("index", &self.index.folder).finish()
+    }
+}
+
+impl<'a> Writer<'a> {
+    /// Takes the index's write lock; [`IndexError::Locked`] when another writer holds it.
+    pub(super) fn new(index: &'a KnowledgeIndex, threads: usize) -> Result<Self, IndexError> {
+        let threads = match threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()).min(4),
+            n => n,
+        };
+        let writer = index
+            .index
+            .writer_with_num_threads(threads, threads * WRITER_MEMORY_PER_THREAD)
+            .map_err(|e| IndexError::engine(&index.folder, e))?;
+        Ok(Writer { index, writer })
     }
 
-    let progress = progress_bar(options.progress, files.len());
-    let fingerprint = format!("chunks {} {}\n", options.chunking.target_bytes, options.chunking.overlap_bytes);
-    let fields = index.fields;
-    for path in &files {
-        let name = display_name(path);
-        progress.set_message(name.clone());
-        let was = known.remove(&name);
-        let bytes = match std::fs::read(path) {
-            Ok(bytes) => bytes,
-            Err(e) => {
-                report.skipped.push(Skipped { path: path.clone(), reason: SkipReason::Unreadable(e.to_string()) });
+    /// Stages the files and folders at `roots`, as [`KnowledgeIndex::ingest`] describes.
+    /// Compared against the last commit: roots of one writer should not overlap.
+    pub fn ingest<P: AsRef<Path>>(
+        &mut self,
+        roots: &[P],
+        options: &IngestOptions,
+    ) -> Result<IngestReport, IndexError> {
+        let index = self.index;
+        let writer = &self.writer;
+        let mut report = IngestReport::default();
+        let mut files = Vec::new();
+        let mut known = HashMap::new();
+        for root in roots {
+            let root = root.as_ref();
+            if let Err(source) = std::fs::metadata(root) {
+                return Err(IndexError::Input {
+                    path: root.to_path_buf(),
+                    message: source.to_string(),
+                });
+            }
+            let name = display_name(root);
+            known.extend(indexed_files(index, &name)?);
+            walk(root, &index.folder, &mut files, &mut report.skipped);
+        }
+
+        let progress = progress_bar(options.progress, files.len());
+        let fingerprint = format!(
+            "chunks {} {}\n",
+            options.chunking.target_bytes, options.chunking.overlap_bytes
+        );
+        let fields = index.fields;
+        for path in &files {
+            let name = display_name(path);
+            progress.set_message(name.clone());
+            let was = known.remove(&name);
+            let bytes = match std::fs::read(path) {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    report.skipped.push(Skipped {
+                        path: path.clone(),
+                        reason: SkipReason::Unreadable(e.to_string()),
+                    });
+                    progress.inc(1);
+                    continue;
+                }
+            };
+            let hash =
+                blake3::Hasher::new().update(fingerprint.as_bytes()).update(&bytes).finalize();
+            if was.as_deref() == Some(hash.as_bytes().as_slice()) {
+                report.unchanged += 1;
                 progress.inc(1);
                 continue;
             }
-        };
-        let hash = blake3::Hasher::new().update(fingerprint.as_bytes()).update(&bytes).finalize();
-        if was.as_deref() == Some(hash.as_bytes().as_slice()) {
-            report.unchanged += 1;
+            if was.is_some() {
+                writer.delete_term(Term::from_field_text(fields.path, &name));
+            }
+            match document::read(path, &name, &bytes) {
+                Ok(documents) => {
+                    for document in &documents {
+                        report.chunks +=
+                            add_chunks(&writer, fields, document, options.chunking, index)?;
+                    }
+                    let mut record = TantivyDocument::new();
+                    record.add_text(fields.kind, FILE);
+                    record.add_text(fields.path, &name);
+                    record.add_bytes(fields.hash, hash.as_bytes().as_slice());
+                    writer
+                        .add_document(record)
+                        .map_err(|e| IndexError::engine(&index.folder, e))?;
+                    if was.is_some() {
+                        report.updated += 1;
+                    } else {
+                        report.added += 1;
+                    }
+                }
+                Err(skip) => {
+                    report.removed += usize::from(was.is_some());
+                    let reason = match skip {
+                        Skip::Binary => SkipReason::Binary,
+                        Skip::Invalid(why) => SkipReason::Invalid(why),
+                    };
+                    report.skipped.push(Skipped { path: path.clone(), reason });
+                }
+            }
             progress.inc(1);
-            continue;
         }
-        if was.is_some() {
-            writer.delete_term(Term::from_field_text(fields.path, &name));
-        }
-        match document::read(path, &name, &bytes) {
-            Ok(documents) => {
-                for document in &documents {
-                    report.chunks += add_chunks(&writer, fields, document, options.chunking, index)?;
-                }
-                let mut record = TantivyDocument::new();
-                record.add_text(fields.kind, FILE);
-                record.add_text(fields.path, &name);
-                record.add_bytes(fields.hash, hash.as_bytes().as_slice());
-                writer.add_document(record).map_err(|e| IndexError::engine(&index.folder, e))?;
-                if was.is_some() {
-                    report.updated += 1;
-                } else {
-                    report.added += 1;
-                }
-            }
-            Err(skip) => {
-                report.removed += usize::from(was.is_some());
-                let reason = match skip {
-                    Skip::Binary => SkipReason::Binary,
-                    Skip::Invalid(why) => SkipReason::Invalid(why),
-                };
-                report.skipped.push(Skipped { path: path.clone(), reason });
+        // What is still known was not found under the roots: it is gone.
+        for (name, _) in known {
+            if !unreadable(&report, &name) {
+                writer.delete_term(Term::from_field_text(fields.path, &name));
+                report.removed += 1;
             }
         }
-        progress.inc(1);
+        progress.finish_and_clear();
+        Ok(report)
     }
-    // What is still known was not found under the roots: it is gone.
-    for (name, _) in known {
-        if !unreadable(&report, &name) {
-            writer.delete_term(Term::from_field_text(fields.path, &name));
-            report.removed += 1;
+
+    /// Stages the removal of every file whose indexed path starts with `prefix`; returns how many.
+    pub fn remove(&mut self, prefix: &str) -> Result<usize, IndexError> {
+        let files = indexed_files(self.index, prefix.trim_start_matches("./"))?;
+        for name in files.keys() {
+            self.writer.delete_term(Term::from_field_text(self.index.fields.path, name));
         }
+        Ok(files.len())
     }
-    progress.finish_and_clear();
-    commit(index, writer)?;
-    Ok(report)
+
+    /// Makes everything staged visible to new searchers, atomically, and releases the lock.
+    pub fn commit(mut self) -> Result<(), IndexError> {
+        let folder = &self.index.folder;
+        self.writer.commit().map_err(|e| IndexError::engine(folder, e))?;
+        self.writer.wait_merging_threads().map_err(|e| IndexError::engine(folder, e))?;
+        self.index.reader.reload().map_err(|e| IndexError::engine(folder, e))
+    }
 }
 
 /// Whether the file named `name` was skipped as unreadable (its old chunks are kept).
 fn unreadable(report: &IngestReport, name: &str) -> bool {
-    report.skipped.iter().any(|s| matches!(s.reason, SkipReason::Unreadable(_)) && display_name(&s.path) == name)
-}
-
-pub(super) fn remove(index: &KnowledgeIndex, prefix: &str) -> Result<usize, IndexError> {
-    let writer = writer(index, 1)?;
-    let files = indexed_files(index, prefix.trim_start_matches("./"))?;
-    for name in files.keys() {
-        writer.delete_term(Term::from_field_text(index.fields.path, name));
-    }
-    commit(index, writer)?;
-    Ok(files.len())
-}
-
-fn writer(index: &KnowledgeIndex, threads: usize) -> Result<IndexWriter, IndexError> {
-    let threads = match threads {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()).min(4),
-        n => n,
-    };
-    index
-        .index
-        .writer_with_num_threads(threads, threads * WRITER_MEMORY_PER_THREAD)
-        .map_err(|e| IndexError::engine(&index.folder, e))
-}
-
-fn commit(index: &KnowledgeIndex, mut writer: IndexWriter) -> Result<(), IndexError> {
-    let engine = |e| IndexError::engine(&index.folder, e);
-    writer.commit().map_err(engine)?;
-    writer.wait_merging_threads().map_err(engine)
+    report
+        .skipped
+        .iter()
+        .any(|s| matches!(s.reason, SkipReason::Unreadable(_)) && display_name(&s.path) == name)
 }
 
 /// The files indexed under `prefix` (a file name or a folder's), with their content hashes.
-fn indexed_files(index: &KnowledgeIndex, prefix: &str) -> Result<HashMap<String, Vec<u8>>, IndexError> {
+fn indexed_files(
+    index: &KnowledgeIndex,
+    prefix: &str,
+) -> Result<HashMap<String, Vec<u8>>, IndexError> {
     let searcher = index.reader.searcher();
-    let query = TermQuery::new(Term::from_field_text(index.fields.kind, FILE), IndexRecordOption::Basic);
+    let query =
+        TermQuery::new(Term::from_field_text(index.fields.kind, FILE), IndexRecordOption::Basic);
     let docs = searcher
         .search(&query, &tantivy::collector::DocSetCollector)
         .map_err(|e| IndexError::engine(&index.folder, e))?;
     let mut files = HashMap::new();
     for address in docs {
-        let doc: TantivyDocument = searcher.doc(address).map_err(|e| IndexError::engine(&index.folder, e))?;
+        let doc: TantivyDocument =
+            searcher.doc(address).map_err(|e| IndexError::engine(&index.folder, e))?;
         let path = doc.get_first(index.fields.path).and_then(|v| v.as_str()).unwrap_or_default();
         let under = path == prefix
             || prefix.is_empty()
-            || path.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/') || prefix.ends_with('/'));
+            || path
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with('/') || prefix.ends_with('/'));
         if under {
-            let hash = doc.get_first(index.fields.hash).and_then(|v| v.as_bytes()).unwrap_or_default();
+            let hash =
+                doc.get_first(index.fields.hash).and_then(|v| v.as_bytes()).unwrap_or_default();
             files.insert(path.to_string(), hash.to_vec());
         }
     }
@@ -247,7 +295,11 @@ fn add_chunks(
 ) -> Result<usize, IndexError> {
     let chunks = chunk::chunk(&document.text, document.structure, options);
     for chunk in &chunks {
-        let title = if chunk.headings.is_empty() { document.title.clone() } else { chunk.headings.join(" > ") };
+        let title = if chunk.headings.is_empty() {
+            document.title.clone()
+        } else {
+            chunk.headings.join(" > ")
+        };
         let text = chunk.text(&document.text);
         let mut doc = TantivyDocument::new();
         doc.add_text(fields.kind, CHUNK);
@@ -293,7 +345,9 @@ fn walk(root: &Path, index_folder: &Path, files: &mut Vec<PathBuf>, skipped: &mu
         .build();
     for entry in walker {
         match entry {
-            Ok(entry) if entry.file_type().is_some_and(|t| t.is_file()) => files.push(entry.into_path()),
+            Ok(entry) if entry.file_type().is_some_and(|t| t.is_file()) => {
+                files.push(entry.into_path())
+            }
             Ok(_) => {}
             Err(error) => {
                 let path = error_path(&error).unwrap_or_else(|| root.to_path_buf());
@@ -307,7 +361,9 @@ fn walk(root: &Path, index_folder: &Path, files: &mut Vec<PathBuf>, skipped: &mu
 fn error_path(error: &ignore::Error) -> Option<PathBuf> {
     match error {
         ignore::Error::WithPath { path, .. } => Some(path.clone()),
-        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => error_path(err),
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+            error_path(err)
+        }
         _ => None,
     }
 }

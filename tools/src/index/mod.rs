@@ -38,7 +38,7 @@ use tantivy::{Index, IndexReader, ReloadPolicy};
 pub use analyzer::SplitIdentifiers;
 pub use chunk::{Chunk, ChunkOptions, Structure, chunk};
 pub use error::IndexError;
-pub use ingest::{IngestOptions, IngestReport, SkipReason, Skipped};
+pub use ingest::{IngestOptions, IngestReport, SkipReason, Skipped, Writer};
 pub use schema::FORMAT_VERSION;
 pub use search::{Bm25, Hit, SearchSettings, Searcher, Snippet};
 
@@ -55,7 +55,10 @@ pub struct KnowledgeIndex {
 
 impl std::fmt::Debug for KnowledgeIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KnowledgeIndex").field("folder", &self.folder).field("settings", &self.settings).finish()
+        f.debug_struct("KnowledgeIndex")
+            .field("folder", &self.folder)
+            .field("settings", &self.settings)
+            .finish()
     }
 }
 
@@ -84,13 +87,17 @@ impl KnowledgeIndex {
         std::fs::create_dir_all(folder).map_err(io)?;
         if std::fs::read_dir(folder).map_err(io)?.next().is_some() {
             return match schema::check_marker(folder) {
-                Ok(()) => Err(IndexError::Input { path: folder.to_path_buf(), message: "an index is already there".into() }),
+                Ok(()) => Err(IndexError::Input {
+                    path: folder.to_path_buf(),
+                    message: "an index is already there".into(),
+                }),
                 Err(_) => Err(IndexError::NotAnIndex { folder: folder.to_path_buf() }),
             };
         }
         schema::write_marker(folder)?;
         let (schema, fields) = schema::schema();
-        let index = Index::create_in_dir(folder, schema).map_err(|e| IndexError::engine(folder, e))?;
+        let index =
+            Index::create_in_dir(folder, schema).map_err(|e| IndexError::engine(folder, e))?;
         Self::ready(folder, index, fields)
     }
 
@@ -112,7 +119,13 @@ impl KnowledgeIndex {
             .reload_policy(ReloadPolicy::OnCommitWithDelay)
             .try_into()
             .map_err(|e| IndexError::engine(folder, e))?;
-        Ok(KnowledgeIndex { folder: folder.to_path_buf(), index, reader, fields, settings: SearchSettings::default() })
+        Ok(KnowledgeIndex {
+            folder: folder.to_path_buf(),
+            index,
+            reader,
+            fields,
+            settings: SearchSettings::default(),
+        })
     }
 
     /// The same index, ranking with `settings`.
@@ -131,18 +144,35 @@ impl KnowledgeIndex {
     /// left alone, and files that were indexed under these paths but are gone are removed.
     /// Binary and unreadable files are skipped and counted in the report. Everything is
     /// committed at once at the end.
-    pub fn ingest<P: AsRef<Path>>(&self, paths: &[P], options: &IngestOptions) -> Result<IngestReport, IndexError> {
-        let paths: Vec<&Path> = paths.iter().map(AsRef::as_ref).collect();
-        let report = ingest::ingest(self, &paths, options)?;
-        self.reader.reload().map_err(|e| IndexError::engine(&self.folder, e))?;
+    pub fn ingest<P: AsRef<Path>>(
+        &self,
+        paths: &[P],
+        options: &IngestOptions,
+    ) -> Result<IngestReport, IndexError> {
+        let mut writer = self.writer()?;
+        let report = writer.ingest(paths, options)?;
+        writer.commit()?;
         Ok(report)
     }
 
     /// Removes every file whose indexed path starts with `prefix`; returns how many.
     pub fn remove(&self, prefix: &str) -> Result<usize, IndexError> {
-        let removed = ingest::remove(self, prefix)?;
-        self.reader.reload().map_err(|e| IndexError::engine(&self.folder, e))?;
+        let mut writer = self.writer()?;
+        let removed = writer.remove(prefix)?;
+        writer.commit()?;
         Ok(removed)
+    }
+
+    /// The index's one writer, indexing on a thread per core (at most 4), to stage several
+    /// ingests and removals into one commit. [`IndexError::Locked`] when another writer, in this
+    /// process or another, holds the index.
+    pub fn writer(&self) -> Result<Writer<'_>, IndexError> {
+        Writer::new(self, 0)
+    }
+
+    /// [`KnowledgeIndex::writer`] with `threads` indexing threads.
+    pub fn writer_with_threads(&self, threads: usize) -> Result<Writer<'_>, IndexError> {
+        Writer::new(self, threads.max(1))
     }
 
     /// A view of the index as of its last commit, to search. Cheap; take one per request.

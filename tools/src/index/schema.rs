@@ -55,8 +55,9 @@ pub struct Fields {
 pub fn schema() -> (Schema, Fields) {
     let mut builder = Schema::builder();
     let analysed = |stored: bool| {
-        let indexing =
-            TextFieldIndexing::default().set_tokenizer(ANALYZER).set_index_option(IndexRecordOption::WithFreqsAndPositions);
+        let indexing = TextFieldIndexing::default()
+            .set_tokenizer(ANALYZER)
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions);
         let options = TextOptions::default().set_indexing_options(indexing);
         if stored { options.set_stored() } else { options }
     };
@@ -106,10 +107,17 @@ pub fn check_marker(folder: &Path) -> Result<(), IndexError> {
     };
     let marker: Marker = serde_json::from_str(&text).map_err(|e| IndexError::corrupt(&path, e))?;
     if marker.format != FORMAT_NAME {
-        return Err(IndexError::corrupt(&path, format!("format `{}`, not `{FORMAT_NAME}`", marker.format)));
+        return Err(IndexError::corrupt(
+            &path,
+            format!("format `{}`, not `{FORMAT_NAME}`", marker.format),
+        ));
     }
     if marker.version != FORMAT_VERSION {
-        return Err(IndexError::Version { folder: folder.to_path_buf(), found: marker.version, expected: FORMAT_VERSION });
+        return Err(IndexError::Version {
+            folder: folder.to_path_buf(),
+            found: marker.version,
+            expected: FORMAT_VERSION,
+        });
     }
     Ok(())
 }

@@ -12,10 +12,10 @@ use std::path::PathBuf;
 
 use anymodel_core::{Filter, Passage, RetrievalQuery, Source};
 use tantivy::fieldnorm::FieldNormReader;
+use tantivy::postings::Postings;
 use tantivy::query::{BooleanQuery, EnableScoring, Occur, PhraseQuery, Query, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption, Value};
 use tantivy::snippet::SnippetGenerator;
-use tantivy::postings::Postings;
 use tantivy::{DocAddress, DocId, DocSet, SegmentReader, TERMINATED, TantivyDocument, Term};
 
 use super::analyzer;
@@ -116,7 +116,12 @@ fn parse(text: &str) -> Parsed {
 }
 
 impl Searcher {
-    pub(super) fn new(inner: tantivy::Searcher, fields: Fields, settings: SearchSettings, folder: PathBuf) -> Self {
+    pub(super) fn new(
+        inner: tantivy::Searcher,
+        fields: Fields,
+        settings: SearchSettings,
+        folder: PathBuf,
+    ) -> Self {
         Searcher { inner, fields, settings, folder }
     }
 
@@ -141,8 +146,10 @@ impl Searcher {
     }
 
     fn count(&self, kind: &str) -> Result<u64, IndexError> {
-        let query = TermQuery::new(Term::from_field_text(self.fields.kind, kind), IndexRecordOption::Basic);
-        let count = self.inner.search(&query, &tantivy::collector::Count).map_err(|e| self.engine(e))?;
+        let query =
+            TermQuery::new(Term::from_field_text(self.fields.kind, kind), IndexRecordOption::Basic);
+        let count =
+            self.inner.search(&query, &tantivy::collector::Count).map_err(|e| self.engine(e))?;
         Ok(count as u64)
     }
 
@@ -159,7 +166,8 @@ impl Searcher {
             .phrases
             .iter()
             .map(|phrase| {
-                let terms = phrase.iter().map(|t| Term::from_field_text(self.fields.body, t)).collect();
+                let terms =
+                    phrase.iter().map(|t| Term::from_field_text(self.fields.body, t)).collect();
                 PhraseQuery::new(terms).weight(EnableScoring::disabled_from_searcher(&self.inner))
             })
             .collect::<Result<_, _>>()
@@ -189,19 +197,26 @@ impl Searcher {
                     .map(|doc| (scores[doc as usize], DocAddress::new(segment_ord, doc))),
             );
         }
-        let best = |a: &(f32, DocAddress), b: &(f32, DocAddress)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+        let best =
+            |a: &(f32, DocAddress), b: &(f32, DocAddress)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
         if candidates.len() > query.k {
             candidates.select_nth_unstable_by(query.k - 1, best);
             candidates.truncate(query.k);
         }
         candidates.sort_unstable_by(best);
-        candidates.into_iter().map(|(score, address)| Ok(Hit { score, document: self.doc_id(address)?, address })).collect()
+        candidates
+            .into_iter()
+            .map(|(score, address)| Ok(Hit { score, document: self.doc_id(address)?, address }))
+            .collect()
     }
 
     /// The fields a query scores in, with their terms' weights.
     fn scored_fields(&self, parsed: &Parsed) -> Result<Vec<ScoredField>, IndexError> {
         let settings = self.settings;
-        let chunks = self.inner.doc_freq(&Term::from_field_text(self.fields.kind, CHUNK)).map_err(|e| self.engine(e))?;
+        let chunks = self
+            .inner
+            .doc_freq(&Term::from_field_text(self.fields.kind, CHUNK))
+            .map_err(|e| self.engine(e))?;
         let mut fields = vec![(self.fields.body, 1.0)];
         if settings.title_boost > 0.0 {
             fields.push((self.fields.title, settings.title_boost));
@@ -237,13 +252,23 @@ impl Searcher {
     }
 
     /// Narrows `allowed` to the chunks of `segment` that meet `filter`.
-    fn filter(&self, segment: &SegmentReader, filter: &Filter, allowed: &mut Allowed) -> Result<(), IndexError> {
+    fn filter(
+        &self,
+        segment: &SegmentReader,
+        filter: &Filter,
+        allowed: &mut Allowed,
+    ) -> Result<(), IndexError> {
         let max_doc = segment.max_doc();
         match filter {
             Filter::PathPrefix { prefix } => {
                 let prefix = prefix.trim_start_matches("./");
                 let index = segment.inverted_index(self.fields.path).map_err(|e| self.engine(e))?;
-                let mut terms = index.terms().range().ge(prefix.as_bytes()).into_stream().map_err(|e| self.engine(e))?;
+                let mut terms = index
+                    .terms()
+                    .range()
+                    .ge(prefix.as_bytes())
+                    .into_stream()
+                    .map_err(|e| self.engine(e))?;
                 let mut docs = Vec::new();
                 while terms.advance() && terms.key().starts_with(prefix.as_bytes()) {
                     let mut postings = index
@@ -256,7 +281,9 @@ impl Searcher {
             Filter::Metadata { key, value } => {
                 let term = Term::from_field_text(self.fields.meta, &format!("{key}={value}"));
                 let index = segment.inverted_index(self.fields.meta).map_err(|e| self.engine(e))?;
-                let postings = index.read_postings(&term, IndexRecordOption::Basic).map_err(|e| self.engine(e))?;
+                let postings = index
+                    .read_postings(&term, IndexRecordOption::Basic)
+                    .map_err(|e| self.engine(e))?;
                 allowed.intersect(max_doc, |keep| {
                     if let Some(mut postings) = postings {
                         drain(&mut postings, keep);
@@ -287,7 +314,9 @@ impl Searcher {
     pub fn passage(&self, hit: &Hit) -> Result<Passage, IndexError> {
         let doc = self.stored(hit)?;
         let text = |field: Field| doc.get_first(field).and_then(|v| v.as_str()).map(str::to_string);
-        let number = |field: Field| doc.get_first(field).and_then(|v| v.as_u64()).and_then(|n| u32::try_from(n).ok());
+        let number = |field: Field| {
+            doc.get_first(field).and_then(|v| v.as_u64()).and_then(|n| u32::try_from(n).ok())
+        };
         let lines = number(self.fields.first_line).zip(number(self.fields.last_line));
         let title = text(self.fields.title).filter(|t| !t.is_empty());
         let source = Source { path: text(self.fields.path).unwrap_or_default(), title, lines };
@@ -298,7 +327,9 @@ impl Searcher {
     pub fn byte_range(&self, hit: &Hit) -> Result<Option<Range<u64>>, IndexError> {
         let doc = self.stored(hit)?;
         let number = |field: Field| doc.get_first(field).and_then(|v| v.as_u64());
-        Ok(number(self.fields.first_byte).zip(number(self.fields.end_byte)).map(|(start, end)| start..end))
+        Ok(number(self.fields.first_byte)
+            .zip(number(self.fields.end_byte))
+            .map(|(start, end)| start..end))
     }
 
     /// The metadata of a hit, as `key=value` pairs.
@@ -321,18 +352,26 @@ impl Searcher {
             .into_iter()
             .map(|(text, _)| {
                 let term = Term::from_field_text(self.fields.body, &text);
-                (Occur::Should, Box::new(TermQuery::new(term, IndexRecordOption::Basic)) as Box<dyn Query>)
+                (
+                    Occur::Should,
+                    Box::new(TermQuery::new(term, IndexRecordOption::Basic)) as Box<dyn Query>,
+                )
             })
             .collect();
         let mut generator =
-            SnippetGenerator::create(&self.inner, &BooleanQuery::new(clauses), self.fields.body).map_err(|e| self.engine(e))?;
+            SnippetGenerator::create(&self.inner, &BooleanQuery::new(clauses), self.fields.body)
+                .map_err(|e| self.engine(e))?;
         generator.set_max_num_chars(max_chars);
         let snippet = generator.snippet(&passage.text);
         if snippet.fragment().is_empty() {
-            let end = passage.text.char_indices().nth(max_chars).map_or(passage.text.len(), |(at, _)| at);
+            let end =
+                passage.text.char_indices().nth(max_chars).map_or(passage.text.len(), |(at, _)| at);
             return Ok(Snippet { text: passage.text[..end].to_string(), matches: Vec::new() });
         }
-        Ok(Snippet { text: snippet.fragment().to_string(), matches: snippet.highlighted().to_vec() })
+        Ok(Snippet {
+            text: snippet.fragment().to_string(),
+            matches: snippet.highlighted().to_vec(),
+        })
     }
 }
 
@@ -355,11 +394,17 @@ struct ScoredField {
 impl ScoredField {
     /// Adds the field's BM25 score of each chunk of `segment` to `scores`, noting in `touched`
     /// the chunks scored for the first time.
-    fn accumulate(&self, segment: &SegmentReader, scores: &mut [f32], touched: &mut Vec<DocId>) -> tantivy::Result<()> {
+    fn accumulate(
+        &self,
+        segment: &SegmentReader,
+        scores: &mut [f32],
+        touched: &mut Vec<DocId>,
+    ) -> tantivy::Result<()> {
         let index = segment.inverted_index(self.field)?;
         let lengths = segment.get_fieldnorms_reader(self.field)?;
         for (term, weight) in &self.terms {
-            let Some(mut postings) = index.read_postings(term, IndexRecordOption::WithFreqs)? else {
+            let Some(mut postings) = index.read_postings(term, IndexRecordOption::WithFreqs)?
+            else {
                 continue;
             };
             let mut doc = postings.doc();

@@ -24,11 +24,9 @@ pub fn adapt(schema: &Value, dialect: Dialect) -> Value {
     let mut adapted = inline(schema, &definitions, &mut expanding);
     let mut unresolved = false;
     visit(&adapted, &mut |node| unresolved |= node.get("$ref").is_some());
-    if let Some(object) = adapted.as_object_mut() {
-        if unresolved {
-            // Keep the definitions the remaining references need.
-            object.insert("$defs".into(), Value::Object(definitions.clone()));
-        }
+    if unresolved && let Some(object) = adapted.as_object_mut() {
+        // Keep the definitions the remaining references need.
+        object.insert("$defs".into(), Value::Object(definitions.clone()));
     }
     if dialect == Dialect::OpenAiStrict {
         make_strict(&mut adapted);

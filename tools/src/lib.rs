@@ -4,7 +4,14 @@
 //!   it implements [`anymodel_core::Retriever`].
 //! - [`search_tool`]: `search_documents`, the tool that lets an agent search any retriever.
 //! - [`rag`]: retrieval-augmented replies for models that cannot call tools.
+//! - [`context`]: passages laid out under their citations within a budget, as both give them.
 //! - [`eval`]: retrieval evaluation in the BEIR format, and the benchmark of the index.
 
+pub mod context;
 pub mod eval;
 pub mod index;
+pub mod rag;
+pub mod search_tool;
+
+pub use rag::RetrievalAugmented;
+pub use search_tool::SearchDocuments;

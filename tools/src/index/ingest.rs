@@ -16,7 +16,7 @@ use super::error::IndexError;
 use super::schema::{CHUNK, FILE, Fields};
 
 /// How files are ingested.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct IngestOptions {
     /// How documents are cut into chunks. Changing it re-indexes every file on the next ingest.
     pub chunking: ChunkOptions,
@@ -24,11 +24,6 @@ pub struct IngestOptions {
     pub progress: bool,
 }
 
-impl Default for IngestOptions {
-    fn default() -> Self {
-        IngestOptions { chunking: ChunkOptions::default(), progress: false }
-    }
-}
 
 /// Why a file was left out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,7 +187,7 @@ impl<'a> Writer<'a> {
                 Ok(documents) => {
                     for document in &documents {
                         report.chunks +=
-                            add_chunks(&writer, fields, document, options.chunking, index)?;
+                            add_chunks(writer, fields, document, options.chunking, index)?;
                     }
                     let mut record = TantivyDocument::new();
                     record.add_text(fields.kind, FILE);

@@ -298,10 +298,10 @@ impl Searcher {
         let segment = self.inner.segment_reader(address.segment_ord);
         let column = segment.fast_fields().str("doc_id").map_err(|e| self.engine(e))?;
         let mut id = String::new();
-        if let Some(column) = column {
-            if let Some(ordinal) = column.term_ords(address.doc_id).next() {
-                column.ord_to_str(ordinal, &mut id).map_err(|e| self.engine(e))?;
-            }
+        if let Some(column) = column
+            && let Some(ordinal) = column.term_ords(address.doc_id).next()
+        {
+            column.ord_to_str(ordinal, &mut id).map_err(|e| self.engine(e))?;
         }
         Ok(id)
     }

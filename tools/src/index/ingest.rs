@@ -24,7 +24,6 @@ pub struct IngestOptions {
     pub progress: bool,
 }
 
-
 /// Why a file was left out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SkipReason {

@@ -9,12 +9,14 @@
 //!
 //! Every backend implements [`anymodel_core::Model`], so apps never depend on which one runs.
 //! [`layers`] wraps any model with retry and fallback, keeping the same trait. [`schema`] adjusts
-//! one JSON Schema to what each provider accepts.
+//! one JSON Schema to what each provider accepts. [`spec`] builds a model from what configuration
+//! names.
 
 #[cfg(feature = "http")]
 mod http;
 pub mod layers;
 pub mod schema;
+pub mod spec;
 
 #[cfg(feature = "anthropic")]
 pub mod anthropic;

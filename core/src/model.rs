@@ -110,6 +110,14 @@ pub trait Model: Send + Sync {
 
     /// Generates a reply as a stream of events, ending with [`crate::StreamEvent::Finish`].
     async fn stream(&self, request: ChatRequest) -> Result<EventStream>;
+
+    /// What the model would receive for `request`, for a person to read: a local model's
+    /// rendered prompt, a remote one's request body (keys travel in headers, never here).
+    /// `None` (the default) when the backend cannot say.
+    fn preview(&self, request: &ChatRequest) -> Result<Option<String>> {
+        let _ = request;
+        Ok(None)
+    }
 }
 
 macro_rules! forward_model {
@@ -130,6 +138,10 @@ macro_rules! forward_model {
 
             async fn stream(&self, request: ChatRequest) -> Result<EventStream> {
                 (**self).stream(request).await
+            }
+
+            fn preview(&self, request: &ChatRequest) -> Result<Option<String>> {
+                (**self).preview(request)
             }
         }
     };

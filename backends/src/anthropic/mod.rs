@@ -106,4 +106,8 @@ impl Model for Anthropic {
         let response = self.http.post(&self.request_body(&request, true)).await?;
         Ok(decode_stream(self.http.events(response), EventDecoder::default()))
     }
+
+    fn preview(&self, request: &ChatRequest) -> Result<Option<String>> {
+        Ok(Some(crate::http::pretty(&self.request_body(request, true))))
+    }
 }

@@ -258,6 +258,10 @@ impl Model for LocalModel {
         }
     }
 
+    fn preview(&self, request: &ChatRequest) -> Result<Option<String>> {
+        self.render_prompt(request).map(Some)
+    }
+
     async fn stream(&self, request: ChatRequest) -> Result<EventStream> {
         self.capabilities().check(&self.name, &request)?;
         let tools = offered_tools(&request);

@@ -27,3 +27,8 @@ pub(crate) fn set_if(
         body.insert(key.into(), value.into());
     }
 }
+
+/// A request body laid out for people to read.
+pub(crate) fn pretty(body: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(body).unwrap_or_else(|_| body.to_string())
+}

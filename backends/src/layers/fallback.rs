@@ -98,4 +98,9 @@ impl Model for Fallback {
         })
         .await
     }
+
+    /// The first model's view: the one that answers while it is available.
+    fn preview(&self, request: &ChatRequest) -> Result<Option<String>> {
+        self.models[0].preview(request)
+    }
 }

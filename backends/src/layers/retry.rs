@@ -136,6 +136,10 @@ impl<M: Model> Model for Retry<M> {
             retry += 1;
         }
     }
+
+    fn preview(&self, request: &ChatRequest) -> Result<Option<String>> {
+        self.inner.preview(request)
+    }
 }
 
 #[cfg(test)]

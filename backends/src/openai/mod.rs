@@ -103,4 +103,8 @@ impl Model for OpenAi {
         let response = self.http.post(&self.request_body(&request, true)).await?;
         Ok(decode_stream(self.http.events(response), ChunkDecoder::default()))
     }
+
+    fn preview(&self, request: &ChatRequest) -> Result<Option<String>> {
+        Ok(Some(crate::http::pretty(&self.request_body(request, true))))
+    }
 }

@@ -27,6 +27,8 @@ pub use anymodel_backends as backends;
 /// Built-in tools: see [`anymodel_tools`].
 pub use anymodel_tools as tools;
 
+pub mod config;
+
 /// The README's examples, compiled as doc tests so the README stays true.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -1,30 +1,83 @@
-//! The `anymodel` command line.
+//! The `anymodel` command line: run agents, chat, index documents, switch model by config.
 
+mod cli;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anymodel::config::Config;
 use clap::{Parser, Subcommand};
 
-/// Run AI agents against a model you can swap: a local Llama or any remote API.
+use cli::{Context, Failure};
+
+/// Run AI agents against a model you can swap: a local Llama in-process, or any remote API.
 ///
-/// The agent commands (run, chat, index, models, tools, config) arrive with the CLI issue; this
-/// build has the local backend's benchmark.
+/// `anymodel "question"` runs an agent once (the same as `anymodel run "question"`); piped
+/// input is added before the prompt. Models are named in a config file (`anymodel config init`
+/// writes one) or inline: openai:MODEL, anthropic:MODEL, ollama:MODEL, or a .gguf path.
+/// Keys come from the environment (OPENAI_API_KEY, ANTHROPIC_API_KEY, or what the config names).
+///
+/// Exit codes: 0 success, 1 the run failed, 2 usage or configuration error.
 #[derive(Parser)]
-#[command(name = "anymodel", version, about)]
+#[command(name = "anymodel", version, about, long_about)]
 struct Cli {
+    /// The config file (default: $ANYMODEL_CONFIG, ./anymodel.toml, then the user config folder).
+    #[arg(short, long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// No tool activity or progress on standard error.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// Log what happens (debug level) on standard error; RUST_LOG gives finer control.
+    #[arg(short, long, global = true)]
+    verbose: bool,
     #[command(subcommand)]
-    command: Option<Command>,
+    command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Measures a local GGUF model: load time, prompt processing and decode speed, peak memory.
+    /// Runs an agent once on a prompt, streaming the answer (the default command).
     ///
-    /// Build with `--release` for meaningful figures: `cargo run --release -- bench
-    /// models/SmolLM2-135M-Instruct.Q4_1.gguf --threads 1`.
+    /// Examples: `anymodel run -m openai:gpt-4o-mini "Summarise this" < notes.txt`,
+    /// `anymodel run --index docs "How do I install it?"`, `anymodel run --json -T calculator "17*23?"`.
+    Run(cli::run::RunArgs),
+    /// Chats at a prompt, keeping the conversation; `/model NAME` switches model mid-chat.
+    Chat(cli::chat::ChatArgs),
+    /// Lists the configured models: backend, where the weights or server are.
+    Models {
+        /// Also load each model and show its capabilities.
+        #[arg(long)]
+        load: bool,
+    },
+    /// Lists the built-in tools with their JSON Schemas (and why any is off).
+    Tools {
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Shows where the configuration comes from, prints it, or writes a starting one.
+    #[command(subcommand)]
+    Config(cli::info::ConfigCommand),
+    /// Adds documents to a knowledge index, searches it, shows its size, removes documents.
+    Index {
+        /// The index: a name from the config ([indexes.NAME]) or a folder. Default:
+        /// [indexes.default], else .anymodel/index.
+        #[arg(long, global = true, value_name = "NAME|PATH")]
+        index: Option<String>,
+        #[command(subcommand)]
+        command: cli::index::IndexCommand,
+    },
+    /// Benchmarks: retrieval quality and speed on a BEIR dataset.
+    #[command(subcommand)]
+    Eval(cli::index::EvalCommand),
+    /// Measures a local GGUF model: load time, prompt and decode speed, peak memory.
+    ///
+    /// Build with `--release` for meaningful figures.
     #[cfg(feature = "candle")]
     Bench {
         /// The GGUF file.
-        model: std::path::PathBuf,
+        model: PathBuf,
         /// CPU threads.
         #[arg(long, default_value_t = 1)]
         threads: usize,
@@ -37,56 +90,66 @@ enum Command {
     },
 }
 
+/// The command words, so that anything else first means `run`.
+const COMMANDS: [&str; 10] =
+    ["run", "chat", "models", "tools", "config", "index", "eval", "bench", "help", "completions"];
+
+/// The arguments, with `run` put in when the first word is not a command (`anymodel "hi"`,
+/// `anymodel -m x "hi"`).
+fn arguments() -> Vec<OsString> {
+    let mut args: Vec<OsString> = std::env::args_os().collect();
+    let first = args.get(1).and_then(|a| a.to_str()).unwrap_or("");
+    let asks_for_help = matches!(first, "-h" | "--help" | "-V" | "--version");
+    if args.len() > 1 && !asks_for_help && !COMMANDS.contains(&first) {
+        args.insert(1, "run".into());
+    }
+    args
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
-        #[cfg(feature = "candle")]
-        Some(Command::Bench { model, threads, prompt_tokens, decode_tokens }) => {
-            // candle's quantised kernels size their thread pool once per process from
-            // CANDLE_NUM_THREADS: run again with it set when it does not say `threads`.
-            let wanted = threads.to_string();
-            if std::env::var("CANDLE_NUM_THREADS").ok().as_deref() != Some(wanted.as_str()) {
-                return rerun_with_threads(&wanted);
+    let cli = Cli::parse_from(arguments());
+    init_tracing(cli.verbose);
+    #[cfg(feature = "candle")]
+    if let Command::Bench { model, threads, prompt_tokens, decode_tokens } = &cli.command {
+        return cli::bench::bench(model, *threads, *prompt_tokens, *decode_tokens);
+    }
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(error) => return Failure::from(error).exit(),
+    };
+    let context = Context { config, quiet: cli.quiet };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => return Failure::Run(format!("starting the runtime: {error}")).exit(),
+    };
+    let outcome = runtime.block_on(async {
+        match cli.command {
+            Command::Run(args) => cli::run::run(&context, args).await,
+            Command::Chat(args) => cli::chat::chat(&context, args).await,
+            Command::Models { load } => cli::info::models(&context, load).await,
+            Command::Tools { json } => cli::info::tools(&context, json),
+            Command::Config(command) => cli::info::config(&context, command),
+            Command::Index { index, command } => {
+                cli::index::index(&context, index.as_deref(), command)
             }
-            match anymodel::backends::candle::benchmark(
-                &model,
-                threads,
-                prompt_tokens,
-                decode_tokens,
-            ) {
-                Ok(report) => {
-                    println!("{report}");
-                    ExitCode::SUCCESS
-                }
-                Err(err) => {
-                    eprintln!("anymodel bench: {err}");
-                    ExitCode::from(1)
-                }
-            }
+            Command::Eval(command) => cli::index::eval(command),
+            #[cfg(feature = "candle")]
+            Command::Bench { .. } => Ok(()),
         }
-        None => {
-            use clap::CommandFactory;
-            let _ = Cli::command().print_help();
-            ExitCode::from(2)
-        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => failure.exit(),
     }
 }
 
-/// Runs this same command again with candle's thread count set, and exits as it does.
-#[cfg(feature = "candle")]
-fn rerun_with_threads(threads: &str) -> ExitCode {
-    let rerun = std::env::current_exe().and_then(|exe| {
-        std::process::Command::new(exe)
-            .args(std::env::args_os().skip(1))
-            .env("CANDLE_NUM_THREADS", threads)
-            .env("RAYON_NUM_THREADS", threads)
-            .status()
-    });
-    match rerun {
-        Ok(status) => ExitCode::from(status.code().and_then(|c| u8::try_from(c).ok()).unwrap_or(1)),
-        Err(err) => {
-            eprintln!("anymodel bench: could not start itself again with {threads} threads: {err}");
-            ExitCode::from(1)
-        }
-    }
+/// Logs to standard error: debug level with `-v`, else what RUST_LOG says (warnings by default).
+fn init_tracing(verbose: bool) {
+    let filter = if verbose {
+        tracing_subscriber::EnvFilter::new("debug")
+    } else {
+        tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"))
+    };
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }

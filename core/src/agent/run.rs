@@ -76,17 +76,33 @@ impl Agent {
             .boxed()
     }
 
+    /// The request the first step of a run on `input` sends: what the model receives first
+    /// (`anymodel run --show-prompt` prints it through [`crate::Model::preview`]).
+    pub fn first_request(&self, input: Vec<Message>) -> ChatRequest {
+        self.step_request(self.transcript_for(input))
+    }
+
+    /// The conversation a run on `input` starts from: the system prompt, then `input`.
+    fn transcript_for(&self, input: Vec<Message>) -> Vec<Message> {
+        self.system.iter().map(|system| Message::system(system.clone())).chain(input).collect()
+    }
+
+    /// The request a step sends for `transcript`.
+    fn step_request(&self, transcript: Vec<Message>) -> ChatRequest {
+        ChatRequest {
+            messages: transcript,
+            tools: self.tools.specs(),
+            sampling: self.sampling.clone(),
+            ..Default::default()
+        }
+    }
+
     async fn drive(&self, input: Vec<Message>, events: Events<'_>) -> Result<AgentRun, AgentError> {
         let mut run = RunState::new(self, input);
         let limits = &self.limits;
         for index in 1..=limits.max_steps {
             let step_start = Instant::now();
-            let request = ChatRequest {
-                messages: run.record.transcript.clone(),
-                tools: self.tools.specs(),
-                sampling: self.sampling.clone(),
-                ..Default::default()
-            };
+            let request = self.step_request(run.record.transcript.clone());
             let response = match self.ask(request, index, events).await {
                 Ok(response) => response,
                 Err(source) => {
@@ -203,11 +219,7 @@ struct RunState {
 
 impl RunState {
     fn new(agent: &Agent, input: Vec<Message>) -> Self {
-        let mut transcript = Vec::with_capacity(input.len() + 1);
-        if let Some(system) = &agent.system {
-            transcript.push(Message::system(system.clone()));
-        }
-        transcript.extend(input);
+        let transcript = agent.transcript_for(input);
         RunState {
             record: AgentRun {
                 transcript,

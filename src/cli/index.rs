@@ -1,0 +1,174 @@
+//! `anymodel index` (add, search, stats, rm) and `anymodel eval retrieval`.
+
+use std::path::PathBuf;
+
+use anymodel::tools::eval::benchmark;
+use anymodel::tools::index::{Bm25, IngestOptions, KnowledgeIndex, SearchSettings};
+use anymodel::{Filter, RetrievalQuery};
+
+use super::{Context, Failure, Outcome};
+
+/// The index used when none is named: `[indexes.default]`, else `.anymodel/index`.
+const DEFAULT_INDEX: &str = ".anymodel/index";
+
+/// The `index` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum IndexCommand {
+    /// Adds files and folders to the index, or brings them up to date (only changed files are
+    /// indexed again; files gone from them are removed). Honours .gitignore.
+    Add {
+        /// Files and folders.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Searches the index and prints the best passages with their citations and snippets.
+    Search {
+        /// The query; "quoted words" must appear together.
+        query: Vec<String>,
+        /// How many passages.
+        #[arg(short, default_value_t = 5)]
+        k: usize,
+        /// Only files whose path starts with this.
+        #[arg(long, value_name = "PREFIX")]
+        path: Option<String>,
+        /// Only chunks with this metadata (key=value, repeatable; kind=code, ext=md, ...).
+        #[arg(long, value_name = "KEY=VALUE")]
+        meta: Vec<String>,
+        /// Print the passages as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Prints how many files and chunks the index holds, and where it is.
+    Stats,
+    /// Removes files from the index: every file whose path starts with one of these.
+    Rm {
+        /// Paths (as `index search` shows them) or their prefixes.
+        #[arg(required = true)]
+        paths: Vec<String>,
+    },
+}
+
+/// The index folder `--index` names (a configured name or a folder).
+fn folder(context: &Context, index: Option<&str>) -> PathBuf {
+    match index {
+        Some(name) => context.config.index_folder(name),
+        None => context.config.index("default").unwrap_or_else(|| PathBuf::from(DEFAULT_INDEX)),
+    }
+}
+
+/// Runs an `index` subcommand on the index `index` names.
+pub fn index(context: &Context, index: Option<&str>, command: IndexCommand) -> Outcome {
+    let folder = folder(context, index);
+    match command {
+        IndexCommand::Add { paths } => {
+            let index = KnowledgeIndex::open_or_create(&folder)?;
+            let report = index.ingest(
+                &paths,
+                &IngestOptions { progress: !context.quiet, ..Default::default() },
+            )?;
+            println!("{report}");
+            for skipped in &report.skipped {
+                super::output::activity(
+                    context.quiet,
+                    format!("skipped {}: {:?}", skipped.path.display(), skipped.reason),
+                );
+            }
+            Ok(())
+        }
+        IndexCommand::Search { query, k, path, meta, json } => {
+            let index = KnowledgeIndex::open(&folder)?;
+            let text = query.join(" ");
+            let mut query = RetrievalQuery::new(text.clone(), k);
+            if let Some(prefix) = path {
+                query = query.with_filter(Filter::PathPrefix { prefix });
+            }
+            for pair in meta {
+                let Some((key, value)) = pair.split_once('=') else {
+                    return Err(Failure::Usage(format!("--meta {pair}: expected KEY=VALUE")));
+                };
+                query =
+                    query.with_filter(Filter::Metadata { key: key.into(), value: value.into() });
+            }
+            let searcher = index.searcher();
+            let hits = searcher.search(&query)?;
+            if json {
+                let passages =
+                    hits.iter().map(|hit| searcher.passage(hit)).collect::<Result<Vec<_>, _>>()?;
+                println!("{}", serde_json::to_string_pretty(&passages).unwrap_or_default());
+                return Ok(());
+            }
+            if hits.is_empty() {
+                println!("no passage matches");
+            }
+            for hit in &hits {
+                let passage = searcher.passage(hit)?;
+                let title =
+                    passage.source.title.as_deref().map(|t| format!(" {t}")).unwrap_or_default();
+                println!("{:.2} [{}]{title}", hit.score, passage.source);
+                println!(
+                    "    {}",
+                    searcher.snippet(&text, hit, 160)?.to_string().replace('\n', " ")
+                );
+            }
+            Ok(())
+        }
+        IndexCommand::Stats => {
+            let index = KnowledgeIndex::open(&folder)?;
+            let searcher = index.searcher();
+            println!(
+                "{}: {} files, {} chunks",
+                folder.display(),
+                searcher.files()?,
+                searcher.chunks()?
+            );
+            Ok(())
+        }
+        IndexCommand::Rm { paths } => {
+            let index = KnowledgeIndex::open(&folder)?;
+            let mut writer = index.writer()?;
+            let mut removed = 0;
+            for path in &paths {
+                removed += writer.remove(path)?;
+            }
+            writer.commit()?;
+            println!("removed {removed} files");
+            Ok(())
+        }
+    }
+}
+
+/// The `eval` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum EvalCommand {
+    /// The retrieval benchmark on a BEIR dataset folder (corpus.jsonl, queries.jsonl,
+    /// qrels/SPLIT.tsv): nDCG@10, Recall@100, MRR@10, index build time, query latency.
+    Retrieval {
+        /// The dataset's folder.
+        dataset: PathBuf,
+        /// The split whose queries run.
+        #[arg(long, default_value = "test")]
+        split: String,
+        /// BM25 k1 (default: the index's).
+        #[arg(long)]
+        k1: Option<f32>,
+        /// BM25 b (default: the index's).
+        #[arg(long)]
+        b: Option<f32>,
+    },
+}
+
+/// Runs an `eval` subcommand.
+pub fn eval(command: EvalCommand) -> Outcome {
+    match command {
+        EvalCommand::Retrieval { dataset, split, k1, b } => {
+            let defaults = SearchSettings::default();
+            let settings = SearchSettings {
+                bm25: Bm25 { k1: k1.unwrap_or(defaults.bm25.k1), b: b.unwrap_or(defaults.bm25.b) },
+                ..defaults
+            };
+            let report = benchmark::benchmark(&dataset, &split, settings, 0)?;
+            println!("{report}");
+            Ok(())
+        }
+    }
+}

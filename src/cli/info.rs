@@ -1,0 +1,152 @@
+//! `anymodel models`, `anymodel tools` and `anymodel config`: what is configured.
+
+use std::path::PathBuf;
+
+use anymodel::config::{Config, Resolved, TEMPLATE, TOOLS};
+
+use super::{Context, Failure, Outcome, setup};
+
+/// Lists the configured models: name, backend, where the weights or the server are, and what
+/// each can do (the capabilities of local models are known once loaded: `--load`).
+pub async fn models(context: &Context, load: bool) -> Outcome {
+    let config = &context.config;
+    let default = config.default_model();
+    if config.models().next().is_none() {
+        println!(
+            "no models configured ({}); name one inline: openai:MODEL, anthropic:MODEL, ollama:MODEL, FILE.gguf",
+            where_from(config)
+        );
+        return Ok(());
+    }
+    for (name, entry) in config.models() {
+        let marker = if default.as_deref() == Some(name) { "*" } else { " " };
+        let place = match config.resolve(name)? {
+            Resolved::Single(spec) => spec.location(),
+            Resolved::Fallback(names) => names.join(" → "),
+        };
+        println!("{marker} {name:<16} {:<10} {place}", entry.backend);
+        if load {
+            match setup::load_model(context, name).await {
+                Ok(model) => {
+                    let c = model.capabilities();
+                    let context_window =
+                        c.context_window.map_or("unknown".into(), |n| n.to_string());
+                    println!(
+                        "    tools {}  forced tool choice {}  json {}  json schema {}  streaming {}  context {}",
+                        c.tools,
+                        c.forced_tool_choice,
+                        c.json_output,
+                        c.json_schema_output,
+                        c.streaming,
+                        context_window
+                    );
+                }
+                Err(Failure::Usage(why) | Failure::Run(why)) => {
+                    println!("    not available: {why}")
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Lists the built-in tools with their JSON Schemas, noting those the configuration leaves off.
+pub fn tools(context: &Context, json: bool) -> Outcome {
+    let mut listed = Vec::new();
+    // search_documents is shown over a throwaway index: its schema does not depend on it.
+    let probe = tempfile_index();
+    let index = probe.as_ref().map(|(_, path)| path.to_string_lossy().into_owned());
+    for name in TOOLS {
+        match setup::tool(context, name, index.as_deref()) {
+            Ok(tool) => {
+                listed.push((name, Some(tool.description().to_string()), tool.parameters(), None))
+            }
+            Err(Failure::Usage(why) | Failure::Run(why)) => {
+                listed.push((name, None, serde_json::Value::Null, Some(why)))
+            }
+        }
+    }
+    if json {
+        let tools: Vec<_> = listed
+            .iter()
+            .map(|(name, description, schema, off)| {
+                serde_json::json!({"name": name, "description": description, "parameters": schema, "off": off})
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&tools).unwrap_or_default());
+        return Ok(());
+    }
+    for (name, description, schema, off) in listed {
+        match off {
+            None => {
+                println!("{name}: {}", description.unwrap_or_default());
+                println!("  {}", serde_json::to_string(&schema).unwrap_or_default());
+            }
+            Some(why) => println!("{name}: off: {why}"),
+        }
+    }
+    Ok(())
+}
+
+/// An empty index in a temporary folder, to describe the search tool.
+fn tempfile_index() -> Option<(tempfile::TempDir, PathBuf)> {
+    let temp = tempfile::tempdir().ok()?;
+    let path = temp.path().join("index");
+    anymodel::tools::index::KnowledgeIndex::create(&path).ok()?;
+    Some((temp, path))
+}
+
+fn where_from(config: &Config) -> String {
+    match config.path() {
+        Some(path) => format!("config {}", path.display()),
+        None => "no config file".into(),
+    }
+}
+
+/// The `config` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum ConfigCommand {
+    /// Prints which file the configuration comes from (or where it is looked for).
+    Path,
+    /// Prints the configuration as read.
+    Show,
+    /// Writes a starting configuration to ./anymodel.toml (or FILE), never over an existing one.
+    Init {
+        /// Where to write it.
+        file: Option<PathBuf>,
+    },
+}
+
+/// Runs a `config` subcommand.
+pub fn config(context: &Context, command: ConfigCommand) -> Outcome {
+    match command {
+        ConfigCommand::Path => {
+            match context.config.path() {
+                Some(path) => println!("{}", path.display()),
+                None => {
+                    let looked: Vec<String> =
+                        Config::search_path().iter().map(|p| p.display().to_string()).collect();
+                    println!("no config file (looked at $ANYMODEL_CONFIG, {})", looked.join(", "));
+                }
+            }
+            Ok(())
+        }
+        ConfigCommand::Show => {
+            print!("{}", context.config.to_toml());
+            Ok(())
+        }
+        ConfigCommand::Init { file } => {
+            let file = file.unwrap_or_else(|| PathBuf::from("anymodel.toml"));
+            if file.exists() {
+                return Err(Failure::Usage(format!(
+                    "{} exists already; not overwriting it",
+                    file.display()
+                )));
+            }
+            std::fs::write(&file, TEMPLATE)
+                .map_err(|e| Failure::Run(format!("{}: {e}", file.display())))?;
+            println!("wrote {}", file.display());
+            Ok(())
+        }
+    }
+}

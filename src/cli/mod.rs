@@ -1,0 +1,80 @@
+//! The commands of the `anymodel` binary, one module each, and what they share: the loaded
+//! configuration, output conventions and exit codes.
+
+#[cfg(feature = "candle")]
+pub mod bench;
+pub mod chat;
+pub mod index;
+pub mod info;
+pub mod output;
+pub mod run;
+pub mod setup;
+
+use std::process::ExitCode;
+
+use anymodel::config::{Config, ConfigError};
+
+/// Why a command failed, which decides the exit code: 2 for usage and configuration errors,
+/// 1 for a run that failed.
+#[derive(Debug)]
+pub enum Failure {
+    /// Bad arguments or configuration (exit 2).
+    Usage(String),
+    /// The work itself failed (exit 1).
+    Run(String),
+}
+
+impl Failure {
+    /// Exits as the failure says, after printing it.
+    pub fn exit(self) -> ExitCode {
+        match self {
+            Failure::Usage(message) => {
+                eprintln!("anymodel: {message}");
+                ExitCode::from(2)
+            }
+            Failure::Run(message) => {
+                eprintln!("anymodel: {message}");
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+impl From<ConfigError> for Failure {
+    fn from(error: ConfigError) -> Self {
+        Failure::Usage(error.to_string())
+    }
+}
+
+impl From<anymodel::Error> for Failure {
+    /// Configuration errors (an unknown model, a missing key) are the user's to fix: exit 2.
+    fn from(error: anymodel::Error) -> Self {
+        match error {
+            anymodel::Error::Configuration { .. } => Failure::Usage(error.to_string()),
+            other => Failure::Run(other.to_string()),
+        }
+    }
+}
+
+impl From<anymodel::tools::index::IndexError> for Failure {
+    fn from(error: anymodel::tools::index::IndexError) -> Self {
+        use anymodel::tools::index::IndexError as E;
+        match error {
+            E::Missing { .. } | E::NotAnIndex { .. } | E::Version { .. } | E::Input { .. } => {
+                Failure::Usage(error.to_string())
+            }
+            other => Failure::Run(other.to_string()),
+        }
+    }
+}
+
+/// What every command gets: the configuration and how loud to be.
+pub struct Context {
+    /// The loaded configuration (empty when there is none).
+    pub config: Config,
+    /// `-q`: no tool activity or progress on standard error.
+    pub quiet: bool,
+}
+
+/// The result of a command.
+pub type Outcome = Result<(), Failure>;

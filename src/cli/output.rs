@@ -1,0 +1,37 @@
+//! Output conventions: answers on standard output, activity dim on standard error (off with
+//! `-q`), progress bars that only draw on a terminal.
+
+use std::time::Duration;
+
+use console::style;
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Prints a line of activity (a tool call, a loaded model) dim on standard error, unless quiet.
+pub fn activity(quiet: bool, line: impl std::fmt::Display) {
+    if !quiet {
+        eprintln!("{}", style(line).dim());
+    }
+}
+
+/// A spinner on standard error while something slow happens (drawn only on a terminal).
+pub fn spinner(quiet: bool, message: impl Into<String>) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner();
+    if let Ok(template) = ProgressStyle::with_template("{spinner} {msg} {elapsed}") {
+        bar.set_style(template);
+    }
+    bar.set_message(message.into());
+    bar.enable_steady_tick(Duration::from_millis(100));
+    bar
+}
+
+/// `text` cut to `chars` characters on one line, for activity lines.
+pub fn short(text: &str, chars: usize) -> String {
+    let line = text.replace('\n', " ");
+    match line.char_indices().nth(chars) {
+        Some((at, _)) => format!("{}…", &line[..at]),
+        None => line,
+    }
+}

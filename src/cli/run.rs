@@ -1,0 +1,139 @@
+//! `anymodel run`: one agent run on a prompt, streamed to standard output.
+
+use std::io::{IsTerminal, Read, Write};
+
+use anymodel::{AgentEvent, Message, output_text};
+use futures::StreamExt;
+
+use super::setup::{self, AgentFlags};
+use super::{Context, Failure, Outcome, output};
+
+/// The arguments of `run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The prompt. Piped standard input comes before it (or is the prompt, when none is given).
+    pub prompt: Vec<String>,
+    #[command(flatten)]
+    pub agent: AgentFlags,
+    /// Print the answer once it is complete instead of streaming it.
+    #[arg(long)]
+    pub no_stream: bool,
+    /// Print one JSON record of the run instead: answer, steps with tool calls and results,
+    /// usage, timings, model.
+    #[arg(long)]
+    pub json: bool,
+    /// Print what the model would receive (the rendered prompt of a local model, the request
+    /// body of a remote one; keys are never in it) and stop.
+    #[arg(long)]
+    pub show_prompt: bool,
+}
+
+/// The prompt: piped standard input, then the words given.
+fn prompt(words: &[String]) -> Result<String, Failure> {
+    let mut piped = String::new();
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        stdin
+            .lock()
+            .read_to_string(&mut piped)
+            .map_err(|e| Failure::Usage(format!("reading standard input: {e}")))?;
+    }
+    let words = words.join(" ");
+    let prompt = match (piped.trim().is_empty(), words.trim().is_empty()) {
+        (true, true) => {
+            return Err(Failure::Usage(
+                "no prompt: give one as arguments or on standard input".into(),
+            ));
+        }
+        (true, false) => words,
+        (false, true) => piped.trim_end().to_string(),
+        (false, false) => format!("{}\n\n{words}", piped.trim_end()),
+    };
+    Ok(prompt)
+}
+
+/// Runs `run`.
+pub async fn run(context: &Context, args: RunArgs) -> Outcome {
+    let prompt = prompt(&args.prompt)?;
+    let prepared = setup::prepare(context, &args.agent).await?;
+    let agent = &prepared.agent;
+    let input = vec![Message::user(prompt)];
+    if args.show_prompt {
+        let request = agent.first_request(input);
+        return match prepared.model.preview(&request)? {
+            Some(text) => {
+                println!("{text}");
+                Ok(())
+            }
+            None => Err(Failure::Usage(format!("{} cannot show its prompt", prepared.model_name))),
+        };
+    }
+    if args.json {
+        let run = agent.run_messages(input).await;
+        let (record, error) = match run {
+            Ok(run) => (serde_json::to_value(&run), None),
+            Err(error) => (serde_json::to_value(&*error.partial), Some(error.kind.to_string())),
+        };
+        let mut record = record.map_err(|e| Failure::Run(format!("encoding the run: {e}")))?;
+        if let Some(error) = &error {
+            record["error"] = serde_json::Value::String(error.clone());
+        }
+        println!("{}", serde_json::to_string_pretty(&record).unwrap_or_default());
+        return error.map_or(Ok(()), |e| Err(Failure::Run(e)));
+    }
+    if args.no_stream {
+        let run = agent.run_messages(input).await.map_err(|e| Failure::Run(e.kind.to_string()))?;
+        for invocation in run.steps.iter().flat_map(|s| &s.tool_calls) {
+            output::activity(
+                context.quiet,
+                format!("→ {}({})", invocation.call.name, invocation.call.arguments),
+            );
+        }
+        println!("{}", run.answer);
+        return Ok(());
+    }
+    stream(context, agent, input).await.map(|_| ())
+}
+
+/// Runs the agent on `input`, the answer's text to standard output as it comes, tool activity
+/// to standard error.
+pub async fn stream(
+    context: &Context,
+    agent: &anymodel::Agent,
+    input: Vec<Message>,
+) -> Result<anymodel::AgentRun, Failure> {
+    let mut events = agent.run_messages_stream(input);
+    let mut stdout = std::io::stdout();
+    let mut at_line_start = true;
+    while let Some(event) = events.next().await {
+        match event.map_err(|e| Failure::Run(e.kind.to_string()))? {
+            AgentEvent::TextDelta { text, .. } => {
+                print!("{text}");
+                let _ = stdout.flush();
+                at_line_start = text.ends_with('\n');
+            }
+            AgentEvent::ToolCallRequested { call, .. } => {
+                if !at_line_start {
+                    println!();
+                    at_line_start = true;
+                }
+                output::activity(context.quiet, format!("→ {}({})", call.name, call.arguments));
+            }
+            AgentEvent::ToolResult { invocation, .. } => {
+                let text = match &invocation.result {
+                    Ok(value) => output_text(value),
+                    Err(error) => format!("error: {error}"),
+                };
+                output::activity(context.quiet, format!("← {}", output::short(&text, 160)));
+            }
+            AgentEvent::StepDone { .. } => {}
+            AgentEvent::Finished { run } => {
+                if !at_line_start {
+                    println!();
+                }
+                return Ok(run);
+            }
+        }
+    }
+    Err(Failure::Run("the run ended without finishing".into()))
+}

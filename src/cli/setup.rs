@@ -1,0 +1,209 @@
+//! Turning flags and configuration into a model, its tools and an agent: shared by `run` and
+//! `chat`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anymodel::tools::SearchDocuments;
+use anymodel::tools::builtin::{
+    Calculator, CurrentTime, FileRoot, HttpGet, HttpLimits, ListFiles, ReadFile,
+};
+use anymodel::tools::index::KnowledgeIndex;
+use anymodel::{Agent, Limits, Model, Sampling, Tool};
+
+use super::{Context, Failure, output};
+
+/// What the flags of `run` and `chat` say about the agent.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct AgentFlags {
+    /// The model: a name from the config, or inline as openai:MODEL, anthropic:MODEL,
+    /// ollama:MODEL or a path to a .gguf file. Default: $ANYMODEL_MODEL, then the agent's
+    /// model, then default_model.
+    #[arg(short, long, value_name = "MODEL")]
+    pub model: Option<String>,
+    /// The system prompt (instead of the agent's).
+    #[arg(short, long, value_name = "TEXT")]
+    pub system: Option<String>,
+    /// An agent from the config: its model, system prompt, tools, index and limits.
+    #[arg(long, value_name = "NAME")]
+    pub agent: Option<String>,
+    /// A tool to give the model (repeatable): search_documents, read_file, list_files,
+    /// http_get, calculator, current_time.
+    #[arg(short = 'T', long = "tool", value_name = "TOOL")]
+    pub tools: Vec<String>,
+    /// An index (a name from the config, or a folder) to search: adds search_documents.
+    #[arg(long, value_name = "NAME|PATH")]
+    pub index: Option<String>,
+    /// The most model calls in one run.
+    #[arg(long, value_name = "N")]
+    pub max_steps: Option<usize>,
+    /// A sampling option, as key=value (repeatable): temperature, top_p, top_k, max_tokens,
+    /// seed, stop.
+    #[arg(short = 'o', long = "option", value_name = "KEY=VALUE")]
+    pub options: Vec<String>,
+}
+
+/// An agent ready to run, and the model under it.
+pub struct Prepared {
+    /// The agent.
+    pub agent: Agent,
+    /// Its model.
+    pub model: Arc<dyn Model>,
+    /// The name the model was chosen by.
+    pub model_name: String,
+}
+
+/// The name of the model the flags and configuration choose.
+pub fn model_name(context: &Context, flags: &AgentFlags) -> Result<String, Failure> {
+    let agent = agent_entry(context, flags)?;
+    flags
+        .model
+        .clone()
+        .or_else(|| std::env::var("ANYMODEL_MODEL").ok().filter(|m| !m.is_empty()))
+        .or_else(|| agent.and_then(|a| a.model.clone()))
+        .or_else(|| context.config.default_model())
+        .ok_or_else(|| {
+            Failure::Usage(
+                "no model: pass -m MODEL, set ANYMODEL_MODEL, or set default_model in the config"
+                    .into(),
+            )
+        })
+}
+
+fn agent_entry<'a>(
+    context: &'a Context,
+    flags: &AgentFlags,
+) -> Result<Option<&'a anymodel::config::AgentEntry>, Failure> {
+    match &flags.agent {
+        None => Ok(None),
+        Some(name) => context.config.agent(name).map(Some).ok_or_else(|| {
+            Failure::Usage(format!(
+                "unknown agent `{name}`: agents are defined as [agents.NAME] in the config"
+            ))
+        }),
+    }
+}
+
+/// Loads the model `name` names, with a spinner for local ones.
+pub async fn load_model(context: &Context, name: &str) -> Result<Arc<dyn Model>, Failure> {
+    let spinner = output::spinner(context.quiet, format!("loading {name}"));
+    let model = context.config.build_model(name).await;
+    spinner.finish_and_clear();
+    Ok(model?)
+}
+
+/// The model, tools and agent the flags and configuration describe.
+pub async fn prepare(context: &Context, flags: &AgentFlags) -> Result<Prepared, Failure> {
+    let model_name = model_name(context, flags)?;
+    let model = load_model(context, &model_name).await?;
+    let agent = build_agent(context, flags, &model_name, model.clone())?;
+    Ok(Prepared { agent, model, model_name })
+}
+
+/// An agent over `model` with the tools, prompt, limits and sampling the flags and
+/// configuration give.
+pub fn build_agent(
+    context: &Context,
+    flags: &AgentFlags,
+    model_name: &str,
+    model: Arc<dyn Model>,
+) -> Result<Agent, Failure> {
+    let entry = agent_entry(context, flags)?;
+    let mut tool_names: Vec<String> = entry.map(|a| a.tools.clone()).unwrap_or_default();
+    tool_names.extend(flags.tools.iter().cloned());
+    let index = flags.index.clone().or_else(|| entry.and_then(|a| a.index.clone()));
+    if index.is_some() && !tool_names.iter().any(|t| t == "search_documents") {
+        tool_names.push("search_documents".into());
+    }
+    tool_names.dedup();
+    let mut builder = Agent::builder(model);
+    for name in &tool_names {
+        builder = builder.shared_tool(tool(context, name, index.as_deref())?);
+    }
+    if let Some(system) = flags.system.clone().or_else(|| entry.and_then(|a| a.system.clone())) {
+        builder = builder.system(system);
+    }
+    let mut limits = Limits::default();
+    if let Some(steps) = flags.max_steps.or_else(|| entry.and_then(|a| a.max_steps)) {
+        limits.max_steps = steps;
+    }
+    if let Some(calls) = entry.and_then(|a| a.max_tool_calls) {
+        limits.max_tool_calls = calls;
+    }
+    let sampling = sampling(context.config.sampling(model_name), &flags.options)?;
+    Ok(builder.limits(limits).sampling(sampling).build()?)
+}
+
+/// The built-in tool `name`, set up from the configuration.
+pub fn tool(context: &Context, name: &str, index: Option<&str>) -> Result<Arc<dyn Tool>, Failure> {
+    let tools = context.config.tools();
+    let files = || {
+        let Some(files) = &tools.files else {
+            return Err(Failure::Usage(format!(
+                "{name} reads files only under a folder set as [tools.files] root in the config"
+            )));
+        };
+        FileRoot::new(&files.root).map_err(|e| {
+            Failure::Usage(format!("[tools.files] root {}: {e}", files.root.display()))
+        })
+    };
+    Ok(match name {
+        "search_documents" => {
+            let Some(index) = index else {
+                return Err(Failure::Usage(
+                    "search_documents needs an index: pass --index NAME|PATH".into(),
+                ));
+            };
+            let index = KnowledgeIndex::open(context.config.index_folder(index))?;
+            Arc::new(SearchDocuments::new(Arc::new(index)))
+        }
+        "read_file" => Arc::new(ReadFile::new(files()?)),
+        "list_files" => Arc::new(ListFiles::new(files()?)),
+        "http_get" => {
+            let Some(http) = &tools.http else {
+                return Err(Failure::Usage("http_get needs the hosts it may fetch from as [tools.http] allowed_hosts in the config".into()));
+            };
+            let defaults = HttpLimits::default();
+            let limits = HttpLimits {
+                max_bytes: http.max_bytes.unwrap_or(defaults.max_bytes),
+                timeout: http.timeout_secs.map_or(defaults.timeout, Duration::from_secs),
+            };
+            Arc::new(
+                HttpGet::new(http.allowed_hosts.clone(), limits)
+                    .map_err(|e| Failure::Run(e.to_string()))?,
+            )
+        }
+        "calculator" => Arc::new(Calculator),
+        "current_time" => Arc::new(CurrentTime),
+        other => {
+            return Err(Failure::Usage(format!(
+                "unknown tool `{other}`; the tools are {}",
+                anymodel::config::TOOLS.join(", ")
+            )));
+        }
+    })
+}
+
+/// The model's sampling defaults with the `-o key=value` options over them.
+pub fn sampling(mut sampling: Sampling, options: &[String]) -> Result<Sampling, Failure> {
+    for option in options {
+        let Some((key, value)) = option.split_once('=') else {
+            return Err(Failure::Usage(format!("-o {option}: expected KEY=VALUE")));
+        };
+        let bad = |e: &dyn std::fmt::Display| Failure::Usage(format!("-o {key}={value}: {e}"));
+        match key.trim() {
+            "temperature" => sampling.temperature = Some(value.parse().map_err(|e| bad(&e))?),
+            "top_p" => sampling.top_p = Some(value.parse().map_err(|e| bad(&e))?),
+            "top_k" => sampling.top_k = Some(value.parse().map_err(|e| bad(&e))?),
+            "max_tokens" => sampling.max_tokens = Some(value.parse().map_err(|e| bad(&e))?),
+            "seed" => sampling.seed = Some(value.parse().map_err(|e| bad(&e))?),
+            "stop" => sampling.stop.push(value.to_string()),
+            other => {
+                return Err(Failure::Usage(format!(
+                    "-o {other}: unknown option; the options are temperature, top_p, top_k, max_tokens, seed, stop"
+                )));
+            }
+        }
+    }
+    Ok(sampling)
+}

@@ -1,0 +1,569 @@
+//! The configuration file: named models, agents, indexes and tool settings, so that switching
+//! model is a line of config.
+//!
+//! ```toml
+//! default_model = "local"
+//!
+//! [models.local]
+//! backend = "candle"
+//! path = "models/SmolLM2-135M-Instruct.Q4_1.gguf"
+//! temperature = 0.2
+//!
+//! [models.gpt]
+//! backend = "openai"
+//! model = "gpt-4o-mini"              # key from OPENAI_API_KEY unless api_key_env says otherwise
+//!
+//! [models.robust]
+//! backend = "fallback"
+//! models = ["gpt", "local"]
+//!
+//! [agents.docs]
+//! model = "local"
+//! system = "Answer from the documents and cite them."
+//! tools = ["search_documents"]
+//! index = "docs"
+//!
+//! [indexes.docs]
+//! folder = ".anymodel/docs-index"
+//!
+//! [tools.files]
+//! root = "."
+//!
+//! [tools.http]
+//! allowed_hosts = ["docs.rs"]
+//! ```
+//!
+//! It is found at `--config`, `$ANYMODEL_CONFIG`, `./anymodel.toml`, then the user's config
+//! folder (`anymodel/config.toml`). Errors name the file, line and key; unknown keys and
+//! backends are errors, not ignored.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anymodel_backends::spec::{Api, ModelSpec};
+use anymodel_core::{Error, Model, Sampling};
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+/// A configuration error, at a place in a file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{}: {message}", file.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
+pub struct ConfigError {
+    /// The file.
+    pub file: PathBuf,
+    /// The line, from 1, when known.
+    pub line: Option<usize>,
+    /// What is wrong, and what was expected.
+    pub message: String,
+}
+
+/// The backends a model entry may name.
+pub const BACKENDS: [&str; 5] = ["candle", "openai", "anthropic", "ollama", "fallback"];
+
+/// The built-in tools an agent may name.
+pub const TOOLS: [&str; 6] =
+    ["search_documents", "read_file", "list_files", "http_get", "calculator", "current_time"];
+
+/// `[models.NAME]`: every option any backend has; which apply is checked per backend.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelEntry {
+    /// `candle`, `openai`, `anthropic`, `ollama` or `fallback`.
+    pub backend: String,
+    /// candle: the GGUF file (relative to the config file's folder), or `hf:OWNER/REPO/FILE`.
+    pub path: Option<String>,
+    /// candle: `cpu`, `cuda`, `cuda:N` or `metal`.
+    pub device: Option<String>,
+    /// candle: threads of the model's own pool.
+    pub threads: Option<usize>,
+    /// candle: the most tokens of prompt and reply together.
+    pub context_size: Option<usize>,
+    /// Remote: the model's name on the server.
+    pub model: Option<String>,
+    /// Remote: the API root.
+    pub base_url: Option<String>,
+    /// Remote: the environment variable holding the key.
+    pub api_key_env: Option<String>,
+    /// Remote: extra headers.
+    pub headers: Option<BTreeMap<String, String>>,
+    /// fallback: the models to try in order.
+    pub models: Option<Vec<String>>,
+    /// Sampling default.
+    pub temperature: Option<f64>,
+    /// Sampling default.
+    pub top_p: Option<f64>,
+    /// Sampling default.
+    pub top_k: Option<u32>,
+    /// Sampling default.
+    pub max_tokens: Option<u32>,
+    /// Sampling default.
+    pub seed: Option<u64>,
+    /// Sampling default.
+    pub stop: Option<Vec<String>>,
+}
+
+impl ModelEntry {
+    /// The backend-specific options that are set, by name.
+    fn set_options(&self) -> Vec<&'static str> {
+        let options = [
+            ("path", self.path.is_some()),
+            ("device", self.device.is_some()),
+            ("threads", self.threads.is_some()),
+            ("context_size", self.context_size.is_some()),
+            ("model", self.model.is_some()),
+            ("base_url", self.base_url.is_some()),
+            ("api_key_env", self.api_key_env.is_some()),
+            ("headers", self.headers.is_some()),
+            ("models", self.models.is_some()),
+        ];
+        options.into_iter().filter(|(_, set)| *set).map(|(name, _)| name).collect()
+    }
+
+    /// The sampling defaults it sets.
+    pub fn sampling(&self) -> Sampling {
+        Sampling {
+            temperature: self.temperature,
+            top_p: self.top_p,
+            top_k: self.top_k,
+            max_tokens: self.max_tokens,
+            stop: self.stop.clone().unwrap_or_default(),
+            seed: self.seed,
+        }
+    }
+}
+
+/// `[agents.NAME]`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentEntry {
+    /// The model it runs on (a configured name or an inline one).
+    pub model: Option<String>,
+    /// Its system prompt.
+    pub system: Option<String>,
+    /// Its tools, by name.
+    #[serde(default)]
+    pub tools: Vec<String>,
+    /// The index its `search_documents` tool searches (a configured name or a folder).
+    pub index: Option<String>,
+    /// The most model calls a run may make.
+    pub max_steps: Option<usize>,
+    /// The most tool calls a run may make.
+    pub max_tool_calls: Option<usize>,
+}
+
+/// `[indexes.NAME]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexEntry {
+    /// The index's folder (relative to the config file's folder).
+    pub folder: PathBuf,
+}
+
+/// `[tools.files]`: the folder `read_file` and `list_files` may read.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilesEntry {
+    /// The root folder (relative to the config file's folder).
+    pub root: PathBuf,
+}
+
+/// `[tools.http]`: where `http_get` may go.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpEntry {
+    /// Host names, exactly.
+    pub allowed_hosts: Vec<String>,
+    /// The most bytes of a body (default 512 KiB).
+    pub max_bytes: Option<usize>,
+    /// The longest a request may take, in seconds (default 20).
+    pub timeout_secs: Option<u64>,
+}
+
+/// `[tools]`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolsEntry {
+    /// The file tools' settings; they are off without it.
+    pub files: Option<FilesEntry>,
+    /// `http_get`'s settings; it is off without it.
+    pub http: Option<HttpEntry>,
+}
+
+/// The file as written.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    default_model: Option<String>,
+    #[serde(default)]
+    models: BTreeMap<String, Spanned<ModelEntry>>,
+    #[serde(default)]
+    agents: BTreeMap<String, Spanned<AgentEntry>>,
+    #[serde(default)]
+    indexes: BTreeMap<String, IndexEntry>,
+    #[serde(default)]
+    tools: ToolsEntry,
+}
+
+/// A loaded configuration (empty when there is no file).
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    path: Option<PathBuf>,
+    file: File,
+}
+
+/// A model as configuration resolves a name: one backend's model, or a fallback over others.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Resolved {
+    /// One model.
+    Single(ModelSpec),
+    /// The first of these that can serve.
+    Fallback(Vec<String>),
+}
+
+impl Config {
+    /// The configuration at `explicit` (which must exist), else at `$ANYMODEL_CONFIG`, else
+    /// `./anymodel.toml`, else the user's config folder; an empty one when none exists.
+    pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        let chosen = match explicit {
+            Some(path) => Some(path.to_path_buf()),
+            None => match std::env::var_os("ANYMODEL_CONFIG") {
+                Some(path) => Some(PathBuf::from(path)),
+                None => Self::search_path().into_iter().find(|p| p.is_file()),
+            },
+        };
+        let Some(path) = chosen else { return Ok(Config::default()) };
+        let text = std::fs::read_to_string(&path).map_err(|e| ConfigError {
+            file: path.clone(),
+            line: None,
+            message: e.to_string(),
+        })?;
+        Config::parse(&path, &text)
+    }
+
+    /// Where a configuration is looked for when none is named: `./anymodel.toml`, then the
+    /// user's config folder.
+    pub fn search_path() -> Vec<PathBuf> {
+        let mut paths = vec![PathBuf::from("anymodel.toml")];
+        if let Some(folder) = dirs::config_dir() {
+            paths.push(folder.join("anymodel").join("config.toml"));
+        }
+        paths
+    }
+
+    /// Parses the configuration text of the file at `path`.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let at = |span: std::ops::Range<usize>, message: String| ConfigError {
+            file: path.to_path_buf(),
+            line: Some(text[..span.start.min(text.len())].matches('\n').count() + 1),
+            message,
+        };
+        let file: File = toml::from_str(text).map_err(|e| match e.span() {
+            Some(span) => at(span, e.message().to_string()),
+            None => ConfigError {
+                file: path.to_path_buf(),
+                line: None,
+                message: e.message().to_string(),
+            },
+        })?;
+        let config = Config { path: Some(path.to_path_buf()), file };
+        for (name, entry) in &config.file.models {
+            config
+                .check_model(name, entry.get_ref())
+                .map_err(|message| at(entry.span(), format!("[models.{name}]: {message}")))?;
+        }
+        for (name, entry) in &config.file.agents {
+            let agent = entry.get_ref();
+            if let Some(unknown) = agent.tools.iter().find(|t| !TOOLS.contains(&t.as_str())) {
+                return Err(at(
+                    entry.span(),
+                    format!(
+                        "[agents.{name}]: unknown tool `{unknown}`; the tools are {}",
+                        TOOLS.join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(config)
+    }
+
+    fn check_model(&self, name: &str, entry: &ModelEntry) -> Result<(), String> {
+        let allowed: &[&str] = match entry.backend.as_str() {
+            "candle" => &["path", "device", "threads", "context_size"],
+            "openai" | "anthropic" => &["model", "base_url", "api_key_env", "headers"],
+            "ollama" => &["model", "base_url"],
+            "fallback" => &["models"],
+            other => {
+                return Err(format!(
+                    "unknown backend `{other}`; expected one of {}",
+                    BACKENDS.join(", ")
+                ));
+            }
+        };
+        if let Some(option) = entry.set_options().into_iter().find(|o| !allowed.contains(o)) {
+            return Err(format!(
+                "the {} backend has no option `{option}` (its options: {})",
+                entry.backend,
+                allowed.join(", ")
+            ));
+        }
+        let required = match entry.backend.as_str() {
+            "candle" => ("path", entry.path.is_some()),
+            "fallback" => ("models", entry.models.as_ref().is_some_and(|m| !m.is_empty())),
+            _ => ("model", entry.model.is_some()),
+        };
+        if !required.1 {
+            return Err(format!("the {} backend needs `{}`", entry.backend, required.0));
+        }
+        if let Some(models) = &entry.models {
+            for other in models {
+                if other == name {
+                    return Err("a fallback cannot name itself".into());
+                }
+                if !self.file.models.contains_key(other) && ModelSpec::inline(other).is_none() {
+                    return Err(format!("unknown model `{other}` in `models`"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The file it was read from, if any.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// A path written in the file, taken relative to the file's folder.
+    fn relative(&self, path: &Path) -> PathBuf {
+        match self.path.as_deref().and_then(Path::parent) {
+            Some(folder) if path.is_relative() && !folder.as_os_str().is_empty() => {
+                folder.join(path)
+            }
+            _ => path.to_path_buf(),
+        }
+    }
+
+    /// The model to use when none is named: `$ANYMODEL_MODEL`, else `default_model`.
+    pub fn default_model(&self) -> Option<String> {
+        std::env::var("ANYMODEL_MODEL")
+            .ok()
+            .filter(|m| !m.is_empty())
+            .or_else(|| self.file.default_model.clone())
+    }
+
+    /// The configured models, by name.
+    pub fn models(&self) -> impl Iterator<Item = (&str, &ModelEntry)> {
+        self.file.models.iter().map(|(name, entry)| (name.as_str(), entry.get_ref()))
+    }
+
+    /// The configured agent `name`.
+    pub fn agent(&self, name: &str) -> Option<&AgentEntry> {
+        self.file.agents.get(name).map(Spanned::get_ref)
+    }
+
+    /// The folder of the configured index `name`.
+    pub fn index(&self, name: &str) -> Option<PathBuf> {
+        self.file.indexes.get(name).map(|entry| self.relative(&entry.folder))
+    }
+
+    /// The folder of index `name`: a configured index, or else `name` itself as a folder.
+    pub fn index_folder(&self, name: &str) -> PathBuf {
+        self.index(name).unwrap_or_else(|| PathBuf::from(name))
+    }
+
+    /// The tool settings.
+    pub fn tools(&self) -> ToolsEntry {
+        let mut tools = self.file.tools.clone();
+        if let Some(files) = &mut tools.files {
+            files.root = self.relative(&files.root);
+        }
+        tools
+    }
+
+    /// What `name` stands for: a configured model, or an inline name (`openai:MODEL`,
+    /// `anthropic:MODEL`, `ollama:MODEL`, a `.gguf` path).
+    pub fn resolve(&self, name: &str) -> Result<Resolved, Error> {
+        let Some(entry) = self.file.models.get(name).map(Spanned::get_ref) else {
+            return ModelSpec::inline(name).map(Resolved::Single).ok_or_else(|| {
+                let known: Vec<&str> = self.file.models.keys().map(String::as_str).collect();
+                let known = if known.is_empty() { "none".to_string() } else { known.join(", ") };
+                Error::config(format!(
+                    "unknown model `{name}`: the configured models are {known}; or name one inline as \
+                     openai:MODEL, anthropic:MODEL, ollama:MODEL or a path to a .gguf file"
+                ))
+            });
+        };
+        let headers = entry.headers.clone().unwrap_or_default().into_iter().collect();
+        let model = entry.model.clone().unwrap_or_default();
+        Ok(Resolved::Single(match entry.backend.as_str() {
+            "fallback" => return Ok(Resolved::Fallback(entry.models.clone().unwrap_or_default())),
+            "candle" => ModelSpec::Local {
+                path: self.relative(Path::new(entry.path.as_deref().unwrap_or_default())),
+                device: entry.device.clone(),
+                threads: entry.threads,
+                context_size: entry.context_size,
+            },
+            "ollama" => ModelSpec::Remote {
+                api: Api::OpenAi,
+                model,
+                base_url: Some(
+                    entry
+                        .base_url
+                        .clone()
+                        .unwrap_or_else(|| anymodel_backends::spec::OLLAMA_BASE_URL.into()),
+                ),
+                api_key_env: None,
+                headers,
+            },
+            backend => {
+                let (api, usual_key) = if backend == "anthropic" {
+                    (Api::Anthropic, "ANTHROPIC_API_KEY")
+                } else {
+                    (Api::OpenAi, "OPENAI_API_KEY")
+                };
+                // The provider's own API needs its key; another server only the one it names.
+                let key = entry
+                    .api_key_env
+                    .clone()
+                    .or_else(|| entry.base_url.is_none().then(|| usual_key.to_string()));
+                ModelSpec::Remote {
+                    api,
+                    model,
+                    base_url: entry.base_url.clone(),
+                    api_key_env: key,
+                    headers,
+                }
+            }
+        }))
+    }
+
+    /// The sampling defaults of model `name` (none for inline names).
+    pub fn sampling(&self, name: &str) -> Sampling {
+        self.file.models.get(name).map(|e| e.get_ref().sampling()).unwrap_or_default()
+    }
+
+    /// Builds the model `name` stands for (fallbacks built from their members).
+    pub async fn build_model(&self, name: &str) -> Result<Arc<dyn Model>, Error> {
+        self.build_within(name, &mut Vec::new()).await
+    }
+
+    fn build_within<'a>(
+        &'a self,
+        name: &'a str,
+        building: &'a mut Vec<String>,
+    ) -> futures::future::BoxFuture<'a, Result<Arc<dyn Model>, Error>> {
+        Box::pin(async move {
+            if building.iter().any(|b| b == name) {
+                return Err(Error::config(format!(
+                    "fallback models name each other in a loop: {} → {name}",
+                    building.join(" → ")
+                )));
+            }
+            match self.resolve(name)? {
+                Resolved::Single(spec) => spec.build().await,
+                Resolved::Fallback(names) => {
+                    building.push(name.to_string());
+                    let mut models = Vec::new();
+                    for member in &names {
+                        models.push(self.build_within(member, building).await?);
+                    }
+                    building.pop();
+                    Ok(Arc::new(anymodel_backends::layers::Fallback::new(models)?)
+                        as Arc<dyn Model>)
+                }
+            }
+        })
+    }
+
+    /// The configuration as TOML.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(&self.file).unwrap_or_default()
+    }
+}
+
+/// A starting configuration, as `anymodel config init` writes it.
+pub const TEMPLATE: &str = include_str!("config_template.toml");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("anymodel.toml"), text)
+    }
+
+    #[test]
+    fn the_template_parses() {
+        let config = parse(TEMPLATE).unwrap();
+        assert!(config.models().count() >= 4);
+        assert!(config.default_model().is_some());
+    }
+
+    #[test]
+    fn errors_name_file_line_and_key() {
+        let error =
+            parse("default_model = \"a\"\n\n[models.a]\nbackend = \"openai\"\nmodle = \"x\"\n")
+                .unwrap_err();
+        assert_eq!(error.line, Some(5), "{error}");
+        assert!(error.to_string().starts_with("anymodel.toml:5: unknown field `modle`"), "{error}");
+
+        let error = parse("[models.a]\nbackend = \"gemini\"\nmodel = \"x\"\n").unwrap_err();
+        assert_eq!(error.line, Some(1), "{error}");
+        assert!(
+            error.message.contains("unknown backend `gemini`; expected one of candle"),
+            "{error}"
+        );
+
+        let error = parse("[models.a]\nbackend = \"openai\"\nmodel = \"x\"\npath = \"y.gguf\"\n")
+            .unwrap_err();
+        assert!(error.message.contains("the openai backend has no option `path`"), "{error}");
+
+        let error = parse("[models.a]\nbackend = \"candle\"\n").unwrap_err();
+        assert!(error.message.contains("needs `path`"), "{error}");
+
+        let error =
+            parse("\n[models.f]\nbackend = \"fallback\"\nmodels = [\"nope\"]\n").unwrap_err();
+        assert_eq!(
+            (error.line, error.message.as_str()),
+            (Some(2), "[models.f]: unknown model `nope` in `models`")
+        );
+
+        let error = parse("[agents.x]\ntools = [\"shell\"]\n").unwrap_err();
+        assert!(error.message.contains("unknown tool `shell`"), "{error}");
+
+        let error = parse("[models.a]\nbackend = \"openai\"\nmodel = 3\n").unwrap_err();
+        assert_eq!(error.line, Some(3), "{error}");
+    }
+
+    #[test]
+    fn names_resolve_to_configured_or_inline_models() {
+        let config = parse(
+            "[models.gpt]\nbackend = \"openai\"\nmodel = \"gpt-4o-mini\"\ntemperature = 0.5\n\
+             [models.local]\nbackend = \"openai\"\nmodel = \"m\"\nbase_url = \"http://127.0.0.1:1/v1\"\n\
+             [models.both]\nbackend = \"fallback\"\nmodels = [\"gpt\", \"ollama:llama3.2\"]\n",
+        )
+        .unwrap();
+        let Resolved::Single(ModelSpec::Remote { api_key_env, .. }) =
+            config.resolve("gpt").unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(api_key_env.as_deref(), Some("OPENAI_API_KEY"));
+        let Resolved::Single(ModelSpec::Remote { api_key_env, .. }) =
+            config.resolve("local").unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(api_key_env, None, "a server of one's own needs no OpenAI key");
+        assert_eq!(
+            config.resolve("both").unwrap(),
+            Resolved::Fallback(vec!["gpt".into(), "ollama:llama3.2".into()])
+        );
+        assert_eq!(config.sampling("gpt").temperature, Some(0.5));
+        let error = config.resolve("nope").unwrap_err().to_string();
+        assert!(
+            error.contains("unknown model `nope`: the configured models are both, gpt, local"),
+            "{error}"
+        );
+    }
+}

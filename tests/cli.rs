@@ -1,0 +1,419 @@
+//! The `anymodel` command line end to end: each command run as a process, against loopback mock
+//! servers for the remote backends and against the real local model.
+
+#![allow(clippy::unwrap_used)] // Tests fail loudly by design.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::{Value, json};
+use wiremock::matchers::{body_partial_json, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// The command, with no config or model from the environment, in `folder`.
+fn anymodel(folder: &Path) -> Command {
+    let mut command = Command::cargo_bin("anymodel").unwrap();
+    command
+        .current_dir(folder)
+        .env_remove("ANYMODEL_CONFIG")
+        .env_remove("ANYMODEL_MODEL")
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("ANTHROPIC_API_KEY")
+        .env("HOME", folder)
+        .env("XDG_CONFIG_HOME", folder.join(".config"))
+        .env("XDG_DATA_HOME", folder.join(".local/share"));
+    command
+}
+
+fn sse(events: &[Value]) -> String {
+    events.iter().map(|e| format!("data: {e}\n\n")).collect::<String>() + "data: [DONE]\n\n"
+}
+
+/// An OpenAI-compatible server answering `text` once (streamed or whole), or for ever when
+/// `times` is `None`.
+async fn openai_says(server: &MockServer, text: &str, times: Option<u64>) {
+    let chunks = sse(&[
+        json!({"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"role": "assistant", "content": text}, "finish_reason": null}]}),
+        json!({"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14}}),
+    ]);
+    let whole = json!({"id": "c", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14}});
+    let mut streamed = Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(body_partial_json(json!({"stream": true})))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(chunks, "text/event-stream"));
+    let mut plain = Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(not_streamed)
+        .respond_with(ResponseTemplate::new(200).set_body_json(whole));
+    if let Some(times) = times {
+        streamed = streamed.up_to_n_times(times);
+        plain = plain.up_to_n_times(times);
+    }
+    streamed.mount(server).await;
+    plain.mount(server).await;
+}
+
+/// Whether a request asks for a whole reply rather than a stream.
+fn not_streamed(request: &wiremock::Request) -> bool {
+    serde_json::from_slice::<Value>(&request.body)
+        .map_or(true, |body| body["stream"] != json!(true))
+}
+
+/// An OpenAI-compatible server whose next reply calls `tool` with `arguments`.
+async fn openai_calls(server: &MockServer, tool: &str, arguments: Value) {
+    let call = json!({"index": 0, "id": "call_1", "type": "function", "function": {"name": tool, "arguments": arguments.to_string()}});
+    let chunks = sse(&[
+        json!({"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"role": "assistant", "tool_calls": [call]}, "finish_reason": null}]}),
+        json!({"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]}),
+    ]);
+    let whole = json!({"id": "c", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": null, "tool_calls": [call]}, "finish_reason": "tool_calls"}]});
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(body_partial_json(json!({"stream": true})))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(chunks, "text/event-stream"))
+        .up_to_n_times(1)
+        .mount(server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(not_streamed)
+        .respond_with(ResponseTemplate::new(200).set_body_json(whole))
+        .up_to_n_times(1)
+        .mount(server)
+        .await;
+}
+
+/// An Anthropic Messages server answering `text`, streamed.
+async fn anthropic_says(server: &MockServer, text: &str) {
+    let events = [
+        (
+            "message_start",
+            json!({"type": "message_start", "message": {"id": "m", "type": "message", "role": "assistant", "content": [], "model": "claude", "usage": {"input_tokens": 9, "output_tokens": 0}}}),
+        ),
+        (
+            "content_block_start",
+            json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        ),
+        (
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}}),
+        ),
+        ("content_block_stop", json!({"type": "content_block_stop", "index": 0})),
+        (
+            "message_delta",
+            json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 4}}),
+        ),
+        ("message_stop", json!({"type": "message_stop"})),
+    ];
+    let body: String =
+        events.iter().map(|(name, data)| format!("event: {name}\ndata: {data}\n\n")).collect();
+    Mock::given(method("POST"))
+        .and(path("/v1/messages"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(body, "text/event-stream"))
+        .mount(server)
+        .await;
+}
+
+/// The bodies the server received, in order.
+async fn bodies(server: &MockServer) -> Vec<Value> {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect()
+}
+
+/// A config with a model on each mock server and an agent using them.
+fn config(folder: &Path, openai: &MockServer, anthropic: Option<&MockServer>) -> PathBuf {
+    let anthropic_uri = anthropic.map_or("http://127.0.0.1:9".to_string(), MockServer::uri);
+    let text = format!(
+        "default_model = \"gpt\"\n\n\
+         [models.gpt]\nbackend = \"openai\"\nmodel = \"gpt-test\"\nbase_url = \"{}/v1\"\napi_key_env = \"TEST_OPENAI_KEY\"\n\n\
+         [models.claude]\nbackend = \"anthropic\"\nmodel = \"claude-test\"\nbase_url = \"{anthropic_uri}/v1\"\napi_key_env = \"TEST_ANTHROPIC_KEY\"\nmax_tokens = 100\n\n\
+         [agents.helper]\nsystem = \"You are the helper.\"\ntools = [\"calculator\"]\n\n\
+         [tools.files]\nroot = \"files\"\n",
+        openai.uri()
+    );
+    fs::create_dir_all(folder.join("files")).unwrap();
+    let file = folder.join("anymodel.toml");
+    fs::write(&file, text).unwrap();
+    file
+}
+
+fn stdout(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_streams_an_answer_from_a_remote_model_with_stdin_before_the_prompt() {
+    let temp = tempfile::tempdir().unwrap();
+    let server = MockServer::start().await;
+    openai_says(&server, "It is Paris.", None).await;
+    config(temp.path(), &server, None);
+    let output = anymodel(temp.path())
+        .env("TEST_OPENAI_KEY", "sk-test-secret")
+        .args(["What is the capital?"])
+        .write_stdin("Notes: France.\n")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "It is Paris.\n");
+    let sent = bodies(&server).await;
+    assert_eq!(sent[0]["model"], "gpt-test");
+    assert_eq!(sent[0]["messages"][0]["content"], "Notes: France.\n\nWhat is the capital?");
+    assert!(!stderr(&output).contains("sk-test-secret"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_output_is_one_record_of_the_run() {
+    let temp = tempfile::tempdir().unwrap();
+    let server = MockServer::start().await;
+    openai_calls(&server, "calculator", json!({"expression": "17 * 23"})).await;
+    openai_says(&server, "17 × 23 = 391.", None).await;
+    config(temp.path(), &server, None);
+    let output = anymodel(temp.path())
+        .env("TEST_OPENAI_KEY", "k")
+        .args(["run", "--json", "-T", "calculator", "What is 17 * 23?"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let record: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(record["answer"], "17 × 23 = 391.");
+    assert_eq!(record["model"], "openai:gpt-test");
+    assert_eq!(record["steps"].as_array().unwrap().len(), 2);
+    let invocation = &record["steps"][0]["tool_calls"][0];
+    assert_eq!(invocation["call"]["name"], "calculator");
+    assert_eq!(invocation["result"]["Ok"], "391");
+    assert_eq!(record["usage"]["output_tokens"], 3);
+    assert!(record["elapsed_ms"].is_u64());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_same_agent_runs_on_two_backends_switched_with_m() {
+    let temp = tempfile::tempdir().unwrap();
+    let openai = MockServer::start().await;
+    let anthropic = MockServer::start().await;
+    openai_says(&openai, "from gpt", None).await;
+    anthropic_says(&anthropic, "from claude").await;
+    config(temp.path(), &openai, Some(&anthropic));
+    for (model, answer) in [("gpt", "from gpt"), ("claude", "from claude")] {
+        let output = anymodel(temp.path())
+            .env("TEST_OPENAI_KEY", "k1")
+            .env("TEST_ANTHROPIC_KEY", "k2")
+            .args(["run", "--agent", "helper", "-m", model, "hi"])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{model}: {}", stderr(&output));
+        assert_eq!(stdout(&output).trim(), answer);
+    }
+    // Both got the agent's system prompt and tool, each in its own wire format.
+    let gpt = &bodies(&openai).await[0];
+    assert_eq!(gpt["messages"][0], json!({"role": "system", "content": "You are the helper."}));
+    assert_eq!(gpt["tools"][0]["function"]["name"], "calculator");
+    let claude = &bodies(&anthropic).await[0];
+    assert_eq!(claude["system"], "You are the helper.");
+    assert_eq!(claude["tools"][0]["name"], "calculator");
+    assert_eq!(claude["max_tokens"], 100);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chat_keeps_the_conversation_across_a_model_switch() {
+    let temp = tempfile::tempdir().unwrap();
+    let openai = MockServer::start().await;
+    let anthropic = MockServer::start().await;
+    openai_says(&openai, "Hello from gpt", None).await;
+    anthropic_says(&anthropic, "Hello from claude").await;
+    config(temp.path(), &openai, Some(&anthropic));
+    let output = anymodel(temp.path())
+        .env("TEST_OPENAI_KEY", "k1")
+        .env("TEST_ANTHROPIC_KEY", "k2")
+        .args(["chat", "-q"])
+        .write_stdin("hello\n/tools\n/model claude\nand you?\n/save chat.json\n/exit\n")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = stdout(&output);
+    assert!(
+        out.contains("Hello from gpt")
+            && out.contains("(now claude)")
+            && out.contains("Hello from claude"),
+        "{out}"
+    );
+    let claude = &bodies(&anthropic).await[0];
+    let contents: Vec<&str> = claude["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"][0]["text"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(contents, ["hello", "Hello from gpt", "and you?"], "{claude}");
+    let saved: Value =
+        serde_json::from_str(&fs::read_to_string(temp.path().join("chat.json")).unwrap()).unwrap();
+    assert_eq!(saved.as_array().unwrap().len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_tool_refuses_a_path_out_of_its_root() {
+    let temp = tempfile::tempdir().unwrap();
+    let server = MockServer::start().await;
+    openai_calls(&server, "read_file", json!({"path": "../anymodel.toml"})).await;
+    openai_says(&server, "I may not read that.", None).await;
+    config(temp.path(), &server, None);
+    let output = anymodel(temp.path())
+        .env("TEST_OPENAI_KEY", "k")
+        .args(["run", "-T", "read_file", "show the config"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let sent = bodies(&server).await;
+    let tool_message = sent[1]["messages"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(tool_message["role"], "tool");
+    assert!(
+        tool_message["content"].as_str().unwrap().contains("goes up with `..`"),
+        "{tool_message}"
+    );
+    assert!(
+        stderr(&output).contains("→ read_file"),
+        "tool activity goes to stderr: {}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn config_errors_unknown_models_and_missing_keys_exit_2_with_what_to_fix() {
+    let temp = tempfile::tempdir().unwrap();
+    let bad = temp.path().join("bad.toml");
+    fs::write(&bad, "default_model = \"a\"\n\n[models.a]\nbackend = \"openai\"\nmodle = \"x\"\n")
+        .unwrap();
+    let output = anymodel(temp.path()).args(["-c", "bad.toml", "hi"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("bad.toml:5: unknown field `modle`"), "{}", stderr(&output));
+
+    fs::write(&bad, "[models.a]\nbackend = \"gemini\"\n").unwrap();
+    let output = anymodel(temp.path()).args(["--config", "bad.toml", "models"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("bad.toml:1: [models.a]: unknown backend `gemini`"),
+        "{}",
+        stderr(&output)
+    );
+
+    let output = anymodel(temp.path()).args(["-m", "nonesuch", "hi"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("unknown model `nonesuch`"), "{}", stderr(&output));
+
+    let output = anymodel(temp.path()).args(["-m", "anthropic:claude-x", "hi"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("set the environment variable ANTHROPIC_API_KEY"),
+        "{}",
+        stderr(&output)
+    );
+
+    let output = anymodel(temp.path())
+        .args(["-m", "openai:x", "-o", "warmth=3", "hi"])
+        .env("OPENAI_API_KEY", "k")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("-o warmth: unknown option"), "{}", stderr(&output));
+}
+
+#[test]
+fn models_tools_and_config_describe_the_setup() {
+    let temp = tempfile::tempdir().unwrap();
+    let output = anymodel(temp.path()).args(["config", "init"]).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = anymodel(temp.path()).args(["config", "path"]).output().unwrap();
+    assert_eq!(stdout(&output).trim(), "anymodel.toml");
+    let output = anymodel(temp.path()).args(["models"]).output().unwrap();
+    let out = stdout(&output);
+    assert!(
+        out.contains("* local")
+            && out.contains("candle")
+            && out.contains("robust")
+            && out.contains("claude → gpt → local"),
+        "{out}"
+    );
+    let output = anymodel(temp.path()).args(["tools", "--json"]).output().unwrap();
+    let tools: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let names: Vec<&str> =
+        tools.as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["search_documents", "read_file", "list_files", "http_get", "calculator", "current_time"]
+    );
+    assert_eq!(tools[4]["parameters"]["required"], json!(["expression"]));
+    assert!(
+        anymodel(temp.path()).args(["config", "init"]).output().unwrap().status.code() == Some(2),
+        "never overwrites"
+    );
+}
+
+#[test]
+fn index_commands_add_search_stat_and_remove() {
+    let temp = tempfile::tempdir().unwrap();
+    fs::create_dir_all(temp.path().join("docs")).unwrap();
+    fs::write(temp.path().join("docs/setup.md"), "# Setup\n\n## Linux\n\nRun make install.\n")
+        .unwrap();
+    let add = anymodel(temp.path()).args(["index", "add", "docs"]).output().unwrap();
+    assert!(add.status.success(), "{}", stderr(&add));
+    assert!(stdout(&add).starts_with("1 added"), "{}", stdout(&add));
+    let search =
+        anymodel(temp.path()).args(["index", "search", "install", "linux"]).output().unwrap();
+    let out = stdout(&search);
+    assert!(
+        out.contains("[docs/setup.md:1-5] Setup > Linux") && out.contains("**install**"),
+        "{out}"
+    );
+    let json =
+        anymodel(temp.path()).args(["index", "search", "--json", "install"]).output().unwrap();
+    let passages: Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(passages[0]["source"]["path"], "docs/setup.md");
+    let stats = anymodel(temp.path()).args(["index", "stats"]).output().unwrap();
+    assert_eq!(stdout(&stats).trim(), ".anymodel/index: 1 files, 1 chunks");
+    let rm = anymodel(temp.path()).args(["index", "rm", "docs/"]).output().unwrap();
+    assert_eq!(stdout(&rm).trim(), "removed 1 files");
+    let missing =
+        anymodel(temp.path()).args(["index", "--index", "nowhere", "stats"]).output().unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+}
+
+/// The default local model, run in-process by the CLI.
+#[test]
+fn run_answers_with_the_local_model() {
+    let model =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(model.exists(), "{} is missing: scripts/fetch-model.sh fetches it", model.display());
+    let temp = tempfile::tempdir().unwrap();
+    let output = anymodel(temp.path())
+        .args([
+            "run",
+            "-q",
+            "-m",
+            model.to_str().unwrap(),
+            "-s",
+            "You are a helpful assistant.",
+            "-o",
+            "temperature=0",
+            "-o",
+            "max_tokens=20",
+        ])
+        .arg("What is the capital of France?")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output).trim(), "The capital of France is Paris.");
+    let shown = anymodel(temp.path())
+        .args(["run", "--show-prompt", "-m", model.to_str().unwrap(), "Hi"])
+        .output()
+        .unwrap();
+    assert!(stdout(&shown).contains("<|im_start|>user\nHi<|im_end|>"), "{}", stdout(&shown));
+}

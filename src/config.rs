@@ -500,6 +500,19 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_example_parses() {
+        let readme = include_str!("../README.md");
+        let start = readme.find("```toml\n").unwrap() + "```toml\n".len();
+        let end = start + readme[start..].find("```").unwrap();
+        let config = parse(&readme[start..end]).unwrap();
+        assert_eq!(
+            config.resolve("robust").unwrap(),
+            Resolved::Fallback(vec!["claude".into(), "vllm".into(), "local".into()])
+        );
+        assert_eq!(config.agent("docs").unwrap().tools, ["search_documents", "calculator"]);
+    }
+
+    #[test]
     fn errors_name_file_line_and_key() {
         let error =
             parse("default_model = \"a\"\n\n[models.a]\nbackend = \"openai\"\nmodle = \"x\"\n")

@@ -417,3 +417,45 @@ fn run_answers_with_the_local_model() {
         .unwrap();
     assert!(stdout(&shown).contains("<|im_start|>user\nHi<|im_end|>"), "{}", stdout(&shown));
 }
+
+#[test]
+fn eval_retrieval_runs_the_benchmark_on_a_beir_folder() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("tiny");
+    fs::create_dir_all(data.join("qrels")).unwrap();
+    fs::write(data.join("corpus.jsonl"), "{\"_id\": \"d1\", \"title\": \"\", \"text\": \"apple pie\"}\n{\"_id\": \"d2\", \"title\": \"\", \"text\": \"cherry\"}\n").unwrap();
+    fs::write(data.join("queries.jsonl"), "{\"_id\": \"q1\", \"text\": \"apple\"}\n").unwrap();
+    fs::write(data.join("qrels/test.tsv"), "query-id\tcorpus-id\tscore\nq1\td1\t1\n").unwrap();
+    let output = anymodel(temp.path()).args(["eval", "retrieval", "tiny"]).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = stdout(&output);
+    assert!(
+        out.contains("1 queries over 2 documents")
+            && out.contains("nDCG@10 1.0000")
+            && out.contains("query latency p50"),
+        "{out}"
+    );
+}
+
+#[test]
+fn bench_measures_the_local_model() {
+    let model =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    let temp = tempfile::tempdir().unwrap();
+    let output = anymodel(temp.path())
+        .args([
+            "bench",
+            model.to_str().unwrap(),
+            "--threads",
+            "1",
+            "--prompt-tokens",
+            "16",
+            "--decode-tokens",
+            "4",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = stdout(&output);
+    assert!(out.contains("tokens/s") && out.contains("peak"), "{out}");
+}

@@ -3,6 +3,8 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use super::output::outln;
+
 /// Measures a local GGUF model. candle's quantised kernels size their thread pool once per
 /// process from `CANDLE_NUM_THREADS`, so when it does not say `threads` the command runs itself
 /// again with it set.
@@ -13,7 +15,7 @@ pub fn bench(model: &Path, threads: usize, prompt_tokens: usize, decode_tokens: 
     }
     match anymodel::backends::candle::benchmark(model, threads, prompt_tokens, decode_tokens) {
         Ok(report) => {
-            println!("{report}");
+            outln!("{report}");
             ExitCode::SUCCESS
         }
         Err(err) => {

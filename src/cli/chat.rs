@@ -6,6 +6,7 @@ use anymodel::{Message, Role};
 use rustyline::DefaultEditor;
 use rustyline::error::ReadlineError;
 
+use super::output::outln;
 use super::setup::{self, AgentFlags};
 use super::{Context, Failure, Outcome, output, run};
 
@@ -57,14 +58,14 @@ pub async fn chat(context: &Context, args: ChatArgs) -> Outcome {
                 command.split_once(' ').map_or((command, ""), |(n, a)| (n, a.trim()));
             match name {
                 "exit" | "quit" => break,
-                "help" => println!("{HELP}"),
+                "help" => outln!("{HELP}"),
                 "clear" => {
                     conversation.clear();
-                    println!("(conversation cleared)");
+                    outln!("(conversation cleared)");
                 }
                 "tools" => {
                     let names = prepared.agent.tools().names();
-                    println!(
+                    outln!(
                         "{}",
                         if names.is_empty() { "(no tools)".to_string() } else { names.join(", ") }
                     );
@@ -72,18 +73,23 @@ pub async fn chat(context: &Context, args: ChatArgs) -> Outcome {
                 "model" if !argument.is_empty() => match setup::load_model(context, argument).await
                 {
                     Ok(model) => {
-                        prepared.agent =
-                            setup::build_agent(context, &args.agent, argument, model.clone())?;
+                        prepared.agent = setup::build_agent(
+                            context,
+                            &args.agent,
+                            argument,
+                            model.clone(),
+                            prepared.rag.clone(),
+                        )?;
                         prepared.model = model;
                         prepared.model_name = argument.to_string();
-                        println!("(now {argument})");
+                        outln!("(now {argument})");
                     }
                     Err(Failure::Usage(why) | Failure::Run(why)) => eprintln!("{why}"),
                 },
                 "save" if !argument.is_empty() => {
                     let text = serde_json::to_string_pretty(&conversation).unwrap_or_default();
                     match std::fs::write(argument, text) {
-                        Ok(()) => println!("(saved {} messages to {argument})", conversation.len()),
+                        Ok(()) => outln!("(saved {} messages to {argument})", conversation.len()),
                         Err(e) => eprintln!("{argument}: {e}"),
                     }
                 }

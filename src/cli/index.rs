@@ -6,6 +6,7 @@ use anymodel::tools::eval::benchmark;
 use anymodel::tools::index::{Bm25, IngestOptions, KnowledgeIndex, SearchSettings};
 use anymodel::{Filter, RetrievalQuery};
 
+use super::output::outln;
 use super::{Context, Failure, Outcome};
 
 /// The index used when none is named: `[indexes.default]`, else `.anymodel/index`.
@@ -66,7 +67,7 @@ pub fn index(context: &Context, index: Option<&str>, command: IndexCommand) -> O
                 &paths,
                 &IngestOptions { progress: !context.quiet, ..Default::default() },
             )?;
-            println!("{report}");
+            outln!("{report}");
             for skipped in &report.skipped {
                 super::output::activity(
                     context.quiet,
@@ -94,28 +95,25 @@ pub fn index(context: &Context, index: Option<&str>, command: IndexCommand) -> O
             if json {
                 let passages =
                     hits.iter().map(|hit| searcher.passage(hit)).collect::<Result<Vec<_>, _>>()?;
-                println!("{}", serde_json::to_string_pretty(&passages).unwrap_or_default());
+                outln!("{}", serde_json::to_string_pretty(&passages).unwrap_or_default());
                 return Ok(());
             }
             if hits.is_empty() {
-                println!("no passage matches");
+                outln!("no passage matches");
             }
             for hit in &hits {
                 let passage = searcher.passage(hit)?;
                 let title =
                     passage.source.title.as_deref().map(|t| format!(" {t}")).unwrap_or_default();
-                println!("{:.2} [{}]{title}", hit.score, passage.source);
-                println!(
-                    "    {}",
-                    searcher.snippet(&text, hit, 160)?.to_string().replace('\n', " ")
-                );
+                outln!("{:.2} [{}]{title}", hit.score, passage.source);
+                outln!("    {}", searcher.snippet(&text, hit, 160)?.to_string().replace('\n', " "));
             }
             Ok(())
         }
         IndexCommand::Stats => {
             let index = KnowledgeIndex::open(&folder)?;
             let searcher = index.searcher();
-            println!(
+            outln!(
                 "{}: {} files, {} chunks",
                 folder.display(),
                 searcher.files()?,
@@ -131,7 +129,7 @@ pub fn index(context: &Context, index: Option<&str>, command: IndexCommand) -> O
                 removed += writer.remove(path)?;
             }
             writer.commit()?;
-            println!("removed {removed} files");
+            outln!("removed {removed} files");
             Ok(())
         }
     }
@@ -167,7 +165,7 @@ pub fn eval(command: EvalCommand) -> Outcome {
                 ..defaults
             };
             let report = benchmark::benchmark(&dataset, &split, settings, 0)?;
-            println!("{report}");
+            outln!("{report}");
             Ok(())
         }
     }

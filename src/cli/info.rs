@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anymodel::config::{Config, Resolved, TEMPLATE, TOOLS};
 
+use super::output::{out, outln};
 use super::{Context, Failure, Outcome, setup};
 
 /// Lists the configured models: name, backend, where the weights or the server are, and what
@@ -12,7 +13,7 @@ pub async fn models(context: &Context, load: bool) -> Outcome {
     let config = &context.config;
     let default = config.default_model();
     if config.models().next().is_none() {
-        println!(
+        outln!(
             "no models configured ({}); name one inline: openai:MODEL, anthropic:MODEL, ollama:MODEL, FILE.gguf",
             where_from(config)
         );
@@ -24,14 +25,14 @@ pub async fn models(context: &Context, load: bool) -> Outcome {
             Resolved::Single(spec) => spec.location(),
             Resolved::Fallback(names) => names.join(" → "),
         };
-        println!("{marker} {name:<16} {:<10} {place}", entry.backend);
+        outln!("{marker} {name:<16} {:<10} {place}", entry.backend);
         if load {
             match setup::load_model(context, name).await {
                 Ok(model) => {
                     let c = model.capabilities();
                     let context_window =
                         c.context_window.map_or("unknown".into(), |n| n.to_string());
-                    println!(
+                    outln!(
                         "    tools {}  forced tool choice {}  json {}  json schema {}  streaming {}  context {}",
                         c.tools,
                         c.forced_tool_choice,
@@ -42,7 +43,7 @@ pub async fn models(context: &Context, load: bool) -> Outcome {
                     );
                 }
                 Err(Failure::Usage(why) | Failure::Run(why)) => {
-                    println!("    not available: {why}")
+                    outln!("    not available: {why}")
                 }
             }
         }
@@ -73,16 +74,16 @@ pub fn tools(context: &Context, json: bool) -> Outcome {
                 serde_json::json!({"name": name, "description": description, "parameters": schema, "off": off})
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&tools).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&tools).unwrap_or_default());
         return Ok(());
     }
     for (name, description, schema, off) in listed {
         match off {
             None => {
-                println!("{name}: {}", description.unwrap_or_default());
-                println!("  {}", serde_json::to_string(&schema).unwrap_or_default());
+                outln!("{name}: {}", description.unwrap_or_default());
+                outln!("  {}", serde_json::to_string(&schema).unwrap_or_default());
             }
-            Some(why) => println!("{name}: off: {why}"),
+            Some(why) => outln!("{name}: off: {why}"),
         }
     }
     Ok(())
@@ -122,17 +123,17 @@ pub fn config(context: &Context, command: ConfigCommand) -> Outcome {
     match command {
         ConfigCommand::Path => {
             match context.config.path() {
-                Some(path) => println!("{}", path.display()),
+                Some(path) => outln!("{}", path.display()),
                 None => {
                     let looked: Vec<String> =
                         Config::search_path().iter().map(|p| p.display().to_string()).collect();
-                    println!("no config file (looked at $ANYMODEL_CONFIG, {})", looked.join(", "));
+                    outln!("no config file (looked at $ANYMODEL_CONFIG, {})", looked.join(", "));
                 }
             }
             Ok(())
         }
         ConfigCommand::Show => {
-            print!("{}", context.config.to_toml());
+            out!("{}", context.config.to_toml());
             Ok(())
         }
         ConfigCommand::Init { file } => {
@@ -145,7 +146,7 @@ pub fn config(context: &Context, command: ConfigCommand) -> Outcome {
             }
             std::fs::write(&file, TEMPLATE)
                 .map_err(|e| Failure::Run(format!("{}: {e}", file.display())))?;
-            println!("wrote {}", file.display());
+            outln!("wrote {}", file.display());
             Ok(())
         }
     }

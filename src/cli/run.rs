@@ -1,10 +1,11 @@
 //! `anymodel run`: one agent run on a prompt, streamed to standard output.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Read};
 
 use anymodel::{AgentEvent, Message, output_text};
 use futures::StreamExt;
 
+use super::output::{out, outln};
 use super::setup::{self, AgentFlags};
 use super::{Context, Failure, Outcome, output};
 
@@ -59,10 +60,15 @@ pub async fn run(context: &Context, args: RunArgs) -> Outcome {
     let agent = &prepared.agent;
     let input = vec![Message::user(prompt)];
     if args.show_prompt {
-        let request = agent.first_request(input);
+        let mut request = agent.first_request(input);
+        if let Some(index) = &prepared.rag {
+            let augmented =
+                anymodel::tools::RetrievalAugmented::new(prepared.model.clone(), index.clone());
+            request = augmented.augment(request).await?;
+        }
         return match prepared.model.preview(&request)? {
             Some(text) => {
-                println!("{text}");
+                outln!("{text}");
                 Ok(())
             }
             None => Err(Failure::Usage(format!("{} cannot show its prompt", prepared.model_name))),
@@ -78,7 +84,7 @@ pub async fn run(context: &Context, args: RunArgs) -> Outcome {
         if let Some(error) = &error {
             record["error"] = serde_json::Value::String(error.clone());
         }
-        println!("{}", serde_json::to_string_pretty(&record).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&record).unwrap_or_default());
         return error.map_or(Ok(()), |e| Err(Failure::Run(e)));
     }
     if args.no_stream {
@@ -89,10 +95,32 @@ pub async fn run(context: &Context, args: RunArgs) -> Outcome {
                 format!("→ {}({})", invocation.call.name, invocation.call.arguments),
             );
         }
-        println!("{}", run.answer);
+        outln!("{}", run.answer);
         return Ok(());
     }
-    stream(context, agent, input).await.map(|_| ())
+    let question = match input.last() {
+        Some(Message::User { content }) => content.clone(),
+        _ => String::new(),
+    };
+    stream(context, agent, input).await?;
+    if let Some(index) = &prepared.rag {
+        print_sources(index, &question)?;
+    }
+    Ok(())
+}
+
+/// The citations of the passages `--rag` put into the prompt for `question`.
+fn print_sources(index: &anymodel::tools::index::KnowledgeIndex, question: &str) -> Outcome {
+    let searcher = index.searcher();
+    let hits = searcher
+        .search(&anymodel::RetrievalQuery::new(question, anymodel::tools::rag::DEFAULT_K))?;
+    outln!("\nSources:");
+    for hit in &hits {
+        let source = searcher.passage(hit)?.source;
+        let title = source.title.as_deref().map(|t| format!(" {t}")).unwrap_or_default();
+        outln!("  [{source}]{title}");
+    }
+    Ok(())
 }
 
 /// Runs the agent on `input`, the answer's text to standard output as it comes, tool activity
@@ -103,18 +131,16 @@ pub async fn stream(
     input: Vec<Message>,
 ) -> Result<anymodel::AgentRun, Failure> {
     let mut events = agent.run_messages_stream(input);
-    let mut stdout = std::io::stdout();
     let mut at_line_start = true;
     while let Some(event) = events.next().await {
         match event.map_err(|e| Failure::Run(e.kind.to_string()))? {
             AgentEvent::TextDelta { text, .. } => {
-                print!("{text}");
-                let _ = stdout.flush();
+                out!("{text}");
                 at_line_start = text.ends_with('\n');
             }
             AgentEvent::ToolCallRequested { call, .. } => {
                 if !at_line_start {
-                    println!();
+                    outln!();
                     at_line_start = true;
                 }
                 output::activity(context.quiet, format!("→ {}({})", call.name, call.arguments));
@@ -129,7 +155,7 @@ pub async fn stream(
             AgentEvent::StepDone { .. } => {}
             AgentEvent::Finished { run } => {
                 if !at_line_start {
-                    println!();
+                    outln!();
                 }
                 return Ok(run);
             }

@@ -4,11 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use anymodel::tools::SearchDocuments;
 use anymodel::tools::builtin::{
     Calculator, CurrentTime, FileRoot, HttpGet, HttpLimits, ListFiles, ReadFile,
 };
 use anymodel::tools::index::KnowledgeIndex;
+use anymodel::tools::{RetrievalAugmented, SearchDocuments};
 use anymodel::{Agent, Limits, Model, Sampling, Tool};
 
 use super::{Context, Failure, output};
@@ -34,6 +34,10 @@ pub struct AgentFlags {
     /// An index (a name from the config, or a folder) to search: adds search_documents.
     #[arg(long, value_name = "NAME|PATH")]
     pub index: Option<String>,
+    /// Put the best passages of the index into the prompt (retrieval-augmented) instead of
+    /// giving the model the search tool: for models that cannot call tools. Needs --index.
+    #[arg(long)]
+    pub rag: bool,
     /// The most model calls in one run.
     #[arg(long, value_name = "N")]
     pub max_steps: Option<usize>,
@@ -51,6 +55,8 @@ pub struct Prepared {
     pub model: Arc<dyn Model>,
     /// The name the model was chosen by.
     pub model_name: String,
+    /// The index whose passages go into the prompt, with `--rag`.
+    pub rag: Option<Arc<KnowledgeIndex>>,
 }
 
 /// The name of the model the flags and configuration choose.
@@ -96,26 +102,50 @@ pub async fn load_model(context: &Context, name: &str) -> Result<Arc<dyn Model>,
 pub async fn prepare(context: &Context, flags: &AgentFlags) -> Result<Prepared, Failure> {
     let model_name = model_name(context, flags)?;
     let model = load_model(context, &model_name).await?;
-    let agent = build_agent(context, flags, &model_name, model.clone())?;
-    Ok(Prepared { agent, model, model_name })
+    let rag = rag_index(context, flags)?;
+    let agent = build_agent(context, flags, &model_name, model.clone(), rag.clone())?;
+    Ok(Prepared { agent, model, model_name, rag })
+}
+
+/// The index `--rag` puts into prompts, when asked for.
+pub fn rag_index(
+    context: &Context,
+    flags: &AgentFlags,
+) -> Result<Option<Arc<KnowledgeIndex>>, Failure> {
+    if !flags.rag {
+        return Ok(None);
+    }
+    let entry = agent_entry(context, flags)?;
+    let Some(index) = flags.index.clone().or_else(|| entry.and_then(|a| a.index.clone())) else {
+        return Err(Failure::Usage("--rag needs an index: pass --index NAME|PATH".into()));
+    };
+    Ok(Some(Arc::new(KnowledgeIndex::open(context.config.index_folder(&index))?)))
 }
 
 /// An agent over `model` with the tools, prompt, limits and sampling the flags and
-/// configuration give.
+/// configuration give; with `rag`, the model gets that index's passages in its prompt.
 pub fn build_agent(
     context: &Context,
     flags: &AgentFlags,
     model_name: &str,
     model: Arc<dyn Model>,
+    rag: Option<Arc<KnowledgeIndex>>,
 ) -> Result<Agent, Failure> {
     let entry = agent_entry(context, flags)?;
     let mut tool_names: Vec<String> = entry.map(|a| a.tools.clone()).unwrap_or_default();
     tool_names.extend(flags.tools.iter().cloned());
     let index = flags.index.clone().or_else(|| entry.and_then(|a| a.index.clone()));
-    if index.is_some() && !tool_names.iter().any(|t| t == "search_documents") {
+    if rag.is_some() {
+        // The passages come in the prompt instead.
+        tool_names.retain(|t| t != "search_documents");
+    } else if index.is_some() && !tool_names.iter().any(|t| t == "search_documents") {
         tool_names.push("search_documents".into());
     }
     tool_names.dedup();
+    let model: Arc<dyn Model> = match rag {
+        Some(index) => Arc::new(RetrievalAugmented::new(model, index)),
+        None => model,
+    };
     let mut builder = Agent::builder(model);
     for name in &tool_names {
         builder = builder.shared_tool(tool(context, name, index.as_deref())?);

@@ -11,6 +11,9 @@ use anymodel_core::{
 
 use crate::context::format_passages;
 
+/// How many passages a request gets unless told otherwise.
+pub const DEFAULT_K: usize = 3;
+
 /// A model whose every request first gets the passages matching the user's last message.
 pub struct RetrievalAugmented<M> {
     model: M,
@@ -31,7 +34,7 @@ impl<M: Model> std::fmt::Debug for RetrievalAugmented<M> {
 impl<M: Model> RetrievalAugmented<M> {
     /// `model`, given the 5 best passages of `retriever` in at most 6,000 characters.
     pub fn new(model: M, retriever: Arc<dyn Retriever>) -> Self {
-        RetrievalAugmented { model, retriever, k: 5, budget: 6000 }
+        RetrievalAugmented { model, retriever, k: DEFAULT_K, budget: 6000 }
     }
 
     /// How many passages each request gets.
@@ -62,10 +65,12 @@ impl<M: Model> RetrievalAugmented<M> {
         } else {
             format_passages(&passages, self.budget)
         };
+        // The passages first and the question last, closest to the answer: small models follow
+        // that best.
         *content = format!(
-            "Answer the question from the passages of the user's documents below. After each fact, cite the \
-             passage it comes from by its citation in square brackets, such as [{example}]. If the passages do \
-             not answer the question, say so.\n\nPassages:\n\n{context}\n\nQuestion: {content}",
+            "Passages from the user's documents, each under its citation in square brackets:\n\n{context}\n\n\
+             Answer the question below from these passages, and cite the passages you use by their \
+             citation, such as [{example}]. If they do not answer it, say so.\n\nQuestion: {content}",
             example = passages
                 .first()
                 .map_or_else(|| "docs/guide.md:10-24".to_string(), |p| p.source.to_string()),

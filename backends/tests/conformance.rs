@@ -15,8 +15,9 @@ use anymodel_backends::anthropic::{Anthropic, AnthropicConfig};
 use anymodel_backends::openai::{OpenAi, OpenAiConfig};
 use anymodel_backends::{RemoteConfig, Secret};
 use anymodel_core::{
-    Agent, ChatRequest, ChatResponse, Error, FinishReason, Model, ResponseFormat, ScriptedModel,
-    ScriptedReply, ToolCall, ToolError, ToolSpec, TypedTool, Usage, async_trait, collect_stream,
+    Agent, ChatRequest, ChatResponse, Error, FinishReason, Model, ResponseFormat, Sampling,
+    ScriptedModel, ScriptedReply, ToolCall, ToolError, ToolSpec, TypedTool, Usage, async_trait,
+    collect_stream,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -398,11 +399,13 @@ async fn every_backend_reports_failures_in_the_same_class() {
 /// Asks `model` for JSON Schema output: it must answer when it declares the capability, and
 /// refuse with `Unsupported` when it does not.
 async fn check_declared_capabilities(name: &str, model: &dyn Model) {
-    let request = ChatRequest::user("?").with_response_format(ResponseFormat::JsonSchema {
-        name: "x".into(),
-        schema: json!({"type": "object"}),
-        strict: false,
-    });
+    let request = ChatRequest::user("?")
+        .with_response_format(ResponseFormat::JsonSchema {
+            name: "x".into(),
+            schema: json!({"type": "object"}),
+            strict: false,
+        })
+        .with_sampling(Sampling { max_tokens: Some(16), ..Default::default() });
     let outcome = model.chat(request).await;
     if model.capabilities().json_schema_output {
         assert!(outcome.is_ok(), "{name}: {outcome:?}");

@@ -7,10 +7,12 @@ use std::path::{Path, PathBuf};
 
 use anymodel_backends::candle::{LocalConfig, LocalModel};
 use anymodel_core::{
-    ChatRequest, Error, FinishReason, Message, Model, Sampling, StreamEvent, collect_stream,
+    ChatRequest, Error, FinishReason, Message, Model, ResponseFormat, Sampling, StreamEvent,
+    ToolChoice, ToolSpec, collect_stream,
 };
 use candle_core::quantized::gguf_file::{self, Value};
 use futures::StreamExt;
+use serde_json::json;
 
 fn model_path() -> PathBuf {
     let path =
@@ -166,4 +168,49 @@ fn bad_files_are_named_with_what_is_wrong() {
     assert!(err.contains("architecture `qwen2` is not supported"), "{err}");
 
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// With a JSON Schema, the reply is JSON of that schema: the grammar masks every other token.
+#[tokio::test]
+async fn json_schema_output_always_parses_and_validates() {
+    let model = load();
+    let schema = json!({
+        "type": "object",
+        "properties": {"name": {"type": "string", "maxLength": 20}, "age": {"type": "integer", "minimum": 0, "maximum": 150}},
+        "required": ["name", "age"],
+        "additionalProperties": false
+    });
+    let request =
+        ChatRequest::new([Message::user("Ada Lovelace was 36. Give her name and age as JSON.")])
+            .with_sampling(greedy(60))
+            .with_response_format(ResponseFormat::JsonSchema {
+                name: "person".into(),
+                schema: schema.clone(),
+                strict: true,
+            });
+    let reply = model.chat(request).await.unwrap();
+    let value: serde_json::Value = serde_json::from_str(&reply.message.content).unwrap();
+    assert!(jsonschema::is_valid(&schema, &value), "{value}");
+    assert_eq!(reply.finish_reason, FinishReason::Stop);
+}
+
+/// With `tool_choice: required`, the reply is a call of a declared tool with valid arguments,
+/// even from a model this small.
+#[tokio::test]
+async fn a_forced_tool_call_is_always_a_valid_call() {
+    let model = load();
+    let weather = ToolSpec {
+        name: "get_weather".into(),
+        description: "The current weather in a city.".into(),
+        parameters: json!({"type": "object", "properties": {"city": {"type": "string", "maxLength": 40}}, "required": ["city"], "additionalProperties": false}),
+    };
+    let request = ChatRequest::new([Message::user("What is the weather in Paris?")])
+        .with_sampling(greedy(60))
+        .with_tools([weather])
+        .with_tool_choice(ToolChoice::Required);
+    let reply = model.chat(request).await.unwrap();
+    assert_eq!(reply.message.tool_calls.len(), 1, "{reply:?}");
+    assert_eq!(reply.message.tool_calls[0].name, "get_weather");
+    assert!(reply.message.tool_calls[0].arguments["city"].is_string(), "{reply:?}");
+    assert_eq!(reply.finish_reason, FinishReason::ToolCalls);
 }

@@ -10,8 +10,7 @@ use std::path::PathBuf;
 
 use anymodel_backends::candle::{LLAMA3_TEMPLATE, LocalConfig, LocalModel};
 use anymodel_core::{
-    Capability, ChatRequest, Error, FinishReason, Message, Model, Sampling, StreamEvent,
-    ToolChoice, ToolSpec,
+    ChatRequest, Error, FinishReason, Message, Model, Sampling, StreamEvent, ToolChoice, ToolSpec,
 };
 use futures::StreamExt;
 use serde_json::json;
@@ -138,18 +137,30 @@ fn the_files_template_renders_tools() {
     assert!(prompt.contains("\"name\": \"get_weather\""), "{prompt}");
     assert!(prompt.ends_with("<|start_header_id|>assistant<|end_header_id|>\n\n"), "{prompt}");
 
-    // `tool_choice: none` hides the tools; forcing a call is refused until constrained decoding.
-    let hidden = ask("Weather in Paris?", 5)
-        .with_tools([weather.clone()])
-        .with_tool_choice(ToolChoice::None);
+    // `tool_choice: none` hides the tools.
+    let hidden =
+        ask("Weather in Paris?", 5).with_tools([weather]).with_tool_choice(ToolChoice::None);
     assert!(!model.render_prompt(&hidden).unwrap().contains("get_weather"));
-    let forced =
-        ask("Weather in Paris?", 5).with_tools([weather]).with_tool_choice(ToolChoice::Required);
-    let err = futures::executor::block_on(model.chat(forced)).unwrap_err();
-    assert!(
-        matches!(err, Error::Unsupported { capability: Capability::ForcedToolChoice, .. }),
-        "{err}"
-    );
+}
+
+/// A forced call is constrained to the grammar of a call of the declared tool: the bigram model
+/// would say only "<|eot_id|>", and still calls the tool, in Llama 3.1's JSON format.
+#[tokio::test]
+async fn a_forced_tool_call_is_a_valid_call_whatever_the_model_prefers() {
+    let model = model("forced", EOT, &[], |c| c);
+    assert!(model.capabilities().forced_tool_choice);
+    let units = ToolSpec {
+        name: "set_units".into(),
+        description: "Sets the temperature unit.".into(),
+        parameters: json!({"type": "object", "properties": {"unit": {"enum": ["celsius", "fahrenheit"]}}, "required": ["unit"], "additionalProperties": false}),
+    };
+    let forced = ask("Use celsius", 60).with_tools([units]).with_tool_choice(ToolChoice::Required);
+    let reply = model.chat(forced).await.unwrap();
+    assert_eq!(reply.message.tool_calls.len(), 1, "{reply:?}");
+    let call = &reply.message.tool_calls[0];
+    assert_eq!(call.name, "set_units");
+    let unit = call.arguments["unit"].as_str().unwrap();
+    assert!(["celsius", "fahrenheit"].contains(&unit), "{call:?}");
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ use anymodel_core::{Error, FinishReason, Result};
 use candle_transformers::generation::{LogitsProcessor, Sampling as Sampler};
 use tokenizers::Tokenizer;
 
+use super::constraint::Constraint;
 use super::session::{Session, backend};
 
 /// How to pick tokens and when to stop.
@@ -45,12 +46,14 @@ pub(crate) fn sampler(temperature: Option<f64>, top_k: Option<u32>, top_p: Optio
 
 /// Generates after `prompt`, reusing what `session` holds of it, and hands each piece of text to
 /// `emit`, which returns `false` when nobody is listening any more: generation then stops, and
-/// the finish reason is `None`.
+/// the finish reason is `None`. With a `constraint`, only tokens its grammar allows are sampled,
+/// and generation stops when the grammar is complete.
 pub(crate) fn generate(
     session: &mut dyn Session,
     tokenizer: &Tokenizer,
     prompt: &[u32],
     params: &Params,
+    mut constraint: Option<&mut Constraint>,
     mut emit: impl FnMut(&str) -> bool,
 ) -> Result<(Option<FinishReason>, GenerationStats)> {
     let positions = session.positions();
@@ -97,9 +100,15 @@ pub(crate) fn generate(
             )
             .map_err(backend)?;
         }
+        if let Some(constraint) = constraint.as_deref_mut() {
+            logits = constraint.mask(&logits)?;
+        }
         let token = sampler.sample(&logits).map_err(backend)?;
         if params.end_tokens.contains(&token) {
             break FinishReason::Stop;
+        }
+        if let Some(constraint) = constraint.as_deref_mut() {
+            constraint.consume(token)?;
         }
         generated.push(token);
         stats.completion_tokens += 1;
@@ -110,7 +119,7 @@ pub(crate) fn generate(
         if !release.is_empty() && !emit(&release) {
             return Ok((None, stats));
         }
-        if stopped {
+        if stopped || constraint.as_deref().is_some_and(Constraint::is_done) {
             break FinishReason::Stop;
         }
         if params.max_tokens.is_some_and(|max| stats.completion_tokens >= max)

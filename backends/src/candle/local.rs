@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use anymodel_core::{
-    Capabilities, ChatRequest, Error, EventStream, FinishReason, Model, Result, StreamEvent,
-    ToolChoice, ToolSpec, Usage,
+    Capabilities, ChatRequest, Error, EventStream, FinishReason, Model, ResponseFormat, Result,
+    StreamEvent, ToolChoice, ToolSpec, Usage,
 };
 use async_trait::async_trait;
 use candle_core::Device;
@@ -16,6 +16,7 @@ use futures::stream;
 use tokio::sync::mpsc;
 
 use super::candle_message;
+use super::constraint::{Constraint, Grammars};
 use super::generate::{GenerationStats, Params, generate, sampler};
 use super::llama::{Cache, Llama};
 use super::session::{
@@ -23,7 +24,7 @@ use super::session::{
 };
 use super::template::{CHATML_TEMPLATE, ChatTemplate, LLAMA3_TEMPLATE};
 use super::tokenizer::{Vocabulary, vocabulary_from_gguf};
-use super::tool_calls::ToolCallFilter;
+use super::tool_calls::{ToolCallFilter, ToolCallFormat};
 use candle_transformers::models::llama as hf;
 
 /// Where a local model runs.
@@ -129,6 +130,8 @@ struct Engine {
     repetition_penalty: f32,
     last: Mutex<GenerationStats>,
     pool: rayon::ThreadPool,
+    /// The vocabulary indexed for constrained decoding, built on first use.
+    grammars: std::sync::OnceLock<Result<Grammars>>,
 }
 
 /// A local model. Cloning shares the weights and the key-value cache; calls run one at a time.
@@ -194,6 +197,7 @@ impl LocalModel {
                 repetition_penalty: config.repetition_penalty,
                 last: Mutex::new(GenerationStats::default()),
                 pool,
+                grammars: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -201,6 +205,29 @@ impl LocalModel {
     /// The exact prompt the model receives for `request`, as its chat template renders it.
     pub fn render_prompt(&self, request: &ChatRequest) -> Result<String> {
         self.engine.template.render(&request.messages, offered_tools(request), true)
+    }
+
+    /// The constraint a request puts on the reply: a call of a declared tool when the request
+    /// forces one, JSON (of its schema) when it asks for JSON, none otherwise.
+    fn constraint(&self, request: &ChatRequest, tools: &[ToolSpec]) -> Result<Option<Constraint>> {
+        let forced = match &request.tool_choice {
+            ToolChoice::Required => Some(None),
+            ToolChoice::Tool { name } => Some(Some(name.as_str())),
+            ToolChoice::Auto | ToolChoice::None => None,
+        };
+        if let Some(only) = forced.filter(|_| !tools.is_empty()) {
+            let format = self.engine.template.tool_call_format();
+            return self.engine.grammars()?.tool_call(format, tools, only).map(Some);
+        }
+        match &request.response_format {
+            ResponseFormat::Text => Ok(None),
+            ResponseFormat::Json => {
+                self.engine.grammars()?.json(&serde_json::json!({"type": "object"})).map(Some)
+            }
+            ResponseFormat::JsonSchema { schema, .. } => {
+                self.engine.grammars()?.json(schema).map(Some)
+            }
+        }
     }
 
     /// What the last generation did (prompt tokens processed, tokens generated), including one
@@ -248,11 +275,11 @@ impl Model for LocalModel {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             tools: true,
-            // Until constrained decoding, nothing makes a local model call a tool.
-            forced_tool_choice: false,
+            // Constrained decoding makes the reply a call (no grammar for pythonic calls yet).
+            forced_tool_choice: self.engine.template.tool_call_format() != ToolCallFormat::Pythonic,
             parallel_tool_calls: true,
-            json_output: false,
-            json_schema_output: false,
+            json_output: true,
+            json_schema_output: true,
             streaming: true,
             context_window: u32::try_from(self.context_size()).ok(),
         }
@@ -278,11 +305,14 @@ impl Model for LocalModel {
         let names: Vec<String> = tools.iter().map(|t| t.name.clone()).collect();
         let filter = (!names.is_empty())
             .then(|| ToolCallFilter::new(self.engine.template.tool_call_format(), names));
+        let constraint = self.constraint(&request, tools)?;
         let (sender, receiver) = mpsc::channel(64);
         let engine = self.engine.clone();
         // Inference is blocking work: it runs off the async runtime, and stops when the
         // receiver (the stream) is dropped.
-        tokio::task::spawn_blocking(move || engine.run(&prompt, &params, filter, &sender));
+        tokio::task::spawn_blocking(move || {
+            engine.run(&prompt, &params, constraint, filter, &sender)
+        });
         // A generation that ends without its Finish event (a panic in the blocking task) is
         // an error, never a silently short reply.
         Ok(Box::pin(stream::unfold((receiver, false), |(mut receiver, done)| async move {
@@ -304,10 +334,19 @@ impl Model for LocalModel {
 }
 
 impl Engine {
+    /// The vocabulary's grammars, indexed on first use.
+    fn grammars(&self) -> Result<&Grammars> {
+        self.grammars
+            .get_or_init(|| Grammars::new(&self.vocabulary.tokenizer, &self.end_tokens))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
     fn run(
         &self,
         prompt: &[u32],
         params: &Params,
+        mut constraint: Option<Constraint>,
         mut filter: Option<ToolCallFilter>,
         sender: &mpsc::Sender<Result<StreamEvent>>,
     ) {
@@ -315,7 +354,9 @@ impl Engine {
         let mut weights = self.weights.lock().unwrap_or_else(PoisonError::into_inner);
         let weights: &mut Weights = &mut weights;
         let outcome = self.pool.install(|| {
-            generate(&mut *weights.session(), &self.vocabulary.tokenizer, prompt, params, |text| {
+            let session = &mut *weights.session();
+            let tokenizer = &self.vocabulary.tokenizer;
+            generate(session, tokenizer, prompt, params, constraint.as_mut(), |text| {
                 let text = match filter.as_mut() {
                     Some(filter) => filter.push(text),
                     None => text.to_string(),

@@ -5,6 +5,7 @@
 //! and the benchmark ([`benchmark`]).
 
 mod bench;
+mod constraint;
 mod generate;
 pub mod hub;
 pub mod llama;

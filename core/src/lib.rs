@@ -15,6 +15,7 @@
 
 pub mod agent;
 mod error;
+mod extract;
 mod message;
 mod model;
 mod request;
@@ -31,6 +32,7 @@ pub use agent::{
     ToolDecision, ToolInvocation,
 };
 pub use error::{Capability, Error, Result};
+pub use extract::{Strategy, extract, extract_value};
 pub use message::{AssistantMessage, Message, Role, ToolCall, ToolResult};
 pub use model::{Capabilities, Model};
 pub use request::{ChatRequest, ResponseFormat, Sampling, ToolChoice, ToolSpec};

@@ -459,3 +459,47 @@ fn bench_measures_the_local_model() {
     let out = stdout(&output);
     assert!(out.contains("tokens/s") && out.contains("peak"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn schema_prints_a_json_object_of_the_schema() {
+    let temp = tempfile::tempdir().unwrap();
+    let server = MockServer::start().await;
+    openai_says(&server, "{\"name\": \"Ada\", \"age\": 36}", None).await;
+    config(temp.path(), &server, None);
+    let output = anymodel(temp.path())
+        .env("TEST_OPENAI_KEY", "k")
+        .args(["run", "--schema", "name, age int", "Ada Lovelace was 36."])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let value: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(value, json!({"name": "Ada", "age": 36}));
+    let sent = &bodies(&server).await[0];
+    assert_eq!(
+        sent["response_format"]["json_schema"]["schema"]["properties"]["age"],
+        json!({"type": "integer"})
+    );
+}
+
+/// The local model answers `--schema` by construction: its grammar admits nothing else.
+#[test]
+fn schema_on_the_local_model_is_always_valid_json() {
+    let model =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    let temp = tempfile::tempdir().unwrap();
+    let output = anymodel(temp.path())
+        .args([
+            "run",
+            "-q",
+            "-m",
+            model.to_str().unwrap(),
+            "--schema",
+            "city, country",
+            "Paris is the capital of France.",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let value: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert!(value["city"].is_string() && value["country"].is_string(), "{value}");
+}

@@ -8,6 +8,7 @@ pub mod index;
 pub mod info;
 pub mod output;
 pub mod run;
+pub mod schema;
 pub mod setup;
 
 use std::process::ExitCode;

@@ -23,6 +23,12 @@ pub struct RunArgs {
     /// usage, timings, model.
     #[arg(long)]
     pub json: bool,
+    /// Answer with a JSON object of this schema instead of text, and print it: a JSON Schema file,
+    /// or fields written short, such as 'name, age int, bio: their life' (types str, int, float,
+    /// bool). Local models follow it by construction, remote ones natively or by a forced tool
+    /// call; a reply that does not validate is asked again (twice), then the run fails.
+    #[arg(long, value_name = "FILE|FIELDS")]
+    pub schema: Option<String>,
     /// Print what the model would receive (the rendered prompt of a local model, the request
     /// body of a remote one; keys are never in it) and stop.
     #[arg(long)]
@@ -73,6 +79,20 @@ pub async fn run(context: &Context, args: RunArgs) -> Outcome {
             }
             None => Err(Failure::Usage(format!("{} cannot show its prompt", prepared.model_name))),
         };
+    }
+    if let Some(spec) = &args.schema {
+        let schema = super::schema::parse(spec)?;
+        let mut messages = agent.first_request(input).messages;
+        if let Some(index) = &prepared.rag {
+            let augmented =
+                anymodel::tools::RetrievalAugmented::new(prepared.model.clone(), index.clone());
+            messages = augmented.augment(anymodel::ChatRequest::new(messages)).await?.messages;
+        }
+        let value =
+            anymodel::extract_value(&*prepared.model, messages, &schema, anymodel::DEFAULT_RETRIES)
+                .await?;
+        outln!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+        return Ok(());
     }
     if args.json {
         let run = agent.run_messages(input).await;

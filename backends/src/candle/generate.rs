@@ -29,6 +29,9 @@ pub struct GenerationStats {
     pub prompt_tokens_processed: usize,
     /// Tokens generated.
     pub completion_tokens: usize,
+    /// Time spent generating them (sampling, constraint and forward passes), from the first
+    /// sampled token to the last.
+    pub decode_time: std::time::Duration,
 }
 
 /// The sampler for the request's options: greedy without a temperature (or at 0).
@@ -76,6 +79,7 @@ pub(crate) fn generate(
         prompt_tokens: prompt.len(),
         prompt_tokens_processed: prompt.len() - common,
         completion_tokens: 0,
+        decode_time: std::time::Duration::ZERO,
     };
     // Room for the prompt and the reply at once (a reply without a limit gets a first share).
     session.reserve(prompt.len() + params.max_tokens.unwrap_or(256))?;
@@ -90,6 +94,7 @@ pub(crate) fn generate(
     let mut sampler = LogitsProcessor::from_sampling(params.seed, params.sampler.clone());
     let mut text = TextStream::new(&params.stop);
     let mut generated: Vec<u32> = Vec::new();
+    let decode_start = std::time::Instant::now();
     let reason = loop {
         if params.repetition_penalty != 1.0 {
             let recent = &generated[generated.len().saturating_sub(64)..];
@@ -112,6 +117,7 @@ pub(crate) fn generate(
         }
         generated.push(token);
         stats.completion_tokens += 1;
+        stats.decode_time = decode_start.elapsed();
         let decoded = tokenizer
             .decode(&generated, false)
             .map_err(|err| Error::Backend { message: format!("local model: decoding: {err}") })?;

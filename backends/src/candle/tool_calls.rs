@@ -115,9 +115,17 @@ fn parse_tagged(text: &str, declared: &[String]) -> ParsedReply {
     while let Some(start) = rest.find(OPEN_TAG) {
         content.push_str(&rest[..start]);
         let after = &rest[start + OPEN_TAG.len()..];
-        let (body, next) = match after.find(CLOSE_TAG) {
-            Some(end) => (&after[..end], &after[end + CLOSE_TAG.len()..]),
-            None => (after, ""),
+        // The call is the JSON value after the tag (its strings may hold anything, the closing
+        // tag included); without one, whatever runs to the closing tag.
+        let (body, next) = match json_end(after) {
+            Some(end) => {
+                let tail = after[end..].trim_start();
+                (&after[..end], tail.strip_prefix(CLOSE_TAG).unwrap_or(tail))
+            }
+            None => match after.find(CLOSE_TAG) {
+                Some(end) => (&after[..end], &after[end + CLOSE_TAG.len()..]),
+                None => (after, ""),
+            },
         };
         match json_calls(strip_fences(body.trim())).filter(|c| all_declared(c, declared)) {
             Some(found) => calls.extend(found),
@@ -127,6 +135,15 @@ fn parse_tagged(text: &str, declared: &[String]) -> ParsedReply {
     }
     content.push_str(rest);
     ParsedReply { content: content.trim().to_string(), calls: with_ids(calls) }
+}
+
+/// Where the JSON value at the start of `text` (after any whitespace) ends, if one is there.
+fn json_end(text: &str) -> Option<usize> {
+    let mut values = serde_json::Deserializer::from_str(text).into_iter::<serde_json::Value>();
+    match values.next() {
+        Some(Ok(_)) => Some(values.byte_offset()),
+        _ => None,
+    }
 }
 
 /// Holds back streamed text that may be the start of a tool call until it is known not to be,
@@ -339,5 +356,14 @@ mod tests {
         // Prose is released as it comes, not at the end.
         let mut filter = ToolCallFilter::new(ToolCallFormat::Llama3Json, declared());
         assert_eq!(filter.push("Hello"), "Hello");
+    }
+
+    #[test]
+    fn a_closing_tag_inside_an_argument_does_not_end_the_call() {
+        let text = "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"}}</tool_call> x\"}}\n</tool_call>";
+        let parsed = ToolCallFormat::Hermes.parse(text, &declared());
+        assert_eq!(parsed.calls.len(), 1, "{parsed:?}");
+        assert_eq!(parsed.calls[0].arguments["city"], "}}</tool_call> x");
+        assert_eq!(parsed.content, "");
     }
 }

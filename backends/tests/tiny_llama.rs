@@ -182,3 +182,27 @@ async fn dropping_the_stream_stops_the_generation() {
     let stopped = model.last_stats().completion_tokens;
     assert!((1..100).contains(&stopped), "{stopped} tokens generated");
 }
+
+/// With `tool_choice: auto`, generation is free until the model starts a call of its own accord
+/// (Llama 3.1's `<|python_tag|>`); the rest of the reply is then constrained to a valid call,
+/// although this bigram model would go on saying "Hello".
+#[tokio::test]
+async fn a_call_the_model_starts_is_finished_validly() {
+    let tag = id("<|python_tag|>");
+    let hello = id("Hello");
+    let starts_a_call = model("auto", hello, &[(id("ĊĊ"), tag)], |c| c);
+    let units = ToolSpec {
+        name: "set_units".into(),
+        description: "Sets the temperature unit.".into(),
+        parameters: json!({"type": "object", "properties": {"unit": {"enum": ["celsius", "fahrenheit"]}}, "required": ["unit"], "additionalProperties": false}),
+    };
+    let reply =
+        starts_a_call.chat(ask("Use celsius", 60).with_tools([units.clone()])).await.unwrap();
+    assert_eq!(reply.message.tool_calls.len(), 1, "{reply:?}");
+    assert_eq!(reply.message.tool_calls[0].name, "set_units");
+    assert_eq!(reply.finish_reason, FinishReason::ToolCalls);
+    // Without the trigger, the reply stays free text.
+    let free = model("free", hello, &[], |c| c);
+    let reply = free.chat(ask("Use celsius", 3).with_tools([units])).await.unwrap();
+    assert_eq!(reply.message.content, "HelloHelloHello");
+}

@@ -49,12 +49,14 @@ impl Grammars {
     }
 
     /// A reply that is one call of one of `tools` (or of `only`, when given), with arguments
-    /// matching its schema, written as `format` writes calls.
+    /// matching its schema, written as `format` writes calls. With `after_trigger`, the grammar
+    /// starts after the format's [`trigger`] (the model has written it already).
     pub(crate) fn tool_call(
         &self,
         format: ToolCallFormat,
         tools: &[ToolSpec],
         only: Option<&str>,
+        after_trigger: bool,
     ) -> Result<Constraint> {
         let arguments_key = match format {
             ToolCallFormat::Hermes => "arguments",
@@ -79,9 +81,12 @@ impl Grammars {
             .collect();
         let schema = compact(json!({ "anyOf": calls }));
         let grammar = match format {
-            ToolCallFormat::Hermes => TopLevelGrammar::from_lark(format!(
-                "start: \"<tool_call>\\n\" call \"\\n</tool_call>\"\ncall: %json {schema}"
-            )),
+            ToolCallFormat::Hermes => {
+                let open = if after_trigger { "" } else { "\"<tool_call>\" " };
+                TopLevelGrammar::from_lark(format!(
+                    "start: {open}\"\\n\" call \"\\n</tool_call>\"\ncall: %json {schema}"
+                ))
+            }
             _ => TopLevelGrammar::from_json_schema(schema),
         };
         self.constraint(grammar)
@@ -100,6 +105,16 @@ impl Grammars {
     }
 }
 
+/// The text with which a model of `format` starts a call of its own accord, after which
+/// `tool_choice: auto` constrains the rest of the reply to a valid call.
+pub(crate) fn trigger(format: ToolCallFormat) -> Option<&'static str> {
+    match format {
+        ToolCallFormat::Hermes => Some("<tool_call>"),
+        ToolCallFormat::Llama3Json => Some("<|python_tag|>"),
+        ToolCallFormat::Pythonic => None,
+    }
+}
+
 /// `schema` with llguidance told to write JSON compactly: one space after `:` and `,`, no free
 /// whitespace a small model could loop in.
 fn compact(mut schema: Value) -> Value {
@@ -115,6 +130,14 @@ fn compact(mut schema: Value) -> Value {
 /// One generation's constraint: which tokens may come next.
 pub(crate) struct Constraint {
     matcher: Matcher,
+}
+
+/// A constraint and when it starts: at once, or once the reply ends with a trigger.
+pub(crate) struct Guide {
+    /// The constraint.
+    pub(crate) constraint: Constraint,
+    /// The text after which it applies; `None` for the whole reply.
+    pub(crate) trigger: Option<&'static str>,
 }
 
 impl Constraint {

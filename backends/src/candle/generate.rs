@@ -5,7 +5,7 @@ use anymodel_core::{Error, FinishReason, Result};
 use candle_transformers::generation::{LogitsProcessor, Sampling as Sampler};
 use tokenizers::Tokenizer;
 
-use super::constraint::Constraint;
+use super::constraint::Guide;
 use super::session::{Session, backend};
 
 /// How to pick tokens and when to stop.
@@ -49,14 +49,15 @@ pub(crate) fn sampler(temperature: Option<f64>, top_k: Option<u32>, top_p: Optio
 
 /// Generates after `prompt`, reusing what `session` holds of it, and hands each piece of text to
 /// `emit`, which returns `false` when nobody is listening any more: generation then stops, and
-/// the finish reason is `None`. With a `constraint`, only tokens its grammar allows are sampled,
-/// and generation stops when the grammar is complete.
+/// the finish reason is `None`. With a `guide`, once it applies (at once, or when the reply ends
+/// with its trigger), only tokens its grammar allows are sampled, and generation stops when the
+/// grammar is complete.
 pub(crate) fn generate(
     session: &mut dyn Session,
     tokenizer: &Tokenizer,
     prompt: &[u32],
     params: &Params,
-    mut constraint: Option<&mut Constraint>,
+    mut guide: Option<&mut Guide>,
     mut emit: impl FnMut(&str) -> bool,
 ) -> Result<(Option<FinishReason>, GenerationStats)> {
     let positions = session.positions();
@@ -95,6 +96,7 @@ pub(crate) fn generate(
     let mut text = TextStream::new(&params.stop);
     let mut generated: Vec<u32> = Vec::new();
     let decode_start = std::time::Instant::now();
+    let mut guided = guide.as_ref().is_some_and(|g| g.trigger.is_none());
     let reason = loop {
         if params.repetition_penalty != 1.0 {
             let recent = &generated[generated.len().saturating_sub(64)..];
@@ -105,15 +107,15 @@ pub(crate) fn generate(
             )
             .map_err(backend)?;
         }
-        if let Some(constraint) = constraint.as_deref_mut() {
-            logits = constraint.mask(&logits)?;
+        if let Some(guide) = guide.as_deref_mut().filter(|_| guided) {
+            logits = guide.constraint.mask(&logits)?;
         }
         let token = sampler.sample(&logits).map_err(backend)?;
         if params.end_tokens.contains(&token) {
             break FinishReason::Stop;
         }
-        if let Some(constraint) = constraint.as_deref_mut() {
-            constraint.consume(token)?;
+        if let Some(guide) = guide.as_deref_mut().filter(|_| guided) {
+            guide.constraint.consume(token)?;
         }
         generated.push(token);
         stats.completion_tokens += 1;
@@ -121,11 +123,14 @@ pub(crate) fn generate(
         let decoded = tokenizer
             .decode(&generated, false)
             .map_err(|err| Error::Backend { message: format!("local model: decoding: {err}") })?;
+        if !guided && guide.as_ref().and_then(|g| g.trigger).is_some_and(|t| decoded.ends_with(t)) {
+            guided = true;
+        }
         let (release, stopped) = text.advance(&decoded);
         if !release.is_empty() && !emit(&release) {
             return Ok((None, stats));
         }
-        if stopped || constraint.as_deref().is_some_and(Constraint::is_done) {
+        if stopped || (guided && guide.as_deref().is_some_and(|g| g.constraint.is_done())) {
             break FinishReason::Stop;
         }
         if params.max_tokens.is_some_and(|max| stats.completion_tokens >= max)

@@ -16,7 +16,7 @@ use futures::stream;
 use tokio::sync::mpsc;
 
 use super::candle_message;
-use super::constraint::{Constraint, Grammars};
+use super::constraint::{Grammars, Guide, trigger};
 use super::generate::{GenerationStats, Params, generate, sampler};
 use super::llama::{Cache, Llama};
 use super::session::{
@@ -208,24 +208,36 @@ impl LocalModel {
     }
 
     /// The constraint a request puts on the reply: a call of a declared tool when the request
-    /// forces one, JSON (of its schema) when it asks for JSON, none otherwise.
-    fn constraint(&self, request: &ChatRequest, tools: &[ToolSpec]) -> Result<Option<Constraint>> {
-        let forced = match &request.tool_choice {
-            ToolChoice::Required => Some(None),
-            ToolChoice::Tool { name } => Some(Some(name.as_str())),
-            ToolChoice::Auto | ToolChoice::None => None,
-        };
-        if let Some(only) = forced.filter(|_| !tools.is_empty()) {
-            let format = self.engine.template.tool_call_format();
-            return self.engine.grammars()?.tool_call(format, tools, only).map(Some);
+    /// forces one; with `tool_choice: auto`, the rest of a call once the model starts one (its
+    /// family's trigger); JSON (of its schema) when it asks for JSON; none otherwise.
+    fn guide(&self, request: &ChatRequest, tools: &[ToolSpec]) -> Result<Option<Guide>> {
+        let format = self.engine.template.tool_call_format();
+        let whole = |constraint| Some(Guide { constraint, trigger: None });
+        if !tools.is_empty() {
+            let grammars = self.engine.grammars()?;
+            match &request.tool_choice {
+                ToolChoice::Required => {
+                    return Ok(whole(grammars.tool_call(format, tools, None, false)?));
+                }
+                ToolChoice::Tool { name } => {
+                    return Ok(whole(grammars.tool_call(format, tools, Some(name), false)?));
+                }
+                ToolChoice::Auto if request.response_format == ResponseFormat::Text => {
+                    if let Some(trigger) = trigger(format) {
+                        let constraint = grammars.tool_call(format, tools, None, true)?;
+                        return Ok(Some(Guide { constraint, trigger: Some(trigger) }));
+                    }
+                }
+                ToolChoice::Auto | ToolChoice::None => {}
+            }
         }
         match &request.response_format {
             ResponseFormat::Text => Ok(None),
             ResponseFormat::Json => {
-                self.engine.grammars()?.json(&serde_json::json!({"type": "object"})).map(Some)
+                Ok(whole(self.engine.grammars()?.json(&serde_json::json!({"type": "object"}))?))
             }
             ResponseFormat::JsonSchema { schema, .. } => {
-                self.engine.grammars()?.json(schema).map(Some)
+                Ok(whole(self.engine.grammars()?.json(schema)?))
             }
         }
     }
@@ -305,14 +317,12 @@ impl Model for LocalModel {
         let names: Vec<String> = tools.iter().map(|t| t.name.clone()).collect();
         let filter = (!names.is_empty())
             .then(|| ToolCallFilter::new(self.engine.template.tool_call_format(), names));
-        let constraint = self.constraint(&request, tools)?;
+        let guide = self.guide(&request, tools)?;
         let (sender, receiver) = mpsc::channel(64);
         let engine = self.engine.clone();
         // Inference is blocking work: it runs off the async runtime, and stops when the
         // receiver (the stream) is dropped.
-        tokio::task::spawn_blocking(move || {
-            engine.run(&prompt, &params, constraint, filter, &sender)
-        });
+        tokio::task::spawn_blocking(move || engine.run(&prompt, &params, guide, filter, &sender));
         // A generation that ends without its Finish event (a panic in the blocking task) is
         // an error, never a silently short reply.
         Ok(Box::pin(stream::unfold((receiver, false), |(mut receiver, done)| async move {
@@ -346,7 +356,7 @@ impl Engine {
         &self,
         prompt: &[u32],
         params: &Params,
-        mut constraint: Option<Constraint>,
+        mut guide: Option<Guide>,
         mut filter: Option<ToolCallFilter>,
         sender: &mpsc::Sender<Result<StreamEvent>>,
     ) {
@@ -356,7 +366,7 @@ impl Engine {
         let outcome = self.pool.install(|| {
             let session = &mut *weights.session();
             let tokenizer = &self.vocabulary.tokenizer;
-            generate(session, tokenizer, prompt, params, constraint.as_mut(), |text| {
+            generate(session, tokenizer, prompt, params, guide.as_mut(), |text| {
                 let text = match filter.as_mut() {
                     Some(filter) => filter.push(text),
                     None => text.to_string(),

@@ -10,7 +10,7 @@ use anymodel_backends::anthropic::{Anthropic, AnthropicConfig};
 use anymodel_backends::candle::{LocalConfig, LocalModel};
 use anymodel_backends::openai::{OpenAi, OpenAiConfig};
 use anymodel_backends::{RemoteConfig, Secret};
-use anymodel_core::{Strategy, extract, schemars::JsonSchema};
+use anymodel_core::{Agent, Sampling, Strategy, extract, schemars::JsonSchema};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
@@ -21,6 +21,14 @@ struct Person {
     /// The person's name.
     name: String,
     /// Age in years.
+    age: u8,
+}
+
+/// A person whose name is bounded, so that a small model's answer fits a token budget.
+#[derive(Debug, Deserialize, JsonSchema, PartialEq)]
+struct Who {
+    #[schemars(length(max = 40))]
+    name: String,
     age: u8,
 }
 
@@ -90,4 +98,12 @@ async fn the_local_model_extracts_through_its_grammar() {
     let person: Person =
         extract(&model, "Ada Lovelace was 36 years old. Who is she and how old?").await.unwrap();
     assert!(!person.name.is_empty(), "{person:?}");
+    // An agent on the same model answers freely, then gives its final answer as a Person.
+    let sampling = Sampling { max_tokens: Some(96), ..Default::default() };
+    let agent = Agent::builder(model).sampling(sampling).build().unwrap();
+    let (person, run) =
+        agent.run_typed::<Who>("Ada Lovelace was 36 years old. Who is she?").await.unwrap();
+    assert!(!person.name.is_empty(), "{person:?}");
+    let answer: Value = serde_json::from_str(&run.answer).unwrap();
+    assert_eq!((&answer["name"], &answer["age"]), (&json!(person.name), &json!(person.age)));
 }

@@ -72,20 +72,23 @@ pub async fn extract<T: JsonSchema + DeserializeOwned>(
     prompt: impl Into<String>,
 ) -> Result<T> {
     let value =
-        extract_value(model, vec![Message::user(prompt)], &schema_for::<T>(), DEFAULT_RETRIES)
+        extract_value(model, ChatRequest::user(prompt), &schema_for::<T>(), DEFAULT_RETRIES)
             .await?;
     serde_json::from_value(value)
         .map_err(|e| Error::invalid_response(format!("the answer does not fit the type: {e}")))
 }
 
-/// Asks `model` to continue `messages` with JSON matching `schema`, retrying up to `retries`
-/// times with the validation error shown to it.
+/// Asks `model` to continue the conversation of `request` with JSON matching `schema`, retrying
+/// up to `retries` times with the validation error shown to it. The request's messages and
+/// sampling are kept; its tools and response format give way to the schema.
 pub async fn extract_value(
     model: &dyn Model,
-    mut messages: Vec<Message>,
+    request: ChatRequest,
     schema: &Value,
     retries: usize,
 ) -> Result<Value> {
+    let sampling = request.sampling;
+    let mut messages = request.messages;
     let validator = jsonschema::validator_for(schema).map_err(|e| Error::InvalidRequest {
         status: None,
         message: format!("the schema is not valid: {e}"),
@@ -93,7 +96,9 @@ pub async fn extract_value(
     let strategy = Strategy::for_model(model);
     let mut last_error = String::new();
     for _ in 0..=retries {
-        let reply = model.chat(request(strategy, messages.clone(), schema)).await?;
+        let reply = model
+            .chat(ask(strategy, messages.clone(), schema).with_sampling(sampling.clone()))
+            .await?;
         let text = match strategy {
             Strategy::ForcedTool => match reply.message.tool_calls.first() {
                 Some(call) => call.arguments.to_string(),
@@ -125,7 +130,7 @@ pub async fn extract_value(
 }
 
 /// The request that asks for the schema the way `strategy` says.
-fn request(strategy: Strategy, mut messages: Vec<Message>, schema: &Value) -> ChatRequest {
+fn ask(strategy: Strategy, mut messages: Vec<Message>, schema: &Value) -> ChatRequest {
     match strategy {
         Strategy::JsonSchema => {
             ChatRequest::new(messages).with_response_format(ResponseFormat::JsonSchema {

@@ -82,14 +82,14 @@ pub async fn run(context: &Context, args: RunArgs) -> Outcome {
     }
     if let Some(spec) = &args.schema {
         let schema = super::schema::parse(spec)?;
-        let mut messages = agent.first_request(input).messages;
+        let mut request = agent.first_request(input);
         if let Some(index) = &prepared.rag {
             let augmented =
                 anymodel::tools::RetrievalAugmented::new(prepared.model.clone(), index.clone());
-            messages = augmented.augment(anymodel::ChatRequest::new(messages)).await?.messages;
+            request = augmented.augment(request).await?;
         }
         let value =
-            anymodel::extract_value(&*prepared.model, messages, &schema, anymodel::DEFAULT_RETRIES)
+            anymodel::extract_value(&*prepared.model, request, &schema, anymodel::DEFAULT_RETRIES)
                 .await?;
         outln!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
         return Ok(());

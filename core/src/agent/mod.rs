@@ -6,6 +6,7 @@ mod event;
 mod hook;
 mod record;
 mod run;
+mod typed;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -17,6 +17,12 @@
 //! backend = "fallback"
 //! models = ["gpt", "local"]
 //!
+//! [models.pool]                       # requests spread over several servers
+//! backend = "router"
+//! models = ["gpt", "robust"]
+//! spread = "least_in_flight"
+//! max_in_flight = 8
+//!
 //! [agents.docs]
 //! model = "local"
 //! system = "Answer from the documents and cite them."
@@ -41,6 +47,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use anymodel_backends::layers::{RouterPolicy, Spread};
 use anymodel_backends::spec::{Api, ModelSpec};
 use anymodel_core::{Error, Model, Sampling};
 use serde::{Deserialize, Serialize};
@@ -59,7 +66,7 @@ pub struct ConfigError {
 }
 
 /// The backends a model entry may name.
-pub const BACKENDS: [&str; 5] = ["candle", "openai", "anthropic", "ollama", "fallback"];
+pub const BACKENDS: [&str; 6] = ["candle", "openai", "anthropic", "ollama", "fallback", "router"];
 
 /// The built-in tools an agent may name.
 pub const TOOLS: [&str; 6] =
@@ -69,7 +76,7 @@ pub const TOOLS: [&str; 6] =
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelEntry {
-    /// `candle`, `openai`, `anthropic`, `ollama` or `fallback`.
+    /// `candle`, `openai`, `anthropic`, `ollama`, `fallback` or `router`.
     pub backend: String,
     /// candle: the GGUF file (relative to the config file's folder), or `hf:OWNER/REPO/FILE`.
     pub path: Option<String>,
@@ -87,8 +94,14 @@ pub struct ModelEntry {
     pub api_key_env: Option<String>,
     /// Remote: extra headers.
     pub headers: Option<BTreeMap<String, String>>,
-    /// fallback: the models to try in order.
+    /// fallback: the models to try in order; router: the models to spread requests over.
     pub models: Option<Vec<String>>,
+    /// router: `round_robin` (the default) or `least_in_flight`.
+    pub spread: Option<String>,
+    /// router: how long a model that failed is skipped, in seconds (default 30).
+    pub cool_down_secs: Option<u64>,
+    /// router: the most requests each model serves at once (default: no limit).
+    pub max_in_flight: Option<usize>,
     /// Sampling default.
     pub temperature: Option<f64>,
     /// Sampling default.
@@ -116,6 +129,9 @@ impl ModelEntry {
             ("api_key_env", self.api_key_env.is_some()),
             ("headers", self.headers.is_some()),
             ("models", self.models.is_some()),
+            ("spread", self.spread.is_some()),
+            ("cool_down_secs", self.cool_down_secs.is_some()),
+            ("max_in_flight", self.max_in_flight.is_some()),
         ];
         options.into_iter().filter(|(_, set)| *set).map(|(name, _)| name).collect()
     }
@@ -219,6 +235,8 @@ pub enum Resolved {
     Single(ModelSpec),
     /// The first of these that can serve.
     Fallback(Vec<String>),
+    /// These, with requests spread over them.
+    Router(Vec<String>, anymodel_backends::layers::RouterPolicy),
 }
 
 impl Config {
@@ -293,6 +311,7 @@ impl Config {
             "openai" | "anthropic" => &["model", "base_url", "api_key_env", "headers"],
             "ollama" => &["model", "base_url"],
             "fallback" => &["models"],
+            "router" => &["models", "spread", "cool_down_secs", "max_in_flight"],
             other => {
                 return Err(format!(
                     "unknown backend `{other}`; expected one of {}",
@@ -309,16 +328,28 @@ impl Config {
         }
         let required = match entry.backend.as_str() {
             "candle" => ("path", entry.path.is_some()),
-            "fallback" => ("models", entry.models.as_ref().is_some_and(|m| !m.is_empty())),
+            "fallback" | "router" => {
+                ("models", entry.models.as_ref().is_some_and(|m| !m.is_empty()))
+            }
             _ => ("model", entry.model.is_some()),
         };
         if !required.1 {
             return Err(format!("the {} backend needs `{}`", entry.backend, required.0));
         }
+        if let Some(spread) =
+            entry.spread.as_deref().filter(|s| !["round_robin", "least_in_flight"].contains(s))
+        {
+            return Err(format!(
+                "unknown spread `{spread}`; expected round_robin or least_in_flight"
+            ));
+        }
+        if entry.max_in_flight == Some(0) {
+            return Err("max_in_flight must be at least 1".into());
+        }
         if let Some(models) = &entry.models {
             for other in models {
                 if other == name {
-                    return Err("a fallback cannot name itself".into());
+                    return Err(format!("a {} cannot name itself", entry.backend));
                 }
                 if !self.file.models.contains_key(other) && ModelSpec::inline(other).is_none() {
                     return Err(format!("unknown model `{other}` in `models`"));
@@ -397,6 +428,20 @@ impl Config {
         let model = entry.model.clone().unwrap_or_default();
         Ok(Resolved::Single(match entry.backend.as_str() {
             "fallback" => return Ok(Resolved::Fallback(entry.models.clone().unwrap_or_default())),
+            "router" => {
+                let defaults = RouterPolicy::default();
+                let policy = RouterPolicy {
+                    spread: match entry.spread.as_deref() {
+                        Some("least_in_flight") => Spread::LeastInFlight,
+                        _ => Spread::RoundRobin,
+                    },
+                    cool_down: entry
+                        .cool_down_secs
+                        .map_or(defaults.cool_down, std::time::Duration::from_secs),
+                    max_in_flight: entry.max_in_flight,
+                };
+                return Ok(Resolved::Router(entry.models.clone().unwrap_or_default(), policy));
+            }
             "candle" => ModelSpec::Local {
                 path: self.relative(Path::new(entry.path.as_deref().unwrap_or_default())),
                 device: entry.device.clone(),
@@ -455,24 +500,40 @@ impl Config {
         Box::pin(async move {
             if building.iter().any(|b| b == name) {
                 return Err(Error::config(format!(
-                    "fallback models name each other in a loop: {} → {name}",
+                    "fallback or router models name each other in a loop: {} → {name}",
                     building.join(" → ")
                 )));
             }
             match self.resolve(name)? {
                 Resolved::Single(spec) => spec.build().await,
                 Resolved::Fallback(names) => {
-                    building.push(name.to_string());
-                    let mut models = Vec::new();
-                    for member in &names {
-                        models.push(self.build_within(member, building).await?);
-                    }
-                    building.pop();
+                    let models = self.build_members(name, &names, building).await?;
                     Ok(Arc::new(anymodel_backends::layers::Fallback::new(models)?)
+                        as Arc<dyn Model>)
+                }
+                Resolved::Router(names, policy) => {
+                    let models = self.build_members(name, &names, building).await?;
+                    Ok(Arc::new(anymodel_backends::layers::Router::new(models, policy)?)
                         as Arc<dyn Model>)
                 }
             }
         })
+    }
+
+    /// Builds the members of the fallback or router `name`.
+    async fn build_members(
+        &self,
+        name: &str,
+        names: &[String],
+        building: &mut Vec<String>,
+    ) -> Result<Vec<Arc<dyn Model>>, Error> {
+        building.push(name.to_string());
+        let mut models = Vec::new();
+        for member in names {
+            models.push(self.build_within(member, building).await?);
+        }
+        building.pop();
+        Ok(models)
     }
 
     /// The configuration as TOML.
@@ -510,6 +571,32 @@ mod tests {
             Resolved::Fallback(vec!["claude".into(), "vllm".into(), "local".into()])
         );
         assert_eq!(config.agent("docs").unwrap().tools, ["search_documents", "calculator"]);
+    }
+
+    #[test]
+    fn routers_resolve_with_their_policy() {
+        let config = parse(
+            "[models.a]\nbackend = \"ollama\"\nmodel = \"x\"\n\
+             [models.pool]\nbackend = \"router\"\nmodels = [\"a\", \"ollama:y\"]\nspread = \"least_in_flight\"\ncool_down_secs = 5\nmax_in_flight = 2\n",
+        )
+        .unwrap();
+        let Resolved::Router(names, policy) = config.resolve("pool").unwrap() else { panic!() };
+        assert_eq!(names, ["a", "ollama:y"]);
+        assert_eq!(
+            policy,
+            RouterPolicy {
+                spread: Spread::LeastInFlight,
+                cool_down: std::time::Duration::from_secs(5),
+                max_in_flight: Some(2)
+            }
+        );
+        let error = parse(
+            "[models.p]\nbackend = \"router\"\nmodels = [\"ollama:y\"]\nspread = \"random\"\n",
+        )
+        .unwrap_err();
+        assert!(error.message.contains("unknown spread `random`"), "{error}");
+        let error = parse("[models.p]\nbackend = \"fallback\"\nmodels = [\"ollama:y\"]\nspread = \"round_robin\"\n").unwrap_err();
+        assert!(error.message.contains("the fallback backend has no option `spread`"), "{error}");
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub async fn models(context: &Context, load: bool) -> Outcome {
         let place = match config.resolve(name)? {
             Resolved::Single(spec) => spec.location(),
             Resolved::Fallback(names) => names.join(" → "),
+            Resolved::Router(names, _) => names.join(" | "),
         };
         outln!("{marker} {name:<16} {:<10} {place}", entry.backend);
         if load {

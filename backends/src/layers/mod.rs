@@ -1,14 +1,17 @@
 //! Layers that wrap any model and keep the [`anymodel_core::Model`] trait, so the caller cannot
-//! tell: [`Retry`] (with [`RetryLayer`], a `tower_layer::Layer`) and [`Fallback`].
+//! tell: [`Retry`] (with [`RetryLayer`], a `tower_layer::Layer`), [`Fallback`], and [`Router`]
+//! (spreading requests over several models, with cool-downs and concurrency limits).
 //!
 //! Both act on a stream only before it has yielded anything: once output has reached the
 //! caller, trying again would repeat it, so later errors pass through.
 
 mod fallback;
 mod retry;
+mod router;
 
 pub use fallback::Fallback;
 pub use retry::{Retry, RetryLayer, RetryPolicy};
+pub use router::{Router, RouterPolicy, Spread};
 /// tower's `Layer`, re-exported so that `RetryLayer::layer` needs no extra dependency.
 pub use tower_layer::Layer;
 

@@ -5,10 +5,10 @@
 //! | --- | --- | --- |
 //! | `openai` | [`openai`] | OpenAI and every server with its Chat Completions format (vLLM, Ollama, llama-server, LM Studio, Groq, Together, OpenRouter, DeepSeek, Mistral) |
 //! | `anthropic` | [`anthropic`] | Anthropic's Messages API |
-//! | `candle` | [`candle`] | local Llama-family models, in-process (in progress: templates, tokenizer, tool-call parsing) |
+//! | `candle` | [`candle`] | local Llama-family models (GGUF or Hugging Face checkpoints), in-process, with constrained decoding for JSON and tool calls |
 //!
 //! Every backend implements [`anymodel_core::Model`], so apps never depend on which one runs.
-//! [`layers`] wraps any model with retry and fallback, keeping the same trait. [`schema`] adjusts
+//! [`layers`] wraps any model with retry, fallback and routing, keeping the same trait. [`schema`] adjusts
 //! one JSON Schema to what each provider accepts. [`spec`] builds a model from what configuration
 //! names.
 

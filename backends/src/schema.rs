@@ -14,6 +14,11 @@ pub enum Dialect {
     /// `additionalProperties: false`, every property required (optional ones made nullable), and
     /// `oneOf` spelled `anyOf`, which is all strict mode supports.
     OpenAiStrict,
+    /// Gemini's subset (an OpenAPI 3.0 schema): no references at all (recursive ones become a
+    /// plain object), no `additionalProperties`, `const` or type unions (`["string", "null"]`
+    /// and `anyOf` with `null` become `nullable`), `oneOf` spelled `anyOf`, and only the formats
+    /// it knows.
+    Gemini,
 }
 
 /// `schema` as `dialect` wants it. Recursive types cannot be inlined: their `$ref`s, and the
@@ -24,14 +29,95 @@ pub fn adapt(schema: &Value, dialect: Dialect) -> Value {
     let mut adapted = inline(schema, &definitions, &mut expanding);
     let mut unresolved = false;
     visit(&adapted, &mut |node| unresolved |= node.get("$ref").is_some());
-    if unresolved && let Some(object) = adapted.as_object_mut() {
+    if unresolved
+        && dialect != Dialect::Gemini
+        && let Some(object) = adapted.as_object_mut()
+    {
         // Keep the definitions the remaining references need.
         object.insert("$defs".into(), Value::Object(definitions.clone()));
     }
-    if dialect == Dialect::OpenAiStrict {
-        make_strict(&mut adapted);
+    match dialect {
+        Dialect::OpenAiStrict => make_strict(&mut adapted),
+        Dialect::Gemini => make_gemini(&mut adapted),
+        Dialect::Inlined => {}
     }
     adapted
+}
+
+/// The keywords Gemini's schema has no place for.
+const NOT_IN_GEMINI: [&str; 8] = [
+    "$schema",
+    "$id",
+    "$defs",
+    "definitions",
+    "additionalProperties",
+    "examples",
+    "default",
+    "title",
+];
+
+/// Rewrites `node` into Gemini's subset, in place.
+fn make_gemini(node: &mut Value) {
+    match node {
+        Value::Object(object) => {
+            for key in NOT_IN_GEMINI {
+                object.remove(key);
+            }
+            if object.remove("$ref").is_some() {
+                // A recursive reference, which Gemini cannot express: any object will do.
+                object.insert("type".into(), Value::String("object".into()));
+            }
+            if let Some(value) = object.remove("const") {
+                object.insert("enum".into(), Value::Array(vec![value]));
+            }
+            if let Some(one_of) = object.remove("oneOf") {
+                object.insert("anyOf".into(), one_of);
+            }
+            let null = Value::String("null".into());
+            if let Some(Value::Array(types)) = object.get("type").cloned() {
+                let rest: Vec<Value> = types.iter().filter(|t| **t != null).cloned().collect();
+                if rest.len() < types.len() {
+                    object.insert("nullable".into(), Value::Bool(true));
+                }
+                if let [only] = rest.as_slice() {
+                    object.insert("type".into(), only.clone());
+                }
+            }
+            if let Some(Value::Array(options)) = object.get("anyOf").cloned() {
+                let is_null = |o: &Value| o.get("type") == Some(&null);
+                let rest: Vec<Value> = options.iter().filter(|o| !is_null(o)).cloned().collect();
+                if rest.len() < options.len() {
+                    object.insert("nullable".into(), Value::Bool(true));
+                    match rest.as_slice() {
+                        [only] => {
+                            object.remove("anyOf");
+                            for (key, value) in only.as_object().into_iter().flatten() {
+                                object.entry(key.clone()).or_insert_with(|| value.clone());
+                            }
+                        }
+                        _ => {
+                            object.insert("anyOf".into(), Value::Array(rest));
+                        }
+                    }
+                }
+            }
+            let known_format =
+                |kind: Option<&Value>, format: &str| match kind.and_then(Value::as_str) {
+                    Some("string") => matches!(format, "enum" | "date-time"),
+                    Some("integer") => matches!(format, "int32" | "int64"),
+                    Some("number") => matches!(format, "float" | "double"),
+                    _ => false,
+                };
+            if let Some(Value::String(format)) = object.get("format").cloned()
+                && !known_format(object.get("type"), &format)
+            {
+                object.remove("format");
+            }
+            object.values_mut().for_each(make_gemini);
+        }
+        Value::Array(items) => items.iter_mut().for_each(make_gemini),
+        _ => {}
+    }
 }
 
 fn definitions(schema: &Value) -> Map<String, Value> {
@@ -218,5 +304,66 @@ mod tests {
         assert_eq!(shape["anyOf"][1], json!({"type": "null"}));
         assert_eq!(shape["anyOf"][0]["anyOf"][0]["type"], "string");
         assert!(!strict.to_string().contains("oneOf"));
+    }
+
+    #[test]
+    fn gemini_gets_its_subset() {
+        let gemini = adapt(&with_refs(), Dialect::Gemini);
+        let text = gemini.to_string();
+        assert!(
+            !text.contains("$ref")
+                && !text.contains("$defs")
+                && !text.contains("additionalProperties"),
+            "{text}"
+        );
+        assert_eq!(gemini["properties"]["home"]["properties"]["city"]["type"], "string");
+        assert_eq!(
+            gemini["properties"]["home"]["properties"]["zip"],
+            json!({"type": "string", "nullable": true})
+        );
+        let union = json!({"anyOf": [{"type": "integer", "format": "uint8", "minimum": 0}, {"type": "null"}]});
+        let adapted = adapt(
+            &json!({"type": "object", "properties": {"n": union, "k": {"const": "x"}}}),
+            Dialect::Gemini,
+        );
+        assert_eq!(adapted["properties"]["n"]["nullable"], true);
+        assert_eq!(adapted["properties"]["n"]["type"], "integer");
+        assert!(adapted["properties"]["n"].get("format").is_none(), "{adapted}");
+        assert_eq!(adapted["properties"]["k"], json!({"enum": ["x"]}));
+    }
+
+    /// A schemars schema with a `$ref`, `Option` fields and an enum, as Gemini takes it.
+    #[test]
+    fn a_schemars_schema_fits_gemini() {
+        #[derive(schemars::JsonSchema)]
+        #[allow(dead_code)]
+        struct Place {
+            city: String,
+        }
+        #[derive(schemars::JsonSchema)]
+        #[allow(dead_code)]
+        enum Mode {
+            Train,
+            Plane,
+        }
+        #[derive(schemars::JsonSchema)]
+        #[allow(dead_code)]
+        struct Trip {
+            to: Place,
+            from: Option<Place>,
+            note: Option<String>,
+            mode: Mode,
+        }
+        let schema = serde_json::to_value(schemars::schema_for!(Trip)).unwrap();
+        let gemini = adapt(&schema, Dialect::Gemini);
+        let text = gemini.to_string();
+        for absent in ["$ref", "$defs", "$schema", "additionalProperties", "\"null\""] {
+            assert!(!text.contains(absent), "{absent} in {text}");
+        }
+        assert_eq!(gemini["properties"]["to"]["properties"]["city"]["type"], "string");
+        assert_eq!(gemini["properties"]["from"]["nullable"], true);
+        assert_eq!(gemini["properties"]["from"]["properties"]["city"]["type"], "string");
+        assert_eq!(gemini["properties"]["note"], json!({"type": "string", "nullable": true}));
+        assert_eq!(gemini["properties"]["mode"]["enum"], json!(["Train", "Plane"]));
     }
 }

@@ -66,7 +66,8 @@ pub struct ConfigError {
 }
 
 /// The backends a model entry may name.
-pub const BACKENDS: [&str; 6] = ["candle", "openai", "anthropic", "ollama", "fallback", "router"];
+pub const BACKENDS: [&str; 7] =
+    ["candle", "openai", "anthropic", "gemini", "ollama", "fallback", "router"];
 
 /// The built-in tools an agent may name.
 pub const TOOLS: [&str; 6] =
@@ -308,7 +309,7 @@ impl Config {
     fn check_model(&self, name: &str, entry: &ModelEntry) -> Result<(), String> {
         let allowed: &[&str] = match entry.backend.as_str() {
             "candle" => &["path", "device", "threads", "context_size"],
-            "openai" | "anthropic" => &["model", "base_url", "api_key_env", "headers"],
+            "openai" | "anthropic" | "gemini" => &["model", "base_url", "api_key_env", "headers"],
             "ollama" => &["model", "base_url"],
             "fallback" => &["models"],
             "router" => &["models", "spread", "cool_down_secs", "max_in_flight"],
@@ -461,10 +462,10 @@ impl Config {
                 headers,
             },
             backend => {
-                let (api, usual_key) = if backend == "anthropic" {
-                    (Api::Anthropic, "ANTHROPIC_API_KEY")
-                } else {
-                    (Api::OpenAi, "OPENAI_API_KEY")
+                let (api, usual_key) = match backend {
+                    "anthropic" => (Api::Anthropic, "ANTHROPIC_API_KEY"),
+                    "gemini" => (Api::Gemini, "GEMINI_API_KEY"),
+                    _ => (Api::OpenAi, "OPENAI_API_KEY"),
                 };
                 // The provider's own API needs its key; another server only the one it names.
                 let key = entry

@@ -17,6 +17,8 @@ pub enum Api {
     OpenAi,
     /// Anthropic's Messages API.
     Anthropic,
+    /// Google's Gemini API.
+    Gemini,
 }
 
 /// One model: which backend runs it and how to reach or load it.
@@ -69,6 +71,9 @@ impl ModelSpec {
             Some(("anthropic", model)) if !model.is_empty() => {
                 Some(remote(Api::Anthropic, model, None, Some("ANTHROPIC_API_KEY")))
             }
+            Some(("gemini", model)) if !model.is_empty() => {
+                Some(remote(Api::Gemini, model, None, Some("GEMINI_API_KEY")))
+            }
             Some(("ollama", model)) if !model.is_empty() => {
                 Some(remote(Api::OpenAi, model, Some(OLLAMA_BASE_URL), None))
             }
@@ -88,6 +93,7 @@ impl ModelSpec {
             ModelSpec::Local { .. } => "candle",
             ModelSpec::Remote { api: Api::OpenAi, .. } => "openai",
             ModelSpec::Remote { api: Api::Anthropic, .. } => "anthropic",
+            ModelSpec::Remote { api: Api::Gemini, .. } => "gemini",
         }
     }
 
@@ -120,6 +126,7 @@ fn default_base_url(api: Api) -> &'static str {
     match api {
         Api::OpenAi => "https://api.openai.com/v1",
         Api::Anthropic => "https://api.anthropic.com/v1",
+        Api::Gemini => "https://generativelanguage.googleapis.com/v1beta",
     }
 }
 
@@ -199,6 +206,12 @@ fn remote(
             )?;
             Ok(Arc::new(retry.layer(crate::anthropic::Anthropic::new(config)?)))
         }
+        #[cfg(feature = "gemini")]
+        Api::Gemini => {
+            let config =
+                configure(crate::gemini::GeminiConfig::new(model), base_url, api_key_env, headers)?;
+            Ok(Arc::new(retry.layer(crate::gemini::Gemini::new(config)?)))
+        }
         #[allow(unreachable_patterns)]
         other => Err(missing_feature(other, model)),
     }
@@ -219,6 +232,7 @@ fn missing_feature(api: Api, model: &str) -> Error {
     let feature = match api {
         Api::OpenAi => "openai",
         Api::Anthropic => "anthropic",
+        Api::Gemini => "gemini",
     };
     Error::config(format!(
         "{model} needs the `{feature}` backend, and this build has no `{feature}` feature"

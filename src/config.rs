@@ -421,7 +421,7 @@ impl Config {
                 let known = if known.is_empty() { "none".to_string() } else { known.join(", ") };
                 Error::config(format!(
                     "unknown model `{name}`: the configured models are {known}; or name one inline as \
-                     openai:MODEL, anthropic:MODEL, ollama:MODEL or a path to a .gguf file"
+                     openai:MODEL, anthropic:MODEL, gemini:MODEL, ollama:MODEL or a path to a .gguf file"
                 ))
             });
         };
@@ -608,10 +608,10 @@ mod tests {
         assert_eq!(error.line, Some(5), "{error}");
         assert!(error.to_string().starts_with("anymodel.toml:5: unknown field `modle`"), "{error}");
 
-        let error = parse("[models.a]\nbackend = \"gemini\"\nmodel = \"x\"\n").unwrap_err();
+        let error = parse("[models.a]\nbackend = \"cohere\"\nmodel = \"x\"\n").unwrap_err();
         assert_eq!(error.line, Some(1), "{error}");
         assert!(
-            error.message.contains("unknown backend `gemini`; expected one of candle"),
+            error.message.contains("unknown backend `cohere`; expected one of candle"),
             "{error}"
         );
 

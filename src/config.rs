@@ -309,7 +309,9 @@ impl Config {
     fn check_model(&self, name: &str, entry: &ModelEntry) -> Result<(), String> {
         let allowed: &[&str] = match entry.backend.as_str() {
             "candle" => &["path", "device", "threads", "context_size"],
-            "openai" | "anthropic" | "gemini" => &["model", "base_url", "api_key_env", "headers"],
+            "openai" | "anthropic" | "gemini" | "cohere" => {
+                &["model", "base_url", "api_key_env", "headers"]
+            }
             "ollama" => &["model", "base_url"],
             "fallback" => &["models"],
             "router" => &["models", "spread", "cool_down_secs", "max_in_flight"],
@@ -421,7 +423,7 @@ impl Config {
                 let known = if known.is_empty() { "none".to_string() } else { known.join(", ") };
                 Error::config(format!(
                     "unknown model `{name}`: the configured models are {known}; or name one inline as \
-                     openai:MODEL, anthropic:MODEL, gemini:MODEL, ollama:MODEL or a path to a .gguf file"
+                     openai:MODEL, anthropic:MODEL, gemini:MODEL, cohere:MODEL, ollama:MODEL or a .gguf path"
                 ))
             });
         };
@@ -465,6 +467,7 @@ impl Config {
                 let (api, usual_key) = match backend {
                     "anthropic" => (Api::Anthropic, "ANTHROPIC_API_KEY"),
                     "gemini" => (Api::Gemini, "GEMINI_API_KEY"),
+                    "cohere" => (Api::Cohere, "COHERE_API_KEY"),
                     _ => (Api::OpenAi, "OPENAI_API_KEY"),
                 };
                 // The provider's own API needs its key; another server only the one it names.
@@ -608,10 +611,10 @@ mod tests {
         assert_eq!(error.line, Some(5), "{error}");
         assert!(error.to_string().starts_with("anymodel.toml:5: unknown field `modle`"), "{error}");
 
-        let error = parse("[models.a]\nbackend = \"cohere\"\nmodel = \"x\"\n").unwrap_err();
+        let error = parse("[models.a]\nbackend = \"bard\"\nmodel = \"x\"\n").unwrap_err();
         assert_eq!(error.line, Some(1), "{error}");
         assert!(
-            error.message.contains("unknown backend `cohere`; expected one of candle"),
+            error.message.contains("unknown backend `bard`; expected one of candle"),
             "{error}"
         );
 

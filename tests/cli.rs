@@ -296,11 +296,11 @@ fn config_errors_unknown_models_and_missing_keys_exit_2_with_what_to_fix() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("bad.toml:5: unknown field `modle`"), "{}", stderr(&output));
 
-    fs::write(&bad, "[models.a]\nbackend = \"cohere\"\n").unwrap();
+    fs::write(&bad, "[models.a]\nbackend = \"bard\"\n").unwrap();
     let output = anymodel(temp.path()).args(["--config", "bad.toml", "models"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(
-        stderr(&output).contains("bad.toml:1: [models.a]: unknown backend `cohere`"),
+        stderr(&output).contains("bad.toml:1: [models.a]: unknown backend `bard`"),
         "{}",
         stderr(&output)
     );

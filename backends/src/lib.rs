@@ -6,6 +6,7 @@
 //! | `openai` | [`openai`] | OpenAI and every server with its Chat Completions format (vLLM, Ollama, llama-server, LM Studio, Groq, Together, OpenRouter, DeepSeek, Mistral) |
 //! | `anthropic` | [`anthropic`] | Anthropic's Messages API |
 //! | `gemini` | [`gemini`] | Google's Gemini API (`generateContent`) |
+//! | `cohere` | [`cohere`] | Cohere's Chat API v2 |
 //! | `candle` | [`candle`] | local Llama-family models (GGUF or Hugging Face checkpoints), in-process, with constrained decoding for JSON and tool calls |
 //!
 //! Every backend implements [`anymodel_core::Model`], so apps never depend on which one runs.
@@ -23,6 +24,8 @@ pub mod spec;
 pub mod anthropic;
 #[cfg(feature = "candle")]
 pub mod candle;
+#[cfg(feature = "cohere")]
+pub mod cohere;
 #[cfg(feature = "gemini")]
 pub mod gemini;
 #[cfg(feature = "openai")]

@@ -19,6 +19,8 @@ pub enum Api {
     Anthropic,
     /// Google's Gemini API.
     Gemini,
+    /// Cohere's Chat API v2.
+    Cohere,
 }
 
 /// One model: which backend runs it and how to reach or load it.
@@ -74,6 +76,9 @@ impl ModelSpec {
             Some(("gemini", model)) if !model.is_empty() => {
                 Some(remote(Api::Gemini, model, None, Some("GEMINI_API_KEY")))
             }
+            Some(("cohere", model)) if !model.is_empty() => {
+                Some(remote(Api::Cohere, model, None, Some("COHERE_API_KEY")))
+            }
             Some(("ollama", model)) if !model.is_empty() => {
                 Some(remote(Api::OpenAi, model, Some(OLLAMA_BASE_URL), None))
             }
@@ -94,6 +99,7 @@ impl ModelSpec {
             ModelSpec::Remote { api: Api::OpenAi, .. } => "openai",
             ModelSpec::Remote { api: Api::Anthropic, .. } => "anthropic",
             ModelSpec::Remote { api: Api::Gemini, .. } => "gemini",
+            ModelSpec::Remote { api: Api::Cohere, .. } => "cohere",
         }
     }
 
@@ -127,6 +133,7 @@ fn default_base_url(api: Api) -> &'static str {
         Api::OpenAi => "https://api.openai.com/v1",
         Api::Anthropic => "https://api.anthropic.com/v1",
         Api::Gemini => "https://generativelanguage.googleapis.com/v1beta",
+        Api::Cohere => "https://api.cohere.com/v2",
     }
 }
 
@@ -212,6 +219,12 @@ fn remote(
                 configure(crate::gemini::GeminiConfig::new(model), base_url, api_key_env, headers)?;
             Ok(Arc::new(retry.layer(crate::gemini::Gemini::new(config)?)))
         }
+        #[cfg(feature = "cohere")]
+        Api::Cohere => {
+            let config =
+                configure(crate::cohere::CohereConfig::new(model), base_url, api_key_env, headers)?;
+            Ok(Arc::new(retry.layer(crate::cohere::Cohere::new(config)?)))
+        }
         #[allow(unreachable_patterns)]
         other => Err(missing_feature(other, model)),
     }
@@ -233,6 +246,7 @@ fn missing_feature(api: Api, model: &str) -> Error {
         Api::OpenAi => "openai",
         Api::Anthropic => "anthropic",
         Api::Gemini => "gemini",
+        Api::Cohere => "cohere",
     };
     Error::config(format!(
         "{model} needs the `{feature}` backend, and this build has no `{feature}` feature"

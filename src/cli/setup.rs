@@ -17,7 +17,7 @@ use super::{Context, Failure, output};
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct AgentFlags {
     /// The model: a name from the config, or inline as openai:MODEL, anthropic:MODEL,
-    /// gemini:MODEL, ollama:MODEL or a path to a .gguf file. Default: $ANYMODEL_MODEL, then the agent's
+    /// gemini:MODEL, cohere:MODEL, ollama:MODEL or a path to a .gguf file. Default: $ANYMODEL_MODEL, then the agent's
     /// model, then default_model.
     #[arg(short, long, value_name = "MODEL")]
     pub model: Option<String>,

@@ -4,7 +4,7 @@
 use anymodel_core::{ChatRequest, Message, ToolChoice};
 use serde_json::{Map, Value, json};
 
-use crate::http::set_if;
+use crate::http::{set_if, system_prompt};
 use crate::schema::{Dialect, adapt};
 
 /// The JSON body of a Messages request for `model`; `max_tokens` is `default_max_tokens` when
@@ -19,16 +19,8 @@ pub(crate) fn body(
     body.insert("model".into(), model.into());
     let sampling = &request.sampling;
     body.insert("max_tokens".into(), sampling.max_tokens.unwrap_or(default_max_tokens).into());
-    let system: Vec<&str> = request
-        .messages
-        .iter()
-        .filter_map(|m| match m {
-            Message::System { content } => Some(content.as_str()),
-            _ => None,
-        })
-        .collect();
-    if !system.is_empty() {
-        body.insert("system".into(), system.join("\n\n").into());
+    if let Some(system) = system_prompt(&request.messages) {
+        body.insert("system".into(), system.into());
     }
     body.insert("messages".into(), turns(&request.messages).into());
     if stream {

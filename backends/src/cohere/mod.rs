@@ -69,16 +69,9 @@ impl Model for Cohere {
         &self.name
     }
 
+    /// Everything: tools (forced and parallel), JSON and JSON Schema output, streaming.
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            tools: true,
-            forced_tool_choice: true,
-            parallel_tool_calls: true,
-            json_output: true,
-            json_schema_output: true,
-            streaming: true,
-            context_window: None,
-        }
+        Capabilities::all()
     }
 
     async fn chat(&self, request: ChatRequest) -> Result<ChatResponse> {

@@ -196,12 +196,7 @@ pub(crate) struct EventDecoder;
 
 impl WireDecoder for EventDecoder {
     fn decode(&mut self, event: SseEvent, out: &mut Vec<StreamEvent>) -> Result<bool> {
-        if event.data.trim().is_empty() {
-            return Ok(false);
-        }
-        let data: Value = serde_json::from_str(&event.data).map_err(|err| {
-            Error::invalid_response(format!("a stream event is not JSON ({err}): {}", event.data))
-        })?;
+        let Some(data) = event.json()? else { return Ok(false) };
         let index =
             data["index"].as_u64().and_then(|i| usize::try_from(i).ok()).unwrap_or_default();
         let delta = &data["delta"]["message"];

@@ -5,22 +5,14 @@
 use anymodel_core::{ChatRequest, Message, ResponseFormat, ToolChoice};
 use serde_json::{Map, Value, json};
 
-use crate::http::set_if;
+use crate::http::{set_if, system_prompt};
 use crate::schema::{Dialect, adapt};
 
 /// The JSON body of a `generateContent` request.
 pub(crate) fn body(request: &ChatRequest) -> Value {
     let mut body = Map::new();
-    let system: Vec<&str> = request
-        .messages
-        .iter()
-        .filter_map(|m| match m {
-            Message::System { content } => Some(content.as_str()),
-            _ => None,
-        })
-        .collect();
-    if !system.is_empty() {
-        body.insert("systemInstruction".into(), json!({"parts": [{"text": system.join("\n\n")}]}));
+    if let Some(system) = system_prompt(&request.messages) {
+        body.insert("systemInstruction".into(), json!({"parts": [{"text": system}]}));
     }
     body.insert("contents".into(), contents(&request.messages).into());
     if !request.tools.is_empty() {

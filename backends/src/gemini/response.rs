@@ -130,10 +130,8 @@ pub(crate) struct ChunkDecoder {
 
 impl WireDecoder for ChunkDecoder {
     fn decode(&mut self, event: SseEvent, out: &mut Vec<StreamEvent>) -> Result<bool> {
-        if event.data.trim().is_empty() {
-            return Ok(false);
-        }
-        let chunk: Reply = serde_json::from_str(&event.data).map_err(|err| {
+        let Some(value) = event.json()? else { return Ok(false) };
+        let chunk = Reply::deserialize(value).map_err(|err| {
             Error::invalid_response(format!(
                 "a stream chunk is not a reply ({err}): {}",
                 event.data

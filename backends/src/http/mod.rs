@@ -28,6 +28,19 @@ pub(crate) fn set_if(
     }
 }
 
+/// The request's system messages joined into one prompt, for APIs that take it apart from the
+/// turns (Anthropic's `system`, Gemini's `systemInstruction`); `None` when there is none.
+pub(crate) fn system_prompt(messages: &[anymodel_core::Message]) -> Option<String> {
+    let system: Vec<&str> = messages
+        .iter()
+        .filter_map(|m| match m {
+            anymodel_core::Message::System { content } => Some(content.as_str()),
+            _ => None,
+        })
+        .collect();
+    (!system.is_empty()).then(|| system.join("\n\n"))
+}
+
 /// A request body laid out for people to read.
 pub(crate) fn pretty(body: &serde_json::Value) -> String {
     serde_json::to_string_pretty(body).unwrap_or_else(|_| body.to_string())

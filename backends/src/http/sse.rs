@@ -17,6 +17,18 @@ pub(crate) struct SseEvent {
     pub(crate) data: String,
 }
 
+impl SseEvent {
+    /// The event's data as JSON; `None` for an event without data (a keep-alive).
+    pub(crate) fn json(&self) -> Result<Option<serde_json::Value>> {
+        if self.data.trim().is_empty() {
+            return Ok(None);
+        }
+        serde_json::from_str(&self.data).map(Some).map_err(|err| {
+            Error::invalid_response(format!("a stream event is not JSON ({err}): {}", self.data))
+        })
+    }
+}
+
 /// The events of a byte stream, each awaited at most `timeout`.
 pub(crate) fn sse_events<B: AsRef<[u8]> + Send + 'static>(
     bytes: impl Stream<Item = reqwest::Result<B>> + Send + 'static,

@@ -194,25 +194,22 @@ impl ChunkDecoder {
 
 impl WireDecoder for ChunkDecoder {
     fn decode(&mut self, event: SseEvent, out: &mut Vec<StreamEvent>) -> Result<bool> {
-        let data = event.data.trim();
-        if data == "[DONE]" {
+        if event.data.trim() == "[DONE]" {
             self.close(out);
             return Ok(true);
         }
-        if data.is_empty() {
-            return Ok(false);
-        }
-        let value: Value = serde_json::from_str(data).map_err(|err| {
-            Error::invalid_response(format!("a stream chunk is not JSON ({err}): {data}"))
-        })?;
+        let Some(value) = event.json()? else { return Ok(false) };
         if value.get("error").is_some() {
-            let (message, _) = server_message(data);
+            let (message, _) = server_message(event.data.trim());
             return Err(Error::Backend {
                 message: format!("the server failed mid-stream: {message}"),
             });
         }
         let chunk: Chunk = serde_json::from_value(value).map_err(|err| {
-            Error::invalid_response(format!("a stream chunk is not as expected ({err}): {data}"))
+            Error::invalid_response(format!(
+                "a stream chunk is not as expected ({err}): {}",
+                event.data
+            ))
         })?;
         // Only the first choice is followed; the core asks for one.
         for choice in chunk.choices.into_iter().filter(|choice| choice.index == 0) {

@@ -45,14 +45,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let defaults = SearchSettings::default();
-    let settings = SearchSettings {
-        bm25: Bm25 {
-            k1: args.k1.unwrap_or(defaults.bm25.k1),
-            b: args.b.unwrap_or(defaults.bm25.b),
-        },
-        title_boost: args.title_boost.unwrap_or(defaults.title_boost),
-    };
+    let settings = SearchSettings::overriding(args.k1, args.b, args.title_boost);
     let result = if args.tune { tune(&args) } else { run(&args, settings) };
     match result {
         Ok(()) => ExitCode::SUCCESS,

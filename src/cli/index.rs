@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anymodel::tools::eval::benchmark;
-use anymodel::tools::index::{Bm25, IngestOptions, KnowledgeIndex, SearchSettings};
+use anymodel::tools::index::{IngestOptions, KnowledgeIndex, SearchSettings};
 use anymodel::{Filter, RetrievalQuery};
 
 use super::output::outln;
@@ -106,7 +106,10 @@ pub fn index(context: &Context, index: Option<&str>, command: IndexCommand) -> O
                 let title =
                     passage.source.title.as_deref().map(|t| format!(" {t}")).unwrap_or_default();
                 outln!("{:.2} [{}]{title}", hit.score, passage.source);
-                outln!("    {}", searcher.snippet(&text, hit, 160)?.to_string().replace('\n', " "));
+                outln!(
+                    "    {}",
+                    searcher.snippet(&text, &passage, 160)?.to_string().replace('\n', " ")
+                );
             }
             Ok(())
         }
@@ -159,11 +162,7 @@ pub enum EvalCommand {
 pub fn eval(command: EvalCommand) -> Outcome {
     match command {
         EvalCommand::Retrieval { dataset, split, k1, b } => {
-            let defaults = SearchSettings::default();
-            let settings = SearchSettings {
-                bm25: Bm25 { k1: k1.unwrap_or(defaults.bm25.k1), b: b.unwrap_or(defaults.bm25.b) },
-                ..defaults
-            };
+            let settings = SearchSettings::overriding(k1, b, None);
             let report = benchmark::benchmark(&dataset, &split, settings, 0)?;
             outln!("{report}");
             Ok(())

@@ -59,6 +59,23 @@ fn prompt(words: &[String]) -> Result<String, Failure> {
     Ok(prompt)
 }
 
+/// The request the model receives first for `input`: the agent's, with `--rag`'s passages in
+/// it (what `--show-prompt` shows and `--schema` asks).
+async fn first_request(
+    prepared: &setup::Prepared,
+    input: Vec<Message>,
+) -> Result<anymodel::ChatRequest, Failure> {
+    let request = prepared.agent.first_request(input);
+    match &prepared.rag {
+        Some(index) => {
+            let augmented =
+                anymodel::tools::RetrievalAugmented::new(prepared.model.clone(), index.clone());
+            Ok(augmented.augment(request).await?)
+        }
+        None => Ok(request),
+    }
+}
+
 /// Runs `run`.
 pub async fn run(context: &Context, args: RunArgs) -> Outcome {
     let prompt = prompt(&args.prompt)?;
@@ -66,12 +83,7 @@ pub async fn run(context: &Context, args: RunArgs) -> Outcome {
     let agent = &prepared.agent;
     let input = vec![Message::user(prompt)];
     if args.show_prompt {
-        let mut request = agent.first_request(input);
-        if let Some(index) = &prepared.rag {
-            let augmented =
-                anymodel::tools::RetrievalAugmented::new(prepared.model.clone(), index.clone());
-            request = augmented.augment(request).await?;
-        }
+        let request = first_request(&prepared, input).await?;
         return match prepared.model.preview(&request)? {
             Some(text) => {
                 outln!("{text}");
@@ -82,12 +94,7 @@ pub async fn run(context: &Context, args: RunArgs) -> Outcome {
     }
     if let Some(spec) = &args.schema {
         let schema = super::schema::parse(spec)?;
-        let mut request = agent.first_request(input);
-        if let Some(index) = &prepared.rag {
-            let augmented =
-                anymodel::tools::RetrievalAugmented::new(prepared.model.clone(), index.clone());
-            request = augmented.augment(request).await?;
-        }
+        let request = first_request(&prepared, input).await?;
         let value =
             anymodel::extract_value(&*prepared.model, request, &schema, anymodel::DEFAULT_RETRIES)
                 .await?;

@@ -187,7 +187,8 @@ fn queries_without_hits_phrases_and_snippets() {
 
     let searcher = index.searcher();
     let hit = &searcher.search(&RetrievalQuery::new("double-click installer", 1)).unwrap()[0];
-    let snippet = searcher.snippet("double-click installer", hit, 80).unwrap();
+    let passage = searcher.passage(hit).unwrap();
+    let snippet = searcher.snippet("double-click installer", &passage, 80).unwrap();
     assert!(snippet.to_string().ends_with("**Double**-**click** the **installer**"), "{snippet}");
     assert_eq!(&snippet.text[snippet.matches[2].clone()], "installer");
 }

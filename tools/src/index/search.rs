@@ -48,6 +48,18 @@ impl Default for SearchSettings {
     }
 }
 
+impl SearchSettings {
+    /// The default settings with whichever of `k1`, `b` and `title_boost` are given instead
+    /// (what benchmark flags set).
+    pub fn overriding(k1: Option<f32>, b: Option<f32>, title_boost: Option<f32>) -> Self {
+        let defaults = SearchSettings::default();
+        SearchSettings {
+            bm25: Bm25 { k1: k1.unwrap_or(defaults.bm25.k1), b: b.unwrap_or(defaults.bm25.b) },
+            title_boost: title_boost.unwrap_or(defaults.title_boost),
+        }
+    }
+}
+
 /// One chunk found, with its score.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hit {
@@ -343,10 +355,15 @@ impl Searcher {
             .collect())
     }
 
-    /// An excerpt of at most `max_chars` of the hit's passage around the words of `query`,
-    /// with those words marked; the passage's start when none of them is in it.
-    pub fn snippet(&self, query: &str, hit: &Hit, max_chars: usize) -> Result<Snippet, IndexError> {
-        let passage = self.passage(hit)?;
+    /// An excerpt of at most `max_chars` of `passage` (a hit's, from [`Searcher::passage`])
+    /// around the words of `query`, with those words marked; the passage's start when none of
+    /// them is in it.
+    pub fn snippet(
+        &self,
+        query: &str,
+        passage: &Passage,
+        max_chars: usize,
+    ) -> Result<Snippet, IndexError> {
         let clauses: Vec<(Occur, Box<dyn Query>)> = parse(query)
             .terms
             .into_iter()

@@ -30,6 +30,7 @@ pub(crate) fn set_if(
 
 /// The request's system messages joined into one prompt, for APIs that take it apart from the
 /// turns (Anthropic's `system`, Gemini's `systemInstruction`); `None` when there is none.
+#[cfg(any(feature = "anthropic", feature = "gemini"))]
 pub(crate) fn system_prompt(messages: &[anymodel_core::Message]) -> Option<String> {
     let system: Vec<&str> = messages
         .iter()

@@ -16,11 +16,10 @@ model=models/SmolLM2-135M-Instruct.Q4_1.gguf
 index=${ANYMODEL_DEMO_INDEX:-.anymodel/examples-docs}
 
 scripts/fetch-model.sh
-cargo build --release --locked --quiet --bin anymodel
-anymodel=target/release/anymodel
+anymodel() { cargo run --release --locked --quiet --bin anymodel -- "$@"; }
 
-"$anymodel" index --index "$index" add examples/docs
+anymodel index --index "$index" add examples/docs
 echo
 echo "Q: $question"
-"$anymodel" run -q -m "$model" --index "$index" --rag \
+anymodel run -q -m "$model" --index "$index" --rag \
   -s "You are a helpful assistant." -o temperature=0 -o max_tokens=120 "$question"

@@ -1,4 +1,4 @@
-//! The Cohere v2 backend against a loopback mock server: plain, streamed with a tool plan and
+//! The Cohere v2 backend against a loopback mock server: plain, streamed with a tool plan (the text of the reply) and
 //! parallel tool calls, JSON output, usage, and errors in the shared classes.
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly by design.
@@ -89,7 +89,7 @@ async fn a_streamed_reply_with_a_plan_and_parallel_calls() {
     let request = ChatRequest::user("Weather in Paris and Rome?").with_tools([weather()]);
     let response = collect_stream(model(&server).stream(request).await.unwrap()).await.unwrap();
     assert_eq!(response.finish_reason, FinishReason::ToolCalls);
-    assert_eq!(response.message.content, "", "the plan is not the reply");
+    assert_eq!(response.message.content, "I will look up both.", "the plan is the text");
     let calls: Vec<(&str, &Value)> =
         response.message.tool_calls.iter().map(|c| (c.id.as_str(), &c.arguments)).collect();
     assert_eq!(calls, [("c0", &json!({"city": "Paris"})), ("c1", &json!({"city": "Rome"}))]);

@@ -12,6 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anymodel_backends::anthropic::{Anthropic, AnthropicConfig};
+use anymodel_backends::cohere::{Cohere, CohereConfig};
+use anymodel_backends::gemini::{Gemini, GeminiConfig};
 use anymodel_backends::openai::{OpenAi, OpenAiConfig};
 use anymodel_backends::{RemoteConfig, Secret};
 use anymodel_core::{
@@ -55,16 +57,17 @@ impl Failure {
         }
     }
 
-    fn message(self) -> &'static str {
+    /// What `backend`'s server says: each provider words an overlong prompt its own way.
+    fn message(self, backend: &dyn Backend) -> &'static str {
         match self {
-            Failure::ContextTooLong => "prompt is too long: 9000 tokens > 8192 maximum",
+            Failure::ContextTooLong => backend.context_overflow(),
             _ => "the server says no",
         }
     }
 
-    /// What the scripted model is told to fail with: the core error itself.
-    fn error(self) -> Error {
-        let message = format!("HTTP {}: {}", self.status(), self.message());
+    /// The core error `backend` must report (what the scripted model is told to fail with).
+    fn error(self, backend: &dyn Backend) -> Error {
+        let message = format!("HTTP {}: {}", self.status(), self.message(backend));
         match self {
             Failure::Unauthorized => Error::Authentication { message },
             Failure::RateLimited => {
@@ -98,6 +101,17 @@ trait Backend: Sync {
     fn name(&self) -> &'static str;
     async fn replying(&self, replies: Vec<ChatResponse>) -> Served;
     async fn failing(&self, failure: Failure) -> Served;
+
+    /// The message its server gives for a prompt longer than the context.
+    fn context_overflow(&self) -> &'static str {
+        "prompt is too long: 9000 tokens > 8192 maximum"
+    }
+
+    /// What its model hands back for a reply the server was told to give: the same, unless the
+    /// wire has no call ids and the backend makes them up.
+    fn as_returned(&self, reply: ChatResponse) -> ChatResponse {
+        reply
+    }
 }
 
 struct Scripted;
@@ -113,7 +127,7 @@ impl Backend for Scripted {
     }
 
     async fn failing(&self, failure: Failure) -> Served {
-        let model = ScriptedModel::new([ScriptedReply::Fail(failure.error())]);
+        let model = ScriptedModel::new([ScriptedReply::Fail(failure.error(self))]);
         Served { model: Arc::new(model), _server: None }
     }
 }
@@ -122,15 +136,30 @@ impl Backend for Scripted {
 /// request asks.
 struct Replay {
     replies: Mutex<VecDeque<ChatResponse>>,
+    wants_stream: fn(&Request) -> bool,
     encode: fn(&ChatResponse, bool) -> ResponseTemplate,
+}
+
+impl Replay {
+    fn new(
+        replies: Vec<ChatResponse>,
+        wants_stream: fn(&Request) -> bool,
+        encode: fn(&ChatResponse, bool) -> ResponseTemplate,
+    ) -> Self {
+        Replay { replies: Mutex::new(replies.into()), wants_stream, encode }
+    }
 }
 
 impl Respond for Replay {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        let stream = request.body_json::<Value>().unwrap()["stream"] == true;
         let reply = self.replies.lock().unwrap().pop_front().expect("more requests than replies");
-        (self.encode)(&reply, stream)
+        (self.encode)(&reply, (self.wants_stream)(request))
     }
+}
+
+/// How OpenAI, Anthropic and Cohere ask for a stream: `"stream": true` in the body.
+fn stream_in_body(request: &Request) -> bool {
+    request.body_json::<Value>().unwrap()["stream"] == true
 }
 
 async fn serve(responder: impl Respond + 'static) -> MockServer {
@@ -219,15 +248,18 @@ impl Backend for OpenAiServer {
         "openai"
     }
 
+    fn context_overflow(&self) -> &'static str {
+        "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens."
+    }
+
     async fn replying(&self, replies: Vec<ChatResponse>) -> Served {
-        let server =
-            serve(Replay { replies: Mutex::new(replies.into()), encode: Self::encode }).await;
+        let server = serve(Replay::new(replies, stream_in_body, Self::encode)).await;
         Served { model: Self::model(&server), _server: Some(server) }
     }
 
     async fn failing(&self, failure: Failure) -> Served {
         let mut response = ResponseTemplate::new(failure.status())
-            .set_body_json(json!({"error": {"message": failure.message(), "type": "error"}}));
+            .set_body_json(json!({"error": {"message": failure.message(self), "type": "error"}}));
         if let Failure::RateLimited = failure {
             response = response.insert_header("retry-after", "7");
         }
@@ -303,14 +335,13 @@ impl Backend for AnthropicServer {
     }
 
     async fn replying(&self, replies: Vec<ChatResponse>) -> Served {
-        let server =
-            serve(Replay { replies: Mutex::new(replies.into()), encode: Self::encode }).await;
+        let server = serve(Replay::new(replies, stream_in_body, Self::encode)).await;
         Served { model: Self::model(&server), _server: Some(server) }
     }
 
     async fn failing(&self, failure: Failure) -> Served {
         let mut response = ResponseTemplate::new(failure.status()).set_body_json(
-            json!({"type": "error", "error": {"type": "some_error", "message": failure.message()}}),
+            json!({"type": "error", "error": {"type": "some_error", "message": failure.message(self)}}),
         );
         if let Failure::RateLimited = failure {
             response = response.insert_header("retry-after", "7");
@@ -320,8 +351,215 @@ impl Backend for AnthropicServer {
     }
 }
 
-fn backends() -> [&'static dyn Backend; 3] {
-    [&Scripted, &OpenAiServer, &AnthropicServer]
+struct GeminiServer;
+
+impl GeminiServer {
+    fn finish(reason: &FinishReason) -> &'static str {
+        match reason {
+            FinishReason::Stop | FinishReason::ToolCalls => "STOP",
+            FinishReason::Length => "MAX_TOKENS",
+            FinishReason::ContentFilter => "SAFETY",
+            FinishReason::Other(_) => "OTHER",
+        }
+    }
+
+    fn usage(reply: &ChatResponse) -> Value {
+        let (input, output) = (reply.usage.input_tokens, reply.usage.output_tokens);
+        json!({"promptTokenCount": input, "candidatesTokenCount": output, "totalTokenCount": input + output})
+    }
+
+    fn call(call: &ToolCall) -> Value {
+        json!({"functionCall": {"name": call.name, "args": call.arguments}})
+    }
+
+    /// Whole: one candidate with every part. Streamed: the text in pieces, each call whole in its
+    /// own chunk (as Gemini sends them), the finish reason and usage on the last chunk; no end
+    /// marker.
+    fn encode(reply: &ChatResponse, stream: bool) -> ResponseTemplate {
+        let message = &reply.message;
+        let candidate = |parts: Vec<Value>| json!({"content": {"role": "model", "parts": parts}});
+        let finish = Self::finish(&reply.finish_reason);
+        if !stream {
+            let mut parts = Vec::new();
+            if !message.content.is_empty() {
+                parts.push(json!({"text": message.content}));
+            }
+            parts.extend(message.tool_calls.iter().map(Self::call));
+            let mut candidate = candidate(parts);
+            candidate["finishReason"] = finish.into();
+            return ResponseTemplate::new(200).set_body_json(
+                json!({"candidates": [candidate], "usageMetadata": Self::usage(reply)}),
+            );
+        }
+        let mut chunks = Vec::new();
+        if !message.content.is_empty() {
+            chunks.extend(
+                halves(&message.content)
+                    .map(|part| json!({"candidates": [candidate(vec![json!({"text": part})])]})),
+            );
+        }
+        chunks.extend(
+            message
+                .tool_calls
+                .iter()
+                .map(|c| json!({"candidates": [candidate(vec![Self::call(c)])]})),
+        );
+        let mut last = candidate(vec![json!({"text": ""})]);
+        last["finishReason"] = finish.into();
+        chunks.push(json!({"candidates": [last], "usageMetadata": Self::usage(reply)}));
+        sse_response(data_events(&chunks))
+    }
+
+    fn model(server: &MockServer) -> Arc<dyn Model> {
+        let config = GeminiConfig::new("gemini-test")
+            .base_url(server.uri())
+            .api_key(Secret::new("test-key-0001"));
+        Arc::new(Gemini::new(config).unwrap())
+    }
+}
+
+#[async_trait]
+impl Backend for GeminiServer {
+    fn name(&self) -> &'static str {
+        "gemini"
+    }
+
+    fn context_overflow(&self) -> &'static str {
+        "The input token count (9000) exceeds the maximum number of tokens allowed (8192)."
+    }
+
+    /// Gemini's calls carry no ids: the backend numbers them in order.
+    fn as_returned(&self, mut reply: ChatResponse) -> ChatResponse {
+        for (index, call) in reply.message.tool_calls.iter_mut().enumerate() {
+            call.id = format!("call_{index}");
+        }
+        reply
+    }
+
+    async fn replying(&self, replies: Vec<ChatResponse>) -> Served {
+        let wants_stream =
+            |request: &Request| request.url.path().ends_with(":streamGenerateContent");
+        let server = serve(Replay::new(replies, wants_stream, Self::encode)).await;
+        Served { model: Self::model(&server), _server: Some(server) }
+    }
+
+    /// Google's error body; a rate limit says how long to wait in a `RetryInfo` detail, not a
+    /// header.
+    async fn failing(&self, failure: Failure) -> Served {
+        let mut error =
+            json!({"code": failure.status(), "message": failure.message(self), "status": "FAILED"});
+        if let Failure::RateLimited = failure {
+            error["details"] =
+                json!([{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "7s"}]);
+        }
+        let response =
+            ResponseTemplate::new(failure.status()).set_body_json(json!({"error": error}));
+        let server = serve(response).await;
+        Served { model: Self::model(&server), _server: Some(server) }
+    }
+}
+
+struct CohereServer;
+
+impl CohereServer {
+    /// Cohere has no content-filter finish; `ERROR` stands for any other.
+    fn finish(reason: &FinishReason) -> &'static str {
+        match reason {
+            FinishReason::Stop => "COMPLETE",
+            FinishReason::Length => "MAX_TOKENS",
+            FinishReason::ToolCalls => "TOOL_CALL",
+            FinishReason::ContentFilter | FinishReason::Other(_) => "ERROR",
+        }
+    }
+
+    fn usage(reply: &ChatResponse) -> Value {
+        let tokens = json!({"input_tokens": reply.usage.input_tokens, "output_tokens": reply.usage.output_tokens});
+        json!({"billed_units": tokens, "tokens": tokens})
+    }
+
+    /// Whole: the text as content, or as the tool plan when there are calls. Streamed: the v2
+    /// events, each piece of text and arguments in two deltas.
+    fn encode(reply: &ChatResponse, stream: bool) -> ResponseTemplate {
+        let message = &reply.message;
+        let finish = Self::finish(&reply.finish_reason);
+        let call = |c: &ToolCall, arguments: String| json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": arguments}});
+        let calling = !message.tool_calls.is_empty();
+        if !stream {
+            let mut wire = json!({"role": "assistant"});
+            if calling {
+                wire["tool_calls"] = message
+                    .tool_calls
+                    .iter()
+                    .map(|c| call(c, c.arguments.to_string()))
+                    .collect::<Vec<_>>()
+                    .into();
+                if !message.content.is_empty() {
+                    wire["tool_plan"] = message.content.clone().into();
+                }
+            } else {
+                wire["content"] = json!([{"type": "text", "text": message.content}]);
+            }
+            return ResponseTemplate::new(200).set_body_json(json!({
+                "id": "r1", "finish_reason": finish, "message": wire, "usage": Self::usage(reply),
+            }));
+        }
+        let mut events = vec![
+            json!({"type": "message-start", "id": "r1", "delta": {"message": {"role": "assistant"}}}),
+        ];
+        if calling {
+            events.extend(halves(&message.content).into_iter().filter(|p| !p.is_empty()).map(
+                |part| json!({"type": "tool-plan-delta", "delta": {"message": {"tool_plan": part}}}),
+            ));
+        } else {
+            events.push(json!({"type": "content-start", "index": 0, "delta": {"message": {"content": {"type": "text", "text": ""}}}}));
+            events.extend(halves(&message.content).map(|part| json!({"type": "content-delta", "index": 0, "delta": {"message": {"content": {"text": part}}}})));
+            events.push(json!({"type": "content-end", "index": 0}));
+        }
+        for (index, c) in message.tool_calls.iter().enumerate() {
+            events.push(json!({"type": "tool-call-start", "index": index, "delta": {"message": {"tool_calls": call(c, String::new())}}}));
+            events.extend(halves(&c.arguments.to_string()).map(|part| json!({"type": "tool-call-delta", "index": index, "delta": {"message": {"tool_calls": {"function": {"arguments": part}}}}})));
+            events.push(json!({"type": "tool-call-end", "index": index}));
+        }
+        events.push(json!({"type": "message-end", "delta": {"finish_reason": finish, "usage": Self::usage(reply)}}));
+        sse_response(named_events(&events))
+    }
+
+    fn model(server: &MockServer) -> Arc<dyn Model> {
+        let config = CohereConfig::new("command-test")
+            .base_url(server.uri())
+            .api_key(Secret::new("test-key-0001"));
+        Arc::new(Cohere::new(config).unwrap())
+    }
+}
+
+#[async_trait]
+impl Backend for CohereServer {
+    fn name(&self) -> &'static str {
+        "cohere"
+    }
+
+    fn context_overflow(&self) -> &'static str {
+        "too many tokens: size limit exceeded by 808 tokens. Try using shorter or fewer inputs."
+    }
+
+    async fn replying(&self, replies: Vec<ChatResponse>) -> Served {
+        let server = serve(Replay::new(replies, stream_in_body, Self::encode)).await;
+        Served { model: Self::model(&server), _server: Some(server) }
+    }
+
+    async fn failing(&self, failure: Failure) -> Served {
+        let mut response = ResponseTemplate::new(failure.status())
+            .set_body_json(json!({"id": "e1", "message": failure.message(self)}));
+        if let Failure::RateLimited = failure {
+            response = response.insert_header("retry-after", "7");
+        }
+        let server = serve(response).await;
+        Served { model: Self::model(&server), _server: Some(server) }
+    }
+}
+
+fn backends() -> [&'static dyn Backend; 5] {
+    [&Scripted, &OpenAiServer, &AnthropicServer, &GeminiServer, &CohereServer]
 }
 
 fn weather() -> ToolSpec {
@@ -360,10 +598,11 @@ async fn every_backend_returns_the_same_replies_whole_and_streamed() {
         for (scenario, reply) in replies() {
             let model = backend.replying(vec![reply.clone(), reply.clone()]).await;
             let request = ChatRequest::user("?").with_tools([weather()]);
+            let expected = backend.as_returned(reply);
             let whole = model.chat(request.clone()).await.unwrap();
-            assert_eq!(whole, reply, "{} / {scenario} / whole", backend.name());
+            assert_eq!(whole, expected, "{} / {scenario} / whole", backend.name());
             let streamed = collect_stream(model.stream(request).await.unwrap()).await.unwrap();
-            assert_eq!(streamed, reply, "{} / {scenario} / streamed", backend.name());
+            assert_eq!(streamed, expected, "{} / {scenario} / streamed", backend.name());
         }
     }
 }
@@ -376,7 +615,7 @@ fn class(error: &Error) -> String {
 async fn every_backend_reports_failures_in_the_same_class() {
     for backend in backends() {
         for failure in Failure::ALL {
-            let expected = failure.error();
+            let expected = failure.error(backend);
             let model = backend.failing(failure).await;
             let err = model.chat(ChatRequest::user("?")).await.unwrap_err();
             assert_eq!(class(&err), class(&expected), "{} / {failure:?}: {err}", backend.name());
@@ -388,7 +627,7 @@ async fn every_backend_reports_failures_in_the_same_class() {
             );
             assert_eq!(err.is_retryable(), expected.is_retryable());
             assert!(
-                err.to_string().contains(failure.message()),
+                err.to_string().contains(failure.message(backend)),
                 "{} / {failure:?}: {err}",
                 backend.name()
             );
@@ -479,8 +718,9 @@ impl TypedTool for Weather {
 
 #[tokio::test]
 async fn the_same_agent_runs_alike_on_every_backend() {
+    // The call id is the one Gemini makes up, so that every backend's transcript is the same.
     let script = vec![
-        ChatResponse::tool_calls(vec![ToolCall::new("c1", "weather", json!({"city": "Nice"}))])
+        ChatResponse::tool_calls(vec![ToolCall::new("call_0", "weather", json!({"city": "Nice"}))])
             .with_usage(Usage::new(50, 10)),
         ChatResponse::text("It is 18C in Nice.").with_usage(Usage::new(70, 8)),
     ];

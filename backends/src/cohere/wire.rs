@@ -110,6 +110,10 @@ struct WireMessage {
     content: Vec<WireContent>,
     #[serde(default)]
     tool_calls: Vec<WireCall>,
+    /// What the model says it will do before its calls: the text of a tool-calling reply, as
+    /// it is sent back in the next request.
+    #[serde(default)]
+    tool_plan: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -172,7 +176,10 @@ fn parse_arguments(text: &str) -> Value {
 
 impl Reply {
     pub(crate) fn into_response(self) -> Result<ChatResponse> {
-        let mut message = AssistantMessage::default();
+        let mut message = AssistantMessage {
+            content: self.message.tool_plan.unwrap_or_default(),
+            ..Default::default()
+        };
         for part in self.message.content {
             message.content.push_str(part.text.as_deref().unwrap_or_default());
         }
@@ -188,9 +195,9 @@ impl Reply {
     }
 }
 
-/// Decodes the v2 stream: `content-delta` text, `tool-call-start` / `-delta` / `-end`, and
-/// `message-end` with the finish reason and usage. `tool-plan-delta` (the model's plan before its
-/// calls) is not part of the reply.
+/// Decodes the v2 stream: `content-delta` and `tool-plan-delta` text (the plan is the text of a
+/// tool-calling reply), `tool-call-start` / `-delta` / `-end`, and `message-end` with the finish
+/// reason and usage.
 #[derive(Default)]
 pub(crate) struct EventDecoder;
 
@@ -201,8 +208,10 @@ impl WireDecoder for EventDecoder {
             data["index"].as_u64().and_then(|i| usize::try_from(i).ok()).unwrap_or_default();
         let delta = &data["delta"]["message"];
         match data["type"].as_str().unwrap_or(event.event.as_str()) {
-            "content-delta" => {
-                if let Some(text) = delta["content"]["text"].as_str() {
+            "content-delta" | "tool-plan-delta" => {
+                if let Some(text) =
+                    delta["content"]["text"].as_str().or_else(|| delta["tool_plan"].as_str())
+                {
                     out.push(StreamEvent::TextDelta { text: text.to_string() });
                 }
             }
@@ -238,7 +247,7 @@ impl WireDecoder for EventDecoder {
                 });
                 return Ok(true);
             }
-            _ => {} // message-start, content-start/end, tool-plan-delta, citations, and later additions
+            _ => {} // message-start, content-start/end, citations, and later additions
         }
         Ok(false)
     }

@@ -11,7 +11,7 @@ use serde_json::Value;
 pub(crate) fn from_status(status: StatusCode, headers: &HeaderMap, body: &str) -> Error {
     let (message, code) = server_message(body);
     let message = format!("HTTP {}: {message}", status.as_u16());
-    let retry_after = retry_after(headers);
+    let retry_after = retry_after(headers).or_else(|| retry_delay(body));
     match status.as_u16() {
         401 | 403 => Error::Authentication { message },
         404 => Error::NotFound { message },
@@ -89,12 +89,14 @@ fn is_context_length(message: &str, code: Option<&str>) -> bool {
         "prompt is too long",
         "exceeds the available context",
         "too many tokens",
+        "exceeds the maximum number of tokens",
     ]
     .iter()
     .any(|needle| message.contains(needle))
 }
 
-/// The wait a server asked for: `retry-after-ms` (OpenAI), else `retry-after` in seconds.
+/// The wait a server asked for in its headers: `retry-after-ms` (OpenAI), else `retry-after` in
+/// seconds.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let header = |name| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
     if let Some(ms) = header("retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
@@ -103,6 +105,17 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     header("retry-after")
         .and_then(|v| v.parse::<f64>().ok())
         .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+}
+
+/// The wait Google's APIs (Gemini) put in the error body instead of a header: a `RetryInfo`
+/// detail with `"retryDelay": "7s"`.
+fn retry_delay(body: &str) -> Option<Duration> {
+    let json: Value = serde_json::from_str(body).ok()?;
+    let details = json.get("error")?.get("details")?.as_array()?;
+    details.iter().find_map(|detail| {
+        let delay = detail.get("retryDelay")?.as_str()?.strip_suffix('s')?;
+        Duration::try_from_secs_f64(delay.parse().ok()?).ok()
+    })
 }
 
 #[cfg(test)]
@@ -147,10 +160,15 @@ mod tests {
         assert!(matches!(classify(400, anthropic), Error::ContextLengthExceeded { .. }));
         let llama_server = r#"{"error": {"code": 400, "message": "the request exceeds the available context size", "type": "exceed_context_size_error"}}"#;
         assert!(matches!(classify(400, llama_server), Error::ContextLengthExceeded { .. }));
+        let gemini = r#"{"error": {"code": 400, "message": "The input token count (1200000) exceeds the maximum number of tokens allowed (1048576).", "status": "INVALID_ARGUMENT"}}"#;
+        assert!(matches!(classify(400, gemini), Error::ContextLengthExceeded { .. }));
+        let cohere =
+            r#"{"id": "e1", "message": "too many tokens: size limit exceeded by 808 tokens."}"#;
+        assert!(matches!(classify(400, cohere), Error::ContextLengthExceeded { .. }));
     }
 
     #[test]
-    fn retry_after_is_read_in_seconds_or_milliseconds() {
+    fn retry_after_is_read_from_headers_or_from_a_google_retry_info() {
         let mut headers = HeaderMap::new();
         headers.insert("retry-after", HeaderValue::from_static("7"));
         let err = from_status(StatusCode::TOO_MANY_REQUESTS, &headers, "");
@@ -158,6 +176,10 @@ mod tests {
         headers.insert("retry-after-ms", HeaderValue::from_static("250"));
         let err = from_status(StatusCode::SERVICE_UNAVAILABLE, &headers, "");
         assert_eq!(err.retry_after(), Some(Duration::from_millis(250)));
+        let gemini = r#"{"error": {"code": 429, "message": "Quota exceeded", "status": "RESOURCE_EXHAUSTED",
+            "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "7.5s"}]}}"#;
+        let err = from_status(StatusCode::TOO_MANY_REQUESTS, &HeaderMap::new(), gemini);
+        assert_eq!(err.retry_after(), Some(Duration::from_millis(7500)));
     }
 
     #[test]

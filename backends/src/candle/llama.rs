@@ -13,6 +13,8 @@ use candle_core::{DType, Device, IndexOp, Module, Result as CandleResult, Tensor
 use candle_transformers::quantized_nn::RmsNorm;
 use candle_transformers::utils::repeat_kv;
 
+use super::q4_1::Q4_1Matrix;
+
 /// The shape of a Llama model, from GGUF metadata.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LlamaShape {
@@ -63,16 +65,39 @@ impl LlamaShape {
     }
 }
 
+/// A weight matrix: anymodel's own Q4_1 kernel on the CPU, candle's quantised matmul otherwise.
+enum Linear {
+    Q4_1(Q4_1Matrix),
+    Candle(QMatMul),
+}
+
+impl Linear {
+    fn new(weights: QTensor) -> CandleResult<Self> {
+        let weights = Arc::new(weights);
+        Ok(match Q4_1Matrix::new(weights.clone()) {
+            Some(matrix) => Linear::Q4_1(matrix),
+            None => Linear::Candle(QMatMul::from_arc(weights)?),
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> CandleResult<Tensor> {
+        match self {
+            Linear::Q4_1(matrix) => x.contiguous()?.apply_op1_no_bwd(matrix),
+            Linear::Candle(matmul) => matmul.forward(x),
+        }
+    }
+}
+
 struct Block {
     attn_norm: RmsNorm,
-    wq: QMatMul,
-    wk: QMatMul,
-    wv: QMatMul,
-    wo: QMatMul,
+    wq: Linear,
+    wk: Linear,
+    wv: Linear,
+    wo: Linear,
     ffn_norm: RmsNorm,
-    gate: QMatMul,
-    up: QMatMul,
-    down: QMatMul,
+    gate: Linear,
+    up: Linear,
+    down: Linear,
 }
 
 /// The token embedding table, kept quantised: only the rows of the tokens at hand are
@@ -153,14 +178,14 @@ impl Llama {
             let mut get = |name: &str| tensor(&format!("blk.{i}.{name}.weight"));
             blocks.push(Block {
                 attn_norm: RmsNorm::from_qtensor(get("attn_norm")?, shape.rms_eps)?,
-                wq: QMatMul::from_qtensor(get("attn_q")?)?,
-                wk: QMatMul::from_qtensor(get("attn_k")?)?,
-                wv: QMatMul::from_qtensor(get("attn_v")?)?,
-                wo: QMatMul::from_qtensor(get("attn_output")?)?,
+                wq: Linear::new(get("attn_q")?)?,
+                wk: Linear::new(get("attn_k")?)?,
+                wv: Linear::new(get("attn_v")?)?,
+                wo: Linear::new(get("attn_output")?)?,
                 ffn_norm: RmsNorm::from_qtensor(get("ffn_norm")?, shape.rms_eps)?,
-                gate: QMatMul::from_qtensor(get("ffn_gate")?)?,
-                up: QMatMul::from_qtensor(get("ffn_up")?)?,
-                down: QMatMul::from_qtensor(get("ffn_down")?)?,
+                gate: Linear::new(get("ffn_gate")?)?,
+                up: Linear::new(get("ffn_up")?)?,
+                down: Linear::new(get("ffn_down")?)?,
             });
         }
         let (cos, sin) = rotary_tables(&shape, factors.as_deref(), positions, device)?;

@@ -11,6 +11,7 @@ pub mod hub;
 pub mod llama;
 mod local;
 mod pythonic;
+mod q4_1;
 mod session;
 pub mod template;
 pub mod tokenizer;

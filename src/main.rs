@@ -72,23 +72,15 @@ enum Command {
     /// Benchmarks: retrieval quality and speed on a BEIR dataset.
     #[command(subcommand)]
     Eval(cli::index::EvalCommand),
-    /// Measures a local GGUF model: load time, prompt and decode speed, peak memory.
+    /// Measures a local GGUF model: prompt and decode speed and peak memory, beside llama.cpp.
     ///
-    /// Build with `--release` for meaningful figures.
+    /// Runs the tests `llama-bench` runs (pp512: a 512-token prompt; tg128: 128 tokens decoded one
+    /// at a time; tg128 @ d4000: the same after 4,000 tokens), each thread count in a process of
+    /// its own. When llama.cpp's `llama-bench` is found (--llama-bench, $LLAMA_BENCH, or on the
+    /// PATH; `scripts/llama-bench.sh` builds one), it runs the same tests on the same file and
+    /// thread counts, and the table gives the ratios. Build with `--release`.
     #[cfg(feature = "candle")]
-    Bench {
-        /// The GGUF file.
-        model: PathBuf,
-        /// CPU threads.
-        #[arg(long, default_value_t = 1)]
-        threads: usize,
-        /// Prompt tokens to process.
-        #[arg(long, default_value_t = 512)]
-        prompt_tokens: usize,
-        /// Tokens to decode.
-        #[arg(long, default_value_t = 128)]
-        decode_tokens: usize,
-    },
+    Bench(cli::bench::BenchArgs),
 }
 
 /// The command words, so that anything else first means `run`.
@@ -111,8 +103,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse_from(arguments());
     init_tracing(cli.verbose);
     #[cfg(feature = "candle")]
-    if let Command::Bench { model, threads, prompt_tokens, decode_tokens } = &cli.command {
-        return cli::bench::bench(model, *threads, *prompt_tokens, *decode_tokens);
+    if let Command::Bench(args) = &cli.command {
+        return cli::bench::bench(args);
     }
     let config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,
@@ -135,7 +127,7 @@ fn main() -> ExitCode {
             }
             Command::Eval(command) => cli::index::eval(command),
             #[cfg(feature = "candle")]
-            Command::Bench { .. } => Ok(()),
+            Command::Bench(_) => Ok(()),
         }
     });
     match outcome {

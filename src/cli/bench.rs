@@ -1,44 +1,222 @@
-//! `anymodel bench`: the local backend's speed benchmark.
+//! `anymodel bench`: the local backend's speed benchmark, beside llama.cpp's `llama-bench`.
 
-use std::path::Path;
-use std::process::ExitCode;
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
 
+use anymodel::backends::candle::{BenchReport, BenchTest, benchmark, mib};
+
+use super::llama_bench::{LlamaBench, Measured};
 use super::output::outln;
 
-/// Measures a local GGUF model. candle's quantised kernels size their thread pool once per
-/// process from `CANDLE_NUM_THREADS`, so when it does not say `threads` the command runs itself
-/// again with it set.
-pub fn bench(model: &Path, threads: usize, prompt_tokens: usize, decode_tokens: usize) -> ExitCode {
-    let wanted = threads.to_string();
-    if std::env::var("CANDLE_NUM_THREADS").ok().as_deref() != Some(wanted.as_str()) {
-        return rerun_with_threads(&wanted);
+/// What `anymodel bench` takes; the short flags are `llama-bench`'s.
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// The GGUF file.
+    model: PathBuf,
+    /// Thread counts, each measured in a process of its own.
+    #[arg(short, long, value_delimiter = ',', default_value = "1")]
+    threads: Vec<usize>,
+    /// Prompt sizes to process, one test each (pp512).
+    #[arg(short, long, value_delimiter = ',', default_value = "512")]
+    prompt: Vec<usize>,
+    /// Tokens to decode one at a time (tg128).
+    #[arg(short = 'n', long, default_value_t = 128)]
+    decode: usize,
+    /// Tokens in the cache to decode after, besides an empty cache (tg128 @ d4000).
+    #[arg(short, long, value_delimiter = ',')]
+    depth: Vec<usize>,
+    /// Runs of each test; the median is reported.
+    #[arg(short, long, default_value_t = 3)]
+    repetitions: usize,
+    /// llama.cpp's llama-bench (default: $LLAMA_BENCH, then the PATH).
+    #[arg(long, value_name = "PATH")]
+    llama_bench: Option<PathBuf>,
+    /// Do not run llama.cpp even where it is found.
+    #[arg(long)]
+    no_llama: bool,
+    /// Measure in this process (one thread count) and print the report as JSON.
+    #[arg(long, hide = true)]
+    child: bool,
+}
+
+impl BenchArgs {
+    fn tests(&self) -> Vec<BenchTest> {
+        let prompts =
+            self.prompt.iter().filter(|&&n| n > 0).map(|&tokens| BenchTest::Prompt { tokens });
+        let depths = std::iter::once(0).chain(self.depth.iter().copied().filter(|&d| d > 0));
+        let decodes = depths
+            .filter(|_| self.decode > 0)
+            .map(|depth| BenchTest::Decode { tokens: self.decode, depth });
+        prompts.chain(decodes).collect()
     }
-    match anymodel::backends::candle::benchmark(model, threads, prompt_tokens, decode_tokens) {
+}
+
+/// Runs the benchmark: a process per thread count (candle sizes its own kernels' pool once per
+/// process, from `CANDLE_NUM_THREADS`), then llama.cpp, then the table.
+pub fn bench(args: &BenchArgs) -> ExitCode {
+    if args.child {
+        return child(args);
+    }
+    let tests = args.tests();
+    let llama = (!args.no_llama).then(|| LlamaBench::find(args.llama_bench.as_deref())).flatten();
+    let mut rows = Vec::new();
+    for &threads in &args.threads {
+        let ours = match measure_in_child(args, threads) {
+            Ok(report) => report,
+            Err(message) => {
+                eprintln!("anymodel bench: {message}");
+                return ExitCode::from(1);
+            }
+        };
+        let theirs = llama.as_ref().map(|llama| {
+            llama.run(&args.model, threads, &tests, args.repetitions).unwrap_or_else(|message| {
+                eprintln!("anymodel bench: llama-bench: {message}");
+                Measured::default()
+            })
+        });
+        rows.push((ours, theirs));
+    }
+    print_table(args, &tests, &rows, llama.as_ref());
+    ExitCode::SUCCESS
+}
+
+/// This command again, as a child measuring with `threads` threads.
+fn measure_in_child(args: &BenchArgs, threads: usize) -> Result<BenchReport, String> {
+    let exe = std::env::current_exe().map_err(|err| format!("cannot find itself: {err}"))?;
+    let list = |values: &[usize]| values.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
+    let threads_text = threads.to_string();
+    let mut command = Command::new(exe);
+    command
+        .arg("bench")
+        .arg(&args.model)
+        .args(["--threads", &threads_text, "--prompt", &list(&args.prompt)])
+        .args([
+            "--decode",
+            &args.decode.to_string(),
+            "--repetitions",
+            &args.repetitions.to_string(),
+        ])
+        .arg("--child")
+        .env("CANDLE_NUM_THREADS", &threads_text)
+        .env("RAYON_NUM_THREADS", &threads_text);
+    if !args.depth.is_empty() {
+        command.args(["--depth", &list(&args.depth)]);
+    }
+    let output = command
+        .output()
+        .map_err(|err| format!("could not start itself with {threads} threads: {err}"))?;
+    if !output.status.success() {
+        return Err(String::from_utf8_lossy(&output.stderr).trim().to_string());
+    }
+    serde_json::from_slice(&output.stdout)
+        .map_err(|err| format!("the measuring process's report did not parse: {err}"))
+}
+
+fn child(args: &BenchArgs) -> ExitCode {
+    let threads = args.threads.first().copied().unwrap_or(1);
+    match benchmark(&args.model, threads, &args.tests(), args.repetitions) {
         Ok(report) => {
-            outln!("{report}");
+            outln!("{}", serde_json::to_string(&report).unwrap_or_default());
             ExitCode::SUCCESS
         }
         Err(err) => {
-            eprintln!("anymodel bench: {err}");
+            eprintln!("{err}");
             ExitCode::from(1)
         }
     }
 }
 
-/// Runs this same command again with candle's thread count set, and exits as it does.
-fn rerun_with_threads(threads: &str) -> ExitCode {
-    let rerun = std::env::current_exe().and_then(|exe| {
-        std::process::Command::new(exe)
-            .args(std::env::args_os().skip(1))
-            .env("CANDLE_NUM_THREADS", threads)
-            .env("RAYON_NUM_THREADS", threads)
-            .status()
-    });
-    match rerun {
-        Ok(status) => ExitCode::from(status.code().and_then(|c| u8::try_from(c).ok()).unwrap_or(1)),
-        Err(err) => {
-            eprintln!("anymodel bench: could not start itself again with {threads} threads: {err}");
-            ExitCode::from(1)
+/// The side-by-side table, then the long-context ratios.
+fn print_table(
+    args: &BenchArgs,
+    tests: &[BenchTest],
+    rows: &[(BenchReport, Option<Measured>)],
+    llama: Option<&LlamaBench>,
+) {
+    let file = rows.first().map_or(0, |(ours, _)| ours.file_bytes);
+    outln!(
+        "{} ({:.0} MiB), median of {} runs",
+        args.model.display(),
+        mib(file),
+        args.repetitions.max(1)
+    );
+    match llama {
+        Some(llama) => outln!("llama.cpp: {}", llama.path().display()),
+        None => outln!(
+            "llama.cpp: not run (no llama-bench found: --llama-bench PATH, $LLAMA_BENCH, the PATH; scripts/llama-bench.sh builds one)"
+        ),
+    }
+    outln!();
+    outln!("| test | threads | anymodel tokens/s | llama.cpp tokens/s | ratio |");
+    outln!("| --- | ---: | ---: | ---: | ---: |");
+    for (ours, theirs) in rows {
+        for test in tests {
+            let mine = speed(ours, test);
+            let other = theirs.as_ref().and_then(|t| t.speed(test));
+            outln!(
+                "| {test} | {} | {} | {} | {} |",
+                ours.threads,
+                figure(mine),
+                figure(other),
+                ratio(mine, other)
+            );
         }
+        let mine = ours.peak_memory_bytes.map(mib);
+        let other = theirs.as_ref().and_then(|t| t.peak_memory_bytes).map(mib);
+        outln!(
+            "| peak memory, MiB | {} | {} | {} | {} |",
+            ours.threads,
+            mine.map_or("-".into(), |m| format!("{m:.0}")),
+            other.map_or("-".into(), |m| format!("{m:.0}")),
+            ratio(mine, other)
+        );
+    }
+    print_long_context_ratios(args, rows);
+}
+
+/// How speed holds up with length: the longest prompt's speed over the shortest's, and decode
+/// after each depth over decode on an empty cache, for anymodel and llama.cpp.
+fn print_long_context_ratios(args: &BenchArgs, rows: &[(BenchReport, Option<Measured>)]) {
+    let mut pairs = Vec::new();
+    let (shortest, longest) = (args.prompt.iter().min(), args.prompt.iter().max());
+    if let (Some(&short), Some(&long)) = (shortest, longest)
+        && short < long
+    {
+        pairs.push((BenchTest::Prompt { tokens: long }, BenchTest::Prompt { tokens: short }));
+    }
+    for &depth in args.depth.iter().filter(|&&d| d > 0) {
+        pairs.push((
+            BenchTest::Decode { tokens: args.decode, depth },
+            BenchTest::Decode { tokens: args.decode, depth: 0 },
+        ));
+    }
+    if pairs.is_empty() {
+        return;
+    }
+    outln!();
+    outln!("| long context | threads | anymodel | llama.cpp |");
+    outln!("| --- | ---: | ---: | ---: |");
+    for (ours, theirs) in rows {
+        for (long, short) in &pairs {
+            let mine = ratio(speed(ours, long), speed(ours, short));
+            let other =
+                theirs.as_ref().map_or("-".into(), |t| ratio(t.speed(long), t.speed(short)));
+            outln!("| {long} / {short} | {} | {mine} | {other} |", ours.threads);
+        }
+    }
+}
+
+fn speed(report: &BenchReport, test: &BenchTest) -> Option<f64> {
+    report.results.iter().find(|r| r.test == *test).map(|r| r.tokens_per_second)
+}
+
+fn figure(value: Option<f64>) -> String {
+    value.map_or("-".into(), |v| format!("{v:.1}"))
+}
+
+fn ratio(ours: Option<f64>, theirs: Option<f64>) -> String {
+    match (ours, theirs) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
+        _ => "-".into(),
     }
 }

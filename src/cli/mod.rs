@@ -6,6 +6,8 @@ pub mod bench;
 pub mod chat;
 pub mod index;
 pub mod info;
+#[cfg(feature = "candle")]
+mod llama_bench;
 pub mod output;
 pub mod run;
 pub mod schema;

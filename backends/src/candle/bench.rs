@@ -1,5 +1,8 @@
-//! A speed and memory benchmark of the local backend: load time, prompt processing and decode
-//! in tokens per second, and peak memory, for one model file and thread count.
+//! A speed and memory benchmark of the local backend, with the tests llama.cpp's `llama-bench`
+//! runs, so that the two can be set side by side: prompt processing of N tokens (`pp512`) and
+//! decode of N tokens one at a time (`tg128`), the latter optionally after a prompt already in
+//! the cache (`tg128 @ d4000`). Each test starts from an empty cache and is repeated; the
+//! median speed is reported.
 
 use std::fmt;
 use std::fs::File;
@@ -9,25 +12,56 @@ use std::time::Instant;
 use anymodel_core::{Error, Result};
 use candle_core::Device;
 use candle_core::quantized::gguf_file;
+use serde::{Deserialize, Serialize};
 
 use super::candle_message;
-use super::llama::Llama;
+use super::llama::{Cache, Llama};
+
+/// One test, named as `llama-bench` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BenchTest {
+    /// Process a prompt of this many tokens at once.
+    Prompt {
+        /// Prompt tokens.
+        tokens: usize,
+    },
+    /// Decode this many tokens one at a time after `depth` tokens already in the cache.
+    Decode {
+        /// Tokens decoded.
+        tokens: usize,
+        /// Tokens in the cache before the first.
+        depth: usize,
+    },
+}
+
+impl fmt::Display for BenchTest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BenchTest::Prompt { tokens } => write!(f, "pp{tokens}"),
+            BenchTest::Decode { tokens, depth: 0 } => write!(f, "tg{tokens}"),
+            BenchTest::Decode { tokens, depth } => write!(f, "tg{tokens} @ d{depth}"),
+        }
+    }
+}
+
+/// What one test measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchResult {
+    /// The test.
+    pub test: BenchTest,
+    /// Median tokens per second over the repetitions.
+    pub tokens_per_second: f64,
+}
 
 /// What [`benchmark`] measured.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BenchReport {
     /// CPU threads used.
     pub threads: usize,
     /// Seconds to read the file and build the model.
     pub load_seconds: f64,
-    /// Prompt tokens processed.
-    pub prompt_tokens: usize,
-    /// Prompt processing speed.
-    pub prompt_tokens_per_second: f64,
-    /// Tokens decoded one by one.
-    pub decode_tokens: usize,
-    /// Decode speed.
-    pub decode_tokens_per_second: f64,
+    /// Each test's speed, in the order asked.
+    pub results: Vec<BenchResult>,
     /// The process's peak resident memory, in bytes, where the system reports it (Linux).
     pub peak_memory_bytes: Option<u64>,
     /// The model file's size, in bytes.
@@ -36,39 +70,41 @@ pub struct BenchReport {
 
 impl fmt::Display for BenchReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
-        writeln!(f, "threads            {}", self.threads)?;
-        writeln!(f, "load               {:.2} s", self.load_seconds)?;
-        writeln!(
-            f,
-            "prompt processing  {:.1} tokens/s ({} tokens)",
-            self.prompt_tokens_per_second, self.prompt_tokens
-        )?;
-        writeln!(
-            f,
-            "decode             {:.1} tokens/s ({} tokens)",
-            self.decode_tokens_per_second, self.decode_tokens
-        )?;
+        writeln!(f, "threads  {}", self.threads)?;
+        writeln!(f, "load     {:.2} s", self.load_seconds)?;
+        for result in &self.results {
+            writeln!(
+                f,
+                "{:<16} {:.1} tokens/s",
+                result.test.to_string(),
+                result.tokens_per_second
+            )?;
+        }
         match self.peak_memory_bytes {
             Some(peak) => write!(
                 f,
-                "peak memory        {:.0} MiB ({:.2}x the {:.0} MiB file)",
+                "peak memory      {:.0} MiB ({:.2}x the {:.0} MiB file)",
                 mib(peak),
                 peak as f64 / self.file_bytes as f64,
                 mib(self.file_bytes)
             ),
-            None => write!(f, "peak memory        not reported on this system"),
+            None => write!(f, "peak memory      not reported on this system"),
         }
     }
 }
 
-/// Loads `path` on the CPU with `threads` threads, processes a prompt of `prompt_tokens`
-/// tokens, then decodes `decode_tokens` tokens one at a time (greedily), timing each part.
+/// Bytes in MiB.
+pub fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+/// Loads `path` on the CPU in a pool of `threads` threads and runs each test `repetitions`
+/// times (at least once), each time on an empty cache.
 pub fn benchmark(
     path: &Path,
     threads: usize,
-    prompt_tokens: usize,
-    decode_tokens: usize,
+    tests: &[BenchTest],
+    repetitions: usize,
 ) -> Result<BenchReport> {
     let shown = path.display().to_string();
     let fail = |err: candle_core::Error| Error::Backend {
@@ -84,42 +120,74 @@ pub fn benchmark(
         let started = Instant::now();
         let mut file = File::open(path).map_err(|err| Error::config(format!("{shown}: {err}")))?;
         let content = gguf_file::Content::read(&mut file).map_err(fail)?;
-        let positions = prompt_tokens + decode_tokens + 1;
+        let positions = tests.iter().map(positions).max().unwrap_or(0) + 1;
         let model = Llama::from_gguf(&content, &mut file, &Device::Cpu, positions).map_err(fail)?;
         let load_seconds = started.elapsed().as_secs_f64();
-
-        // A prompt of ordinary token ids; their meaning does not change the arithmetic.
-        let prompt: Vec<u32> =
-            (0..prompt_tokens as u32).map(|i| 1000 + (i * 7919) % 20_000).collect();
-        let mut cache = model.new_cache();
-        cache.reserve(&model, positions).map_err(fail)?;
-        let started = Instant::now();
-        let mut logits = model.forward(&prompt, &mut cache).map_err(fail)?;
-        let prompt_seconds = started.elapsed().as_secs_f64();
-
-        let started = Instant::now();
-        for _ in 0..decode_tokens {
-            let next = logits.argmax(0).and_then(|t| t.to_scalar::<u32>()).map_err(fail)?;
-            logits = model.forward(&[next], &mut cache).map_err(fail)?;
+        let mut results = Vec::with_capacity(tests.len());
+        for test in tests {
+            let mut speeds = Vec::with_capacity(repetitions.max(1));
+            for _ in 0..repetitions.max(1) {
+                speeds.push(run(&model, *test).map_err(fail)?);
+            }
+            speeds.sort_by(f64::total_cmp);
+            results.push(BenchResult { test: *test, tokens_per_second: speeds[speeds.len() / 2] });
         }
-        let decode_seconds = started.elapsed().as_secs_f64();
         Ok(BenchReport {
             threads,
             load_seconds,
-            prompt_tokens,
-            prompt_tokens_per_second: prompt_tokens as f64 / prompt_seconds,
-            decode_tokens,
-            decode_tokens_per_second: decode_tokens as f64 / decode_seconds,
+            results,
             peak_memory_bytes: peak_memory(),
             file_bytes,
         })
     })
 }
 
-/// The peak resident set size (`VmHWM`), on Linux.
-fn peak_memory() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+/// The positions a test fills.
+fn positions(test: &BenchTest) -> usize {
+    match test {
+        BenchTest::Prompt { tokens } => *tokens,
+        BenchTest::Decode { tokens, depth } => depth + tokens,
+    }
+}
+
+/// Ordinary token ids; their meaning does not change the arithmetic.
+fn tokens(count: usize) -> Vec<u32> {
+    (0..count as u32).map(|i| 1000 + (i * 7919) % 20_000).collect()
+}
+
+/// One run of `test` on a fresh cache, in tokens per second.
+fn run(model: &Llama, test: BenchTest) -> candle_core::Result<f64> {
+    let mut cache: Cache = model.new_cache();
+    cache.reserve(model, positions(&test))?;
+    match test {
+        BenchTest::Prompt { tokens: count } => {
+            let started = Instant::now();
+            model.forward(&tokens(count), &mut cache)?;
+            Ok(count as f64 / started.elapsed().as_secs_f64())
+        }
+        BenchTest::Decode { tokens: count, depth } => {
+            if depth > 0 {
+                model.forward(&tokens(depth), &mut cache)?;
+            }
+            let mut next = tokens(1)[0];
+            let started = Instant::now();
+            for _ in 0..count {
+                let logits = model.forward(&[next], &mut cache)?;
+                next = logits.argmax(0)?.to_scalar::<u32>()?;
+            }
+            Ok(count as f64 / started.elapsed().as_secs_f64())
+        }
+    }
+}
+
+/// The peak resident set size (`VmHWM`) of a process (`self` or a pid), on Linux.
+pub fn peak_memory_of(process: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{process}/status")).ok()?;
     let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
+}
+
+fn peak_memory() -> Option<u64> {
+    peak_memory_of("self")
 }

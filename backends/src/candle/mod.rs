@@ -17,7 +17,7 @@ pub mod template;
 pub mod tokenizer;
 pub mod tool_calls;
 
-pub use bench::{BenchReport, benchmark};
+pub use bench::{BenchReport, BenchResult, BenchTest, benchmark, mib, peak_memory_of};
 pub use generate::GenerationStats;
 pub use hub::{HubFile, resolve_model};
 pub use local::{DeviceChoice, LocalConfig, LocalModel};

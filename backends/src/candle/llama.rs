@@ -9,10 +9,13 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use candle_core::quantized::{QMatMul, QStorage, QTensor, gguf_file};
-use candle_core::{DType, Device, IndexOp, Module, Result as CandleResult, Tensor};
+use candle_core::{
+    DType, Device, IndexOp, Layout, Module, Result as CandleResult, Storage, Tensor, WithDType,
+};
 use candle_transformers::quantized_nn::RmsNorm;
 use candle_transformers::utils::repeat_kv;
 
+use super::attention::Attention;
 use super::q4_1::Q4_1Matrix;
 
 /// The shape of a Llama model, from GGUF metadata.
@@ -262,6 +265,10 @@ impl Llama {
         let k = candle_nn::rotary_emb::rope_i(&k, &cos, &sin)?;
         let (k_all, v_all) =
             cache.store(layer, &k.to_dtype(CACHE_DTYPE)?, &v.to_dtype(CACHE_DTYPE)?, start)?;
+        if self.device.is_cpu() {
+            let y = self.attention_on_cpu(&q, cache, layer, start, len)?;
+            return block.wo.forward(&y.reshape((batch, len, s.heads * s.head_dim))?);
+        }
         let groups = s.heads / s.kv_heads;
         let k_all = repeat_kv(k_all, groups)?.contiguous()?;
         let v_all = repeat_kv(v_all, groups)?.contiguous()?;
@@ -276,6 +283,47 @@ impl Llama {
         let y = y.transpose(1, 2)?.reshape((batch, len, s.heads * s.head_dim))?;
         block.wo.forward(&y)
     }
+}
+
+impl Llama {
+    /// Attention of `q` (1 × heads × len × head_dim) over the layer's cache, by the CPU kernel
+    /// that reads the half-precision cache in place.
+    fn attention_on_cpu(
+        &self,
+        q: &Tensor,
+        cache: &Cache,
+        layer: usize,
+        start: usize,
+        len: usize,
+    ) -> CandleResult<Tensor> {
+        let s = &self.shape;
+        let (keys, values) = &cache.layers[layer];
+        let shape = Attention {
+            heads: s.heads,
+            kv_heads: s.kv_heads,
+            head_dim: s.head_dim,
+            capacity: cache.capacity,
+            start,
+            len,
+        };
+        let (q_storage, q_layout) = q.storage_and_layout();
+        let (k_storage, k_layout) = keys.storage_and_layout();
+        let (v_storage, v_layout) = values.storage_and_layout();
+        let out = shape.run(
+            cpu_slice::<f32>(&q_storage, q_layout)?,
+            cpu_slice::<half::f16>(&k_storage, k_layout)?,
+            cpu_slice::<half::f16>(&v_storage, v_layout)?,
+        );
+        Tensor::from_vec(out, (len, s.heads * s.head_dim), &self.device)
+    }
+}
+
+/// The elements of a contiguous tensor in CPU memory.
+fn cpu_slice<'a, T: WithDType>(storage: &'a Storage, layout: &Layout) -> CandleResult<&'a [T]> {
+    let (Storage::Cpu(cpu), Some((start, end))) = (storage, layout.contiguous_offsets()) else {
+        candle_core::bail!("expected a contiguous tensor in CPU memory");
+    };
+    Ok(&cpu.as_slice::<T>()?[start..end])
 }
 
 /// `-inf` above the diagonal for `len` new positions after `start` cached ones; none for one.

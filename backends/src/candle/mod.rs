@@ -4,6 +4,7 @@
 //! ([`template`]), tool calls parsed from the model's text ([`tool_calls`]), Hub names ([`hub`]),
 //! and the benchmark ([`benchmark`]).
 
+mod attention;
 mod bench;
 mod constraint;
 mod generate;

@@ -68,14 +68,6 @@ impl Q4_1Matrix {
             weights.dtype() == GgmlDType::Q4_1 && weights.device().is_cpu() && columns % BLOCK == 0;
         fits.then_some(Q4_1Matrix { weights, rows, columns })
     }
-
-    /// `out[r] = row r · activations` for `out.len()` rows from `first`.
-    fn rows_times(&self, data: &[u8], first: usize, activations: &[Q8Block], out: &mut [f32]) {
-        let blocks = self.columns / BLOCK;
-        let row_bytes = blocks * BLOCK_BYTES;
-        let rows = &data[first * row_bytes..(first + out.len()) * row_bytes];
-        dot_rows(rows, row_bytes, activations, out);
-    }
 }
 
 impl CustomOp1 for Q4_1Matrix {
@@ -95,33 +87,29 @@ impl CustomOp1 for Q4_1Matrix {
         let m = input.len() / self.columns;
         let blocks = self.columns / BLOCK;
         let mut activations = vec![Q8Block::ZERO; m * blocks];
-        for (row, out) in input.chunks_exact(self.columns).zip(activations.chunks_mut(blocks)) {
-            Q8Block::quantise_row(row, out);
-        }
+        input
+            .par_chunks(self.columns)
+            .zip(activations.par_chunks_mut(blocks))
+            .for_each(|(row, out)| Q8Block::quantise_row(row, out));
         let data = self.weights.data()?;
         // Tasks own runs of weight rows; each computes them against every input row, so the
         // weights are read once. The result comes out transposed (rows × m) and is turned.
+        let row_bytes = blocks * BLOCK_BYTES;
         let mut transposed = vec![0f32; self.rows * m];
         transposed.par_chunks_mut(ROWS_PER_TASK * m).enumerate().for_each(|(task, out)| {
-            let first = task * ROWS_PER_TASK;
-            let count = out.len() / m;
-            let mut column = vec![0f32; count];
-            for (i, input) in activations.chunks_exact(blocks).enumerate() {
-                self.rows_times(&data, first, input, &mut column);
-                for (r, value) in column.iter().enumerate() {
-                    out[r * m + i] = *value;
-                }
-            }
+            let first = task * ROWS_PER_TASK * row_bytes;
+            let rows = &data[first..first + out.len() / m * row_bytes];
+            dot_rows(rows, row_bytes, &activations, out);
         });
         let output = if m == 1 {
             transposed
         } else {
             let mut output = vec![0f32; m * self.rows];
-            for (r, values) in transposed.chunks_exact(m).enumerate() {
-                for (i, value) in values.iter().enumerate() {
-                    output[i * self.rows + r] = *value;
+            output.par_chunks_mut(self.rows).enumerate().for_each(|(i, out)| {
+                for (value, row) in out.iter_mut().zip(transposed.chunks_exact(m)) {
+                    *value = row[i];
                 }
-            }
+            });
             output
         };
         let mut shape = dims.to_vec();
@@ -132,14 +120,19 @@ impl CustomOp1 for Q4_1Matrix {
     }
 }
 
-/// Dot products of consecutive Q4_1 rows (`row_bytes` each) with one quantised row.
+/// Every row of `rows` (Q4_1, `row_bytes` each) times every row of `activations` (as many
+/// blocks each): `out[r * m + i]` is row `r` times activation row `i`, for `m` activation rows.
 fn dot_rows(rows: &[u8], row_bytes: usize, activations: &[Q8Block], out: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     if avx2::dot_rows(rows, row_bytes, activations, out) {
         return;
     }
-    for (row, out) in rows.chunks_exact(row_bytes).zip(out) {
-        *out = dot_row(row, activations);
+    let blocks = row_bytes / BLOCK_BYTES;
+    let m = activations.len() / blocks.max(1);
+    for (row, out) in rows.chunks_exact(row_bytes).zip(out.chunks_exact_mut(m)) {
+        for (value, activations) in out.iter_mut().zip(activations.chunks_exact(blocks)) {
+            *value = dot_row(row, activations);
+        }
     }
 }
 
@@ -186,37 +179,60 @@ mod avx2 {
         available
     }
 
-    /// Four rows at a time (one activation load serves four weight blocks), then the rest.
+    /// Tiles of four weight rows by two activation rows (each weight block unpacked once
+    /// serves both, each activation load serves four rows), then the edges.
     #[target_feature(enable = "avx2,fma,f16c")]
     fn rows_avx2(rows: &[u8], row_bytes: usize, activations: &[Q8Block], out: &mut [f32]) {
-        let blocks = (row_bytes / BLOCK_BYTES).min(activations.len());
-        let activations = &activations[..blocks];
-        let mut rows = rows.chunks_exact(row_bytes);
-        let mut quads = out.chunks_exact_mut(4);
-        for quad in &mut quads {
-            let (Some(a), Some(b), Some(c), Some(d)) =
-                (rows.next(), rows.next(), rows.next(), rows.next())
-            else {
-                return;
-            };
-            quad.copy_from_slice(&dot([a, b, c, d], activations));
+        let blocks = row_bytes / BLOCK_BYTES;
+        if blocks == 0 {
+            return;
         }
-        for (value, row) in quads.into_remainder().iter_mut().zip(rows) {
-            *value = dot([row], activations)[0];
+        let m = activations.len() / blocks;
+        let n = (rows.len() / row_bytes).min(out.len() / m.max(1));
+        let row = |r: usize| &rows[r * row_bytes..(r + 1) * row_bytes];
+        let act = |i: usize| &activations[i * blocks..(i + 1) * blocks];
+        let mut r = 0;
+        while r + 4 <= n {
+            let w = [row(r), row(r + 1), row(r + 2), row(r + 3)];
+            let mut i = 0;
+            while i + 2 <= m {
+                let [first, second] = dot(w, [act(i), act(i + 1)]);
+                for q in 0..4 {
+                    out[(r + q) * m + i] = first[q];
+                    out[(r + q) * m + i + 1] = second[q];
+                }
+                i += 2;
+            }
+            if i < m {
+                let [only] = dot(w, [act(i)]);
+                for q in 0..4 {
+                    out[(r + q) * m + i] = only[q];
+                }
+            }
+            r += 4;
+        }
+        for r in r..n {
+            for i in 0..m {
+                out[r * m + i] = dot([row(r)], [act(i)])[0][0];
+            }
         }
     }
 
-    /// `R` rows' dot products with the quantised activations (one block of each row per
-    /// activation block).
+    /// `R` weight rows times `A` activation rows: `[activation][row]`.
     #[target_feature(enable = "avx2,fma,f16c")]
-    fn dot<const R: usize>(rows: [&[u8]; R], activations: &[Q8Block]) -> [f32; R] {
+    fn dot<const R: usize, const A: usize>(
+        rows: [&[u8]; R],
+        activations: [&[Q8Block]; A],
+    ) -> [[f32; R]; A] {
         let low = _mm_set1_epi8(0x0F);
         let ones = _mm256_set1_epi16(1);
-        let mut acc = [_mm256_setzero_ps(); R];
-        let mut minimums = [0f32; R];
-        for (b, a) in activations.iter().enumerate() {
-            // SAFETY: `qs` is 32 bytes.
-            let aq = unsafe { _mm256_loadu_si256(a.qs.as_ptr().cast()) };
+        let mut acc = [[_mm256_setzero_ps(); R]; A];
+        let mut minimums = [[0f32; R]; A];
+        let blocks = activations.iter().map(|a| a.len()).min().unwrap_or(0);
+        for b in 0..blocks {
+            let mut wq = [_mm256_setzero_si256(); R];
+            let mut d = [0f32; R];
+            let mut min = [0f32; R];
             for r in 0..R {
                 let block: &[u8; BLOCK_BYTES] =
                     match rows[r].get(b * BLOCK_BYTES..(b + 1) * BLOCK_BYTES) {
@@ -226,23 +242,32 @@ mod avx2 {
                 // The scale and the minimum, two f16 side by side.
                 let dm = u32::from_le_bytes([block[0], block[1], block[2], block[3]]);
                 let dm = _mm_cvtph_ps(_mm_cvtsi32_si128(dm as i32));
-                let d = _mm_cvtss_f32(dm);
-                let min = _mm_cvtss_f32(_mm_movehdup_ps(dm));
+                d[r] = _mm_cvtss_f32(dm);
+                min[r] = _mm_cvtss_f32(_mm_movehdup_ps(dm));
                 // 32 four-bit values: low nibbles are values 0..16, high nibbles 16..32.
                 // SAFETY: bytes 4..20 of the block are 16 bytes.
                 let packed = unsafe { _mm_loadu_si128(block[4..].as_ptr().cast()) };
                 let lo = _mm_and_si128(packed, low);
                 let hi = _mm_and_si128(_mm_srli_epi16(packed, 4), low);
-                let pairs = _mm256_maddubs_epi16(_mm256_set_m128i(hi, lo), aq);
-                let sums = _mm256_madd_epi16(pairs, ones);
-                let scale = _mm256_set1_ps(d * a.d);
-                acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), scale, acc[r]);
-                minimums[r] += min * a.s;
+                wq[r] = _mm256_set_m128i(hi, lo);
+            }
+            for a in 0..A {
+                let block = &activations[a][b];
+                // SAFETY: `qs` is 32 bytes.
+                let aq = unsafe { _mm256_loadu_si256(block.qs.as_ptr().cast()) };
+                for r in 0..R {
+                    let sums = _mm256_madd_epi16(_mm256_maddubs_epi16(wq[r], aq), ones);
+                    let scale = _mm256_set1_ps(d[r] * block.d);
+                    acc[a][r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), scale, acc[a][r]);
+                    minimums[a][r] += min[r] * block.s;
+                }
             }
         }
-        let mut result = [0f32; R];
-        for r in 0..R {
-            result[r] = horizontal_sum(acc[r]) + minimums[r];
+        let mut result = [[0f32; R]; A];
+        for a in 0..A {
+            for r in 0..R {
+                result[a][r] = horizontal_sum(acc[a][r]) + minimums[a][r];
+            }
         }
         result
     }

@@ -437,27 +437,66 @@ fn eval_retrieval_runs_the_benchmark_on_a_beir_folder() {
     );
 }
 
+/// A stand-in for llama.cpp's `llama-bench`: it notes its arguments and reports, in its JSON
+/// form, 100 tokens/s for every prompt test and 50 for every decode test it was asked for.
+const FAKE_LLAMA_BENCH: &str = r#"#!/bin/sh
+echo "$@" >> "$(dirname "$0")/calls"
+while [ $# -gt 0 ]; do
+  case "$1" in -p) p=$2 ;; -n) n=$2 ;; -d) d=$2 ;; -t) t=$2 ;; esac
+  shift
+done
+sep=''
+printf '['
+for x in $(echo "$p" | tr , ' '); do
+  if [ "$x" -gt 0 ]; then
+    printf '%s{"n_prompt": %s, "n_gen": 0, "n_depth": %s, "n_threads": %s, "avg_ts": 100.0}' "$sep" "$x" "$d" "$t"
+    sep=','
+  fi
+done
+if [ "$n" -gt 0 ]; then
+  printf '%s{"n_prompt": 0, "n_gen": %s, "n_depth": %s, "n_threads": %s, "avg_ts": 50.0}' "$sep" "$n" "$d" "$t"
+fi
+printf ']\n'
+"#;
+
 #[test]
-fn bench_measures_the_local_model() {
+fn bench_measures_the_local_model_beside_llama_bench() {
     let model =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
     let temp = tempfile::tempdir().unwrap();
+    let fake = temp.path().join("llama-bench");
+    fs::write(&fake, FAKE_LLAMA_BENCH).unwrap();
+    fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let output = anymodel(temp.path())
-        .args([
-            "bench",
-            model.to_str().unwrap(),
-            "--threads",
-            "1",
-            "--prompt-tokens",
-            "16",
-            "--decode-tokens",
-            "4",
-        ])
+        .args(["bench", model.to_str().unwrap(), "-t", "1,2", "-p", "16,32", "-n", "4"])
+        .args(["-d", "8", "-r", "1", "--llama-bench", fake.to_str().unwrap()])
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
     let out = stdout(&output);
-    assert!(out.contains("tokens/s") && out.contains("peak"), "{out}");
+    for threads in ["1", "2"] {
+        for test in ["pp16", "pp32", "tg4", "tg4 @ d8"] {
+            let line = out
+                .lines()
+                .find(|l| l.starts_with(&format!("| {test} | {threads} |")))
+                .unwrap_or_else(|| panic!("no {test} at {threads} threads in {out}"));
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let (ours, theirs, ratio): (f64, f64, f64) =
+                (cells[3].parse().unwrap(), cells[4].parse().unwrap(), cells[5].parse().unwrap());
+            assert!(ours > 0.0, "{line}");
+            assert!((ratio - ours / theirs).abs() < 0.01, "{line}");
+        }
+        assert!(out.contains(&format!("| pp32 / pp16 | {threads} |")), "{out}");
+        assert!(out.contains(&format!("| tg4 @ d8 / tg4 | {threads} | ")), "{out}");
+        assert!(out.contains(&format!("| peak memory, MiB | {threads} |")), "{out}");
+    }
+    // llama.cpp ran per thread count: the prompts and the shallow decode, then the deep one.
+    let calls = fs::read_to_string(temp.path().join("calls")).unwrap();
+    let calls: Vec<&str> = calls.lines().collect();
+    assert_eq!(calls.len(), 4, "{calls:?}");
+    assert!(calls[0].contains("-t 1 -p 16,32 -n 4 -d 0"), "{calls:?}");
+    assert!(calls[1].contains("-t 1 -p 0 -n 4 -d 8"), "{calls:?}");
+    assert!(calls[3].contains("-t 2 -p 0 -n 4 -d 8"), "{calls:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

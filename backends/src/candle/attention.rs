@@ -143,16 +143,36 @@ impl Attention {
             values.convert_to_f32_slice(tile);
             for (q, acc) in out.chunks_exact_mut(d).enumerate() {
                 let weights = &scores[q * last + t0..];
-                for (weight, value) in weights.iter().zip(tile.chunks_exact(d)) {
-                    if *weight != 0.0 {
-                        for (a, v) in acc.iter_mut().zip(value) {
-                            *a += weight * v;
-                        }
-                    }
+                match d {
+                    64 => weighted_sum::<64>(weights, tile, acc),
+                    128 => weighted_sum::<128>(weights, tile, acc),
+                    _ => weighted_sum_any(weights, tile, acc),
                 }
             }
         }
         out
+    }
+}
+
+/// `acc += Σ weight[t] · value row t` with the accumulator in registers: the common head
+/// widths are constants, so the compiler unrolls the row into vector registers.
+fn weighted_sum<const D: usize>(weights: &[f32], tile: &[f32], acc: &mut [f32]) {
+    let mut sum = [0f32; D];
+    sum.copy_from_slice(&acc[..D]);
+    for (weight, value) in weights.iter().zip(tile.chunks_exact(D)) {
+        for (s, v) in sum.iter_mut().zip(value) {
+            *s += weight * v;
+        }
+    }
+    acc[..D].copy_from_slice(&sum);
+}
+
+/// [`weighted_sum`] for any head width.
+fn weighted_sum_any(weights: &[f32], tile: &[f32], acc: &mut [f32]) {
+    for (weight, value) in weights.iter().zip(tile.chunks_exact(acc.len())) {
+        for (a, v) in acc.iter_mut().zip(value) {
+            *a += weight * v;
+        }
     }
 }
 

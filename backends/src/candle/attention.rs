@@ -274,12 +274,12 @@ mod tests {
                 .map(|i| (((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.0) - 1.0)
                 .collect()
         };
-        for (start, len) in [(0, 37), (70, 1), (100, 20)] {
-            let shape =
-                Attention { heads: 6, kv_heads: 2, head_dim: 16, capacity: 160, start, len };
-            let q = numbers(6 * len * 16, 1);
-            let k: Vec<f16> = numbers(2 * 160 * 16, 2).into_iter().map(f16::from_f32).collect();
-            let v: Vec<f16> = numbers(2 * 160 * 16, 3).into_iter().map(f16::from_f32).collect();
+        // Width 64 takes the unrolled path, 16 the general one.
+        for (start, len, d) in [(0, 37, 16), (70, 1, 16), (100, 20, 16), (0, 37, 64), (90, 1, 64)] {
+            let shape = Attention { heads: 6, kv_heads: 2, head_dim: d, capacity: 160, start, len };
+            let q = numbers(6 * len * d, 1);
+            let k: Vec<f16> = numbers(2 * 160 * d, 2).into_iter().map(f16::from_f32).collect();
+            let v: Vec<f16> = numbers(2 * 160 * d, 3).into_iter().map(f16::from_f32).collect();
             let got = shape.run(&q, &k, &v);
             let expected = reference(&shape, &q, &k, &v);
             for (g, e) in got.iter().zip(&expected) {

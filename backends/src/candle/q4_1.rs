@@ -219,6 +219,8 @@ mod avx2 {
     }
 
     /// `R` weight rows times `A` activation rows: `[activation][row]`.
+    // One block index addresses all `R` rows and `A` activation rows alike.
+    #[allow(clippy::needless_range_loop)]
     #[target_feature(enable = "avx2,fma,f16c")]
     fn dot<const R: usize, const A: usize>(
         rows: [&[u8]; R],

@@ -95,6 +95,9 @@ impl std::ops::Deref for Served {
     }
 }
 
+/// Anthropic's wording of a prompt longer than the context.
+const PROMPT_TOO_LONG: &str = "prompt is too long: 9000 tokens > 8192 maximum";
+
 /// A backend under test: how to get a model of it that gives these replies in turn, or fails.
 #[async_trait]
 trait Backend: Sync {
@@ -104,7 +107,7 @@ trait Backend: Sync {
 
     /// The message its server gives for a prompt longer than the context.
     fn context_overflow(&self) -> &'static str {
-        "prompt is too long: 9000 tokens > 8192 maximum"
+        PROMPT_TOO_LONG
     }
 
     /// What its model hands back for a reply the server was told to give: the same, unless the
@@ -132,34 +135,84 @@ impl Backend for Scripted {
     }
 }
 
+/// A provider's wire format, as its mock server speaks it. Every such server is a [`Backend`].
+trait Wire: Clone + Send + Sync + 'static {
+    fn name(&self) -> &'static str;
+
+    /// A reply, whole or as a stream.
+    fn encode(&self, reply: &ChatResponse, stream: bool) -> ResponseTemplate;
+
+    /// The body of an error response.
+    fn error_body(&self, failure: Failure) -> Value;
+
+    /// The backend's model, talking to `server`.
+    fn connect(&self, server: &MockServer) -> Arc<dyn Model>;
+
+    /// Whether a request asks for a stream: `"stream": true` in the body, as OpenAI, Anthropic
+    /// and Cohere say it.
+    fn wants_stream(&self, request: &Request) -> bool {
+        request.body_json::<Value>().unwrap()["stream"] == true
+    }
+
+    /// Whether a rate limit says how long to wait in a `retry-after` header.
+    fn wait_in_header(&self) -> bool {
+        true
+    }
+
+    /// See [`Backend::context_overflow`].
+    fn context_overflow(&self) -> &'static str {
+        PROMPT_TOO_LONG
+    }
+
+    /// See [`Backend::as_returned`].
+    fn as_returned(&self, reply: ChatResponse) -> ChatResponse {
+        reply
+    }
+}
+
+#[async_trait]
+impl<W: Wire> Backend for W {
+    fn name(&self) -> &'static str {
+        Wire::name(self)
+    }
+
+    async fn replying(&self, replies: Vec<ChatResponse>) -> Served {
+        let replay = Replay { replies: Mutex::new(replies.into()), wire: self.clone() };
+        let server = serve(replay).await;
+        Served { model: self.connect(&server), _server: Some(server) }
+    }
+
+    async fn failing(&self, failure: Failure) -> Served {
+        let mut response =
+            ResponseTemplate::new(failure.status()).set_body_json(self.error_body(failure));
+        if matches!(failure, Failure::RateLimited) && self.wait_in_header() {
+            response = response.insert_header("retry-after", "7");
+        }
+        let server = serve(response).await;
+        Served { model: self.connect(&server), _server: Some(server) }
+    }
+
+    fn context_overflow(&self) -> &'static str {
+        Wire::context_overflow(self)
+    }
+
+    fn as_returned(&self, reply: ChatResponse) -> ChatResponse {
+        Wire::as_returned(self, reply)
+    }
+}
+
 /// A mock server's answer to each request: the next reply, encoded whole or as a stream as the
 /// request asks.
-struct Replay {
+struct Replay<W> {
     replies: Mutex<VecDeque<ChatResponse>>,
-    wants_stream: fn(&Request) -> bool,
-    encode: fn(&ChatResponse, bool) -> ResponseTemplate,
+    wire: W,
 }
 
-impl Replay {
-    fn new(
-        replies: Vec<ChatResponse>,
-        wants_stream: fn(&Request) -> bool,
-        encode: fn(&ChatResponse, bool) -> ResponseTemplate,
-    ) -> Self {
-        Replay { replies: Mutex::new(replies.into()), wants_stream, encode }
-    }
-}
-
-impl Respond for Replay {
+impl<W: Wire> Respond for Replay<W> {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let reply = self.replies.lock().unwrap().pop_front().expect("more requests than replies");
-        (self.encode)(&reply, (self.wants_stream)(request))
+        self.wire.encode(&reply, self.wire.wants_stream(request))
     }
-}
-
-/// How OpenAI, Anthropic and Cohere ask for a stream: `"stream": true` in the body.
-fn stream_in_body(request: &Request) -> bool {
-    request.body_json::<Value>().unwrap()["stream"] == true
 }
 
 async fn serve(responder: impl Respond + 'static) -> MockServer {
@@ -174,6 +227,7 @@ fn halves(text: &str) -> [String; 2] {
     [text[..cut].to_string(), text[cut..].to_string()]
 }
 
+#[derive(Clone)]
 struct OpenAiServer;
 
 impl OpenAiServer {
@@ -187,7 +241,7 @@ impl OpenAiServer {
         }
     }
 
-    fn encode(reply: &ChatResponse, stream: bool) -> ResponseTemplate {
+    fn reply(reply: &ChatResponse, stream: bool) -> ResponseTemplate {
         let message = &reply.message;
         let usage = json!({"prompt_tokens": reply.usage.input_tokens, "completion_tokens": reply.usage.output_tokens});
         if !stream {
@@ -233,41 +287,34 @@ impl OpenAiServer {
         chunks.push(json!({"choices": [], "usage": usage}));
         sse_response(data_events(&chunks) + "data: [DONE]\n\n")
     }
+}
 
-    fn model(server: &MockServer) -> Arc<dyn Model> {
+impl Wire for OpenAiServer {
+    fn name(&self) -> &'static str {
+        "openai"
+    }
+
+    fn encode(&self, reply: &ChatResponse, stream: bool) -> ResponseTemplate {
+        Self::reply(reply, stream)
+    }
+
+    fn error_body(&self, failure: Failure) -> Value {
+        json!({"error": {"message": failure.message(self), "type": "error"}})
+    }
+
+    fn connect(&self, server: &MockServer) -> Arc<dyn Model> {
         let config = OpenAiConfig::new("gpt-test")
             .base_url(server.uri())
             .api_key(Secret::new("test-key-0001"));
         Arc::new(OpenAi::new(config).unwrap())
     }
-}
-
-#[async_trait]
-impl Backend for OpenAiServer {
-    fn name(&self) -> &'static str {
-        "openai"
-    }
 
     fn context_overflow(&self) -> &'static str {
         "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens."
     }
-
-    async fn replying(&self, replies: Vec<ChatResponse>) -> Served {
-        let server = serve(Replay::new(replies, stream_in_body, Self::encode)).await;
-        Served { model: Self::model(&server), _server: Some(server) }
-    }
-
-    async fn failing(&self, failure: Failure) -> Served {
-        let mut response = ResponseTemplate::new(failure.status())
-            .set_body_json(json!({"error": {"message": failure.message(self), "type": "error"}}));
-        if let Failure::RateLimited = failure {
-            response = response.insert_header("retry-after", "7");
-        }
-        let server = serve(response).await;
-        Served { model: Self::model(&server), _server: Some(server) }
-    }
 }
 
+#[derive(Clone)]
 struct AnthropicServer;
 
 impl AnthropicServer {
@@ -281,7 +328,7 @@ impl AnthropicServer {
         }
     }
 
-    fn encode(reply: &ChatResponse, stream: bool) -> ResponseTemplate {
+    fn reply(reply: &ChatResponse, stream: bool) -> ResponseTemplate {
         let message = &reply.message;
         let stop = Self::stop(&reply.finish_reason);
         if !stream {
@@ -319,8 +366,22 @@ impl AnthropicServer {
         events.push(json!({"type": "message_stop"}));
         sse_response(named_events(&events))
     }
+}
 
-    fn model(server: &MockServer) -> Arc<dyn Model> {
+impl Wire for AnthropicServer {
+    fn name(&self) -> &'static str {
+        "anthropic"
+    }
+
+    fn encode(&self, reply: &ChatResponse, stream: bool) -> ResponseTemplate {
+        Self::reply(reply, stream)
+    }
+
+    fn error_body(&self, failure: Failure) -> Value {
+        json!({"type": "error", "error": {"type": "some_error", "message": failure.message(self)}})
+    }
+
+    fn connect(&self, server: &MockServer) -> Arc<dyn Model> {
         let config = AnthropicConfig::new("claude-test")
             .base_url(server.uri())
             .api_key(Secret::new("test-key-0001"));
@@ -328,29 +389,7 @@ impl AnthropicServer {
     }
 }
 
-#[async_trait]
-impl Backend for AnthropicServer {
-    fn name(&self) -> &'static str {
-        "anthropic"
-    }
-
-    async fn replying(&self, replies: Vec<ChatResponse>) -> Served {
-        let server = serve(Replay::new(replies, stream_in_body, Self::encode)).await;
-        Served { model: Self::model(&server), _server: Some(server) }
-    }
-
-    async fn failing(&self, failure: Failure) -> Served {
-        let mut response = ResponseTemplate::new(failure.status()).set_body_json(
-            json!({"type": "error", "error": {"type": "some_error", "message": failure.message(self)}}),
-        );
-        if let Failure::RateLimited = failure {
-            response = response.insert_header("retry-after", "7");
-        }
-        let server = serve(response).await;
-        Served { model: Self::model(&server), _server: Some(server) }
-    }
-}
-
+#[derive(Clone)]
 struct GeminiServer;
 
 impl GeminiServer {
@@ -375,7 +414,7 @@ impl GeminiServer {
     /// Whole: one candidate with every part. Streamed: the text in pieces, each call whole in its
     /// own chunk (as Gemini sends them), the finish reason and usage on the last chunk; no end
     /// marker.
-    fn encode(reply: &ChatResponse, stream: bool) -> ResponseTemplate {
+    fn reply(reply: &ChatResponse, stream: bool) -> ResponseTemplate {
         let message = &reply.message;
         let candidate = |parts: Vec<Value>| json!({"content": {"role": "model", "parts": parts}});
         let finish = Self::finish(&reply.finish_reason);
@@ -409,19 +448,42 @@ impl GeminiServer {
         chunks.push(json!({"candidates": [last], "usageMetadata": Self::usage(reply)}));
         sse_response(data_events(&chunks))
     }
+}
 
-    fn model(server: &MockServer) -> Arc<dyn Model> {
+impl Wire for GeminiServer {
+    fn name(&self) -> &'static str {
+        "gemini"
+    }
+
+    fn encode(&self, reply: &ChatResponse, stream: bool) -> ResponseTemplate {
+        Self::reply(reply, stream)
+    }
+
+    /// Google's error body; a rate limit says how long to wait in a `RetryInfo` detail.
+    fn error_body(&self, failure: Failure) -> Value {
+        let mut error =
+            json!({"code": failure.status(), "message": failure.message(self), "status": "FAILED"});
+        if let Failure::RateLimited = failure {
+            error["details"] =
+                json!([{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "7s"}]);
+        }
+        json!({"error": error})
+    }
+
+    fn connect(&self, server: &MockServer) -> Arc<dyn Model> {
         let config = GeminiConfig::new("gemini-test")
             .base_url(server.uri())
             .api_key(Secret::new("test-key-0001"));
         Arc::new(Gemini::new(config).unwrap())
     }
-}
 
-#[async_trait]
-impl Backend for GeminiServer {
-    fn name(&self) -> &'static str {
-        "gemini"
+    /// Streams go to another method, not a body field.
+    fn wants_stream(&self, request: &Request) -> bool {
+        request.url.path().ends_with(":streamGenerateContent")
+    }
+
+    fn wait_in_header(&self) -> bool {
+        false
     }
 
     fn context_overflow(&self) -> &'static str {
@@ -435,30 +497,9 @@ impl Backend for GeminiServer {
         }
         reply
     }
-
-    async fn replying(&self, replies: Vec<ChatResponse>) -> Served {
-        let wants_stream =
-            |request: &Request| request.url.path().ends_with(":streamGenerateContent");
-        let server = serve(Replay::new(replies, wants_stream, Self::encode)).await;
-        Served { model: Self::model(&server), _server: Some(server) }
-    }
-
-    /// Google's error body; a rate limit says how long to wait in a `RetryInfo` detail, not a
-    /// header.
-    async fn failing(&self, failure: Failure) -> Served {
-        let mut error =
-            json!({"code": failure.status(), "message": failure.message(self), "status": "FAILED"});
-        if let Failure::RateLimited = failure {
-            error["details"] =
-                json!([{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "7s"}]);
-        }
-        let response =
-            ResponseTemplate::new(failure.status()).set_body_json(json!({"error": error}));
-        let server = serve(response).await;
-        Served { model: Self::model(&server), _server: Some(server) }
-    }
 }
 
+#[derive(Clone)]
 struct CohereServer;
 
 impl CohereServer {
@@ -479,7 +520,7 @@ impl CohereServer {
 
     /// Whole: the text as content, or as the tool plan when there are calls. Streamed: the v2
     /// events, each piece of text and arguments in two deltas.
-    fn encode(reply: &ChatResponse, stream: bool) -> ResponseTemplate {
+    fn reply(reply: &ChatResponse, stream: bool) -> ResponseTemplate {
         let message = &reply.message;
         let finish = Self::finish(&reply.finish_reason);
         let call = |c: &ToolCall, arguments: String| json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": arguments}});
@@ -523,38 +564,30 @@ impl CohereServer {
         events.push(json!({"type": "message-end", "delta": {"finish_reason": finish, "usage": Self::usage(reply)}}));
         sse_response(named_events(&events))
     }
+}
 
-    fn model(server: &MockServer) -> Arc<dyn Model> {
+impl Wire for CohereServer {
+    fn name(&self) -> &'static str {
+        "cohere"
+    }
+
+    fn encode(&self, reply: &ChatResponse, stream: bool) -> ResponseTemplate {
+        Self::reply(reply, stream)
+    }
+
+    fn error_body(&self, failure: Failure) -> Value {
+        json!({"id": "e1", "message": failure.message(self)})
+    }
+
+    fn connect(&self, server: &MockServer) -> Arc<dyn Model> {
         let config = CohereConfig::new("command-test")
             .base_url(server.uri())
             .api_key(Secret::new("test-key-0001"));
         Arc::new(Cohere::new(config).unwrap())
     }
-}
-
-#[async_trait]
-impl Backend for CohereServer {
-    fn name(&self) -> &'static str {
-        "cohere"
-    }
 
     fn context_overflow(&self) -> &'static str {
         "too many tokens: size limit exceeded by 808 tokens. Try using shorter or fewer inputs."
-    }
-
-    async fn replying(&self, replies: Vec<ChatResponse>) -> Served {
-        let server = serve(Replay::new(replies, stream_in_body, Self::encode)).await;
-        Served { model: Self::model(&server), _server: Some(server) }
-    }
-
-    async fn failing(&self, failure: Failure) -> Served {
-        let mut response = ResponseTemplate::new(failure.status())
-            .set_body_json(json!({"id": "e1", "message": failure.message(self)}));
-        if let Failure::RateLimited = failure {
-            response = response.insert_header("retry-after", "7");
-        }
-        let server = serve(response).await;
-        Served { model: Self::model(&server), _server: Some(server) }
     }
 }
 

@@ -3,7 +3,8 @@
 //! caps positions at 4,096 and grows its key-value cache by concatenation on every token.
 //! Here the cache grows in steps, the prompt is processed in chunks (bounding the attention
 //! score matrix), and the cache remembers its tokens so that a prompt extending the previous
-//! one only processes what is new.
+//! one only processes what is new. On the CPU, Q4_1 weights go through anymodel's own kernel
+//! (`q4_1`) and attention reads the cache in place (`attention`); elsewhere candle's ops run.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -225,7 +226,11 @@ impl Llama {
         let len = tokens.len();
         cache.reserve(self, start + len)?;
         let mut x = self.embed.forward(tokens, &self.device)?;
-        let mask = causal_mask(len, start, &self.device)?;
+        // The CPU kernel masks as it goes; candle's ops need the mask as a tensor.
+        let mask = match self.device.is_cpu() {
+            true => None,
+            false => causal_mask(len, start, &self.device)?,
+        };
         for (i, block) in self.blocks.iter().enumerate() {
             let residual = &x;
             let h = block.attn_norm.forward(&x)?;
@@ -283,9 +288,7 @@ impl Llama {
         let y = y.transpose(1, 2)?.reshape((batch, len, s.heads * s.head_dim))?;
         block.wo.forward(&y)
     }
-}
 
-impl Llama {
     /// Attention of `q` (1 × heads × len × head_dim) over the layer's cache, by the CPU kernel
     /// that reads the half-precision cache in place.
     fn attention_on_cpu(

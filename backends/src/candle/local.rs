@@ -76,9 +76,10 @@ pub struct LocalConfig {
     pub path: PathBuf,
     /// Where to run it. Default: the CPU.
     pub device: DeviceChoice,
-    /// CPU threads of this model's own pool; `None` for one per core. candle's quantised
-    /// matrix kernels, the bulk of the work, use a process-wide pool instead, sized once from
-    /// the `CANDLE_NUM_THREADS` environment variable (default: the physical cores).
+    /// CPU threads of this model's own pool; `None` for one per core. The Q4_1 matrix products
+    /// and attention run on it; candle's kernels for other quantisation types use a
+    /// process-wide pool instead, sized once from the `CANDLE_NUM_THREADS` environment variable
+    /// (default: the physical cores).
     pub threads: Option<usize>,
     /// The most tokens of prompt and reply together; default the model's own context length,
     /// capped at 8,192 so that the rotary tables stay small.

@@ -1,6 +1,7 @@
 //! The local backend: Llama-family models run in-process by candle. [`LocalModel`] puts them
 //! behind the [`anymodel_core::Model`] trait; the modules hold its pieces: the GGUF Llama forward
-//! pass ([`llama`]), the tokenizer read from GGUF metadata ([`tokenizer`]), chat templates
+//! pass ([`llama`]) with its CPU kernels (Q4_1 matrix products in `q4_1`, attention over the
+//! cache in `attention`), the tokenizer read from GGUF metadata ([`tokenizer`]), chat templates
 //! ([`template`]), tool calls parsed from the model's text ([`tool_calls`]), Hub names ([`hub`]),
 //! and the benchmark ([`benchmark`]).
 

@@ -87,6 +87,8 @@ pub struct ModelEntry {
     pub threads: Option<usize>,
     /// candle: the most tokens of prompt and reply together.
     pub context_size: Option<usize>,
+    /// candle: the key-value cache type, `f16` (default) or `q8_0` (half the memory, CPU only).
+    pub kv_cache: Option<String>,
     /// Remote: the model's name on the server.
     pub model: Option<String>,
     /// Remote: the API root.
@@ -125,6 +127,7 @@ impl ModelEntry {
             ("device", self.device.is_some()),
             ("threads", self.threads.is_some()),
             ("context_size", self.context_size.is_some()),
+            ("kv_cache", self.kv_cache.is_some()),
             ("model", self.model.is_some()),
             ("base_url", self.base_url.is_some()),
             ("api_key_env", self.api_key_env.is_some()),
@@ -308,7 +311,7 @@ impl Config {
 
     fn check_model(&self, name: &str, entry: &ModelEntry) -> Result<(), String> {
         let allowed: &[&str] = match entry.backend.as_str() {
-            "candle" => &["path", "device", "threads", "context_size"],
+            "candle" => &["path", "device", "threads", "context_size", "kv_cache"],
             "openai" | "anthropic" | "gemini" | "cohere" => {
                 &["model", "base_url", "api_key_env", "headers"]
             }
@@ -450,6 +453,7 @@ impl Config {
                 device: entry.device.clone(),
                 threads: entry.threads,
                 context_size: entry.context_size,
+                kv_cache: entry.kv_cache.clone(),
             },
             "ollama" => ModelSpec::Remote {
                 api: Api::OpenAi,

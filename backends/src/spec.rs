@@ -36,6 +36,8 @@ pub enum ModelSpec {
         threads: Option<usize>,
         /// The most tokens of prompt and reply together.
         context_size: Option<usize>,
+        /// The key-value cache type: `f16` (default) or `q8_0`.
+        kv_cache: Option<String>,
     },
     /// A model behind an API.
     Remote {
@@ -87,6 +89,7 @@ impl ModelSpec {
                 device: None,
                 threads: None,
                 context_size: None,
+                kv_cache: None,
             }),
             _ => None,
         }
@@ -118,8 +121,8 @@ impl ModelSpec {
     /// Loading a local model reads its file on the calling thread.
     pub async fn build(&self) -> Result<Arc<dyn Model>> {
         match self {
-            ModelSpec::Local { path, device, threads, context_size } => {
-                local(path, device.as_deref(), *threads, *context_size).await
+            ModelSpec::Local { path, device, threads, context_size, kv_cache } => {
+                local(path, device.as_deref(), *threads, *context_size, kv_cache.as_deref()).await
             }
             ModelSpec::Remote { api, model, base_url, api_key_env, headers } => {
                 remote(*api, model, base_url.as_deref(), api_key_env.as_deref(), headers)
@@ -143,6 +146,7 @@ async fn local(
     device: Option<&str>,
     threads: Option<usize>,
     context_size: Option<usize>,
+    kv_cache: Option<&str>,
 ) -> Result<Arc<dyn Model>> {
     use crate::candle::{LocalConfig, LocalModel, resolve_model};
     let mut config = LocalConfig::new(resolve_model(&path.to_string_lossy()).await?);
@@ -151,6 +155,9 @@ async fn local(
     }
     config.threads = threads;
     config.context_size = context_size;
+    if let Some(kind) = kv_cache {
+        config.kv_cache = kind.parse().map_err(Error::config)?;
+    }
     Ok(Arc::new(LocalModel::load(config)?))
 }
 
@@ -160,6 +167,7 @@ async fn local(
     _: Option<&str>,
     _: Option<usize>,
     _: Option<usize>,
+    _: Option<&str>,
 ) -> Result<Arc<dyn Model>> {
     Err(Error::config(format!(
         "{} is a local model, and this build has no `candle` feature",

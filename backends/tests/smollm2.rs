@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anymodel_backends::candle::{LocalConfig, LocalModel};
+use anymodel_backends::candle::{CacheKind, LocalConfig, LocalModel};
 use anymodel_core::{
     ChatRequest, Error, FinishReason, Message, Model, ResponseFormat, Sampling, StreamEvent,
     ToolChoice, ToolSpec, collect_stream,
@@ -54,6 +54,28 @@ async fn it_answers_a_chat_prompt_and_greedy_decoding_is_fixed() {
     assert!(deltas > 1, "the reply came in one piece");
     let replayed = collect_stream(Box::pin(futures::stream::iter(events))).await.unwrap();
     assert_eq!(replayed.message.content, "The capital of France is Paris.");
+}
+
+/// The 8-bit cache rounds keys and values: the fixed greedy answer is unchanged, and a long
+/// one follows the half-precision cache's for its first sentence, then may part where two
+/// tokens were close (this small model has many such places).
+#[tokio::test]
+async fn an_eight_bit_cache_keeps_the_greedy_answers_close() {
+    let half = load();
+    let eight = LocalModel::load(LocalConfig {
+        threads: Some(1),
+        kv_cache: CacheKind::Q8,
+        ..LocalConfig::new(model_path())
+    })
+    .unwrap();
+    let short = ChatRequest::new(question()).with_sampling(greedy(40));
+    let reply = eight.chat(short).await.unwrap();
+    assert_eq!(reply.message.content, "The capital of France is Paris.");
+    let long =
+        ChatRequest::user("Explain in detail how a bicycle works.").with_sampling(greedy(60));
+    let (a, b) = (half.chat(long.clone()).await.unwrap(), eight.chat(long).await.unwrap());
+    let words = |text: &str| text.split_whitespace().take(12).collect::<Vec<_>>().join(" ");
+    assert_eq!(words(&a.message.content), words(&b.message.content));
 }
 
 #[tokio::test]

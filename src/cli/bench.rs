@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
-use anymodel::backends::candle::{BenchReport, BenchTest, benchmark, mib};
+use anymodel::backends::candle::{BenchReport, BenchTest, CacheKind, benchmark, mib};
 
 use super::llama_bench::{LlamaBench, Measured};
 use super::output::outln;
@@ -28,6 +28,10 @@ pub struct BenchArgs {
     /// Runs of each test; the median is reported.
     #[arg(short, long, default_value_t = 3)]
     repetitions: usize,
+    /// The key-value cache type, for both: f16, or q8_0 (8 bits; llama.cpp then runs with
+    /// flash attention, which its quantised cache needs).
+    #[arg(long, default_value = "f16", value_name = "TYPE")]
+    cache_type: String,
     /// llama.cpp's llama-bench (default: $LLAMA_BENCH, then the PATH).
     #[arg(long, value_name = "PATH")]
     llama_bench: Option<PathBuf>,
@@ -57,6 +61,10 @@ pub fn bench(args: &BenchArgs) -> ExitCode {
     if args.child {
         return child(args);
     }
+    if let Err(message) = args.cache_type.parse::<CacheKind>() {
+        eprintln!("anymodel bench: --cache-type: {message}");
+        return ExitCode::from(2);
+    }
     let tests = args.tests();
     let llama = (!args.no_llama).then(|| LlamaBench::find(args.llama_bench.as_deref())).flatten();
     let mut rows = Vec::new();
@@ -69,7 +77,8 @@ pub fn bench(args: &BenchArgs) -> ExitCode {
             }
         };
         let theirs = llama.as_ref().map(|llama| {
-            llama.run(&args.model, threads, &tests, args.repetitions).unwrap_or_else(|message| {
+            let run = llama.run(&args.model, threads, &tests, args.repetitions, &args.cache_type);
+            run.unwrap_or_else(|message| {
                 eprintln!("anymodel bench: llama-bench: {message}");
                 Measured::default()
             })
@@ -114,7 +123,14 @@ fn measure_in_child(args: &BenchArgs, threads: usize) -> Result<BenchReport, Str
 
 fn child(args: &BenchArgs) -> ExitCode {
     let threads = args.threads.first().copied().unwrap_or(1);
-    match benchmark(&args.model, threads, &args.tests(), args.repetitions) {
+    let kv_cache: CacheKind = match args.cache_type.parse() {
+        Ok(kind) => kind,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
+    match benchmark(&args.model, threads, &args.tests(), args.repetitions, kv_cache) {
         Ok(report) => {
             outln!("{}", serde_json::to_string(&report).unwrap_or_default());
             ExitCode::SUCCESS

@@ -47,15 +47,16 @@ impl LlamaBench {
         &self.path
     }
 
-    /// Runs `tests` on `model` with `threads` threads: the prompts and the decode on an empty
-    /// cache in one run, each deeper decode in a run of its own (`-d` would otherwise repeat
-    /// every test at every depth).
+    /// Runs `tests` on `model` with `threads` threads and a `cache_type` cache: the prompts and
+    /// the decode on an empty cache in one run, each deeper decode in a run of its own (`-d`
+    /// would otherwise repeat every test at every depth).
     pub fn run(
         &self,
         model: &Path,
         threads: usize,
         tests: &[BenchTest],
         repetitions: usize,
+        cache_type: &str,
     ) -> Result<Measured, String> {
         let list =
             |values: Vec<usize>| values.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
@@ -85,6 +86,10 @@ impl LlamaBench {
                 .args(["-t", &threads.to_string(), "-p", &prompts, "-n", &decode.to_string()])
                 .args(["-d", &depth.to_string(), "-r", &repetitions.max(1).to_string()])
                 .args(["-o", "json"]);
+            if cache_type != "f16" {
+                // llama.cpp quantises the value cache only with flash attention.
+                command.args(["-ctk", cache_type, "-ctv", cache_type, "-fa", "1"]);
+            }
             let (stdout, peak) = run_watching_memory(command)?;
             measured.results.extend(parse(&stdout)?);
             measured.peak_memory_bytes = measured.peak_memory_bytes.max(peak);

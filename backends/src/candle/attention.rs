@@ -16,6 +16,57 @@ const QUERY_TILE: usize = 16;
 /// Queries per task from which the key tile is turned to [dim][key] for scoring.
 const TURN_FROM: usize = 8;
 
+/// One layer's cached keys or values, kv_heads × capacity × head_dim, as the cache holds them.
+#[derive(Clone, Copy)]
+pub(crate) enum CacheRows<'a> {
+    /// Half precision.
+    Half(&'a [f16]),
+    /// Eight bits per value, stored plus 128, with one scale per 32 values.
+    Q8 {
+        /// The values.
+        values: &'a [u8],
+        /// The scales.
+        scales: &'a [f32],
+    },
+}
+
+/// Values per scale in a [`CacheRows::Q8`] cache.
+pub(crate) const Q8_BLOCK: usize = 32;
+
+impl CacheRows<'_> {
+    /// Fills `out` with the values from element `at` on (a multiple of 32), as `f32`.
+    fn convert(&self, at: usize, out: &mut [f32]) {
+        match self {
+            CacheRows::Half(values) => values[at..at + out.len()].convert_to_f32_slice(out),
+            CacheRows::Q8 { values, scales } => {
+                let values = &values[at..at + out.len()];
+                let scales = &scales[at / Q8_BLOCK..];
+                for ((out, values), scale) in
+                    out.chunks_mut(Q8_BLOCK).zip(values.chunks(Q8_BLOCK)).zip(scales)
+                {
+                    for (o, v) in out.iter_mut().zip(values) {
+                        *o = (f32::from(*v) - 128.0) * scale;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Quantises rows of `values` (a multiple of 32 long) to [`CacheRows::Q8`]'s form.
+pub(crate) fn quantise(values: &[f32]) -> (Vec<u8>, Vec<f32>) {
+    let mut quantised = Vec::with_capacity(values.len());
+    let mut scales = Vec::with_capacity(values.len() / Q8_BLOCK);
+    for block in values.chunks(Q8_BLOCK) {
+        let amax = block.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let scale = amax / 127.0;
+        let inverse = if scale == 0.0 { 0.0 } else { 1.0 / scale };
+        quantised.extend(block.iter().map(|v| ((v * inverse).round() + 128.0) as u8));
+        scales.push(scale);
+    }
+    (quantised, scales)
+}
+
 /// The shape of one attention call.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Attention {
@@ -37,7 +88,7 @@ impl Attention {
     /// `queries` (heads × len × head_dim) attend causally over `keys` and `values` (kv_heads ×
     /// capacity × head_dim, the first `start + len` positions filled); the result is len ×
     /// heads × head_dim.
-    pub(crate) fn run(&self, queries: &[f32], keys: &[f16], values: &[f16]) -> Vec<f32> {
+    pub(crate) fn run(&self, queries: &[f32], keys: CacheRows, values: CacheRows) -> Vec<f32> {
         let Attention { heads, kv_heads, head_dim, len, .. } = *self;
         let group = heads / kv_heads.max(1);
         let tiles = len.div_ceil(QUERY_TILE);
@@ -66,8 +117,8 @@ impl Attention {
     fn task(
         &self,
         queries: &[f32],
-        keys: &[f16],
-        values: &[f16],
+        keys: CacheRows,
+        values: CacheRows,
         kv: usize,
         group: usize,
         first: usize,
@@ -83,11 +134,6 @@ impl Attention {
         };
         let last = start + first + count; // Positions the last query sees.
         let seen = |p: usize| start + first + p + 1;
-        fn rows(buffer: &[f16], at: usize, count: usize) -> &[f16] {
-            &buffer[at..at + count]
-        }
-        let cache =
-            |buffer, t: usize| rows(buffer, (kv * capacity + t) * d, d * KEY_TILE.min(last - t));
         let queries: Vec<(usize, &[f32])> =
             (0..count).flat_map(|p| (0..group).map(move |h| (p, query(p, h)))).collect();
         let mut tile = vec![0f32; KEY_TILE * d];
@@ -95,10 +141,10 @@ impl Attention {
         // are accumulated side by side (broadcast and multiply-add, no horizontal sums).
         let mut turned = vec![0f32; d * KEY_TILE];
         let mut scores = vec![f32::NEG_INFINITY; queries.len() * last];
+        let at = |t: usize| (kv * capacity + t) * d;
         for t0 in (0..last).step_by(KEY_TILE) {
-            let keys = cache(keys, t0);
-            let tile = &mut tile[..keys.len()];
-            keys.convert_to_f32_slice(tile);
+            let tile = &mut tile[..d * KEY_TILE.min(last - t0)];
+            keys.convert(at(t0), tile);
             let keys_here = tile.len() / d;
             if queries.len() < TURN_FROM {
                 // Few queries (decoding): turning the tile would cost more than it saves.
@@ -138,9 +184,8 @@ impl Attention {
         }
         let mut out = vec![0f32; count * group * d];
         for t0 in (0..last).step_by(KEY_TILE) {
-            let values = cache(values, t0);
-            let tile = &mut tile[..values.len()];
-            values.convert_to_f32_slice(tile);
+            let tile = &mut tile[..d * KEY_TILE.min(last - t0)];
+            values.convert(at(t0), tile);
             for (q, acc) in out.chunks_exact_mut(d).enumerate() {
                 let weights = &scores[q * last + t0..];
                 match d {
@@ -267,6 +312,32 @@ mod tests {
         assert!(exp(-200.0) < 1e-37);
     }
 
+    /// An 8-bit cache gives what the half-precision one gives up to its rounding.
+    #[test]
+    fn an_eight_bit_cache_attends_like_the_half_precision_one() {
+        let numbers = |count: usize, seed: usize| -> Vec<f32> {
+            (0..count)
+                .map(|i| (((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.0) - 1.0)
+                .collect()
+        };
+        let shape =
+            Attention { heads: 6, kv_heads: 2, head_dim: 64, capacity: 96, start: 40, len: 9 };
+        let q = numbers(6 * 9 * 64, 1);
+        let (k, v) = (numbers(2 * 96 * 64, 2), numbers(2 * 96 * 64, 3));
+        let half = |x: &[f32]| x.iter().copied().map(f16::from_f32).collect::<Vec<_>>();
+        let (k16, v16) = (half(&k), half(&v));
+        let ((k8, k_scales), (v8, v_scales)) = (quantise(&k), quantise(&v));
+        let exact = shape.run(&q, CacheRows::Half(&k16), CacheRows::Half(&v16));
+        let eight = shape.run(
+            &q,
+            CacheRows::Q8 { values: &k8, scales: &k_scales },
+            CacheRows::Q8 { values: &v8, scales: &v_scales },
+        );
+        for (e, g) in exact.iter().zip(&eight) {
+            assert!((e - g).abs() < 0.02, "{g} vs {e}");
+        }
+    }
+
     #[test]
     fn matches_plain_attention_for_prompts_and_single_tokens() {
         let numbers = |count: usize, seed: usize| -> Vec<f32> {
@@ -280,7 +351,7 @@ mod tests {
             let q = numbers(6 * len * d, 1);
             let k: Vec<f16> = numbers(2 * 160 * d, 2).into_iter().map(f16::from_f32).collect();
             let v: Vec<f16> = numbers(2 * 160 * d, 3).into_iter().map(f16::from_f32).collect();
-            let got = shape.run(&q, &k, &v);
+            let got = shape.run(&q, CacheRows::Half(&k), CacheRows::Half(&v));
             let expected = reference(&shape, &q, &k, &v);
             for (g, e) in got.iter().zip(&expected) {
                 assert!((g - e).abs() < 1e-4, "start {start} len {len}: {g} vs {e}");

@@ -15,7 +15,7 @@ use candle_core::quantized::gguf_file;
 use serde::{Deserialize, Serialize};
 
 use super::candle_message;
-use super::llama::{Cache, Llama};
+use super::llama::{Cache, CacheKind, Llama};
 
 /// One test, named as `llama-bench` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,12 +99,13 @@ pub fn mib(bytes: u64) -> f64 {
 }
 
 /// Loads `path` on the CPU in a pool of `threads` threads and runs each test `repetitions`
-/// times (at least once), each time on an empty cache.
+/// times (at least once), each time on an empty cache of `kv_cache`.
 pub fn benchmark(
     path: &Path,
     threads: usize,
     tests: &[BenchTest],
     repetitions: usize,
+    kv_cache: CacheKind,
 ) -> Result<BenchReport> {
     let shown = path.display().to_string();
     let fail = |err: candle_core::Error| Error::Backend {
@@ -127,7 +128,7 @@ pub fn benchmark(
         for test in tests {
             let mut speeds = Vec::with_capacity(repetitions.max(1));
             for _ in 0..repetitions.max(1) {
-                speeds.push(run(&model, *test).map_err(fail)?);
+                speeds.push(run(&model, *test, kv_cache).map_err(fail)?);
             }
             speeds.sort_by(f64::total_cmp);
             results.push(BenchResult { test: *test, tokens_per_second: speeds[speeds.len() / 2] });
@@ -156,8 +157,8 @@ fn tokens(count: usize) -> Vec<u32> {
 }
 
 /// One run of `test` on a fresh cache, in tokens per second.
-fn run(model: &Llama, test: BenchTest) -> candle_core::Result<f64> {
-    let mut cache: Cache = model.new_cache();
+fn run(model: &Llama, test: BenchTest, kv_cache: CacheKind) -> candle_core::Result<f64> {
+    let mut cache: Cache = model.new_cache_of(kv_cache)?;
     cache.reserve(model, positions(&test))?;
     match test {
         BenchTest::Prompt { tokens: count } => {

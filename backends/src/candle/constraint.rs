@@ -45,7 +45,7 @@ impl Grammars {
 
     /// A reply that is JSON matching `schema`.
     pub(crate) fn json(&self, schema: &Value) -> Result<Constraint> {
-        self.constraint(TopLevelGrammar::from_json_schema(compact(schema.clone())))
+        self.constraint(TopLevelGrammar::from_json_schema(compact(closed(schema.clone()))))
     }
 
     /// A reply that is one call of one of `tools` (or of `only`, when given), with arguments
@@ -73,7 +73,7 @@ impl Grammars {
             .map(|tool| {
                 json!({
                     "type": "object",
-                    "properties": { "name": { "const": tool.name }, arguments_key: tool.parameters },
+                    "properties": { "name": { "const": tool.name }, arguments_key: closed(tool.parameters.clone()) },
                     "required": ["name", arguments_key],
                     "additionalProperties": false
                 })
@@ -113,6 +113,37 @@ pub(crate) fn trigger(format: ToolCallFormat) -> Option<&'static str> {
         ToolCallFormat::Llama3Json => Some("<|python_tag|>"),
         ToolCallFormat::Pythonic => None,
     }
+}
+
+/// `schema` with its objects closed where it leaves them open: only declared properties may be
+/// written. Any such output still matches the schema, and a small model given room for more
+/// properties invents them until the token limit cuts its JSON short.
+fn closed(mut schema: Value) -> Value {
+    fn close(node: &mut Value) {
+        match node {
+            Value::Object(object) => {
+                if object.contains_key("properties") && !object.contains_key("additionalProperties")
+                {
+                    object.insert("additionalProperties".into(), Value::Bool(false));
+                }
+                for (key, value) in object.iter_mut() {
+                    match (key.as_str(), value) {
+                        // Maps of names to schemas: each value is a schema.
+                        ("properties" | "$defs" | "definitions", Value::Object(map)) => {
+                            map.values_mut().for_each(close);
+                        }
+                        // Data, not schemas.
+                        ("const" | "enum" | "default" | "examples", _) => {}
+                        (_, value) => close(value),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(close),
+            _ => {}
+        }
+    }
+    close(&mut schema);
+    schema
 }
 
 /// `schema` with llguidance told to write JSON compactly: one space after `:` and `,`, no free
@@ -166,5 +197,30 @@ impl Constraint {
     /// Whether the grammar is complete and allows nothing more.
     pub(crate) fn is_done(&self) -> bool {
         self.matcher.is_stopped()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_objects_are_closed_and_the_rest_is_left_alone() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "properties": {"type": "object", "properties": {"x": {"type": "integer"}}},
+                "free": {"type": "object", "properties": {}, "additionalProperties": true},
+                "fixed": {"const": {"properties": 1}}
+            },
+            "$defs": {"P": {"type": "object", "properties": {"y": {"type": "string"}}}}
+        });
+        let closed = closed(schema);
+        assert_eq!(closed["additionalProperties"], false);
+        assert_eq!(closed["properties"]["properties"]["additionalProperties"], false);
+        assert!(closed["properties"].get("additionalProperties").is_none());
+        assert_eq!(closed["properties"]["free"]["additionalProperties"], true);
+        assert_eq!(closed["properties"]["fixed"]["const"], json!({"properties": 1}));
+        assert_eq!(closed["$defs"]["P"]["additionalProperties"], false);
     }
 }

@@ -16,7 +16,7 @@ use candle_core::{
 use candle_transformers::quantized_nn::RmsNorm;
 use candle_transformers::utils::repeat_kv;
 
-use super::attention::Attention;
+use super::attention::{Attention, CacheRows, Q8_BLOCK, quantise};
 use super::q4_1::Q4_1Matrix;
 
 /// The shape of a Llama model, from GGUF metadata.
@@ -206,9 +206,20 @@ impl Llama {
         self.cos.dim(0).unwrap_or(0)
     }
 
-    /// A cache for this model.
+    /// A half-precision cache for this model.
     pub fn new_cache(&self) -> Cache {
-        Cache { tokens: Vec::new(), layers: Vec::new(), capacity: 0 }
+        Cache { tokens: Vec::new(), kind: CacheKind::Half, layers: Vec::new(), capacity: 0 }
+    }
+
+    /// A cache of `kind` for this model: the 8-bit one needs the CPU and a head width that is a
+    /// multiple of 32.
+    pub fn new_cache_of(&self, kind: CacheKind) -> CandleResult<Cache> {
+        if kind == CacheKind::Q8 && (!self.device.is_cpu() || self.shape.head_dim % Q8_BLOCK != 0) {
+            candle_core::bail!(
+                "the 8-bit key-value cache needs the CPU and a head width that is a multiple of 32"
+            );
+        }
+        Ok(Cache { kind, ..self.new_cache() })
     }
 
     /// Runs `tokens` after what `cache` holds and returns the logits of the last one. The
@@ -268,12 +279,12 @@ impl Llama {
         let sin = self.sin.narrow(0, start, len)?;
         let q = candle_nn::rotary_emb::rope_i(&q, &cos, &sin)?;
         let k = candle_nn::rotary_emb::rope_i(&k, &cos, &sin)?;
-        let (k_all, v_all) =
-            cache.store(layer, &k.to_dtype(CACHE_DTYPE)?, &v.to_dtype(CACHE_DTYPE)?, start)?;
+        cache.store(layer, &k, &v, start)?;
         if self.device.is_cpu() {
             let y = self.attention_on_cpu(&q, cache, layer, start, len)?;
             return block.wo.forward(&y.reshape((batch, len, s.heads * s.head_dim))?);
         }
+        let (k_all, v_all) = cache.held(layer, start + len)?;
         let groups = s.heads / s.kv_heads;
         let k_all = repeat_kv(k_all, groups)?.contiguous()?;
         let v_all = repeat_kv(v_all, groups)?.contiguous()?;
@@ -300,7 +311,6 @@ impl Llama {
         len: usize,
     ) -> CandleResult<Tensor> {
         let s = &self.shape;
-        let (keys, values) = &cache.layers[layer];
         let shape = Attention {
             heads: s.heads,
             kv_heads: s.kv_heads,
@@ -309,14 +319,22 @@ impl Llama {
             start,
             len,
         };
+        let parts: Vec<_> = cache.layers[layer].iter().map(Tensor::storage_and_layout).collect();
+        let half = |i: usize| -> CandleResult<CacheRows> {
+            Ok(CacheRows::Half(cpu_slice::<half::f16>(&parts[i].0, parts[i].1)?))
+        };
+        let q8 = |i: usize| -> CandleResult<CacheRows> {
+            Ok(CacheRows::Q8 {
+                values: cpu_slice::<u8>(&parts[i].0, parts[i].1)?,
+                scales: cpu_slice::<f32>(&parts[i + 2].0, parts[i + 2].1)?,
+            })
+        };
+        let (keys, values) = match cache.kind {
+            CacheKind::Half => (half(0)?, half(1)?),
+            CacheKind::Q8 => (q8(0)?, q8(1)?),
+        };
         let (q_storage, q_layout) = q.storage_and_layout();
-        let (k_storage, k_layout) = keys.storage_and_layout();
-        let (v_storage, v_layout) = values.storage_and_layout();
-        let out = shape.run(
-            cpu_slice::<f32>(&q_storage, q_layout)?,
-            cpu_slice::<half::f16>(&k_storage, k_layout)?,
-            cpu_slice::<half::f16>(&v_storage, v_layout)?,
-        );
+        let out = shape.run(cpu_slice::<f32>(&q_storage, q_layout)?, keys, values);
         Tensor::from_vec(out, (len, s.heads * s.head_dim), &self.device)
     }
 }
@@ -364,11 +382,51 @@ fn rotary_tables(
     Ok((angles.cos()?, angles.sin()?))
 }
 
+/// How a cache holds keys and values.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CacheKind {
+    /// Half precision, as llama.cpp keeps them by default.
+    #[default]
+    Half,
+    /// Eight bits per value with a scale per 32 (llama.cpp's `q8_0`): half the memory, and half
+    /// the bytes read per decoded token, which is what decoding after a long prompt waits on.
+    /// Outputs differ from the half-precision cache's by its rounding. CPU only.
+    Q8,
+}
+
+impl CacheKind {
+    /// The tensors a layer keeps, as element type and row width: keys, values, then (8-bit)
+    /// their scales.
+    fn parts(self, head_dim: usize) -> Vec<(DType, usize)> {
+        match self {
+            CacheKind::Half => vec![(DType::F16, head_dim); 2],
+            CacheKind::Q8 => {
+                let scales = (DType::F32, head_dim / Q8_BLOCK);
+                vec![(DType::U8, head_dim), (DType::U8, head_dim), scales, scales]
+            }
+        }
+    }
+}
+
+impl std::str::FromStr for CacheKind {
+    type Err = String;
+
+    /// llama.cpp's names: `f16`, `q8_0`.
+    fn from_str(name: &str) -> Result<Self, String> {
+        match name {
+            "f16" => Ok(CacheKind::Half),
+            "q8_0" => Ok(CacheKind::Q8),
+            other => Err(format!("unknown key-value cache type `{other}` (expected f16 or q8_0)")),
+        }
+    }
+}
+
 /// The key-value cache of one conversation: per layer, keys and values for every processed
 /// position, in buffers that grow a chunk at a time, and the tokens they came from.
 pub struct Cache {
     tokens: Vec<u32>,
-    layers: Vec<(Tensor, Tensor)>,
+    kind: CacheKind,
+    layers: Vec<Vec<Tensor>>,
     capacity: usize,
 }
 
@@ -395,36 +453,56 @@ impl Cache {
         let capacity = (needed.div_ceil(PREFILL_CHUNK) * PREFILL_CHUNK).min(model.positions());
         let s = &model.shape;
         let held = self.tokens.len();
+        let parts = self.kind.parts(s.head_dim);
         let mut layers = Vec::with_capacity(s.layers);
         for layer in 0..s.layers {
-            let k =
-                Tensor::zeros((1, s.kv_heads, capacity, s.head_dim), CACHE_DTYPE, &model.device)?;
-            let v =
-                Tensor::zeros((1, s.kv_heads, capacity, s.head_dim), CACHE_DTYPE, &model.device)?;
-            if held > 0 {
-                let (old_k, old_v) = &self.layers[layer];
-                k.slice_set(&old_k.narrow(2, 0, held)?.contiguous()?, 2, 0)?;
-                v.slice_set(&old_v.narrow(2, 0, held)?.contiguous()?, 2, 0)?;
+            let mut tensors = Vec::with_capacity(parts.len());
+            for (i, (dtype, width)) in parts.iter().enumerate() {
+                let shape = (1, s.kv_heads, capacity, *width);
+                let tensor = Tensor::zeros(shape, *dtype, &model.device)?;
+                if held > 0 {
+                    tensor.slice_set(
+                        &self.layers[layer][i].narrow(2, 0, held)?.contiguous()?,
+                        2,
+                        0,
+                    )?;
+                }
+                tensors.push(tensor);
             }
-            layers.push((k, v));
+            layers.push(tensors);
         }
         self.layers = layers;
         self.capacity = capacity;
         Ok(())
     }
 
-    /// Writes the new keys and values at `start` and returns all of them so far.
-    fn store(
-        &mut self,
-        layer: usize,
-        k: &Tensor,
-        v: &Tensor,
-        start: usize,
-    ) -> CandleResult<(Tensor, Tensor)> {
-        let (cache_k, cache_v) = &self.layers[layer];
-        cache_k.slice_set(k, 2, start)?;
-        cache_v.slice_set(v, 2, start)?;
-        let total = start + k.dim(2)?;
-        Ok((cache_k.narrow(2, 0, total)?, cache_v.narrow(2, 0, total)?))
+    /// Writes the new keys and values (`f32`, 1 × kv_heads × len × head_dim) at `start`.
+    fn store(&mut self, layer: usize, k: &Tensor, v: &Tensor, start: usize) -> CandleResult<()> {
+        let parts = &self.layers[layer];
+        match self.kind {
+            CacheKind::Half => {
+                parts[0].slice_set(&k.to_dtype(DType::F16)?, 2, start)?;
+                parts[1].slice_set(&v.to_dtype(DType::F16)?, 2, start)?;
+            }
+            CacheKind::Q8 => {
+                for (i, new) in [k, v].into_iter().enumerate() {
+                    let (_, heads, len, width) = new.dims4()?;
+                    let (values, scales) = quantise(&new.flatten_all()?.to_vec1::<f32>()?);
+                    let values = Tensor::from_vec(values, (1, heads, len, width), new.device())?;
+                    let scales =
+                        Tensor::from_vec(scales, (1, heads, len, width / Q8_BLOCK), new.device())?;
+                    parts[i].slice_set(&values, 2, start)?;
+                    parts[i + 2].slice_set(&scales, 2, start)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The keys and values of the first `total` positions, of a half-precision cache (the
+    /// path of candle's ops, off the CPU).
+    fn held(&self, layer: usize, total: usize) -> CandleResult<(Tensor, Tensor)> {
+        let parts = &self.layers[layer];
+        Ok((parts[0].narrow(2, 0, total)?, parts[1].narrow(2, 0, total)?))
     }
 }

@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use super::candle_message;
 use super::constraint::{Grammars, Guide, trigger};
 use super::generate::{GenerationStats, Params, generate, sampler};
-use super::llama::{Cache, Llama};
+use super::llama::{Cache, CacheKind, Llama};
 use super::session::{
     Checkpoint, CheckpointSession, CheckpointState, GgufSession, Session as SessionMut,
 };
@@ -89,6 +89,8 @@ pub struct LocalConfig {
     /// A Hugging Face `tokenizer.json` to use instead of the tokenizer in the GGUF metadata
     /// (the special tokens and chat template still come from the GGUF file).
     pub tokenizer_json: Option<PathBuf>,
+    /// How the key-value cache holds keys and values (GGUF models). Default: half precision.
+    pub kv_cache: CacheKind,
 }
 
 impl LocalConfig {
@@ -101,6 +103,7 @@ impl LocalConfig {
             context_size: None,
             repetition_penalty: 1.0,
             tokenizer_json: None,
+            kv_cache: CacheKind::Half,
         }
     }
 }
@@ -441,7 +444,9 @@ fn load_gguf(config: &LocalConfig, device: &Device) -> Result<(Weights, Vocabula
             candle_message(&err)
         ))
     })?;
-    let cache = model.new_cache();
+    let cache = model
+        .new_cache_of(config.kv_cache)
+        .map_err(|err| Error::config(format!("{shown}: {}", candle_message(&err))))?;
     Ok((Weights::Gguf { model, cache }, vocabulary, positions))
 }
 

@@ -22,6 +22,7 @@ pub mod tool_calls;
 pub use bench::{BenchReport, BenchResult, BenchTest, benchmark, mib, peak_memory_of};
 pub use generate::GenerationStats;
 pub use hub::{HubFile, resolve_model};
+pub use llama::CacheKind;
 pub use local::{DeviceChoice, LocalConfig, LocalModel};
 pub use template::{CHATML_TEMPLATE, ChatTemplate, LLAMA3_TEMPLATE};
 pub use tokenizer::{Vocabulary, vocabulary_from_gguf};

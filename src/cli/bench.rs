@@ -105,6 +105,7 @@ fn measure_in_child(args: &BenchArgs, threads: usize) -> Result<BenchReport, Str
             "--repetitions",
             &args.repetitions.to_string(),
         ])
+        .args(["--cache-type", &args.cache_type])
         .arg("--child")
         .env("CANDLE_NUM_THREADS", &threads_text)
         .env("RAYON_NUM_THREADS", &threads_text);
@@ -151,9 +152,10 @@ fn print_table(
 ) {
     let file = rows.first().map_or(0, |(ours, _)| ours.file_bytes);
     outln!(
-        "{} ({:.0} MiB), median of {} runs",
+        "{} ({:.0} MiB), {} key-value cache, median of {} runs",
         args.model.display(),
         mib(file),
+        args.cache_type,
         args.repetitions.max(1)
     );
     match llama {

@@ -389,8 +389,8 @@ pub enum CacheKind {
     #[default]
     Half,
     /// Eight bits per value with a scale per 32 (llama.cpp's `q8_0`): half the memory, and half
-    /// the bytes read per decoded token, which is what decoding after a long prompt waits on.
-    /// Outputs differ from the half-precision cache's by its rounding. CPU only.
+    /// the bytes read per decoded token. Outputs differ from the half-precision cache's by its
+    /// rounding. CPU only.
     Q8,
 }
 

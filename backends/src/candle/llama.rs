@@ -214,7 +214,9 @@ impl Llama {
     /// A cache of `kind` for this model: the 8-bit one needs the CPU and a head width that is a
     /// multiple of 32.
     pub fn new_cache_of(&self, kind: CacheKind) -> CandleResult<Cache> {
-        if kind == CacheKind::Q8 && (!self.device.is_cpu() || self.shape.head_dim % Q8_BLOCK != 0) {
+        if kind == CacheKind::Q8
+            && (!self.device.is_cpu() || !self.shape.head_dim.is_multiple_of(Q8_BLOCK))
+        {
             candle_core::bail!(
                 "the 8-bit key-value cache needs the CPU and a head width that is a multiple of 32"
             );

@@ -21,9 +21,11 @@ mkdir -p "$root"
 if [ ! -d "$source_dir" ]; then
   echo "fetching llama-cpp-python $version (llama.cpp's sources) from PyPI" >&2
   url=$(python3 - "$version" <<'PY'
-import json, sys, urllib.request
-release = json.load(urllib.request.urlopen(f"https://pypi.org/pypi/llama-cpp-python/{sys.argv[1]}/json"))
-print(next(f["url"] for f in release["urls"] if f["packagetype"] == "sdist"))
+import json, sys, urllib.parse, urllib.request
+index = "https://pypi.org/pypi/llama-cpp-python/json"
+files = json.load(urllib.request.urlopen(index))["releases"][sys.argv[1]]
+sdist = next(f["url"] for f in files if f["packagetype"] == "sdist")
+print(urllib.parse.urljoin(index, sdist))  # Mirrors give the address relative to the index.
 PY
 )
   curl -sSfL "$url" | tar xz -C "$root"

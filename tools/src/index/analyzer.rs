@@ -26,15 +26,19 @@ const STOP_WORDS: [&str; 33] = [
 /// Words longer than this (in bytes) are dropped: they are hashes, base64 or minified code.
 const LONGEST_WORD: usize = 40;
 
-/// The analyzer for every text field of the knowledge index.
+/// The analyzer for every text field of the knowledge index: built once (its stop-word set and
+/// stemmer), then cloned for each index and query.
 pub fn analyzer() -> TextAnalyzer {
-    TextAnalyzer::builder(SimpleTokenizer::default())
-        .filter(RemoveLongFilter::limit(LONGEST_WORD))
-        .filter(SplitIdentifiers)
-        .filter(LowerCaser)
-        .filter(StopWordFilter::remove(STOP_WORDS.iter().map(|word| word.to_string())))
-        .filter(Stemmer::new(Language::English))
-        .build()
+    static ANALYZER: std::sync::LazyLock<TextAnalyzer> = std::sync::LazyLock::new(|| {
+        TextAnalyzer::builder(SimpleTokenizer::default())
+            .filter(RemoveLongFilter::limit(LONGEST_WORD))
+            .filter(SplitIdentifiers)
+            .filter(LowerCaser)
+            .filter(StopWordFilter::remove(STOP_WORDS.iter().map(|word| word.to_string())))
+            .filter(Stemmer::new(Language::English))
+            .build()
+    });
+    ANALYZER.clone()
 }
 
 /// The terms `text` gives, in order: what a query for `text` looks for.

@@ -5,7 +5,7 @@ mod wire;
 use anymodel_core::{Capabilities, ChatRequest, ChatResponse, EventStream, Model, Result};
 use async_trait::async_trait;
 
-use crate::http::{HttpClient, Remote, RemoteConfig, Secret, decode_stream};
+use crate::http::{HttpClient, Remote, RemoteConfig, decode_stream};
 use wire::{EventDecoder, Reply};
 
 /// Cohere's own API root.
@@ -45,11 +45,7 @@ pub struct Cohere {
 impl Cohere {
     /// Connects nothing yet: checks the configuration and prepares the client.
     pub fn new(config: CohereConfig) -> Result<Self> {
-        let auth = config
-            .remote
-            .api_key
-            .as_ref()
-            .map(|key| ("authorization", Secret::new(format!("Bearer {}", key.expose()))));
+        let auth = config.remote.bearer();
         Ok(Cohere {
             name: format!("cohere:{}", config.model),
             http: HttpClient::new(&config.remote, "chat", auth)?,

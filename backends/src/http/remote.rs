@@ -32,6 +32,13 @@ impl Remote {
         }
     }
 
+    /// The key as an `Authorization: Bearer` header, for the APIs that take it so (OpenAI and
+    /// the servers that speak its format, Cohere).
+    pub(crate) fn bearer(&self) -> Option<(&'static str, Secret)> {
+        let key = self.api_key.as_ref()?;
+        Some(("authorization", Secret::new(format!("Bearer {}", key.expose()))))
+    }
+
     /// The values no error or log may show: the key and the extra headers' values.
     pub(crate) fn secrets(&self) -> Vec<Secret> {
         self.api_key.iter().chain(self.headers.iter().map(|(_, value)| value)).cloned().collect()

@@ -8,7 +8,7 @@ mod response;
 use anymodel_core::{Capabilities, ChatRequest, ChatResponse, EventStream, Model, Result};
 use async_trait::async_trait;
 
-use crate::http::{HttpClient, Remote, RemoteConfig, Secret, decode_stream};
+use crate::http::{HttpClient, Remote, RemoteConfig, decode_stream};
 use response::{ChunkDecoder, Completion};
 
 /// OpenAI's own API.
@@ -62,11 +62,7 @@ pub struct OpenAi {
 impl OpenAi {
     /// Connects nothing yet: checks the configuration and prepares the client.
     pub fn new(config: OpenAiConfig) -> Result<Self> {
-        let auth = config
-            .remote
-            .api_key
-            .as_ref()
-            .map(|key| ("authorization", Secret::new(format!("Bearer {}", key.expose()))));
+        let auth = config.remote.bearer();
         Ok(OpenAi {
             name: format!("openai:{}", config.model),
             http: HttpClient::new(&config.remote, "chat/completions", auth)?,

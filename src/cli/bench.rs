@@ -92,13 +92,12 @@ pub fn bench(args: &BenchArgs) -> ExitCode {
 /// This command again, as a child measuring with `threads` threads.
 fn measure_in_child(args: &BenchArgs, threads: usize) -> Result<BenchReport, String> {
     let exe = std::env::current_exe().map_err(|err| format!("cannot find itself: {err}"))?;
-    let list = |values: &[usize]| values.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
     let threads_text = threads.to_string();
     let mut command = Command::new(exe);
     command
         .arg("bench")
         .arg(&args.model)
-        .args(["--threads", &threads_text, "--prompt", &list(&args.prompt)])
+        .args(["--threads", &threads_text, "--prompt", &comma_list(&args.prompt)])
         .args([
             "--decode",
             &args.decode.to_string(),
@@ -110,7 +109,7 @@ fn measure_in_child(args: &BenchArgs, threads: usize) -> Result<BenchReport, Str
         .env("CANDLE_NUM_THREADS", &threads_text)
         .env("RAYON_NUM_THREADS", &threads_text);
     if !args.depth.is_empty() {
-        command.args(["--depth", &list(&args.depth)]);
+        command.args(["--depth", &comma_list(&args.depth)]);
     }
     let output = command
         .output()
@@ -222,6 +221,11 @@ fn print_long_context_ratios(args: &BenchArgs, rows: &[(BenchReport, Option<Meas
             outln!("| {long} / {short} | {} | {mine} | {other} |", ours.threads);
         }
     }
+}
+
+/// `1,2,3`, as both anymodel's and llama-bench's flags take lists.
+pub(super) fn comma_list(values: &[usize]) -> String {
+    values.iter().map(usize::to_string).collect::<Vec<_>>().join(",")
 }
 
 fn speed(report: &BenchReport, test: &BenchTest) -> Option<f64> {

@@ -7,6 +7,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anymodel::backends::candle::{BenchTest, peak_memory_of};
+
+use super::bench::comma_list;
 use serde_json::Value;
 
 /// A `llama-bench` executable.
@@ -58,8 +60,6 @@ impl LlamaBench {
         repetitions: usize,
         cache_type: &str,
     ) -> Result<Measured, String> {
-        let list =
-            |values: Vec<usize>| values.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
         let prompts: Vec<usize> = tests
             .iter()
             .filter_map(|t| match t {
@@ -75,7 +75,8 @@ impl LlamaBench {
             })
             .collect();
         let shallow = decodes.iter().find(|(_, depth)| *depth == 0).map_or(0, |(n, _)| *n);
-        let mut runs = vec![(list(if prompts.is_empty() { vec![0] } else { prompts }), shallow, 0)];
+        let prompts = if prompts.is_empty() { vec![0] } else { prompts };
+        let mut runs = vec![(comma_list(&prompts), shallow, 0)];
         runs.extend(decodes.iter().filter(|(_, d)| *d > 0).map(|&(n, d)| ("0".to_string(), n, d)));
         let mut measured = Measured::default();
         for (prompts, decode, depth) in runs {

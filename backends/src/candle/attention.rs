@@ -273,6 +273,11 @@ fn exp(x: f32) -> f32 {
 mod tests {
     use super::*;
 
+    /// Deterministic values in [-1, 1].
+    fn numbers(count: usize, seed: usize) -> Vec<f32> {
+        (0..count).map(|i| (((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.0) - 1.0).collect()
+    }
+
     /// Attention written out the plain way, in f32, one head and query at a time.
     fn reference(shape: &Attention, q: &[f32], k: &[f16], v: &[f16]) -> Vec<f32> {
         let Attention { heads, kv_heads, head_dim: d, capacity, start, len } = *shape;
@@ -315,11 +320,6 @@ mod tests {
     /// An 8-bit cache gives what the half-precision one gives up to its rounding.
     #[test]
     fn an_eight_bit_cache_attends_like_the_half_precision_one() {
-        let numbers = |count: usize, seed: usize| -> Vec<f32> {
-            (0..count)
-                .map(|i| (((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.0) - 1.0)
-                .collect()
-        };
         let shape =
             Attention { heads: 6, kv_heads: 2, head_dim: 64, capacity: 96, start: 40, len: 9 };
         let q = numbers(6 * 9 * 64, 1);
@@ -340,11 +340,6 @@ mod tests {
 
     #[test]
     fn matches_plain_attention_for_prompts_and_single_tokens() {
-        let numbers = |count: usize, seed: usize| -> Vec<f32> {
-            (0..count)
-                .map(|i| (((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.0) - 1.0)
-                .collect()
-        };
         // Width 64 takes the unrolled path, 16 the general one.
         for (start, len, d) in [(0, 37, 16), (70, 1, 16), (100, 20, 16), (0, 37, 64), (90, 1, 64)] {
             let shape = Attention { heads: 6, kv_heads: 2, head_dim: d, capacity: 160, start, len };

@@ -137,7 +137,7 @@ pub fn benchmark(
             threads,
             load_seconds,
             results,
-            peak_memory_bytes: peak_memory(),
+            peak_memory_bytes: peak_memory_of("self"),
             file_bytes,
         })
     })
@@ -187,8 +187,4 @@ pub fn peak_memory_of(process: &str) -> Option<u64> {
     let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
-}
-
-fn peak_memory() -> Option<u64> {
-    peak_memory_of("self")
 }

@@ -236,11 +236,8 @@ mod avx2 {
             let mut d = [0f32; R];
             let mut min = [0f32; R];
             for r in 0..R {
-                let block: &[u8; BLOCK_BYTES] =
-                    match rows[r].get(b * BLOCK_BYTES..(b + 1) * BLOCK_BYTES) {
-                        Some(bytes) => bytes.try_into().unwrap_or(&[0; BLOCK_BYTES]),
-                        None => &[0; BLOCK_BYTES],
-                    };
+                // Every row holds as many blocks as the activations (`rows_avx2` cuts both so).
+                let block = &rows[r][b * BLOCK_BYTES..(b + 1) * BLOCK_BYTES];
                 // The scale and the minimum, two f16 side by side.
                 let dm = u32::from_le_bytes([block[0], block[1], block[2], block[3]]);
                 let dm = _mm_cvtph_ps(_mm_cvtsi32_si128(dm as i32));

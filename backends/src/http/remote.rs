@@ -34,6 +34,7 @@ impl Remote {
 
     /// The key as an `Authorization: Bearer` header, for the APIs that take it so (OpenAI and
     /// the servers that speak its format, Cohere).
+    #[cfg(any(feature = "openai", feature = "cohere"))]
     pub(crate) fn bearer(&self) -> Option<(&'static str, Secret)> {
         let key = self.api_key.as_ref()?;
         Some(("authorization", Secret::new(format!("Bearer {}", key.expose()))))

@@ -16,7 +16,8 @@ use candle_core::{
 use candle_transformers::quantized_nn::RmsNorm;
 use candle_transformers::utils::repeat_kv;
 
-use super::attention::{Attention, CacheRows, Q8_BLOCK, quantise};
+use super::attention::Attention;
+use super::cpu_cache::{CacheKind, LayerCache, Q8_BLOCK};
 use super::q4_1::Q4_1Matrix;
 
 /// The shape of a Llama model, from GGUF metadata.
@@ -208,7 +209,16 @@ impl Llama {
 
     /// A half-precision cache for this model.
     pub fn new_cache(&self) -> Cache {
-        Cache { tokens: Vec::new(), kind: CacheKind::Half, layers: Vec::new(), capacity: 0 }
+        let s = &self.shape;
+        let layers = match self.device.is_cpu() {
+            true => Layers::Cpu(
+                (0..s.layers)
+                    .map(|_| LayerCache::new(CacheKind::Half, s.kv_heads, s.head_dim))
+                    .collect(),
+            ),
+            false => Layers::Device(Vec::new()),
+        };
+        Cache { tokens: Vec::new(), layers, capacity: 0 }
     }
 
     /// A cache of `kind` for this model: the 8-bit one needs the CPU and a head width that is a
@@ -221,7 +231,12 @@ impl Llama {
                 "the 8-bit key-value cache needs the CPU and a head width that is a multiple of 32"
             );
         }
-        Ok(Cache { kind, ..self.new_cache() })
+        let mut cache = self.new_cache();
+        if let Layers::Cpu(layers) = &mut cache.layers {
+            let s = &self.shape;
+            layers.iter_mut().for_each(|l| *l = LayerCache::new(kind, s.kv_heads, s.head_dim));
+        }
+        Ok(cache)
     }
 
     /// Runs `tokens` after what `cache` holds and returns the logits of the last one. The
@@ -282,9 +297,12 @@ impl Llama {
         let q = candle_nn::rotary_emb::rope_i(&q, &cos, &sin)?;
         let k = candle_nn::rotary_emb::rope_i(&k, &cos, &sin)?;
         cache.store(layer, &k, &v, start)?;
-        if self.device.is_cpu() {
-            let y = self.attention_on_cpu(&q, cache, layer, start, len)?;
-            return block.wo.forward(&y.reshape((batch, len, s.heads * s.head_dim))?);
+        if let Layers::Cpu(layers) = &cache.layers {
+            let (q_storage, q_layout) = q.storage_and_layout();
+            let shape = Attention { heads: s.heads, start, len };
+            let y = shape.run(cpu_slice::<f32>(&q_storage, q_layout)?, &layers[layer]);
+            let y = Tensor::from_vec(y, (batch, len, s.heads * s.head_dim), &self.device)?;
+            return block.wo.forward(&y);
         }
         let (k_all, v_all) = cache.held(layer, start + len)?;
         let groups = s.heads / s.kv_heads;
@@ -300,44 +318,6 @@ impl Llama {
         let y = weights.matmul(&v_all)?.to_dtype(DType::F32)?;
         let y = y.transpose(1, 2)?.reshape((batch, len, s.heads * s.head_dim))?;
         block.wo.forward(&y)
-    }
-
-    /// Attention of `q` (1 × heads × len × head_dim) over the layer's cache, by the CPU kernel
-    /// that reads the half-precision cache in place.
-    fn attention_on_cpu(
-        &self,
-        q: &Tensor,
-        cache: &Cache,
-        layer: usize,
-        start: usize,
-        len: usize,
-    ) -> CandleResult<Tensor> {
-        let s = &self.shape;
-        let shape = Attention {
-            heads: s.heads,
-            kv_heads: s.kv_heads,
-            head_dim: s.head_dim,
-            capacity: cache.capacity,
-            start,
-            len,
-        };
-        let parts: Vec<_> = cache.layers[layer].iter().map(Tensor::storage_and_layout).collect();
-        let half = |i: usize| -> CandleResult<CacheRows> {
-            Ok(CacheRows::Half(cpu_slice::<half::f16>(&parts[i].0, parts[i].1)?))
-        };
-        let q8 = |i: usize| -> CandleResult<CacheRows> {
-            Ok(CacheRows::Q8 {
-                values: cpu_slice::<u8>(&parts[i].0, parts[i].1)?,
-                scales: cpu_slice::<f32>(&parts[i + 2].0, parts[i + 2].1)?,
-            })
-        };
-        let (keys, values) = match cache.kind {
-            CacheKind::Half => (half(0)?, half(1)?),
-            CacheKind::Q8 => (q8(0)?, q8(1)?),
-        };
-        let (q_storage, q_layout) = q.storage_and_layout();
-        let out = shape.run(cpu_slice::<f32>(&q_storage, q_layout)?, keys, values);
-        Tensor::from_vec(out, (len, s.heads * s.head_dim), &self.device)
     }
 }
 
@@ -384,52 +364,19 @@ fn rotary_tables(
     Ok((angles.cos()?, angles.sin()?))
 }
 
-/// How a cache holds keys and values.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum CacheKind {
-    /// Half precision, as llama.cpp keeps them by default.
-    #[default]
-    Half,
-    /// Eight bits per value with a scale per 32 (llama.cpp's `q8_0`): half the memory, and half
-    /// the bytes read per decoded token. Outputs differ from the half-precision cache's by its
-    /// rounding. CPU only.
-    Q8,
-}
-
-impl CacheKind {
-    /// The tensors a layer keeps, as element type and row width: keys, values, then (8-bit)
-    /// their scales.
-    fn parts(self, head_dim: usize) -> Vec<(DType, usize)> {
-        match self {
-            CacheKind::Half => vec![(DType::F16, head_dim); 2],
-            CacheKind::Q8 => {
-                let scales = (DType::F32, head_dim / Q8_BLOCK);
-                vec![(DType::U8, head_dim), (DType::U8, head_dim), scales, scales]
-            }
-        }
-    }
-}
-
-impl std::str::FromStr for CacheKind {
-    type Err = String;
-
-    /// llama.cpp's names: `f16`, `q8_0`.
-    fn from_str(name: &str) -> Result<Self, String> {
-        match name {
-            "f16" => Ok(CacheKind::Half),
-            "q8_0" => Ok(CacheKind::Q8),
-            other => Err(format!("unknown key-value cache type `{other}` (expected f16 or q8_0)")),
-        }
-    }
-}
-
 /// The key-value cache of one conversation: per layer, keys and values for every processed
 /// position, in buffers that grow a chunk at a time, and the tokens they came from.
 pub struct Cache {
     tokens: Vec<u32>,
-    kind: CacheKind,
-    layers: Vec<Vec<Tensor>>,
+    layers: Layers,
     capacity: usize,
+}
+
+/// The layers' keys and values: on the CPU in the attention kernel's own layout; elsewhere as
+/// half-precision tensors (1 × kv_heads × capacity × head_dim) for candle's ops.
+enum Layers {
+    Cpu(Vec<LayerCache>),
+    Device(Vec<(Tensor, Tensor)>),
 }
 
 impl Cache {
@@ -453,58 +400,56 @@ impl Cache {
         }
         // Grow in steps of a chunk: copies stay rare and the buffer stays close to its use.
         let capacity = (needed.div_ceil(PREFILL_CHUNK) * PREFILL_CHUNK).min(model.positions());
-        let s = &model.shape;
         let held = self.tokens.len();
-        let parts = self.kind.parts(s.head_dim);
-        let mut layers = Vec::with_capacity(s.layers);
-        for layer in 0..s.layers {
-            let mut tensors = Vec::with_capacity(parts.len());
-            for (i, (dtype, width)) in parts.iter().enumerate() {
-                let shape = (1, s.kv_heads, capacity, *width);
-                let tensor = Tensor::zeros(shape, *dtype, &model.device)?;
-                if held > 0 {
-                    tensor.slice_set(
-                        &self.layers[layer][i].narrow(2, 0, held)?.contiguous()?,
-                        2,
-                        0,
-                    )?;
+        match &mut self.layers {
+            Layers::Cpu(layers) => layers.iter_mut().for_each(|l| l.grow(capacity, held)),
+            Layers::Device(layers) => {
+                let s = &model.shape;
+                let grown = |old: Option<&Tensor>| -> CandleResult<Tensor> {
+                    let shape = (1, s.kv_heads, capacity, s.head_dim);
+                    let tensor = Tensor::zeros(shape, CACHE_DTYPE, &model.device)?;
+                    if let Some(old) = old.filter(|_| held > 0) {
+                        tensor.slice_set(&old.narrow(2, 0, held)?.contiguous()?, 2, 0)?;
+                    }
+                    Ok(tensor)
+                };
+                let mut grown_layers = Vec::with_capacity(s.layers);
+                for layer in 0..s.layers {
+                    let old = layers.get(layer);
+                    grown_layers.push((grown(old.map(|l| &l.0))?, grown(old.map(|l| &l.1))?));
                 }
-                tensors.push(tensor);
+                *layers = grown_layers;
             }
-            layers.push(tensors);
         }
-        self.layers = layers;
         self.capacity = capacity;
         Ok(())
     }
 
     /// Writes the new keys and values (`f32`, 1 × kv_heads × len × head_dim) at `start`.
     fn store(&mut self, layer: usize, k: &Tensor, v: &Tensor, start: usize) -> CandleResult<()> {
-        let parts = &self.layers[layer];
-        match self.kind {
-            CacheKind::Half => {
-                parts[0].slice_set(&k.to_dtype(DType::F16)?, 2, start)?;
-                parts[1].slice_set(&v.to_dtype(DType::F16)?, 2, start)?;
+        match &mut self.layers {
+            Layers::Cpu(layers) => {
+                let len = k.dim(2)?;
+                let (k_storage, k_layout) = k.storage_and_layout();
+                let (v_storage, v_layout) = v.storage_and_layout();
+                let (k, v) = (cpu_slice(&k_storage, k_layout)?, cpu_slice(&v_storage, v_layout)?);
+                layers[layer].store(k, v, start, len);
             }
-            CacheKind::Q8 => {
-                for (i, new) in [k, v].into_iter().enumerate() {
-                    let (_, heads, len, width) = new.dims4()?;
-                    let (values, scales) = quantise(&new.flatten_all()?.to_vec1::<f32>()?);
-                    let values = Tensor::from_vec(values, (1, heads, len, width), new.device())?;
-                    let scales =
-                        Tensor::from_vec(scales, (1, heads, len, width / Q8_BLOCK), new.device())?;
-                    parts[i].slice_set(&values, 2, start)?;
-                    parts[i + 2].slice_set(&scales, 2, start)?;
-                }
+            Layers::Device(layers) => {
+                let (keys, values) = &layers[layer];
+                keys.slice_set(&k.to_dtype(CACHE_DTYPE)?, 2, start)?;
+                values.slice_set(&v.to_dtype(CACHE_DTYPE)?, 2, start)?;
             }
         }
         Ok(())
     }
 
-    /// The keys and values of the first `total` positions, of a half-precision cache (the
-    /// path of candle's ops, off the CPU).
+    /// The keys and values of the first `total` positions, off the CPU.
     fn held(&self, layer: usize, total: usize) -> CandleResult<(Tensor, Tensor)> {
-        let parts = &self.layers[layer];
-        Ok((parts[0].narrow(2, 0, total)?, parts[1].narrow(2, 0, total)?))
+        let Layers::Device(layers) = &self.layers else {
+            candle_core::bail!("the CPU cache is read by the attention kernel, not as tensors");
+        };
+        let (keys, values) = &layers[layer];
+        Ok((keys.narrow(2, 0, total)?, values.narrow(2, 0, total)?))
     }
 }

@@ -17,8 +17,9 @@ use tokio::sync::mpsc;
 
 use super::candle_message;
 use super::constraint::{Grammars, Guide, trigger};
+use super::cpu_cache::CacheKind;
 use super::generate::{GenerationStats, Params, generate, sampler};
-use super::llama::{Cache, CacheKind, Llama};
+use super::llama::{Cache, Llama};
 use super::session::{
     Checkpoint, CheckpointSession, CheckpointState, GgufSession, Session as SessionMut,
 };

@@ -1,13 +1,14 @@
 //! The local backend: Llama-family models run in-process by candle. [`LocalModel`] puts them
 //! behind the [`anymodel_core::Model`] trait; the modules hold its pieces: the GGUF Llama forward
-//! pass ([`llama`]) with its CPU kernels (Q4_1 matrix products in `q4_1`, attention over the
-//! cache in `attention`), the tokenizer read from GGUF metadata ([`tokenizer`]), chat templates
+//! pass ([`llama`]) with its CPU kernels (Q4_1 matrix products in `q4_1`, attention in `attention`
+//! over the cache laid out in `cpu_cache`), the tokenizer read from GGUF metadata ([`tokenizer`]), chat templates
 //! ([`template`]), tool calls parsed from the model's text ([`tool_calls`]), Hub names ([`hub`]),
 //! and the benchmark ([`benchmark`]).
 
 mod attention;
 mod bench;
 mod constraint;
+mod cpu_cache;
 mod generate;
 pub mod hub;
 pub mod llama;
@@ -20,9 +21,9 @@ pub mod tokenizer;
 pub mod tool_calls;
 
 pub use bench::{BenchReport, BenchResult, BenchTest, benchmark, mib, peak_memory_of};
+pub use cpu_cache::CacheKind;
 pub use generate::GenerationStats;
 pub use hub::{HubFile, resolve_model};
-pub use llama::CacheKind;
 pub use local::{DeviceChoice, LocalConfig, LocalModel};
 pub use template::{CHATML_TEMPLATE, ChatTemplate, LLAMA3_TEMPLATE};
 pub use tokenizer::{Vocabulary, vocabulary_from_gguf};

@@ -1,0 +1,308 @@
+//! One layer's key-value cache in CPU memory, laid out for the attention kernel (`attention`)
+//! rather than as candle tensors: keys are kept turned, a tile of [`KEY_TILE`] positions at a
+//! time as [dim][position], so that scoring a query against a tile is a broadcast and a
+//! multiply-add per dimension over consecutive keys (no horizontal sums, and nothing to turn
+//! at each token); values are kept as rows, [position][dim], which is how the weighted sum
+//! reads them.
+
+use half::f16;
+use half::slice::HalfFloatSliceExt;
+
+/// Positions in one turned key tile.
+pub(crate) const KEY_TILE: usize = 64;
+
+/// Values per scale in an 8-bit cache.
+pub(crate) const Q8_BLOCK: usize = 32;
+
+/// How a cache holds keys and values.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CacheKind {
+    /// Half precision, as llama.cpp keeps them by default.
+    #[default]
+    Half,
+    /// Eight bits per value with a scale per 32 (llama.cpp's `q8_0`): half the memory, and half
+    /// the bytes read per decoded token. Outputs differ from the half-precision cache's by its
+    /// rounding. CPU only.
+    Q8,
+}
+
+impl std::str::FromStr for CacheKind {
+    type Err = String;
+
+    /// llama.cpp's names: `f16`, `q8_0`.
+    fn from_str(name: &str) -> Result<Self, String> {
+        match name {
+            "f16" => Ok(CacheKind::Half),
+            "q8_0" => Ok(CacheKind::Q8),
+            other => Err(format!("unknown key-value cache type `{other}` (expected f16 or q8_0)")),
+        }
+    }
+}
+
+/// Elements of one kind (keys or values) for every key-value head.
+enum Elements {
+    Half(Vec<f16>),
+    /// Values with one scale per [`Q8_BLOCK`] of a row: a value is `value × scale`.
+    Q8 {
+        values: Vec<i8>,
+        scales: Vec<f32>,
+    },
+}
+
+impl Elements {
+    fn new(kind: CacheKind) -> Self {
+        match kind {
+            CacheKind::Half => Elements::Half(Vec::new()),
+            CacheKind::Q8 => Elements::Q8 { values: Vec::new(), scales: Vec::new() },
+        }
+    }
+
+    /// The same elements in buffers whose heads are `stride` elements apart (scales
+    /// `stride / Q8_BLOCK`), keeping the first `keep` of each of `heads` heads.
+    fn regrow(&self, heads: usize, stride: usize, keep: usize) -> Self {
+        let old_stride = |len: usize| len / heads.max(1);
+        match self {
+            Elements::Half(values) => {
+                Elements::Half(regrow(values, heads, old_stride(values.len()), stride, keep))
+            }
+            Elements::Q8 { values, scales } => Elements::Q8 {
+                values: regrow(values, heads, old_stride(values.len()), stride, keep),
+                scales: regrow(
+                    scales,
+                    heads,
+                    old_stride(scales.len()),
+                    stride / Q8_BLOCK,
+                    keep / Q8_BLOCK,
+                ),
+            },
+        }
+    }
+}
+
+/// `heads` runs of `old_stride` elements moved `stride` apart, the first `keep` of each kept.
+fn regrow<T: Copy + Default>(
+    old: &[T],
+    heads: usize,
+    old_stride: usize,
+    stride: usize,
+    keep: usize,
+) -> Vec<T> {
+    let mut new = vec![T::default(); heads * stride];
+    if keep > 0 {
+        for (to, from) in new.chunks_exact_mut(stride).zip(old.chunks_exact(old_stride)) {
+            to[..keep].copy_from_slice(&from[..keep]);
+        }
+    }
+    new
+}
+
+/// Quantises `block` (one [`Q8_BLOCK`]) into `out` and returns its scale.
+fn quantise(block: &[f32], out: &mut [i8; Q8_BLOCK]) -> f32 {
+    let amax = block.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let scale = amax / 127.0;
+    let inverse = if scale == 0.0 { 0.0 } else { 1.0 / scale };
+    for (o, v) in out.iter_mut().zip(block) {
+        *o = (v * inverse).round() as i8;
+    }
+    scale
+}
+
+/// One layer's keys and values for `capacity` positions of each key-value head.
+pub(crate) struct LayerCache {
+    kv_heads: usize,
+    head_dim: usize,
+    /// Positions per head, a multiple of [`KEY_TILE`].
+    capacity: usize,
+    /// [head][tile][dim][position in tile]; 8-bit scales [head][tile][dim block][position].
+    keys: Elements,
+    /// [head][position][dim]; 8-bit scales [head][position][dim block].
+    values: Elements,
+}
+
+impl LayerCache {
+    /// An empty cache; an 8-bit one needs a head width that is a multiple of [`Q8_BLOCK`].
+    pub(crate) fn new(kind: CacheKind, kv_heads: usize, head_dim: usize) -> Self {
+        LayerCache {
+            kv_heads,
+            head_dim,
+            capacity: 0,
+            keys: Elements::new(kind),
+            values: Elements::new(kind),
+        }
+    }
+
+    /// Key-value heads.
+    pub(crate) fn kv_heads(&self) -> usize {
+        self.kv_heads
+    }
+
+    /// Width of a head.
+    pub(crate) fn head_dim(&self) -> usize {
+        self.head_dim
+    }
+
+    /// Makes room for `positions` per head (rounded up to a whole tile), keeping the first
+    /// `held`.
+    pub(crate) fn grow(&mut self, positions: usize, held: usize) {
+        let capacity = positions.div_ceil(KEY_TILE) * KEY_TILE;
+        if capacity <= self.capacity {
+            return;
+        }
+        let (heads, d) = (self.kv_heads, self.head_dim);
+        let kept_tiles = held.div_ceil(KEY_TILE) * KEY_TILE;
+        self.keys = self.keys.regrow(heads, capacity * d, kept_tiles * d);
+        self.values = self.values.regrow(heads, capacity * d, held * d);
+        self.capacity = capacity;
+    }
+
+    /// Writes new keys and values (each kv_heads × `len` × head_dim, `f32`) at positions
+    /// `start..start + len`, which must be within the capacity.
+    pub(crate) fn store(&mut self, keys: &[f32], values: &[f32], start: usize, len: usize) {
+        let (d, capacity) = (self.head_dim, self.capacity);
+        // Each new row with its head and position.
+        fn rows(
+            data: &[f32],
+            d: usize,
+            start: usize,
+            len: usize,
+        ) -> impl Iterator<Item = (usize, usize, &[f32])> {
+            data.chunks_exact(d).enumerate().map(move |(i, row)| (i / len, start + i % len, row))
+        }
+        let rows = |data| rows(data, d, start, len);
+        // Where element `j` of position `t`'s key goes in a turned buffer `width` wide (the
+        // keys: head_dim; their scales: a scale per block of dims).
+        let turned = move |width: usize, kv: usize, t: usize, j: usize| {
+            (kv * capacity + t / KEY_TILE * KEY_TILE) * width + j * KEY_TILE + t % KEY_TILE
+        };
+        match &mut self.keys {
+            Elements::Half(cache) => {
+                for (kv, t, row) in rows(keys) {
+                    for (j, value) in row.iter().enumerate() {
+                        cache[turned(d, kv, t, j)] = f16::from_f32(*value);
+                    }
+                }
+            }
+            Elements::Q8 { values: cache, scales } => {
+                let mut block = [0i8; Q8_BLOCK];
+                for (kv, t, row) in rows(keys) {
+                    for (b, part) in row.chunks_exact(Q8_BLOCK).enumerate() {
+                        scales[turned(d / Q8_BLOCK, kv, t, b)] = quantise(part, &mut block);
+                        for (i, value) in block.iter().enumerate() {
+                            cache[turned(d, kv, t, b * Q8_BLOCK + i)] = *value;
+                        }
+                    }
+                }
+            }
+        }
+        let row_at = |kv: usize, t: usize| (kv * capacity + t) * d;
+        match &mut self.values {
+            Elements::Half(cache) => {
+                for (kv, t, row) in rows(values) {
+                    cache[row_at(kv, t)..][..d].convert_from_f32_slice(row);
+                }
+            }
+            Elements::Q8 { values: cache, scales } => {
+                let mut block = [0i8; Q8_BLOCK];
+                for (kv, t, row) in rows(values) {
+                    let at = row_at(kv, t);
+                    for (b, part) in row.chunks_exact(Q8_BLOCK).enumerate() {
+                        scales[at / Q8_BLOCK + b] = quantise(part, &mut block);
+                        cache[at + b * Q8_BLOCK..][..Q8_BLOCK].copy_from_slice(&block);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Fills `out` (head_dim × [`KEY_TILE`]) with head `kv`'s keys of the tile that starts at
+    /// position `first`, as `f32`, turned: `out[j * KEY_TILE + t]` is element `j` of key
+    /// `first + t`. Positions not yet stored come out as whatever the buffer holds.
+    pub(crate) fn key_tile(&self, kv: usize, first: usize, out: &mut [f32]) {
+        let at = (kv * self.capacity + first) * self.head_dim;
+        match &self.keys {
+            Elements::Half(keys) => keys[at..at + out.len()].convert_to_f32_slice(out),
+            Elements::Q8 { values, scales } => {
+                let values = &values[at..at + out.len()];
+                let scales = &scales[at / Q8_BLOCK..];
+                let block = Q8_BLOCK * KEY_TILE;
+                for ((out, values), scales) in
+                    out.chunks_mut(block).zip(values.chunks(block)).zip(scales.chunks(KEY_TILE))
+                {
+                    for (out, values) in out.chunks_mut(KEY_TILE).zip(values.chunks(KEY_TILE)) {
+                        for ((o, v), s) in out.iter_mut().zip(values).zip(scales) {
+                            *o = f32::from(*v) * s;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Fills `out` (a whole number of rows) with head `kv`'s values from position `first` on,
+    /// as `f32` rows.
+    pub(crate) fn value_rows(&self, kv: usize, first: usize, out: &mut [f32]) {
+        let at = (kv * self.capacity + first) * self.head_dim;
+        match &self.values {
+            Elements::Half(values) => values[at..at + out.len()].convert_to_f32_slice(out),
+            Elements::Q8 { values, scales } => {
+                let values = &values[at..at + out.len()];
+                let scales = &scales[at / Q8_BLOCK..];
+                for ((out, values), scale) in
+                    out.chunks_mut(Q8_BLOCK).zip(values.chunks(Q8_BLOCK)).zip(scales)
+                {
+                    for (o, v) in out.iter_mut().zip(values) {
+                        *o = f32::from(*v) * scale;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic values in [-1, 1].
+    fn numbers(count: usize, seed: usize) -> Vec<f32> {
+        (0..count).map(|i| (((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.0) - 1.0).collect()
+    }
+
+    /// Keys and values read back as they were stored (up to the cache's rounding), across a
+    /// growth that re-lays out what is held.
+    #[test]
+    fn keys_come_back_turned_and_values_as_rows_across_growth() {
+        for (kind, tolerance) in [(CacheKind::Half, 1e-3), (CacheKind::Q8, 1e-2)] {
+            let (heads, d) = (2, 64);
+            let mut cache = LayerCache::new(kind, heads, d);
+            let first = (numbers(heads * 70 * d, 1), numbers(heads * 70 * d, 2));
+            let second = (numbers(heads * 30 * d, 3), numbers(heads * 30 * d, 4));
+            cache.grow(70, 0);
+            cache.store(&first.0, &first.1, 0, 70);
+            cache.grow(100, 70);
+            cache.store(&second.0, &second.1, 70, 30);
+            // Element j of position t of head kv, as stored.
+            let stored = |data: usize, kv: usize, t: usize, j: usize| {
+                let (part, len, t) = if t < 70 { (&first, 70, t) } else { (&second, 30, t - 70) };
+                let part = if data == 0 { &part.0 } else { &part.1 };
+                part[(kv * len + t) * d + j]
+            };
+            let mut tile = vec![0f32; d * KEY_TILE];
+            let mut rows = vec![0f32; 100 * d];
+            for kv in 0..heads {
+                cache.value_rows(kv, 0, &mut rows);
+                for tile_start in [0, KEY_TILE] {
+                    cache.key_tile(kv, tile_start, &mut tile);
+                    for t in tile_start..(tile_start + KEY_TILE).min(100) {
+                        for j in 0..d {
+                            let key = tile[j * KEY_TILE + t - tile_start];
+                            assert!((key - stored(0, kv, t, j)).abs() < tolerance, "{kind:?}");
+                            let value = rows[t * d + j];
+                            assert!((value - stored(1, kv, t, j)).abs() < tolerance, "{kind:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -14,7 +14,12 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
-use super::cpu_cache::{KEY_TILE, LayerCache};
+use half::slice::HalfFloatSliceExt;
+
+use super::cpu_cache::{KEY_TILE, KeyTile, LayerCache};
+use int8_scores::Query;
+
+mod int8_scores;
 
 /// Query positions one task takes.
 const QUERY_TILE: usize = 16;
@@ -108,16 +113,30 @@ impl Attention {
         let span = keys.len();
         let mut scores = vec![f32::NEG_INFINITY; rows.len() * span];
         let mut tile = vec![0f32; d * KEY_TILE];
+        let mut tile_scores = vec![0f32; rows.len() * KEY_TILE];
+        // An 8-bit cache is scored by integer dot products, with the queries quantised once.
+        let mut quantised = Vec::new();
         for t0 in keys.clone().step_by(KEY_TILE) {
-            cache.key_tile(kv, t0, &mut tile);
-            let here = KEY_TILE.min(keys.end - t0);
-            for ((seen, query), row) in rows.iter().zip(scores.chunks_exact_mut(span)) {
-                let visible = seen.saturating_sub(t0).min(here);
-                if visible == 0 {
-                    continue;
+            match cache.key_tile(kv, t0) {
+                KeyTile::Half(keys) => {
+                    keys.convert_to_f32_slice(&mut tile);
+                    for ((_, query), out) in rows.iter().zip(tile_scores.chunks_exact_mut(KEY_TILE))
+                    {
+                        score_tile(query, &tile, out);
+                    }
                 }
-                let sums = score_tile(query, &tile);
-                for (score, sum) in row[t0 - keys.start..][..visible].iter_mut().zip(&sums) {
+                KeyTile::Q8 { values, scales } => {
+                    if quantised.is_empty() {
+                        quantised = rows.iter().map(|(_, query)| Query::new(query)).collect();
+                    }
+                    int8_scores::score_tile(&quantised, values, scales, &mut tile_scores);
+                }
+            }
+            let here = KEY_TILE.min(keys.end - t0);
+            let rows = rows.iter().zip(scores.chunks_exact_mut(span));
+            for (((seen, _), row), sums) in rows.zip(tile_scores.chunks_exact(KEY_TILE)) {
+                let visible = seen.saturating_sub(t0).min(here);
+                for (score, sum) in row[t0 - keys.start..][..visible].iter_mut().zip(sums) {
                     *score = sum * scale;
                 }
             }
@@ -162,16 +181,17 @@ fn merge(spans: &[Partial], d: usize) -> Vec<f32> {
     out
 }
 
-/// A query's scores against a turned key tile, unscaled: a broadcast and a multiply-add per
-/// dimension over [`KEY_TILE`] keys, which the compiler keeps in vector registers.
-fn score_tile(query: &[f32], tile: &[f32]) -> [f32; KEY_TILE] {
+/// A query's scores against a turned key tile, unscaled, into `out`: a broadcast and a
+/// multiply-add per dimension over [`KEY_TILE`] keys, which the compiler keeps in vector
+/// registers.
+fn score_tile(query: &[f32], tile: &[f32], out: &mut [f32]) {
     let mut sums = [0f32; KEY_TILE];
     for (q, column) in query.iter().zip(tile.chunks_exact(KEY_TILE)) {
         for (s, k) in sums.iter_mut().zip(column) {
             *s = mul_add(*q, *k, *s);
         }
     }
-    sums
+    out.copy_from_slice(&sums);
 }
 
 /// `acc += Σ weight[t] · value row t` with the accumulator in registers: the common head

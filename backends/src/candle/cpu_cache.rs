@@ -1,18 +1,24 @@
 //! One layer's key-value cache in CPU memory, laid out for the attention kernel (`attention`)
-//! rather than as candle tensors: keys are kept turned, a tile of [`KEY_TILE`] positions at a
-//! time as [dim][position], so that scoring a query against a tile is a broadcast and a
-//! multiply-add per dimension over consecutive keys (no horizontal sums, and nothing to turn
-//! at each token); values are kept as rows, [position][dim], which is how the weighted sum
-//! reads them.
+//! rather than as candle tensors. Keys are kept turned, a tile of [`KEY_TILE`] positions at a
+//! time: half-precision ones as [dim][position], so that scoring a query against a tile is a
+//! broadcast and a multiply-add per dimension over consecutive keys (no horizontal sums, and
+//! nothing to turn at each token); 8-bit ones as [dim / 4][position][4], so that one integer
+//! dot-product instruction takes four dims of each of 16 keys (`int8_scores`). Values are
+//! kept as rows, [position][dim], which is how the weighted sum reads them.
 
 use half::f16;
 use half::slice::HalfFloatSliceExt;
+
+use super::q8::{self, Q8Block};
 
 /// Positions in one turned key tile.
 pub(crate) const KEY_TILE: usize = 64;
 
 /// Values per scale in an 8-bit cache.
-pub(crate) const Q8_BLOCK: usize = 32;
+pub(crate) const Q8_BLOCK: usize = q8::BLOCK;
+
+/// Dims of one key side by side in an 8-bit key tile.
+pub(crate) const KEY_GROUP: usize = 4;
 
 /// How a cache holds keys and values.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -96,24 +102,14 @@ fn regrow<T: Copy + Default>(
     new
 }
 
-/// Quantises `block` (one [`Q8_BLOCK`]) into `out` and returns its scale.
-fn quantise(block: &[f32], out: &mut [i8; Q8_BLOCK]) -> f32 {
-    let amax = block.iter().fold(0f32, |m, v| m.max(v.abs()));
-    let scale = amax / 127.0;
-    let inverse = if scale == 0.0 { 0.0 } else { 1.0 / scale };
-    for (o, v) in out.iter_mut().zip(block) {
-        *o = (v * inverse).round() as i8;
-    }
-    scale
-}
-
 /// One layer's keys and values for `capacity` positions of each key-value head.
 pub(crate) struct LayerCache {
     kv_heads: usize,
     head_dim: usize,
     /// Positions per head, a multiple of [`KEY_TILE`].
     capacity: usize,
-    /// [head][tile][dim][position in tile]; 8-bit scales [head][tile][dim block][position].
+    /// Per head and tile: half precision [dim][position]; 8-bit [dim / 4][position][4], scales
+    /// [dim block][position].
     keys: Elements,
     /// [head][position][dim]; 8-bit scales [head][position][dim block].
     values: Elements,
@@ -169,26 +165,28 @@ impl LayerCache {
             data.chunks_exact(d).enumerate().map(move |(i, row)| (i / len, start + i % len, row))
         }
         let rows = |data| rows(data, d, start, len);
-        // Where element `j` of position `t`'s key goes in a turned buffer `width` wide (the
-        // keys: head_dim; their scales: a scale per block of dims).
-        let turned = move |width: usize, kv: usize, t: usize, j: usize| {
-            (kv * capacity + t / KEY_TILE * KEY_TILE) * width + j * KEY_TILE + t % KEY_TILE
+        // The start of position `t`'s tile in a buffer with `width` elements per position.
+        let tile = move |width: usize, kv: usize, t: usize| {
+            (kv * capacity + t / KEY_TILE * KEY_TILE) * width
         };
+        let (t_in, group) = (|t: usize| t % KEY_TILE, KEY_GROUP);
         match &mut self.keys {
             Elements::Half(cache) => {
                 for (kv, t, row) in rows(keys) {
                     for (j, value) in row.iter().enumerate() {
-                        cache[turned(d, kv, t, j)] = f16::from_f32(*value);
+                        cache[tile(d, kv, t) + j * KEY_TILE + t_in(t)] = f16::from_f32(*value);
                     }
                 }
             }
             Elements::Q8 { values: cache, scales } => {
-                let mut block = [0i8; Q8_BLOCK];
                 for (kv, t, row) in rows(keys) {
                     for (b, part) in row.chunks_exact(Q8_BLOCK).enumerate() {
-                        scales[turned(d / Q8_BLOCK, kv, t, b)] = quantise(part, &mut block);
-                        for (i, value) in block.iter().enumerate() {
-                            cache[turned(d, kv, t, b * Q8_BLOCK + i)] = *value;
+                        let block = Q8Block::quantise(part);
+                        scales[tile(d / Q8_BLOCK, kv, t) + b * KEY_TILE + t_in(t)] = block.d;
+                        for (i, value) in block.qs.iter().enumerate() {
+                            let j = b * Q8_BLOCK + i;
+                            let at = (j / group * KEY_TILE + t_in(t)) * group + j % group;
+                            cache[tile(d, kv, t) + at] = *value;
                         }
                     }
                 }
@@ -202,39 +200,29 @@ impl LayerCache {
                 }
             }
             Elements::Q8 { values: cache, scales } => {
-                let mut block = [0i8; Q8_BLOCK];
                 for (kv, t, row) in rows(values) {
                     let at = row_at(kv, t);
                     for (b, part) in row.chunks_exact(Q8_BLOCK).enumerate() {
-                        scales[at / Q8_BLOCK + b] = quantise(part, &mut block);
-                        cache[at + b * Q8_BLOCK..][..Q8_BLOCK].copy_from_slice(&block);
+                        let block = Q8Block::quantise(part);
+                        scales[at / Q8_BLOCK + b] = block.d;
+                        cache[at + b * Q8_BLOCK..][..Q8_BLOCK].copy_from_slice(&block.qs);
                     }
                 }
             }
         }
     }
 
-    /// Fills `out` (head_dim × [`KEY_TILE`]) with head `kv`'s keys of the tile that starts at
-    /// position `first`, as `f32`, turned: `out[j * KEY_TILE + t]` is element `j` of key
-    /// `first + t`. Positions not yet stored come out as whatever the buffer holds.
-    pub(crate) fn key_tile(&self, kv: usize, first: usize, out: &mut [f32]) {
+    /// Head `kv`'s keys of the tile that starts at position `first`, as held (see
+    /// [`KeyTile`]). Positions not yet stored hold whatever the buffer holds.
+    pub(crate) fn key_tile(&self, kv: usize, first: usize) -> KeyTile<'_> {
         let at = (kv * self.capacity + first) * self.head_dim;
+        let len = self.head_dim * KEY_TILE;
         match &self.keys {
-            Elements::Half(keys) => keys[at..at + out.len()].convert_to_f32_slice(out),
-            Elements::Q8 { values, scales } => {
-                let values = &values[at..at + out.len()];
-                let scales = &scales[at / Q8_BLOCK..];
-                let block = Q8_BLOCK * KEY_TILE;
-                for ((out, values), scales) in
-                    out.chunks_mut(block).zip(values.chunks(block)).zip(scales.chunks(KEY_TILE))
-                {
-                    for (out, values) in out.chunks_mut(KEY_TILE).zip(values.chunks(KEY_TILE)) {
-                        for ((o, v), s) in out.iter_mut().zip(values).zip(scales) {
-                            *o = f32::from(*v) * s;
-                        }
-                    }
-                }
-            }
+            Elements::Half(keys) => KeyTile::Half(&keys[at..at + len]),
+            Elements::Q8 { values, scales } => KeyTile::Q8 {
+                values: &values[at..at + len],
+                scales: &scales[at / Q8_BLOCK..(at + len) / Q8_BLOCK],
+            },
         }
     }
 
@@ -257,6 +245,21 @@ impl LayerCache {
             }
         }
     }
+}
+
+/// One key tile of [`KEY_TILE`] positions as the cache holds it.
+#[derive(Clone, Copy)]
+pub(crate) enum KeyTile<'a> {
+    /// Element `j` of key `t` at `j * KEY_TILE + t`.
+    Half(&'a [f16]),
+    /// Element `j` of key `t` at `(j / 4 * KEY_TILE + t) * 4 + j % 4`, its scale for block `b`
+    /// of dims at `b * KEY_TILE + t`.
+    Q8 {
+        /// The values.
+        values: &'a [i8],
+        /// Their scales.
+        scales: &'a [f32],
+    },
 }
 
 #[cfg(test)]
@@ -287,15 +290,22 @@ mod tests {
                 let part = if data == 0 { &part.0 } else { &part.1 };
                 part[(kv * len + t) * d + j]
             };
-            let mut tile = vec![0f32; d * KEY_TILE];
+            // Element j of key t of a tile, by the layouts `KeyTile` documents.
+            let key = |tile: KeyTile, t: usize, j: usize| match tile {
+                KeyTile::Half(keys) => keys[j * KEY_TILE + t].to_f32(),
+                KeyTile::Q8 { values, scales } => {
+                    let at = (j / KEY_GROUP * KEY_TILE + t) * KEY_GROUP + j % KEY_GROUP;
+                    f32::from(values[at]) * scales[j / Q8_BLOCK * KEY_TILE + t]
+                }
+            };
             let mut rows = vec![0f32; 100 * d];
             for kv in 0..heads {
                 cache.value_rows(kv, 0, &mut rows);
                 for tile_start in [0, KEY_TILE] {
-                    cache.key_tile(kv, tile_start, &mut tile);
+                    let tile = cache.key_tile(kv, tile_start);
                     for t in tile_start..(tile_start + KEY_TILE).min(100) {
                         for j in 0..d {
-                            let key = tile[j * KEY_TILE + t - tile_start];
+                            let key = key(tile, t - tile_start, j);
                             assert!((key - stored(0, kv, t, j)).abs() < tolerance, "{kind:?}");
                             let value = rows[t * d + j];
                             assert!((value - stored(1, kv, t, j)).abs() < tolerance, "{kind:?}");

@@ -15,6 +15,7 @@ pub mod llama;
 mod local;
 mod pythonic;
 mod q4_1;
+mod q8;
 mod session;
 pub mod template;
 pub mod tokenizer;

@@ -14,42 +14,12 @@ use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape};
 use half::f16;
 use rayon::prelude::*;
 
-/// Values per block, for weights and activations alike.
-const BLOCK: usize = 32;
+use super::q8::{BLOCK, Q8Block};
+
 /// Bytes of one Q4_1 block.
 const BLOCK_BYTES: usize = 20;
 /// Weight rows one task of the pool computes.
 const ROWS_PER_TASK: usize = 32;
-
-/// 32 activations quantised to `i8` with one scale, and the scaled sum of the quantised values
-/// (what the weight block's minimum multiplies).
-#[derive(Clone, Copy)]
-#[repr(C, align(8))]
-pub(crate) struct Q8Block {
-    qs: [i8; BLOCK],
-    d: f32,
-    s: f32,
-}
-
-impl Q8Block {
-    const ZERO: Q8Block = Q8Block { qs: [0; BLOCK], d: 0.0, s: 0.0 };
-
-    /// Quantises `values` (a multiple of 32 long) block by block.
-    fn quantise_row(values: &[f32], out: &mut [Q8Block]) {
-        for (chunk, block) in values.chunks_exact(BLOCK).zip(out) {
-            let amax = chunk.iter().fold(0f32, |m, v| m.max(v.abs()));
-            let d = amax / 127.0;
-            let inverse = if d == 0.0 { 0.0 } else { 1.0 / d };
-            let mut sum = 0i32;
-            for (q, v) in block.qs.iter_mut().zip(chunk) {
-                *q = (v * inverse).round() as i8;
-                sum += i32::from(*q);
-            }
-            block.d = d;
-            block.s = d * sum as f32;
-        }
-    }
-}
 
 /// A Q4_1 weight matrix (`rows` × `columns`, one row per output feature) applied as a candle
 /// custom op: `x (…, columns) → (…, rows)`.

@@ -280,12 +280,8 @@ mod tests {
     use half::f16;
 
     use super::super::cpu_cache::CacheKind;
+    use super::super::test_numbers as numbers;
     use super::*;
-
-    /// Deterministic values in [-1, 1].
-    fn numbers(count: usize, seed: usize) -> Vec<f32> {
-        (0..count).map(|i| (((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.0) - 1.0).collect()
-    }
 
     /// A cache of `kind` holding `k` and `v` (kv_heads × positions × d) from position 0.
     fn cache_of(kind: CacheKind, kv_heads: usize, d: usize, k: &[f32], v: &[f32]) -> LayerCache {

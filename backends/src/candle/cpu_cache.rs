@@ -264,12 +264,8 @@ pub(crate) enum KeyTile<'a> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_numbers as numbers;
     use super::*;
-
-    /// Deterministic values in [-1, 1].
-    fn numbers(count: usize, seed: usize) -> Vec<f32> {
-        (0..count).map(|i| (((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.0) - 1.0).collect()
-    }
 
     /// Keys and values read back as they were stored (up to the cache's rounding), across a
     /// growth that re-lays out what is held.

@@ -30,6 +30,13 @@ pub use template::{CHATML_TEMPLATE, ChatTemplate, LLAMA3_TEMPLATE};
 pub use tokenizer::{Vocabulary, vocabulary_from_gguf};
 pub use tool_calls::{ParsedReply, ToolCallFilter, ToolCallFormat};
 
+/// Deterministic values in [-1, 1] for the kernels' tests: `count` of them, a different run
+/// for each `seed`.
+#[cfg(test)]
+fn test_numbers(count: usize, seed: usize) -> Vec<f32> {
+    (0..count).map(|i| (((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.0) - 1.0).collect()
+}
+
 /// A candle error's message without the backtrace candle attaches to it.
 fn candle_message(err: &candle_core::Error) -> String {
     let text = err.to_string();

@@ -170,12 +170,8 @@ mod vnni {
 
 #[cfg(test)]
 mod tests {
+    use super::super::super::test_numbers as numbers;
     use super::*;
-
-    /// Deterministic values in [-1, 1].
-    fn numbers(count: usize, seed: usize) -> Vec<f32> {
-        (0..count).map(|i| (((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.0) - 1.0).collect()
-    }
 
     /// The kernel this CPU takes (VNNI where it has it) and the plain code agree, and both
     /// match the float dot products of the dequantised values up to the query's rounding.

@@ -1,10 +1,12 @@
 //! Causal attention on the CPU straight from the key-value cache (`cpu_cache`). candle's path
 //! (repeat the key-value heads for grouped-query attention, copy them contiguous, two matmuls)
 //! copies the whole cache several times per layer and token. Here a task takes one key-value
-//! head, a run of query positions and a span of keys: it converts keys and values to `f32` a
-//! tile at a time and scores every query of the head group against the tile, so the cache is
-//! read once per task. Keys are cached turned ([dim][position] per tile), so a query's scores
-//! against a tile accumulate side by side in vector registers.
+//! head, a run of query positions and a span of keys, and scores every query of the head group
+//! against a key tile at a time, so the cache is read once per task: half-precision keys are
+//! cached turned ([dim][position] per tile) and converted to `f32` a tile at a time, so that a
+//! query's scores against a tile accumulate side by side in vector registers; 8-bit keys are
+//! scored by integer dot products (`int8_scores`). Values are converted a tile at a time and
+//! weighed with the accumulator in registers.
 //!
 //! A head's keys are split into spans of [`KEY_SPAN`], each span's softmax kept unnormalised
 //! with its maximum and sum, and the spans merged at the end (flash-decoding): one decoded
@@ -12,9 +14,8 @@
 
 use std::ops::Range;
 
-use rayon::prelude::*;
-
 use half::slice::HalfFloatSliceExt;
+use rayon::prelude::*;
 
 use super::cpu_cache::{KEY_TILE, KeyTile, LayerCache};
 use int8_scores::Query;

@@ -26,9 +26,10 @@ pub enum CacheKind {
     /// Half precision, as llama.cpp keeps them by default.
     #[default]
     Half,
-    /// Eight bits per value with a scale per 32 (llama.cpp's `q8_0`): half the memory, and half
-    /// the bytes read per decoded token. Outputs differ from the half-precision cache's by its
-    /// rounding. CPU only.
+    /// Eight bits per value with a scale per 32 (llama.cpp's `q8_0`): half the memory and half
+    /// the bytes read per decoded token, and keys scored by integer dot products, so that
+    /// decoding after thousands of tokens keeps most of its short-prompt speed (the choice for
+    /// long contexts). Outputs differ from the half-precision cache's by its rounding. CPU only.
     Q8,
 }
 

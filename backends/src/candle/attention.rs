@@ -346,13 +346,16 @@ mod tests {
     /// An 8-bit cache gives what the half-precision one gives up to its rounding.
     #[test]
     fn an_eight_bit_cache_attends_like_the_half_precision_one() {
-        let shape = Attention { heads: 6, start: 40, len: 9 };
-        let q = numbers(6 * 9 * 64, 1);
-        let (k, v) = (numbers(2 * 49 * 64, 2), numbers(2 * 49 * 64, 3));
-        let exact = shape.run(&q, &cache_of(CacheKind::Half, 2, 64, &k, &v));
-        let eight = shape.run(&q, &cache_of(CacheKind::Q8, 2, 64, &k, &v));
-        for (e, g) in exact.iter().zip(&eight) {
-            assert!((e - g).abs() < 0.02, "{g} vs {e}");
+        // Within one key span, and across two.
+        for (start, len) in [(40, 9), (KEY_SPAN - 10, 20)] {
+            let shape = Attention { heads: 6, start, len };
+            let q = numbers(6 * len * 64, 1);
+            let (k, v) = (numbers(2 * (start + len) * 64, 2), numbers(2 * (start + len) * 64, 3));
+            let exact = shape.run(&q, &cache_of(CacheKind::Half, 2, 64, &k, &v));
+            let eight = shape.run(&q, &cache_of(CacheKind::Q8, 2, 64, &k, &v));
+            for (e, g) in exact.iter().zip(&eight) {
+                assert!((e - g).abs() < 0.02, "start {start}: {g} vs {e}");
+            }
         }
     }
 
@@ -361,7 +364,7 @@ mod tests {
     #[test]
     fn matches_plain_attention_for_prompts_and_single_tokens() {
         let cases = [(0, 37, 16), (70, 1, 16), (100, 20, 16), (0, 37, 64), (90, 1, 64)];
-        let across_spans = [(1100, 1, 64), (500, 40, 64), (0, 700, 16)];
+        let across_spans = [(KEY_SPAN + 60, 1, 64), (KEY_SPAN - 20, 40, 16)];
         for (start, len, d) in cases.into_iter().chain(across_spans) {
             let shape = Attention { heads: 6, start, len };
             let q = numbers(6 * len * d, 1);

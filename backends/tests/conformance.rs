@@ -240,8 +240,14 @@ impl OpenAiServer {
             FinishReason::Other(_) => "other",
         }
     }
+}
 
-    fn reply(reply: &ChatResponse, stream: bool) -> ResponseTemplate {
+impl Wire for OpenAiServer {
+    fn name(&self) -> &'static str {
+        "openai"
+    }
+
+    fn encode(&self, reply: &ChatResponse, stream: bool) -> ResponseTemplate {
         let message = &reply.message;
         let usage = json!({"prompt_tokens": reply.usage.input_tokens, "completion_tokens": reply.usage.output_tokens});
         if !stream {
@@ -287,16 +293,6 @@ impl OpenAiServer {
         chunks.push(json!({"choices": [], "usage": usage}));
         sse_response(data_events(&chunks) + "data: [DONE]\n\n")
     }
-}
-
-impl Wire for OpenAiServer {
-    fn name(&self) -> &'static str {
-        "openai"
-    }
-
-    fn encode(&self, reply: &ChatResponse, stream: bool) -> ResponseTemplate {
-        Self::reply(reply, stream)
-    }
 
     fn error_body(&self, failure: Failure) -> Value {
         json!({"error": {"message": failure.message(self), "type": "error"}})
@@ -327,8 +323,14 @@ impl AnthropicServer {
             FinishReason::Other(_) => "other",
         }
     }
+}
 
-    fn reply(reply: &ChatResponse, stream: bool) -> ResponseTemplate {
+impl Wire for AnthropicServer {
+    fn name(&self) -> &'static str {
+        "anthropic"
+    }
+
+    fn encode(&self, reply: &ChatResponse, stream: bool) -> ResponseTemplate {
         let message = &reply.message;
         let stop = Self::stop(&reply.finish_reason);
         if !stream {
@@ -366,16 +368,6 @@ impl AnthropicServer {
         events.push(json!({"type": "message_stop"}));
         sse_response(named_events(&events))
     }
-}
-
-impl Wire for AnthropicServer {
-    fn name(&self) -> &'static str {
-        "anthropic"
-    }
-
-    fn encode(&self, reply: &ChatResponse, stream: bool) -> ResponseTemplate {
-        Self::reply(reply, stream)
-    }
 
     fn error_body(&self, failure: Failure) -> Value {
         json!({"type": "error", "error": {"type": "some_error", "message": failure.message(self)}})
@@ -410,11 +402,17 @@ impl GeminiServer {
     fn call(call: &ToolCall) -> Value {
         json!({"functionCall": {"name": call.name, "args": call.arguments}})
     }
+}
+
+impl Wire for GeminiServer {
+    fn name(&self) -> &'static str {
+        "gemini"
+    }
 
     /// Whole: one candidate with every part. Streamed: the text in pieces, each call whole in its
     /// own chunk (as Gemini sends them), the finish reason and usage on the last chunk; no end
     /// marker.
-    fn reply(reply: &ChatResponse, stream: bool) -> ResponseTemplate {
+    fn encode(&self, reply: &ChatResponse, stream: bool) -> ResponseTemplate {
         let message = &reply.message;
         let candidate = |parts: Vec<Value>| json!({"content": {"role": "model", "parts": parts}});
         let finish = Self::finish(&reply.finish_reason);
@@ -447,16 +445,6 @@ impl GeminiServer {
         last["finishReason"] = finish.into();
         chunks.push(json!({"candidates": [last], "usageMetadata": Self::usage(reply)}));
         sse_response(data_events(&chunks))
-    }
-}
-
-impl Wire for GeminiServer {
-    fn name(&self) -> &'static str {
-        "gemini"
-    }
-
-    fn encode(&self, reply: &ChatResponse, stream: bool) -> ResponseTemplate {
-        Self::reply(reply, stream)
     }
 
     /// Google's error body; a rate limit says how long to wait in a `RetryInfo` detail.
@@ -517,10 +505,16 @@ impl CohereServer {
         let tokens = json!({"input_tokens": reply.usage.input_tokens, "output_tokens": reply.usage.output_tokens});
         json!({"billed_units": tokens, "tokens": tokens})
     }
+}
+
+impl Wire for CohereServer {
+    fn name(&self) -> &'static str {
+        "cohere"
+    }
 
     /// Whole: the text as content, or as the tool plan when there are calls. Streamed: the v2
     /// events, each piece of text and arguments in two deltas.
-    fn reply(reply: &ChatResponse, stream: bool) -> ResponseTemplate {
+    fn encode(&self, reply: &ChatResponse, stream: bool) -> ResponseTemplate {
         let message = &reply.message;
         let finish = Self::finish(&reply.finish_reason);
         let call = |c: &ToolCall, arguments: String| json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": arguments}});
@@ -563,16 +557,6 @@ impl CohereServer {
         }
         events.push(json!({"type": "message-end", "delta": {"finish_reason": finish, "usage": Self::usage(reply)}}));
         sse_response(named_events(&events))
-    }
-}
-
-impl Wire for CohereServer {
-    fn name(&self) -> &'static str {
-        "cohere"
-    }
-
-    fn encode(&self, reply: &ChatResponse, stream: bool) -> ResponseTemplate {
-        Self::reply(reply, stream)
     }
 
     fn error_body(&self, failure: Failure) -> Value {

@@ -209,16 +209,7 @@ impl Llama {
 
     /// A half-precision cache for this model.
     pub fn new_cache(&self) -> Cache {
-        let s = &self.shape;
-        let layers = match self.device.is_cpu() {
-            true => Layers::Cpu(
-                (0..s.layers)
-                    .map(|_| LayerCache::new(CacheKind::Half, s.kv_heads, s.head_dim))
-                    .collect(),
-            ),
-            false => Layers::Device(Vec::new()),
-        };
-        Cache { tokens: Vec::new(), layers, capacity: 0 }
+        self.cache_of(CacheKind::Half)
     }
 
     /// A cache of `kind` for this model: the 8-bit one needs the CPU and a head width that is a
@@ -231,12 +222,19 @@ impl Llama {
                 "the 8-bit key-value cache needs the CPU and a head width that is a multiple of 32"
             );
         }
-        let mut cache = self.new_cache();
-        if let Layers::Cpu(layers) = &mut cache.layers {
-            let s = &self.shape;
-            layers.iter_mut().for_each(|l| *l = LayerCache::new(kind, s.kv_heads, s.head_dim));
-        }
-        Ok(cache)
+        Ok(self.cache_of(kind))
+    }
+
+    /// An empty cache of `kind`, which the device can hold.
+    fn cache_of(&self, kind: CacheKind) -> Cache {
+        let s = &self.shape;
+        let layers = match self.device.is_cpu() {
+            true => Layers::Cpu(
+                (0..s.layers).map(|_| LayerCache::new(kind, s.kv_heads, s.head_dim)).collect(),
+            ),
+            false => Layers::Device(Vec::new()),
+        };
+        Cache { tokens: Vec::new(), layers, capacity: 0 }
     }
 
     /// Runs `tokens` after what `cache` holds and returns the logits of the last one. The

@@ -513,14 +513,19 @@ async fn schema_prints_a_json_object_of_the_schema() {
     assert!(output.status.success(), "{}", stderr(&output));
     let value: Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(value, json!({"name": "Ada", "age": 36}));
-    let sent = &bodies(&server).await[0];
+    // The agent answers first, then gives that answer in the schema.
+    let bodies = bodies(&server).await;
+    assert_eq!(bodies.len(), 2);
+    assert!(bodies[0].get("response_format").is_none(), "{}", bodies[0]);
+    let sent = &bodies[1];
     assert_eq!(
         sent["response_format"]["json_schema"]["schema"]["properties"]["age"],
         json!({"type": "integer"})
     );
 }
 
-/// The local model answers `--schema` by construction: its grammar admits nothing else.
+/// The local model answers `--schema` by construction, within its token budget: its grammar
+/// admits nothing else, and the budget closes what the model leaves open.
 #[test]
 fn schema_on_the_local_model_is_always_valid_json() {
     let model =
@@ -532,13 +537,25 @@ fn schema_on_the_local_model_is_always_valid_json() {
             "-q",
             "-m",
             model.to_str().unwrap(),
+            "--no-stream",
             "--schema",
-            "city, country",
-            "Paris is the capital of France.",
+            "city, country, population int, coastal bool",
+            "-o",
+            "max_tokens=40",
+            "Describe Lisbon.",
         ])
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
     let value: Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert!(value["city"].is_string() && value["country"].is_string(), "{value}");
+    assert!(value["population"].is_i64() && value["coastal"].is_boolean(), "{value}");
+    // A budget no valid reply fits is refused, naming max_tokens.
+    let output = anymodel(temp.path())
+        .args(["run", "-q", "-m", model.to_str().unwrap(), "--schema", "city, country"])
+        .args(["-o", "max_tokens=4", "Describe Lisbon."])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains("raise max_tokens to at least"), "{}", stderr(&output));
 }

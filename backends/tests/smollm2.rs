@@ -236,3 +236,80 @@ async fn a_forced_tool_call_is_always_a_valid_call() {
     assert!(reply.message.tool_calls[0].arguments["city"].is_string(), "{reply:?}");
     assert_eq!(reply.finish_reason, FinishReason::ToolCalls);
 }
+
+/// Typed replies in small budgets: whatever the model writes inside the grammar, the reply
+/// ends as a complete value of the schema within `max_tokens` (strings, integers, numbers,
+/// booleans, enums, a nested object, arrays; 2 to 6 fields).
+#[tokio::test]
+async fn constrained_replies_finish_valid_within_small_budgets() {
+    let model = load();
+    let text = json!({"type": "string"});
+    let cases = [
+        (
+            "Ada Lovelace was a mathematician who died at 36. Give her name and age.",
+            json!({"type": "object", "properties": {"name": text, "age": {"type": "integer"}}, "required": ["name", "age"]}),
+        ),
+        (
+            "Describe Lisbon.",
+            json!({"type": "object", "properties": {"city": text, "country": text, "population": {"type": "integer"}, "coastal": {"type": "boolean"}}, "required": ["city", "country", "population", "coastal"]}),
+        ),
+        (
+            "Tell me about the novel Dune.",
+            json!({"type": "object", "properties": {
+                "title": text, "genre": {"enum": ["fiction", "science", "history"]},
+                "year": {"type": "integer"}, "pages": {"type": "integer", "minimum": 1},
+                "rating": {"type": "number", "minimum": 0, "maximum": 5}},
+                "required": ["title", "genre", "year", "pages", "rating"]}),
+        ),
+        (
+            "Write a contact card for Sherlock Holmes.",
+            json!({"type": "object", "properties": {
+                "name": text,
+                "address": {"type": "object", "properties": {"street": text, "city": text}, "required": ["street", "city"]},
+                "tags": {"type": "array", "items": text, "minItems": 1}},
+                "required": ["name", "address", "tags"]}),
+        ),
+        (
+            "Describe a red cotton t-shirt for an online shop.",
+            json!({"type": "object", "properties": {
+                "name": text, "price": {"type": "number"}, "stock": {"type": "boolean"},
+                "colors": {"type": "array", "items": {"enum": ["red", "blue", "black"]}},
+                "size": {"enum": ["S", "M", "L"]}, "sku": text},
+                "required": ["name", "price", "stock", "colors", "size", "sku"]}),
+        ),
+    ];
+    for (prompt, schema) in &cases {
+        for budget in [40, 60, 80] {
+            let request = ChatRequest::new([Message::user(*prompt)])
+                .with_sampling(greedy(budget))
+                .with_response_format(ResponseFormat::JsonSchema {
+                    name: "answer".into(),
+                    schema: schema.clone(),
+                    strict: true,
+                });
+            let reply = model.chat(request).await.unwrap();
+            let value: serde_json::Value = serde_json::from_str(&reply.message.content)
+                .unwrap_or_else(|e| panic!("{e}: {} ({budget} tokens)", reply.message.content));
+            assert!(jsonschema::is_valid(&schema, &value), "{value} for {schema}");
+            assert_eq!(reply.finish_reason, FinishReason::Stop, "{value}");
+            assert!(reply.usage.output_tokens <= u64::from(budget), "{:?}", reply.usage);
+            if std::env::var_os("SHOW").is_some() {
+                eprintln!("{budget}: {value}");
+            }
+        }
+    }
+    // A budget no valid reply fits is refused before anything is generated.
+    let (prompt, schema) = &cases[1];
+    let request = ChatRequest::new([Message::user(*prompt)])
+        .with_sampling(greedy(10))
+        .with_response_format(ResponseFormat::JsonSchema {
+            name: "answer".into(),
+            schema: schema.clone(),
+            strict: true,
+        });
+    let error = model.chat(request).await.unwrap_err();
+    assert!(
+        matches!(&error, Error::InvalidRequest { message, .. } if message.starts_with("max_tokens is 10, and the shortest reply the constraint allows takes")),
+        "{error}"
+    );
+}

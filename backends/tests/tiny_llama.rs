@@ -206,3 +206,43 @@ async fn a_call_the_model_starts_is_finished_validly() {
     let reply = free.chat(ask("Use celsius", 3).with_tools([units])).await.unwrap();
     assert_eq!(reply.message.content, "HelloHelloHello");
 }
+
+/// A model that would write words forever inside a string: the guide lets it write while a
+/// valid reply still fits, then closes the string and the object itself, giving the required
+/// field it never reached the smallest value its schema allows. The words run in a cycle of
+/// fifteen (as many transitions as the tiny model holds), not repeated three times within these
+/// budgets, so it is the budget that ends them, not the guide's loop check.
+#[tokio::test]
+async fn the_budget_forces_the_shortest_close() {
+    let words = [
+        "Ġthe", "Ġcat", "Ġsat", "Ġon", "Ġa", "Ġmat", "Ġand", "Ġthen", "Ġit", "Ġran", "Ġto", "Ġbig",
+        "Ġred", "Ġhouse", "Ġnear",
+    ]
+    .map(id);
+    let cycle: Vec<(u32, u32)> =
+        (0..words.len()).map(|i| (words[i], words[(i + 1) % words.len()])).collect();
+    let model = model("budget", words[0], &cycle, |c| c);
+    let schema = json!({"type": "object", "properties": {
+        "story": {"type": "string", "maxLength": 1000},
+        "count": {"type": "integer", "minimum": 3}}, "required": ["story", "count"]});
+    for budget in [24, 32, 44] {
+        let request = ask("Tell a story.", budget).with_response_format(
+            anymodel_core::ResponseFormat::JsonSchema {
+                name: "story".into(),
+                schema: schema.clone(),
+                strict: true,
+            },
+        );
+        let reply = model.chat(request).await.unwrap();
+        let value: serde_json::Value = serde_json::from_str(&reply.message.content)
+            .unwrap_or_else(|e| panic!("{e}: {}", reply.message.content));
+        assert!(jsonschema::is_valid(&schema, &value), "{value}");
+        assert_eq!(value["count"], 3, "the close wrote the least count: {value}");
+        assert!(value["story"].as_str().unwrap().starts_with(" the cat sat on"), "{value}");
+        assert_eq!(reply.finish_reason, FinishReason::Stop);
+        // The model wrote until the close took what was left: the whole budget, give or take
+        // the token the close could not use.
+        let used = reply.usage.output_tokens;
+        assert!(used <= u64::from(budget) && used + 2 >= u64::from(budget), "{used} of {budget}");
+    }
+}

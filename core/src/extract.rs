@@ -10,10 +10,13 @@ use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use std::time::{Duration, Instant};
+
 use crate::error::{Error, Result};
 use crate::message::Message;
 use crate::model::Model;
 use crate::request::{ChatRequest, ResponseFormat, ToolChoice, ToolSpec};
+use crate::response::{ChatResponse, FinishReason};
 use crate::schema::schema_for;
 
 /// The tool a forced call answers through when the model has no JSON Schema output.
@@ -81,24 +84,69 @@ pub async fn extract<T: JsonSchema + DeserializeOwned>(
 /// Asks `model` to continue the conversation of `request` with JSON matching `schema`, retrying
 /// up to `retries` times with the validation error shown to it. The request's messages and
 /// sampling are kept; its tools and response format give way to the schema.
+///
+/// A retry is not a repeat: besides the error in the prompt, greedy sampling becomes sampling
+/// at temperature [`RETRY_TEMPERATURE`] with a seed that differs per try, and a reply that was
+/// cut by its token limit is asked again with twice the `max_tokens`. The error after the last
+/// try lists each try's problem.
 pub async fn extract_value(
     model: &dyn Model,
     request: ChatRequest,
     schema: &Value,
     retries: usize,
 ) -> Result<Value> {
-    let sampling = request.sampling;
+    extract_tries(model, request, schema, retries).await.value
+}
+
+/// The temperature of a retry whose first try sampled greedily: enough for another reply.
+pub const RETRY_TEMPERATURE: f64 = 0.7;
+
+/// What asking for a typed answer did.
+pub(crate) struct Extraction {
+    /// The answer, or why there is none.
+    pub(crate) value: Result<Value>,
+    /// Each try's reply and how long it took.
+    pub(crate) tries: Vec<(ChatResponse, Duration)>,
+    /// The conversation the model was in at the last try, with that try's reply when it gave a
+    /// valid answer.
+    pub(crate) messages: Vec<Message>,
+}
+
+/// [`extract_value`], keeping each try.
+pub(crate) async fn extract_tries(
+    model: &dyn Model,
+    request: ChatRequest,
+    schema: &Value,
+    retries: usize,
+) -> Extraction {
+    let mut sampling = request.sampling;
     let mut messages = request.messages;
-    let validator = jsonschema::validator_for(schema).map_err(|e| Error::InvalidRequest {
-        status: None,
-        message: format!("the schema is not valid: {e}"),
-    })?;
+    let mut tries = Vec::new();
+    let validator = match jsonschema::validator_for(schema) {
+        Ok(validator) => validator,
+        Err(e) => {
+            let message = format!("the schema is not valid: {e}");
+            let value = Err(Error::InvalidRequest { status: None, message });
+            return Extraction { value, tries, messages };
+        }
+    };
     let strategy = Strategy::for_model(model);
-    let mut last_error = String::new();
-    for _ in 0..=retries {
-        let reply = model
-            .chat(ask(strategy, messages.clone(), schema).with_sampling(sampling.clone()))
-            .await?;
+    let first_temperature = sampling.temperature;
+    let mut problems = Vec::new();
+    for attempt in 0..=retries {
+        if attempt > 0 {
+            if first_temperature.is_none_or(|t| t <= 0.0) {
+                sampling.temperature = Some(RETRY_TEMPERATURE);
+            }
+            sampling.seed = Some(sampling.seed.unwrap_or(0).wrapping_add(1));
+        }
+        let started = Instant::now();
+        let request = ask(strategy, messages.clone(), schema).with_sampling(sampling.clone());
+        let reply = match model.chat(request).await {
+            Ok(reply) => reply,
+            Err(error) => return Extraction { value: Err(error), tries, messages },
+        };
+        tries.push((reply.clone(), started.elapsed()));
         let text = match strategy {
             Strategy::ForcedTool => match reply.message.tool_calls.first() {
                 Some(call) => call.arguments.to_string(),
@@ -112,21 +160,34 @@ pub async fn extract_value(
                 .map(|e| format!("{} at `{}`", e, e.instance_path()))
                 .collect::<Vec<_>>()
             {
-                errors if errors.is_empty() => return Ok(value),
+                errors if errors.is_empty() => {
+                    messages.push(Message::assistant(value.to_string()));
+                    return Extraction { value: Ok(value), tries, messages };
+                }
                 errors => errors.join("; "),
             },
+            Err(_) if reply.finish_reason == FinishReason::Length => {
+                let limit = sampling
+                    .max_tokens
+                    .map_or("its token limit".into(), |max| format!("max_tokens ({max})"));
+                // The next try gets room to finish.
+                sampling.max_tokens = sampling.max_tokens.map(|max| max.saturating_mul(2));
+                format!("the reply was cut at {limit} before its JSON was complete")
+            }
             Err(e) => format!("it is not JSON: {e}"),
         };
-        last_error = problem.clone();
         messages.push(Message::assistant(text));
         messages.push(Message::user(format!(
             "That answer is not valid: {problem}. Reply again with only JSON matching the schema."
         )));
+        problems.push(format!("try {}: {problem}", attempt + 1));
     }
-    Err(Error::invalid_response(format!(
-        "no valid answer after {} tries: {last_error}",
-        retries + 1
-    )))
+    let value = Err(Error::invalid_response(format!(
+        "no valid answer after {} tries: {}",
+        retries + 1,
+        problems.join("; ")
+    )));
+    Extraction { value, tries, messages }
 }
 
 /// The request that asks for the schema the way `strategy` says.
@@ -231,5 +292,41 @@ mod tests {
         let error = run(extract::<Person>(&stubborn, "Ada, 36")).unwrap_err();
         assert!(matches!(error, Error::InvalidResponse { .. }), "{error}");
         assert!(error.to_string().contains("no valid answer after 3 tries"), "{error}");
+    }
+
+    #[test]
+    fn retries_change_the_sampling_and_a_cut_reply_gets_more_room() {
+        use crate::{FinishReason, Sampling};
+        let cut = ChatResponse {
+            finish_reason: FinishReason::Length,
+            ..ChatResponse::text(r#"{"name": "Ada Lovelace, the daughter of"#)
+        };
+        let model = ScriptedModel::new([
+            cut,
+            ChatResponse::text(r#"{"name": "Ada"}"#),
+            ChatResponse::text("no"),
+        ]);
+        let greedy =
+            Sampling { temperature: Some(0.0), max_tokens: Some(40), ..Default::default() };
+        let request = ChatRequest::user("Ada, 36").with_sampling(greedy);
+        let error = run(extract_value(&model, request, &schema_for::<Person>(), 2)).unwrap_err();
+        let text = error.to_string();
+        assert!(text.starts_with("invalid response from the model: no valid answer after 3 tries: try 1: the reply was cut at max_tokens (40)"), "{text}");
+        assert!(
+            text.contains("; try 2: ") && text.contains("\"age\" is a required property"),
+            "{text}"
+        );
+        assert!(text.contains("; try 3: it is not JSON"), "{text}");
+        let sent: Vec<Sampling> = model.requests().into_iter().map(|r| r.sampling).collect();
+        assert_eq!(sent[0].temperature, Some(0.0));
+        assert_eq!(
+            (sent[1].temperature, sent[2].temperature),
+            (Some(RETRY_TEMPERATURE), Some(RETRY_TEMPERATURE))
+        );
+        assert_ne!(sent[1].seed, sent[2].seed, "each retry samples anew");
+        assert_eq!(
+            sent.iter().map(|s| s.max_tokens).collect::<Vec<_>>(),
+            [Some(40), Some(80), Some(80)]
+        );
     }
 }

@@ -25,8 +25,10 @@ pub struct RunArgs {
     pub json: bool,
     /// Answer with a JSON object of this schema instead of text, and print it: a JSON Schema file,
     /// or fields written short, such as 'name, age int, bio: their life' (types str, int, float,
-    /// bool). Local models follow it by construction, remote ones natively or by a forced tool
-    /// call; a reply that does not validate is asked again (twice), then the run fails.
+    /// bool). The agent runs with its tools first, then gives its answer in the schema. Local
+    /// models follow it by construction (within max_tokens), remote ones natively or by a forced
+    /// tool call; a reply that does not validate is asked again (twice, sampling anew), then
+    /// the run fails naming each try's problem.
     #[arg(long, value_name = "FILE|FIELDS")]
     pub schema: Option<String>,
     /// Print what the model would receive (the rendered prompt of a local model, the request
@@ -60,7 +62,7 @@ fn prompt(words: &[String]) -> Result<String, Failure> {
 }
 
 /// The request the model receives first for `input`: the agent's, with `--rag`'s passages in
-/// it (what `--show-prompt` shows and `--schema` asks).
+/// it (what `--show-prompt` shows).
 async fn first_request(
     prepared: &setup::Prepared,
     input: Vec<Message>,
@@ -93,11 +95,11 @@ pub async fn run(context: &Context, args: RunArgs) -> Outcome {
         };
     }
     if let Some(spec) = &args.schema {
+        // The agent runs with its tools, then gives its answer as the schema's JSON.
         let schema = super::schema::parse(spec)?;
-        let request = first_request(&prepared, input).await?;
-        let value =
-            anymodel::extract_value(&*prepared.model, request, &schema, anymodel::DEFAULT_RETRIES)
-                .await?;
+        let (value, run) =
+            agent.run_json(input, &schema).await.map_err(|e| Failure::Run(e.kind.to_string()))?;
+        show_tool_calls(context, &run);
         outln!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
         return Ok(());
     }
@@ -116,12 +118,7 @@ pub async fn run(context: &Context, args: RunArgs) -> Outcome {
     }
     if args.no_stream {
         let run = agent.run_messages(input).await.map_err(|e| Failure::Run(e.kind.to_string()))?;
-        for invocation in run.steps.iter().flat_map(|s| &s.tool_calls) {
-            output::activity(
-                context.quiet,
-                format!("→ {}({})", invocation.call.name, invocation.call.arguments),
-            );
-        }
+        show_tool_calls(context, &run);
         outln!("{}", run.answer);
         return Ok(());
     }
@@ -134,6 +131,16 @@ pub async fn run(context: &Context, args: RunArgs) -> Outcome {
         print_sources(index, &question)?;
     }
     Ok(())
+}
+
+/// The tool calls a finished run made, on standard error.
+fn show_tool_calls(context: &Context, run: &anymodel::AgentRun) {
+    for invocation in run.steps.iter().flat_map(|s| &s.tool_calls) {
+        output::activity(
+            context.quiet,
+            format!("→ {}({})", invocation.call.name, invocation.call.arguments),
+        );
+    }
 }
 
 /// The citations of the passages `--rag` put into the prompt for `question`.

@@ -50,8 +50,10 @@ pub(crate) fn sampler(temperature: Option<f64>, top_k: Option<u32>, top_p: Optio
 /// Generates after `prompt`, reusing what `session` holds of it, and hands each piece of text to
 /// `emit`, which returns `false` when nobody is listening any more: generation then stops, and
 /// the finish reason is `None`. With a `guide`, once it applies (at once, or when the reply ends
-/// with its trigger), only tokens its grammar allows are sampled, and generation stops when the
-/// grammar is complete.
+/// with its trigger), only tokens its grammar allows are sampled, the guide has its say on the
+/// budget (it may write the shortest close itself), and generation stops when the grammar is
+/// complete. A trigger written with too few tokens left for any valid call ends the reply there,
+/// cut for length.
 pub(crate) fn generate(
     session: &mut dyn Session,
     tokenizer: &Tokenizer,
@@ -82,6 +84,7 @@ pub(crate) fn generate(
         completion_tokens: 0,
         decode_time: std::time::Duration::ZERO,
     };
+    let limit = budget(params.max_tokens, prompt.len(), positions);
     // Room for the prompt and the reply at once (a reply without a limit gets a first share).
     session.reserve(prompt.len() + params.max_tokens.unwrap_or(256))?;
     // The last prompt token runs on its own: candle computes a batch of tokens and a single
@@ -92,59 +95,87 @@ pub(crate) fn generate(
         session.forward(&body[common..])?;
     }
     let mut logits = session.forward(last)?;
+    // Tokens written but not yet run through the model: the guide's own writes are run only
+    // when the model has to go on after them.
+    let mut unforwarded: Vec<u32> = Vec::new();
     let mut sampler = LogitsProcessor::from_sampling(params.seed, params.sampler.clone());
     let mut text = TextStream::new(&params.stop);
     let mut generated: Vec<u32> = Vec::new();
     let decode_start = std::time::Instant::now();
     let mut guided = guide.as_ref().is_some_and(|g| g.trigger.is_none());
     let reason = loop {
-        if params.repetition_penalty != 1.0 {
-            let recent = &generated[generated.len().saturating_sub(64)..];
-            logits = candle_transformers::utils::apply_repeat_penalty(
-                &logits,
-                params.repetition_penalty,
-                recent,
-            )
-            .map_err(backend)?;
+        let left = limit - stats.completion_tokens;
+        if left == 0 {
+            break FinishReason::Length;
         }
+        let forced = guide.as_deref_mut().filter(|_| guided).and_then(Guide::forced);
+        let mut token = match forced {
+            Some(token) => token,
+            None => {
+                if !unforwarded.is_empty() {
+                    logits = session.forward(&unforwarded)?;
+                    unforwarded.clear();
+                }
+                if params.repetition_penalty != 1.0 {
+                    let recent = &generated[generated.len().saturating_sub(64)..];
+                    logits = candle_transformers::utils::apply_repeat_penalty(
+                        &logits,
+                        params.repetition_penalty,
+                        recent,
+                    )
+                    .map_err(backend)?;
+                }
+                if let Some(guide) = guide.as_deref_mut().filter(|_| guided) {
+                    logits = guide.mask(&logits)?;
+                }
+                let token = sampler.sample(&logits).map_err(backend)?;
+                if params.end_tokens.contains(&token) {
+                    break FinishReason::Stop;
+                }
+                token
+            }
+        };
         if let Some(guide) = guide.as_deref_mut().filter(|_| guided) {
-            logits = guide.constraint.mask(&logits)?;
-        }
-        let token = sampler.sample(&logits).map_err(backend)?;
-        if params.end_tokens.contains(&token) {
-            break FinishReason::Stop;
-        }
-        if let Some(guide) = guide.as_deref_mut().filter(|_| guided) {
-            guide.constraint.consume(token)?;
+            token = guide.admit(token, left)?;
         }
         generated.push(token);
+        unforwarded.push(token);
         stats.completion_tokens += 1;
         stats.decode_time = decode_start.elapsed();
         let decoded = tokenizer
             .decode(&generated, false)
             .map_err(|err| Error::Backend { message: format!("local model: decoding: {err}") })?;
-        if !guided && guide.as_ref().and_then(|g| g.trigger).is_some_and(|t| decoded.ends_with(t)) {
+        let mut cut = false;
+        if !guided
+            && let Some(guide) = guide.as_deref_mut()
+            && guide.trigger.is_some_and(|t| decoded.ends_with(t))
+        {
             guided = true;
+            cut = guide.needed().is_some_and(|needed| needed > limit - stats.completion_tokens);
         }
         let (release, stopped) = text.advance(&decoded);
         if !release.is_empty() && !emit(&release) {
             return Ok((None, stats));
         }
-        if stopped || (guided && guide.as_deref().is_some_and(|g| g.constraint.is_done())) {
+        if stopped || (guided && guide.as_deref().is_some_and(Guide::is_done)) {
             break FinishReason::Stop;
         }
-        if params.max_tokens.is_some_and(|max| stats.completion_tokens >= max)
-            || session.held().len() + 1 >= positions
-        {
+        if cut {
             break FinishReason::Length;
         }
-        logits = session.forward(&[token])?;
     };
     let rest = text.flush();
     if !rest.is_empty() && !emit(&rest) {
         return Ok((None, stats));
     }
     Ok((Some(reason), stats))
+}
+
+/// The most tokens a reply may have: `max_tokens`, and no more than the context has room for
+/// after the prompt.
+pub(crate) fn budget(max_tokens: Option<usize>, prompt: usize, positions: usize) -> usize {
+    let room = positions.saturating_sub(prompt);
+    max_tokens.map_or(room, |max| max.min(room))
 }
 
 /// The text of a generation as it grows: holds back an incomplete UTF-8 character and anything

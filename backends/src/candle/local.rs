@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use super::candle_message;
 use super::constraint::{Grammars, Guide, trigger};
 use super::cpu_cache::CacheKind;
-use super::generate::{GenerationStats, Params, generate, sampler};
+use super::generate::{GenerationStats, Params, budget, generate, sampler};
 use super::llama::{Cache, Llama};
 use super::session::{
     Checkpoint, CheckpointSession, CheckpointState, GgufSession, Session as SessionMut,
@@ -212,39 +212,37 @@ impl LocalModel {
         self.engine.template.render(&request.messages, offered_tools(request), true)
     }
 
-    /// The constraint a request puts on the reply: a call of a declared tool when the request
-    /// forces one; with `tool_choice: auto`, the rest of a call once the model starts one (its
-    /// family's trigger); JSON (of its schema) when it asks for JSON; none otherwise.
-    fn guide(&self, request: &ChatRequest, tools: &[ToolSpec]) -> Result<Option<Guide>> {
+    /// The constraint a request puts on the reply, for a reply of `budget` tokens: a call of a
+    /// declared tool when the request forces one; with `tool_choice: auto`, the rest of a call
+    /// once the model starts one (its family's trigger); JSON (of its schema) when it asks for
+    /// JSON; none otherwise.
+    fn guide(
+        &self,
+        request: &ChatRequest,
+        tools: &[ToolSpec],
+        budget: usize,
+    ) -> Result<Option<Guide>> {
         let format = self.engine.template.tool_call_format();
-        let whole = |constraint| Some(Guide { constraint, trigger: None });
         if !tools.is_empty() {
             let grammars = self.engine.grammars()?;
+            let call = |only, trigger| grammars.tool_call(format, tools, only, trigger, budget);
             match &request.tool_choice {
-                ToolChoice::Required => {
-                    return Ok(whole(grammars.tool_call(format, tools, None, false)?));
-                }
-                ToolChoice::Tool { name } => {
-                    return Ok(whole(grammars.tool_call(format, tools, Some(name), false)?));
-                }
+                ToolChoice::Required => return call(None, None).map(Some),
+                ToolChoice::Tool { name } => return call(Some(name), None).map(Some),
                 ToolChoice::Auto if request.response_format == ResponseFormat::Text => {
                     if let Some(trigger) = trigger(format) {
-                        let constraint = grammars.tool_call(format, tools, None, true)?;
-                        return Ok(Some(Guide { constraint, trigger: Some(trigger) }));
+                        return call(None, Some(trigger)).map(Some);
                     }
                 }
                 ToolChoice::Auto | ToolChoice::None => {}
             }
         }
-        match &request.response_format {
-            ResponseFormat::Text => Ok(None),
-            ResponseFormat::Json => {
-                Ok(whole(self.engine.grammars()?.json(&serde_json::json!({"type": "object"}))?))
-            }
-            ResponseFormat::JsonSchema { schema, .. } => {
-                Ok(whole(self.engine.grammars()?.json(schema)?))
-            }
-        }
+        let schema = match &request.response_format {
+            ResponseFormat::Text => return Ok(None),
+            ResponseFormat::Json => &serde_json::json!({"type": "object"}),
+            ResponseFormat::JsonSchema { schema, .. } => schema,
+        };
+        self.engine.grammars()?.json(schema, budget).map(Some)
     }
 
     /// What the last generation did (prompt tokens processed, tokens generated), including one
@@ -322,7 +320,22 @@ impl Model for LocalModel {
         let names: Vec<String> = tools.iter().map(|t| t.name.clone()).collect();
         let filter = (!names.is_empty())
             .then(|| ToolCallFilter::new(self.engine.template.tool_call_format(), names));
-        let guide = self.guide(&request, tools)?;
+        let budget = budget(params.max_tokens, prompt.len(), self.engine.positions);
+        let mut guide = self.guide(&request, tools, budget)?;
+        if let Some(guide) = guide.as_mut().filter(|g| g.trigger.is_none())
+            && let Some(needed) = guide.needed()
+            && needed > budget
+        {
+            let message = match params.max_tokens {
+                Some(max) if max <= budget => format!(
+                    "max_tokens is {max}, and the shortest reply the constraint allows takes {needed} tokens: raise max_tokens to at least {needed}"
+                ),
+                _ => format!(
+                    "the context has room for {budget} tokens after the prompt, and the shortest reply the constraint allows takes {needed}: shorten the prompt or raise context_size"
+                ),
+            };
+            return Err(Error::InvalidRequest { status: None, message });
+        }
         let (sender, receiver) = mpsc::channel(64);
         let engine = self.engine.clone();
         // Inference is blocking work: it runs off the async runtime, and stops when the

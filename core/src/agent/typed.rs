@@ -1,11 +1,14 @@
 //! Runs whose final answer is a typed value rather than text.
 
+use std::time::Instant;
+
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
-use super::{Agent, AgentError, AgentErrorKind, AgentRun};
+use super::{Agent, AgentError, AgentErrorKind, AgentRun, Step};
 use crate::error::Error;
-use crate::extract::{DEFAULT_RETRIES, extract_value};
+use crate::extract::{DEFAULT_RETRIES, extract_tries};
 use crate::message::Message;
 use crate::request::ChatRequest;
 use crate::schema::schema_for;
@@ -20,32 +23,64 @@ impl Agent {
     /// the prompt, as [`crate::extract`] does, retrying a reply that does not validate).
     ///
     /// The schema applies only to that last step, so it never keeps the model from calling its
-    /// tools first. Returns the value and the run, whose transcript ends with the typed answer.
+    /// tools first. Returns the value and the run, whose transcript ends with the typed answer
+    /// and whose steps, usage and time include each try at it.
     pub async fn run_typed<T: JsonSchema + DeserializeOwned>(
         &self,
         prompt: impl Into<String>,
     ) -> Result<(T, AgentRun), AgentError> {
-        let mut run = self.run(prompt).await?;
-        let mut messages = run.transcript.clone();
-        messages.push(Message::user(FINAL_ANSWER));
-        let request = ChatRequest::new(messages).with_sampling(self.sampling.clone());
-        let typed = extract_value(&*self.model, request, &schema_for::<T>(), DEFAULT_RETRIES)
-            .await
-            .and_then(|value| {
-                let text = value.to_string();
-                serde_json::from_value::<T>(value).map(|typed| (typed, text)).map_err(|e| {
-                    Error::invalid_response(format!("the answer does not fit the type: {e}"))
+        let (value, run) = self.run_json(vec![Message::user(prompt)], &schema_for::<T>()).await?;
+        match serde_json::from_value::<T>(value) {
+            Ok(typed) => Ok((typed, run)),
+            Err(e) => {
+                let source =
+                    Error::invalid_response(format!("the answer does not fit the type: {e}"));
+                Err(AgentError {
+                    kind: AgentErrorKind::Model { step: run.steps.len(), source },
+                    partial: Box::new(run),
                 })
+            }
+        }
+    }
+
+    /// [`Agent::run_typed`] on a conversation, with the answer's JSON Schema given as a value
+    /// (a schema chosen at run time, as `anymodel run --schema` does).
+    pub async fn run_json(
+        &self,
+        messages: Vec<Message>,
+        schema: &Value,
+    ) -> Result<(Value, AgentRun), AgentError> {
+        let mut run = self.run_messages(messages).await?;
+        let started = Instant::now();
+        let mut conversation = run.transcript.clone();
+        conversation.push(Message::user(FINAL_ANSWER));
+        let request = ChatRequest::new(conversation).with_sampling(self.sampling.clone());
+        let extraction = extract_tries(&*self.model, request, schema, DEFAULT_RETRIES).await;
+        for (response, elapsed) in extraction.tries {
+            run.usage += response.usage;
+            run.steps.push(Step {
+                index: run.steps.len() + 1,
+                response,
+                tool_calls: Vec::new(),
+                elapsed_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
             });
-        match typed {
-            Ok((typed, text)) => {
-                run.transcript.push(Message::user(FINAL_ANSWER));
-                run.transcript.push(Message::assistant(text.clone()));
-                run.answer = text;
-                Ok((typed, run))
+        }
+        let asked = run.transcript.len();
+        run.transcript.extend(extraction.messages.into_iter().skip(asked));
+        run.elapsed_ms = run
+            .elapsed_ms
+            .saturating_add(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
+        match extraction.value {
+            Ok(value) => {
+                run.answer = value.to_string();
+                Ok((value, run))
             }
             Err(source) => {
-                let step = run.steps.len() + 1;
+                // Invalid answers fail at the last try; a model's own error at the next step.
+                let step = match source {
+                    Error::InvalidResponse { .. } => run.steps.len(),
+                    _ => run.steps.len() + 1,
+                };
                 Err(AgentError {
                     kind: AgentErrorKind::Model { step, source },
                     partial: Box::new(run),
@@ -106,11 +141,33 @@ mod tests {
         let (forecast, run) =
             runtime.block_on(agent.run_typed::<Forecast>("Weather in Paris?")).unwrap();
         assert_eq!(forecast, Forecast { city: "Paris".into(), celsius: 18 });
-        assert_eq!(run.steps.len(), 2);
+        assert_eq!(run.steps.len(), 3, "two steps of the run, one of the typed answer");
+        assert_eq!(run.steps[2].response.message.content, r#"{"city": "Paris", "celsius": 18}"#);
         assert_eq!(run.answer, r#"{"city":"Paris","celsius":18}"#);
+        assert_eq!(run.transcript.last(), Some(&Message::assistant(run.answer.clone())));
         // The tools were offered freely; only the last request carried the schema.
         let requests = model.requests();
         assert_eq!(requests[0].response_format, ResponseFormat::Text);
         assert!(matches!(requests[2].response_format, ResponseFormat::JsonSchema { .. }));
+    }
+
+    #[test]
+    fn the_typed_answer_counts_in_the_runs_usage_and_keeps_each_try() {
+        use crate::Usage;
+        let model = std::sync::Arc::new(ScriptedModel::new([
+            ChatResponse::text("It is 18 degrees.").with_usage(Usage::new(10, 5)),
+            ChatResponse::text(r#"{"city": "Paris"}"#).with_usage(Usage::new(20, 4)),
+            ChatResponse::text(r#"{"city": "Paris", "celsius": 18}"#).with_usage(Usage::new(30, 6)),
+        ]));
+        let agent = Agent::builder(model).build().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let (_, run) = runtime.block_on(agent.run_typed::<Forecast>("Weather in Paris?")).unwrap();
+        assert_eq!(run.usage, Usage::new(60, 15));
+        assert_eq!(run.steps.iter().map(|s| s.index).collect::<Vec<_>>(), [1, 2, 3]);
+        // The failed try and what the model was told about it are in the transcript.
+        let told = run.transcript.iter().any(|m| {
+            matches!(m, Message::User { content } if content.contains("not valid") && content.contains("celsius"))
+        });
+        assert!(told, "{:?}", run.transcript);
     }
 }

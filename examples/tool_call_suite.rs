@@ -6,6 +6,7 @@
 //!
 //! ```text
 //! cargo run --release --example tool_call_suite -- models/SmolLM2-135M-Instruct.Q4_1.gguf
+//! cargo run --release --example tool_call_suite -- --max-tokens 48
 //! ```
 
 use std::path::PathBuf;
@@ -33,6 +34,9 @@ struct Args {
     /// CPU threads of the model's own pool.
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// The token budget of each reply. Constrained calls must come out valid within it.
+    #[arg(long, default_value_t = 200)]
+    max_tokens: u32,
 }
 
 #[derive(Deserialize)]
@@ -90,7 +94,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 .with_tool_choice(choice.clone())
                 .with_sampling(Sampling {
                     temperature: Some(0.0),
-                    max_tokens: Some(200),
+                    max_tokens: Some(args.max_tokens),
                     ..Default::default()
                 });
             let reply: ChatResponse = runtime.block_on(model.chat(request))?;
@@ -117,7 +121,13 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     let n = cases.len();
     let share = |k: usize| format!("{k}/{n} ({:.0}%)", 100.0 * k as f64 / n.max(1) as f64);
-    println!("Tool calls ({} prompts, {} tools, {}):", n, suite.tools.len(), args.model.display());
+    println!(
+        "Tool calls ({} prompts, {} tools, {}, max_tokens {}):",
+        n,
+        suite.tools.len(),
+        args.model.display(),
+        args.max_tokens
+    );
     println!("| mode | valid call of a declared tool | expected tool |");
     println!("| --- | --- | --- |");
     for (mode, tally) in &tallies {

@@ -290,7 +290,7 @@ async fn constrained_replies_finish_valid_within_small_budgets() {
             let reply = model.chat(request).await.unwrap();
             let value: serde_json::Value = serde_json::from_str(&reply.message.content)
                 .unwrap_or_else(|e| panic!("{e}: {} ({budget} tokens)", reply.message.content));
-            assert!(jsonschema::is_valid(&schema, &value), "{value} for {schema}");
+            assert!(jsonschema::is_valid(schema, &value), "{value} for {schema}");
             assert_eq!(reply.finish_reason, FinishReason::Stop, "{value}");
             assert!(reply.usage.output_tokens <= u64::from(budget), "{:?}", reply.usage);
             if std::env::var_os("SHOW").is_some() {

@@ -12,10 +12,12 @@
 //! This is a model of what llguidance's grammar allows, not the grammar itself: every close is
 //! checked against the grammar before it is trusted (see [`super::Guide`]), so a part of JSON
 //! Schema modelled here too loosely costs only the guarantee, never a malformed reply. Parts
-//! not modelled at all (`pattern`, `format`, `patternProperties`, `allOf` of several schemas,
-//! `multipleOf` on fractions) give no close.
+//! not modelled at all (`format`, `patternProperties`, `allOf` of several schemas, `multipleOf`
+//! on fractions, patterns the lazy DFA cannot run) give no close.
 
 use serde_json::{Map, Value};
+
+use super::pattern::Patterns;
 
 /// How deep schemas and JSON are followed (references included).
 const MAX_DEPTH: usize = 32;
@@ -45,6 +47,7 @@ pub(crate) struct Shape {
     prefix: String,
     schema: Value,
     suffix: String,
+    patterns: Patterns,
 }
 
 /// Where a part that is finished inside its parent's piece begins: nowhere of its own.
@@ -53,13 +56,18 @@ const NO_PART: usize = usize::MAX;
 impl Shape {
     /// A reply of `prefix`, then JSON matching `schema` (as given to the grammar), then `suffix`.
     pub(crate) fn new(prefix: &str, schema: Value, suffix: &str) -> Self {
-        Shape { prefix: prefix.into(), schema, suffix: suffix.into() }
+        Shape {
+            prefix: prefix.into(),
+            schema,
+            suffix: suffix.into(),
+            patterns: Patterns::default(),
+        }
     }
 
     /// The shortest ways to finish a reply whose text so far is `text`, shortest first; none
     /// when the text does not fit this shape or the schema uses what is not modelled here.
     pub(crate) fn closes(&self, text: &[u8]) -> Vec<Close> {
-        let walker = Walker { root: &self.schema };
+        let walker = Walker { root: &self.schema, patterns: &self.patterns };
         let prefix = self.prefix.as_bytes();
         let suffix = self.suffix.as_bytes();
         if text.len() < prefix.len() {
@@ -72,7 +80,7 @@ impl Shape {
         }
         let Some(json) = text.strip_prefix(prefix) else { return Vec::new() };
         let mut parser = Parser { text: json, at: 0, base: prefix.len() };
-        let closes = match parser.value(0) {
+        match parser.value(0) {
             None => Vec::new(),
             Some(Node::Done(_)) => {
                 // The value is whole; what follows is the suffix, or the start of it.
@@ -87,8 +95,7 @@ impl Shape {
                 .into_iter()
                 .map(|close| outer(close, 0, suffix))
                 .collect(),
-        };
-        closes
+        }
     }
 }
 
@@ -413,6 +420,7 @@ impl Range {
 /// Walks a schema beside the reply.
 struct Walker<'s> {
     root: &'s Value,
+    patterns: &'s Patterns,
 }
 
 impl<'s> Walker<'s> {
@@ -504,7 +512,7 @@ impl<'s> Walker<'s> {
             Kind::Any => Some(b"0".to_vec()),
             Kind::Int => integer_rest(branch, ""),
             Kind::Num => number_minimal(branch),
-            Kind::Str => string_rest(branch, b"").map(|rest| [b"\"", &rest[..]].concat()),
+            Kind::Str => self.string_rest(branch, b"").map(|rest| [b"\"", &rest[..]].concat()),
             Kind::Const(value) => scalar(value),
             Kind::Enum(values) => values.iter().filter_map(scalar).min_by_key(Vec::len),
             Kind::Arr => {
@@ -539,7 +547,7 @@ impl<'s> Walker<'s> {
         match node {
             Node::Empty => leaf(NO_PART, self.minimal(branch, depth).into_iter().collect()),
             Node::Done(_) => Vec::new(),
-            Node::Str { start, raw } => leaf(*start, string_rests(branch, raw)),
+            Node::Str { start, raw } => leaf(*start, self.string_rests(branch, raw)),
             Node::Num { start, text } => leaf(*start, number_rests(branch, text)),
             Node::Lit { start, text } => leaf(*start, literal_rests(branch, text)),
             Node::Obj { start, entries, at } => {
@@ -550,6 +558,48 @@ impl<'s> Walker<'s> {
                 let Some(array) = ArrayRules::of(branch) else { return Vec::new() };
                 self.array_closes(&array, *start, items, at, depth)
             }
+        }
+    }
+
+    /// What finishes a string of `branch` begun as `raw` (its closing quote included): the
+    /// character it ends inside, then what its `pattern` or `minLength` still needs; `None`
+    /// when it cannot be finished or the string is a `format`, which is not modelled.
+    fn string_rest(&self, branch: &Branch, raw: &[u8]) -> Option<Vec<u8>> {
+        if branch.keyword("format").is_some() {
+            return None;
+        }
+        let (mut rest, chars) = escape_rest(raw)?;
+        let least = branch.count("minLength").unwrap_or(0);
+        let most = branch.count("maxLength");
+        if most.is_some_and(|max| chars > max) || least > MAX_PADDING {
+            return None;
+        }
+        if let Some(pattern) = branch.keyword("pattern") {
+            let written: String =
+                serde_json::from_slice(&[b"\"", raw, &rest, b"\""].concat()).ok()?;
+            let added = self.patterns.finish(
+                pattern.as_str()?,
+                &written,
+                least as usize,
+                most.map(|m| m as usize),
+            )?;
+            rest.extend_from_slice(added.as_bytes());
+        } else {
+            let padding = least.saturating_sub(chars);
+            rest.extend(std::iter::repeat_n(b'a', padding as usize));
+        }
+        rest.push(b'"');
+        Some(rest)
+    }
+
+    /// The ways to finish a string begun as `raw` as a value of `branch`.
+    fn string_rests(&self, branch: &Branch, raw: &[u8]) -> Vec<Vec<u8>> {
+        match branch.kind {
+            Kind::Str | Kind::Any => self.string_rest(branch, raw).into_iter().collect(),
+            Kind::Const(_) | Kind::Enum(_) => constant_rests(branch, |text| {
+                text.strip_prefix(b"\"").and_then(|inside| inside.strip_prefix(raw))
+            }),
+            _ => Vec::new(),
         }
     }
 
@@ -1019,36 +1069,6 @@ fn escape_rest(raw: &[u8]) -> Option<(Vec<u8>, u64)> {
     Some((Vec::new(), chars))
 }
 
-/// What finishes a string of `branch` begun as `raw` (its closing quote included); `None` when
-/// it cannot be finished or the schema's string rules are not modelled.
-fn string_rest(branch: &Branch, raw: &[u8]) -> Option<Vec<u8>> {
-    if branch.keyword("pattern").is_some() || branch.keyword("format").is_some() {
-        return None;
-    }
-    let (mut rest, chars) = escape_rest(raw)?;
-    if branch.count("maxLength").is_some_and(|max| chars > max) {
-        return None;
-    }
-    let padding = branch.count("minLength").unwrap_or(0).saturating_sub(chars);
-    if padding > MAX_PADDING {
-        return None;
-    }
-    rest.extend(std::iter::repeat_n(b'a', padding as usize));
-    rest.push(b'"');
-    Some(rest)
-}
-
-/// The ways to finish a string begun as `raw` as a value of `branch`.
-fn string_rests(branch: &Branch, raw: &[u8]) -> Vec<Vec<u8>> {
-    match branch.kind {
-        Kind::Str | Kind::Any => string_rest(branch, raw).into_iter().collect(),
-        Kind::Const(_) | Kind::Enum(_) => constant_rests(branch, |text| {
-            text.strip_prefix(b"\"").and_then(|inside| inside.strip_prefix(raw))
-        }),
-        _ => Vec::new(),
-    }
-}
-
 /// The rests of `branch`'s constants that `rest_of` finds in their JSON text.
 fn constant_rests<'t>(
     branch: &Branch,
@@ -1178,6 +1198,10 @@ fn number_rest(branch: &Branch, text: &str) -> Option<Vec<u8>> {
     };
     let needs_digit = text.is_empty() || text.ends_with(['-', '+', '.', 'e', 'E']);
     let first = if needs_digit { "0" } else { "" };
+    if range.low.is_infinite() && range.high.is_infinite() {
+        // Any number will do, however many its digits.
+        return Some(first.as_bytes().to_vec());
+    }
     if holds(first) {
         return Some(first.as_bytes().to_vec());
     }
@@ -1350,9 +1374,17 @@ mod tests {
     }
 
     #[test]
+    fn patterned_strings_get_what_their_pattern_needs() {
+        let code = Shape::new("", json!({"type": "string", "pattern": "^[A-Z]{3}$"}), "");
+        assert_eq!(close_of(&code, "\"E"), "AA\"");
+        assert_eq!(close_of(&code, "\"EUR"), "\"");
+        assert!(code.closes(b"\"eu").is_empty(), "no way on from there");
+    }
+
+    #[test]
     fn what_is_not_modelled_or_does_not_fit_has_no_close() {
-        let pattern = Shape::new("", json!({"type": "string", "pattern": "^[a-z]+$"}), "");
-        assert!(pattern.closes(b"\"ab").is_empty());
+        let date = Shape::new("", json!({"type": "string", "format": "date"}), "");
+        assert!(date.closes(b"\"20").is_empty());
         assert!(person().closes(br#"{"town": "#).is_empty());
         assert!(person().closes(b"[").is_empty());
     }

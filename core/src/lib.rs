@@ -32,7 +32,7 @@ pub use agent::{
     ToolDecision, ToolInvocation,
 };
 pub use error::{Capability, Error, Result};
-pub use extract::{DEFAULT_RETRIES, Strategy, extract, extract_value};
+pub use extract::{DEFAULT_RETRIES, RETRY_TEMPERATURE, Strategy, extract, extract_value};
 pub use message::{AssistantMessage, Message, Role, ToolCall, ToolResult};
 pub use model::{Capabilities, Model};
 pub use request::{ChatRequest, ResponseFormat, Sampling, ToolChoice, ToolSpec};

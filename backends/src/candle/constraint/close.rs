@@ -740,7 +740,7 @@ impl<'s> Walker<'s> {
     }
 
     /// The ways to write one more entry (after `lead`, the rest of a separator) and finish the
-    /// object: the next required property, or, when none is left, any one that may come.
+    /// object: a key begun as nothing at all.
     fn next_entries(
         &self,
         object: &ObjectRules<'s>,
@@ -749,29 +749,13 @@ impl<'s> Walker<'s> {
         lead: &[u8],
         depth: usize,
     ) -> Vec<Vec<u8>> {
-        let mut rests = Vec::new();
-        if !extra {
-            for (index, (name, schema)) in object.properties.iter().enumerate().skip(next) {
-                let rest = self.minimal_of(schema, depth + 1).and_then(|value| {
-                    let rest = self.object_rest(object, index + 1, true, false, depth)?;
-                    Some([lead, &entry(name, &value), &rest].concat())
-                });
-                rests.extend(rest);
-                if object.is_required(name) {
-                    return rests;
-                }
-            }
-        }
-        if let Some(schema) = object.additional
-            && let Some(value) = self.minimal_of(schema, depth + 1)
-        {
-            let name = ["", "_", "__"].into_iter().find(|n| object.position(n).is_none());
-            rests.extend(name.map(|name| [lead, &entry(name, &value), b"}"].concat()));
-        }
-        rests
+        let rests = self.key_rests(object, next, extra, b"", depth);
+        rests.into_iter().map(|rest| [lead, b"\"", &rest].concat()).collect()
     }
 
-    /// The ways to finish a key begun as `raw`, its value and the object.
+    /// The ways to finish a key begun as `raw`, its value and the object: a declared property
+    /// that may come next (the optional ones up to the next required one), or any other name
+    /// where undeclared ones may come.
     fn key_rests(
         &self,
         object: &ObjectRules<'s>,

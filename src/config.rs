@@ -117,6 +117,12 @@ pub struct ModelEntry {
     pub seed: Option<u64>,
     /// Sampling default.
     pub stop: Option<Vec<String>>,
+    /// Sampling default (local models): drop tokens below this share of the likeliest.
+    pub min_p: Option<f64>,
+    /// Sampling default (local models): the penalty on recently generated tokens (1 is none).
+    pub repetition_penalty: Option<f64>,
+    /// Sampling default (local models): how many recent tokens the penalty looks at.
+    pub repeat_last_n: Option<u32>,
 }
 
 impl ModelEntry {
@@ -149,6 +155,9 @@ impl ModelEntry {
             max_tokens: self.max_tokens,
             stop: self.stop.clone().unwrap_or_default(),
             seed: self.seed,
+            min_p: self.min_p,
+            repetition_penalty: self.repetition_penalty,
+            repeat_last_n: self.repeat_last_n,
         }
     }
 }
@@ -330,6 +339,15 @@ impl Config {
                 "the {} backend has no option `{option}` (its options: {})",
                 entry.backend,
                 allowed.join(", ")
+            ));
+        }
+        let penalties = entry.sampling().penalties_set();
+        if let Some(option) = penalties.first()
+            && !["candle", "fallback", "router"].contains(&entry.backend.as_str())
+        {
+            return Err(format!(
+                "`{option}` is a sampling option of local models (backend candle); the {} backend does not take it",
+                entry.backend
             ));
         }
         let required = match entry.backend.as_str() {

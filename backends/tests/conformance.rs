@@ -237,7 +237,8 @@ impl OpenAiServer {
             FinishReason::Length => "length",
             FinishReason::ToolCalls => "tool_calls",
             FinishReason::ContentFilter => "content_filter",
-            FinishReason::Other(_) => "other",
+            // No provider stops a reply for repeating itself: only local models do.
+            FinishReason::Repetition | FinishReason::Other(_) => "other",
         }
     }
 }
@@ -320,7 +321,8 @@ impl AnthropicServer {
             FinishReason::Length => "max_tokens",
             FinishReason::ToolCalls => "tool_use",
             FinishReason::ContentFilter => "refusal",
-            FinishReason::Other(_) => "other",
+            // No provider stops a reply for repeating itself: only local models do.
+            FinishReason::Repetition | FinishReason::Other(_) => "other",
         }
     }
 }
@@ -390,7 +392,7 @@ impl GeminiServer {
             FinishReason::Stop | FinishReason::ToolCalls => "STOP",
             FinishReason::Length => "MAX_TOKENS",
             FinishReason::ContentFilter => "SAFETY",
-            FinishReason::Other(_) => "OTHER",
+            FinishReason::Repetition | FinishReason::Other(_) => "OTHER",
         }
     }
 
@@ -497,7 +499,9 @@ impl CohereServer {
             FinishReason::Stop => "COMPLETE",
             FinishReason::Length => "MAX_TOKENS",
             FinishReason::ToolCalls => "TOOL_CALL",
-            FinishReason::ContentFilter | FinishReason::Other(_) => "ERROR",
+            FinishReason::ContentFilter | FinishReason::Repetition | FinishReason::Other(_) => {
+                "ERROR"
+            }
         }
     }
 

@@ -116,6 +116,22 @@ async fn a_prompt_extending_the_last_one_only_processes_the_new_tokens() {
     );
 }
 
+/// With nothing set, the model samples as llama.cpp and Ollama would (its file's settings, else
+/// theirs) and its reply ends by itself: an end token, or the loop stop, far from the context.
+#[tokio::test]
+async fn default_sampling_ends_by_itself() {
+    let model = load();
+    assert_eq!(model.sampling_defaults().repetition_penalty, Some(1.1));
+    for _ in 0..3 {
+        let reply = model.chat(ChatRequest::user("What is the capital of France?")).await.unwrap();
+        assert!(
+            matches!(reply.finish_reason, FinishReason::Stop | FinishReason::Repetition),
+            "{reply:?}"
+        );
+        assert!(reply.usage.output_tokens < 400, "{:?}", reply.usage);
+    }
+}
+
 #[tokio::test]
 async fn limits_and_stop_strings_end_the_reply() {
     let model = load();

@@ -43,6 +43,18 @@ fn model(
     model
 }
 
+/// A story that never ends and never loops within 60 tokens: fifteen words said in turn (as
+/// many transitions as the tiny model holds). Returns the first word and the transitions.
+fn fifteen_words() -> (u32, Vec<(u32, u32)>) {
+    let words = [
+        "Ġthe", "Ġcat", "Ġsat", "Ġon", "Ġa", "Ġmat", "Ġand", "Ġthen", "Ġit", "Ġran", "Ġto", "Ġbig",
+        "Ġred", "Ġhouse", "Ġnear",
+    ]
+    .map(id);
+    let cycle = (0..words.len()).map(|i| (words[i], words[(i + 1) % words.len()])).collect();
+    (words[0], cycle)
+}
+
 fn greedy(max_tokens: u32) -> Sampling {
     Sampling { temperature: Some(0.0), max_tokens: Some(max_tokens), ..Default::default() }
 }
@@ -94,8 +106,8 @@ async fn a_character_split_across_tokens_streams_whole() {
 
 #[tokio::test]
 async fn the_context_window_is_enforced() {
-    let hello = id("Hello");
-    let model = model("context", hello, &[], |c| LocalConfig { context_size: Some(48), ..c });
+    let (first, cycle) = fifteen_words();
+    let model = model("context", first, &cycle, |c| LocalConfig { context_size: Some(48), ..c });
     let err = model.chat(ask(&"word ".repeat(60), 10)).await.unwrap_err();
     assert!(matches!(err, Error::ContextLengthExceeded { .. }), "{err}");
     // A prompt that fits but leaves little room ends at the window, cut for length.
@@ -214,14 +226,8 @@ async fn a_call_the_model_starts_is_finished_validly() {
 /// budgets, so it is the budget that ends them, not the guide's loop check.
 #[tokio::test]
 async fn the_budget_forces_the_shortest_close() {
-    let words = [
-        "Ġthe", "Ġcat", "Ġsat", "Ġon", "Ġa", "Ġmat", "Ġand", "Ġthen", "Ġit", "Ġran", "Ġto", "Ġbig",
-        "Ġred", "Ġhouse", "Ġnear",
-    ]
-    .map(id);
-    let cycle: Vec<(u32, u32)> =
-        (0..words.len()).map(|i| (words[i], words[(i + 1) % words.len()])).collect();
-    let model = model("budget", words[0], &cycle, |c| c);
+    let (first, cycle) = fifteen_words();
+    let model = model("budget", first, &cycle, |c| c);
     let schema = json!({"type": "object", "properties": {
         "story": {"type": "string", "maxLength": 1000},
         "count": {"type": "integer", "minimum": 3}}, "required": ["story", "count"]});
@@ -245,4 +251,15 @@ async fn the_budget_forces_the_shortest_close() {
         let used = reply.usage.output_tokens;
         assert!(used <= u64::from(budget) && used + 2 >= u64::from(budget), "{used} of {budget}");
     }
+}
+
+/// Free text that repeats itself is stopped, not left to fill the context: the reply ends
+/// with its own reason once a run of tokens has come four times (24 tokens at least).
+#[tokio::test]
+async fn a_looping_reply_is_stopped() {
+    let hello = id("Hello");
+    let model = model("loop", hello, &[], |c| c);
+    let reply = model.chat(ask("Hi", 1000)).await.unwrap();
+    assert_eq!(reply.finish_reason, FinishReason::Repetition);
+    assert_eq!(reply.usage.output_tokens, 24, "{}", reply.message.content);
 }

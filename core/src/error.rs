@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// A feature a request may ask of a model; see [`crate::Capabilities`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Capability {
     /// Calling tools declared in the request.
@@ -25,6 +25,9 @@ pub enum Capability {
     JsonOutput,
     /// Replies constrained to a given JSON Schema.
     JsonSchemaOutput,
+    /// The sampling options of local models that were set (`min_p`, `repetition_penalty`,
+    /// `repeat_last_n`).
+    Penalties(String),
 }
 
 impl fmt::Display for Capability {
@@ -35,6 +38,9 @@ impl fmt::Display for Capability {
             Capability::ParallelToolCalls => "parallel tool calls",
             Capability::JsonOutput => "JSON output",
             Capability::JsonSchemaOutput => "JSON Schema output",
+            Capability::Penalties(options) => {
+                return write!(f, "the local-model sampling options {options}");
+            }
         })
     }
 }

@@ -135,7 +135,8 @@ pub(crate) async fn extract_tries(
     let mut problems = Vec::new();
     for attempt in 0..=retries {
         if attempt > 0 {
-            if first_temperature.is_none_or(|t| t <= 0.0) {
+            // Greedy would give the same reply; unset leaves the model's own sampling.
+            if first_temperature.is_some_and(|t| t <= 0.0) {
                 sampling.temperature = Some(RETRY_TEMPERATURE);
             }
             sampling.seed = Some(sampling.seed.unwrap_or(0).wrapping_add(1));

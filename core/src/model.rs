@@ -29,6 +29,9 @@ pub struct Capabilities {
     pub streaming: bool,
     /// How many tokens of prompt and reply fit together, when known.
     pub context_window: Option<u32>,
+    /// It takes the sampling options of local models: `min_p`, `repetition_penalty` and
+    /// `repeat_last_n`. A model that does not refuses them rather than ignore them.
+    pub penalties: bool,
 }
 
 impl Capabilities {
@@ -42,6 +45,7 @@ impl Capabilities {
             json_schema_output: true,
             streaming: true,
             context_window: None,
+            penalties: true,
         }
     }
 
@@ -63,6 +67,9 @@ impl Capabilities {
                 return Err(lacks(Capability::JsonSchemaOutput));
             }
             ResponseFormat::JsonSchema { .. } => {}
+        }
+        if !self.penalties && !request.sampling.penalties_set().is_empty() {
+            return Err(lacks(Capability::Penalties(request.sampling.penalties_set().join(", "))));
         }
         let forced = matches!(request.tool_choice, ToolChoice::Required | ToolChoice::Tool { .. });
         if forced && !request.tools.is_empty() && !self.forced_tool_choice {
@@ -187,6 +194,17 @@ mod tests {
             Err(Error::Unsupported { capability: Capability::ForcedToolChoice, .. })
         ));
         assert_eq!(Capabilities::all().check("big", &parallel), Ok(()));
+        // The local models' sampling options are refused, never dropped.
+        let penalised = ChatRequest::user("hi").with_sampling(crate::Sampling {
+            repetition_penalty: Some(1.2),
+            min_p: Some(0.1),
+            ..Default::default()
+        });
+        let error = plain.check("remote", &penalised).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "model `remote` does not support the local-model sampling options min_p, repetition_penalty"
+        );
     }
 
     #[test]

@@ -113,6 +113,48 @@ pub struct Sampling {
     /// Seed for reproducible sampling, where the model supports it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
+    /// Drop tokens less likely than this share of the likeliest one's probability (local
+    /// models; see [`crate::Capabilities::penalties`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_p: Option<f64>,
+    /// Make tokens among the last [`Sampling::repeat_last_n`] generated this many times less
+    /// likely (1 is none; local models, see [`crate::Capabilities::penalties`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repetition_penalty: Option<f64>,
+    /// How many of the last generated tokens the repetition penalty looks at (local models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat_last_n: Option<u32>,
+}
+
+impl Sampling {
+    /// These options with each one left unset taken from `defaults`.
+    pub fn or(mut self, defaults: &Sampling) -> Sampling {
+        self.temperature = self.temperature.or(defaults.temperature);
+        self.top_p = self.top_p.or(defaults.top_p);
+        self.top_k = self.top_k.or(defaults.top_k);
+        self.max_tokens = self.max_tokens.or(defaults.max_tokens);
+        if self.stop.is_empty() {
+            self.stop = defaults.stop.clone();
+        }
+        self.seed = self.seed.or(defaults.seed);
+        self.min_p = self.min_p.or(defaults.min_p);
+        self.repetition_penalty = self.repetition_penalty.or(defaults.repetition_penalty);
+        self.repeat_last_n = self.repeat_last_n.or(defaults.repeat_last_n);
+        self
+    }
+
+    /// The names of the options set that only local models take (`min_p` and the repetition
+    /// penalty's two).
+    pub fn penalties_set(&self) -> Vec<&'static str> {
+        [
+            ("min_p", self.min_p.is_some()),
+            ("repetition_penalty", self.repetition_penalty.is_some()),
+            ("repeat_last_n", self.repeat_last_n.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, set)| set.then_some(name))
+        .collect()
+    }
 }
 
 /// The shape the reply's text must take.
@@ -164,6 +206,23 @@ mod tests {
         let text = serde_json::to_string(&request).unwrap();
         let back: ChatRequest = serde_json::from_str(&text).unwrap();
         assert_eq!(back, request);
+    }
+
+    #[test]
+    fn unset_options_come_from_the_defaults() {
+        let asked = Sampling { temperature: Some(0.0), ..Default::default() };
+        let defaults = Sampling {
+            temperature: Some(0.8),
+            top_k: Some(40),
+            stop: vec!["\n".into()],
+            repetition_penalty: Some(1.1),
+            ..Default::default()
+        };
+        let both = asked.or(&defaults);
+        assert_eq!(both.temperature, Some(0.0), "what was asked stays");
+        assert_eq!((both.top_k, both.repetition_penalty), (Some(40), Some(1.1)));
+        assert_eq!(both.stop, ["\n"]);
+        assert_eq!(both.penalties_set(), ["repetition_penalty"]);
     }
 
     #[test]

@@ -57,6 +57,8 @@ pub enum FinishReason {
     ToolCalls,
     /// The provider withheld or cut the reply.
     ContentFilter,
+    /// It kept repeating the same words and was stopped (local models).
+    Repetition,
     /// A reason this crate does not know, as the backend reported it.
     Other(String),
 }

@@ -42,7 +42,10 @@ pub struct AgentFlags {
     #[arg(long, value_name = "N")]
     pub max_steps: Option<usize>,
     /// A sampling option, as key=value (repeatable): temperature, top_p, top_k, max_tokens,
-    /// seed, stop.
+    /// seed, stop, and for local models min_p, repetition_penalty, repeat_last_n. Local models
+    /// default to the file's recommended settings, else llama.cpp's and Ollama's (temperature
+    /// 0.8, top_k 40, top_p 0.95, min_p 0.05, repetition_penalty 1.1 over 64 tokens); greedy is
+    /// -o temperature=0.
     #[arg(short = 'o', long = "option", value_name = "KEY=VALUE")]
     pub options: Vec<String>,
 }
@@ -214,6 +217,19 @@ pub fn tool(context: &Context, name: &str, index: Option<&str>) -> Result<Arc<dy
     })
 }
 
+/// The options `-o` sets.
+pub const SAMPLING_OPTIONS: [&str; 9] = [
+    "temperature",
+    "top_p",
+    "top_k",
+    "max_tokens",
+    "seed",
+    "stop",
+    "min_p",
+    "repetition_penalty",
+    "repeat_last_n",
+];
+
 /// The model's sampling defaults with the `-o key=value` options over them.
 pub fn sampling(mut sampling: Sampling, options: &[String]) -> Result<Sampling, Failure> {
     for option in options {
@@ -228,9 +244,15 @@ pub fn sampling(mut sampling: Sampling, options: &[String]) -> Result<Sampling, 
             "max_tokens" => sampling.max_tokens = Some(value.parse().map_err(|e| bad(&e))?),
             "seed" => sampling.seed = Some(value.parse().map_err(|e| bad(&e))?),
             "stop" => sampling.stop.push(value.to_string()),
+            "min_p" => sampling.min_p = Some(value.parse().map_err(|e| bad(&e))?),
+            "repetition_penalty" => {
+                sampling.repetition_penalty = Some(value.parse().map_err(|e| bad(&e))?);
+            }
+            "repeat_last_n" => sampling.repeat_last_n = Some(value.parse().map_err(|e| bad(&e))?),
             other => {
                 return Err(Failure::Usage(format!(
-                    "-o {other}: unknown option; the options are temperature, top_p, top_k, max_tokens, seed, stop"
+                    "-o {other}: unknown option; the options are {}",
+                    SAMPLING_OPTIONS.join(", ")
                 )));
             }
         }

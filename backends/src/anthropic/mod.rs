@@ -74,6 +74,7 @@ impl Anthropic {
                 json_schema_output: false,
                 streaming: true,
                 context_window: Some(config.context_window),
+                penalties: false,
             },
             http,
         })

@@ -2,21 +2,46 @@
 //! as soon as it forms valid UTF-8.
 
 use anymodel_core::{Error, FinishReason, Result};
+use candle_core::{DType, Tensor};
 use candle_transformers::generation::{LogitsProcessor, Sampling as Sampler};
 use tokenizers::Tokenizer;
 
 use super::constraint::Guide;
+use super::loops::FREE_TEXT;
 use super::session::{Session, backend};
 
 /// How to pick tokens and when to stop.
 #[derive(Debug, Clone)]
 pub(crate) struct Params {
     pub(crate) sampler: Sampler,
+    /// The temperature the sampler uses (0 when greedy), which `min_p` is relative to.
+    pub(crate) temperature: f64,
+    pub(crate) min_p: Option<f64>,
     pub(crate) seed: u64,
     pub(crate) max_tokens: Option<usize>,
     pub(crate) stop: Vec<String>,
     pub(crate) end_tokens: Vec<u32>,
     pub(crate) repetition_penalty: f32,
+    pub(crate) repeat_last_n: usize,
+}
+
+impl Params {
+    /// The parameters of `sampling` (its unset options already filled with the model's
+    /// defaults), ending at `end_tokens`.
+    pub(crate) fn new(sampling: &anymodel_core::Sampling, end_tokens: Vec<u32>) -> Params {
+        let temperature = sampling.temperature.unwrap_or(0.0).max(0.0);
+        Params {
+            sampler: sampler(sampling.temperature, sampling.top_k, sampling.top_p),
+            temperature,
+            min_p: sampling.min_p.filter(|p| *p > 0.0 && temperature > 1e-7),
+            seed: sampling.seed.unwrap_or_else(|| fastrand::u64(..)),
+            max_tokens: sampling.max_tokens.map(|n| n as usize),
+            stop: sampling.stop.clone(),
+            end_tokens,
+            repetition_penalty: sampling.repetition_penalty.unwrap_or(1.0) as f32,
+            repeat_last_n: sampling.repeat_last_n.unwrap_or(64) as usize,
+        }
+    }
 }
 
 /// What one generation did.
@@ -35,7 +60,7 @@ pub struct GenerationStats {
 }
 
 /// The sampler for the request's options: greedy without a temperature (or at 0).
-pub(crate) fn sampler(temperature: Option<f64>, top_k: Option<u32>, top_p: Option<f64>) -> Sampler {
+fn sampler(temperature: Option<f64>, top_k: Option<u32>, top_p: Option<f64>) -> Sampler {
     match temperature.filter(|t| *t > 1e-7) {
         None => Sampler::ArgMax,
         Some(temperature) => match (top_k.map(|k| k as usize), top_p) {
@@ -53,7 +78,8 @@ pub(crate) fn sampler(temperature: Option<f64>, top_k: Option<u32>, top_p: Optio
 /// with its trigger), only tokens its grammar allows are sampled, the guide has its say on the
 /// budget (it may write the shortest close itself), and generation stops when the grammar is
 /// complete. A trigger written with too few tokens left for any valid call ends the reply there,
-/// cut for length.
+/// cut for length. Free text that starts looping ([`FREE_TEXT`]) ends with
+/// [`FinishReason::Repetition`].
 pub(crate) fn generate(
     session: &mut dyn Session,
     tokenizer: &Tokenizer,
@@ -116,8 +142,10 @@ pub(crate) fn generate(
                     logits = session.forward(&unforwarded)?;
                     unforwarded.clear();
                 }
-                if params.repetition_penalty != 1.0 {
-                    let recent = &generated[generated.len().saturating_sub(64)..];
+                // The penalty is for free text: inside a constrained reply, the grammar's own
+                // punctuation repeats by design.
+                if params.repetition_penalty != 1.0 && !guided {
+                    let recent = &generated[generated.len().saturating_sub(params.repeat_last_n)..];
                     logits = candle_transformers::utils::apply_repeat_penalty(
                         &logits,
                         params.repetition_penalty,
@@ -127,6 +155,9 @@ pub(crate) fn generate(
                 }
                 if let Some(guide) = guide.as_deref_mut().filter(|_| guided) {
                     logits = guide.mask(&logits)?;
+                }
+                if let Some(min_p) = params.min_p {
+                    logits = keep_likely(&logits, min_p, params.temperature)?;
                 }
                 let token = sampler.sample(&logits).map_err(backend)?;
                 if params.end_tokens.contains(&token) {
@@ -163,12 +194,35 @@ pub(crate) fn generate(
         if cut {
             break FinishReason::Length;
         }
+        if !guided && FREE_TEXT.start(&generated).is_some() {
+            break FinishReason::Repetition;
+        }
     };
     let rest = text.flush();
     if !rest.is_empty() && !emit(&rest) {
         return Ok((None, stats));
     }
     Ok((Some(reason), stats))
+}
+
+/// `logits` with the tokens less likely than `min_p` times the likeliest one (at
+/// `temperature`) taken out: min-p sampling, as llama.cpp does it.
+fn keep_likely(logits: &Tensor, min_p: f64, temperature: f64) -> Result<Tensor> {
+    let mut values: Vec<f32> = logits
+        .to_dtype(DType::F32)
+        .and_then(|l| l.flatten_all())
+        .and_then(|l| l.to_vec1())
+        .map_err(backend)?;
+    let best = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    // p / p_max < min_p  <=>  (logit - best) / temperature < ln(min_p)
+    let floor = best + (temperature * min_p.ln()) as f32;
+    for value in &mut values {
+        if *value < floor {
+            *value = f32::NEG_INFINITY;
+        }
+    }
+    let len = values.len();
+    Tensor::from_vec(values, len, logits.device()).map_err(backend)
 }
 
 /// The most tokens a reply may have: `max_tokens`, and no more than the context has room for

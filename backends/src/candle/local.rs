@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use anymodel_core::{
     Capabilities, ChatRequest, Error, EventStream, FinishReason, Model, ResponseFormat, Result,
-    StreamEvent, ToolChoice, ToolSpec, Usage,
+    Sampling, StreamEvent, ToolChoice, ToolSpec, Usage,
 };
 use async_trait::async_trait;
 use candle_core::Device;
@@ -15,10 +15,9 @@ use candle_core::quantized::gguf_file;
 use futures::stream;
 use tokio::sync::mpsc;
 
-use super::candle_message;
 use super::constraint::{Grammars, Guide, trigger};
 use super::cpu_cache::CacheKind;
-use super::generate::{GenerationStats, Params, budget, generate, sampler};
+use super::generate::{GenerationStats, Params, budget, generate};
 use super::llama::{Cache, Llama};
 use super::session::{
     Checkpoint, CheckpointSession, CheckpointState, GgufSession, Session as SessionMut,
@@ -26,6 +25,7 @@ use super::session::{
 use super::template::{CHATML_TEMPLATE, ChatTemplate, LLAMA3_TEMPLATE};
 use super::tokenizer::{Vocabulary, vocabulary_from_gguf};
 use super::tool_calls::{ToolCallFilter, ToolCallFormat};
+use super::{candle_message, defaults};
 use candle_transformers::models::llama as hf;
 
 /// Where a local model runs.
@@ -85,8 +85,6 @@ pub struct LocalConfig {
     /// The most tokens of prompt and reply together; default the model's own context length,
     /// capped at 8,192 so that the rotary tables stay small.
     pub context_size: Option<usize>,
-    /// Penalty on tokens of the last 64 generated (1.0, the default, is none).
-    pub repetition_penalty: f32,
     /// A Hugging Face `tokenizer.json` to use instead of the tokenizer in the GGUF metadata
     /// (the special tokens and chat template still come from the GGUF file).
     pub tokenizer_json: Option<PathBuf>,
@@ -102,7 +100,6 @@ impl LocalConfig {
             device: DeviceChoice::Cpu,
             threads: None,
             context_size: None,
-            repetition_penalty: 1.0,
             tokenizer_json: None,
             kv_cache: CacheKind::Half,
         }
@@ -132,7 +129,8 @@ struct Engine {
     vocabulary: Vocabulary,
     template: ChatTemplate,
     end_tokens: Vec<u32>,
-    repetition_penalty: f32,
+    /// The sampling used for what a request leaves unset.
+    defaults: Sampling,
     last: Mutex<GenerationStats>,
     pool: rayon::ThreadPool,
     /// The vocabulary indexed for constrained decoding, built on first use.
@@ -165,7 +163,7 @@ impl LocalModel {
             .num_threads(config.threads.unwrap_or(0))
             .build()
             .map_err(|err| Error::config(format!("threads: {err}")))?;
-        let (weights, mut vocabulary, positions) = if config.path.is_dir() {
+        let (weights, mut vocabulary, positions, defaults) = if config.path.is_dir() {
             pool.install(|| load_checkpoint(&config, &device))?
         } else {
             pool.install(|| load_gguf(&config, &device))?
@@ -199,7 +197,7 @@ impl LocalModel {
                 vocabulary,
                 template,
                 end_tokens,
-                repetition_penalty: config.repetition_penalty,
+                defaults,
                 last: Mutex::new(GenerationStats::default()),
                 pool,
                 grammars: std::sync::OnceLock::new(),
@@ -256,6 +254,12 @@ impl LocalModel {
         self.engine.weights.try_lock().is_err()
     }
 
+    /// The sampling used for what a request leaves unset: the file's recommended settings,
+    /// else [`defaults::builtin`] (llama.cpp's and Ollama's defaults).
+    pub fn sampling_defaults(&self) -> &Sampling {
+        &self.engine.defaults
+    }
+
     /// The most tokens of prompt and reply together.
     pub fn context_size(&self) -> usize {
         self.engine.positions
@@ -297,6 +301,7 @@ impl Model for LocalModel {
             json_schema_output: true,
             streaming: true,
             context_window: u32::try_from(self.context_size()).ok(),
+            penalties: true,
         }
     }
 
@@ -308,15 +313,8 @@ impl Model for LocalModel {
         self.capabilities().check(&self.name, &request)?;
         let tools = offered_tools(&request);
         let prompt = self.tokens(&self.render_prompt(&request)?)?;
-        let sampling = &request.sampling;
-        let params = Params {
-            sampler: sampler(sampling.temperature, sampling.top_k, sampling.top_p),
-            seed: sampling.seed.unwrap_or_else(|| fastrand::u64(..)),
-            max_tokens: sampling.max_tokens.map(|n| n as usize),
-            stop: sampling.stop.clone(),
-            end_tokens: self.engine.end_tokens.clone(),
-            repetition_penalty: self.engine.repetition_penalty,
-        };
+        let sampling = request.sampling.clone().or(&self.engine.defaults);
+        let params = Params::new(&sampling, self.engine.end_tokens.clone());
         let names: Vec<String> = tools.iter().map(|t| t.name.clone()).collect();
         let filter = (!names.is_empty())
             .then(|| ToolCallFilter::new(self.engine.template.tool_call_format(), names));
@@ -428,7 +426,10 @@ fn offered_tools(request: &ChatRequest) -> &[ToolSpec] {
     if request.tool_choice == ToolChoice::None { &[] } else { &request.tools }
 }
 
-fn load_gguf(config: &LocalConfig, device: &Device) -> Result<(Weights, Vocabulary, usize)> {
+/// What a loader reads: the weights, the vocabulary, the context length, the sampling defaults.
+type Loaded = (Weights, Vocabulary, usize, Sampling);
+
+fn load_gguf(config: &LocalConfig, device: &Device) -> Result<Loaded> {
     let shown = config.path.display().to_string();
     let mut file =
         File::open(&config.path).map_err(|err| Error::config(format!("{shown}: {err}")))?;
@@ -461,7 +462,8 @@ fn load_gguf(config: &LocalConfig, device: &Device) -> Result<(Weights, Vocabula
     let cache = model
         .new_cache_of(config.kv_cache)
         .map_err(|err| Error::config(format!("{shown}: {}", candle_message(&err))))?;
-    Ok((Weights::Gguf { model, cache }, vocabulary, positions))
+    let defaults = defaults::from_gguf(&content.metadata);
+    Ok((Weights::Gguf { model, cache }, vocabulary, positions, defaults))
 }
 
 /// A token given in `tokenizer_config.json`, as text or as `{"content": …}`.
@@ -470,7 +472,7 @@ fn configured_token(config: &serde_json::Value, key: &str) -> Option<String> {
     value.as_str().or_else(|| value.get("content").and_then(|c| c.as_str())).map(str::to_string)
 }
 
-fn load_checkpoint(config: &LocalConfig, device: &Device) -> Result<(Weights, Vocabulary, usize)> {
+fn load_checkpoint(config: &LocalConfig, device: &Device) -> Result<Loaded> {
     let folder = &config.path;
     let tokenizer_path = folder.join("tokenizer.json");
     let tokenizer = tokenizers::Tokenizer::from_file(&tokenizer_path)
@@ -499,7 +501,12 @@ fn load_checkpoint(config: &LocalConfig, device: &Device) -> Result<(Weights, Vo
         config.context_size.unwrap_or(checkpoint.positions()).min(checkpoint.positions());
     let state = checkpoint.new_state()?;
     let vocabulary = Vocabulary { tokenizer, bos, eos, add_bos: false, chat_template };
-    Ok((Weights::Checkpoint { checkpoint, state }, vocabulary, positions))
+    let generation = std::fs::read_to_string(folder.join("generation_config.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or(serde_json::Value::Null);
+    let defaults = defaults::from_generation_config(&generation);
+    Ok((Weights::Checkpoint { checkpoint, state }, vocabulary, positions, defaults))
 }
 
 #[cfg(test)]

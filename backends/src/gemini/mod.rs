@@ -75,9 +75,10 @@ impl Model for Gemini {
         &self.name
     }
 
-    /// Everything: tools (forced and parallel), JSON and JSON Schema output, streaming.
+    /// Everything but the local models' sampling options: tools (forced and parallel), JSON and
+    /// JSON Schema output, streaming.
     fn capabilities(&self) -> Capabilities {
-        Capabilities::all()
+        Capabilities { penalties: false, ..Capabilities::all() }
     }
 
     async fn chat(&self, request: ChatRequest) -> Result<ChatResponse> {

@@ -84,6 +84,7 @@ impl Model for Fallback {
                 json_schema_output: all.json_schema_output || one.json_schema_output,
                 streaming: all.streaming || one.streaming,
                 context_window: all.context_window.max(one.context_window),
+                penalties: all.penalties || one.penalties,
             }
         })
     }

@@ -168,6 +168,7 @@ impl Model for Router {
             json_schema_output: all.iter().all(|c| c.json_schema_output),
             streaming: all.iter().all(|c| c.streaming),
             context_window: all.iter().map(|c| c.context_window).min().flatten(),
+            penalties: all.iter().all(|c| c.penalties),
         }
     }
 

@@ -22,8 +22,9 @@ pub struct OpenAiConfig {
     pub remote: Remote,
     /// The model's name on that server.
     pub model: String,
-    /// What the model supports; servers differ, so this is configurable. Default: everything,
-    /// context window unknown.
+    /// What the model supports; servers differ, so this is configurable. Default: everything
+    /// but the local models' sampling options (which this wire format does not carry), context
+    /// window unknown.
     pub capabilities: Capabilities,
 }
 
@@ -33,7 +34,7 @@ impl OpenAiConfig {
         OpenAiConfig {
             remote: Remote::new(OPENAI_BASE_URL),
             model: model.into(),
-            capabilities: Capabilities::all(),
+            capabilities: Capabilities { penalties: false, ..Capabilities::all() },
         }
     }
 

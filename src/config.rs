@@ -276,10 +276,14 @@ impl Config {
     /// user's config folder.
     pub fn search_path() -> Vec<PathBuf> {
         let mut paths = vec![PathBuf::from("anymodel.toml")];
-        if let Some(folder) = dirs::config_dir() {
-            paths.push(folder.join("anymodel").join("config.toml"));
-        }
+        paths.extend(Self::user_path());
         paths
+    }
+
+    /// The user's configuration file: `anymodel/config.toml` in the config folder
+    /// (`$XDG_CONFIG_HOME`, else `~/.config` on Linux).
+    pub fn user_path() -> Option<PathBuf> {
+        dirs::config_dir().map(|folder| folder.join("anymodel").join("config.toml"))
     }
 
     /// Parses the configuration text of the file at `path`.

@@ -331,8 +331,15 @@ fn models_tools_and_config_describe_the_setup() {
     let temp = tempfile::tempdir().unwrap();
     let output = anymodel(temp.path()).args(["config", "init"]).output().unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
+    let written = temp.path().join(".config/anymodel/config.toml");
+    assert!(
+        stdout(&output).contains(&format!("wrote {}", written.display())),
+        "{}",
+        stdout(&output)
+    );
+    assert!(stdout(&output).contains("scripts/fetch-model.sh"), "the model is not here yet");
     let output = anymodel(temp.path()).args(["config", "path"]).output().unwrap();
-    assert_eq!(stdout(&output).trim(), "anymodel.toml");
+    assert_eq!(stdout(&output).trim(), written.display().to_string());
     let output = anymodel(temp.path()).args(["models"]).output().unwrap();
     let out = stdout(&output);
     assert!(
@@ -558,4 +565,28 @@ fn schema_on_the_local_model_is_always_valid_json() {
         .unwrap();
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(stderr(&output).contains("raise max_tokens to at least"), "{}", stderr(&output));
+}
+
+/// A first run as a newcomer makes it: an empty home, no config, no `-m`. With the default model
+/// fetched into the models folder (as `scripts/fetch-model.sh` does), the answer comes from it
+/// and ends by itself; without it, the error says the one command that fetches it.
+#[test]
+fn a_first_run_with_nothing_set_up_answers_from_the_default_model() {
+    let temp = tempfile::tempdir().unwrap();
+    let output = anymodel(temp.path()).arg("What is the capital of France?").output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("run `scripts/fetch-model.sh`"), "{}", stderr(&output));
+
+    let store = temp.path().join(".local/share/anymodel/models");
+    fs::create_dir_all(&store).unwrap();
+    let model = fs::canonicalize(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("models/SmolLM2-135M-Instruct.Q4_1.gguf"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(&model, store.join("SmolLM2-135M-Instruct.Q4_1.gguf")).unwrap();
+    let started = std::time::Instant::now();
+    let output = anymodel(temp.path()).arg("What is the capital of France?").output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!stdout(&output).trim().is_empty(), "no answer");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "{:?}", started.elapsed());
 }

@@ -12,13 +12,14 @@
 //! Every backend implements [`anymodel_core::Model`], so apps never depend on which one runs.
 //! [`layers`] wraps any model with retry, fallback and routing, keeping the same trait. [`schema`] adjusts
 //! one JSON Schema to what each provider accepts. [`spec`] builds a model from what configuration
-//! names.
+//! names; [`store`] is where downloaded models live.
 
 #[cfg(feature = "http")]
 mod http;
 pub mod layers;
 pub mod schema;
 pub mod spec;
+pub mod store;
 
 #[cfg(feature = "anthropic")]
 pub mod anthropic;

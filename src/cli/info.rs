@@ -112,9 +112,10 @@ pub enum ConfigCommand {
     Path,
     /// Prints the configuration as read.
     Show,
-    /// Writes a starting configuration to ./anymodel.toml (or FILE), never over an existing one.
+    /// Writes a starting configuration to the user's config folder (or FILE), never over an
+    /// existing one, and says what to do next.
     Init {
-        /// Where to write it.
+        /// Where to write it (default: the config folder's anymodel/config.toml).
         file: Option<PathBuf>,
     },
 }
@@ -138,16 +139,38 @@ pub fn config(context: &Context, command: ConfigCommand) -> Outcome {
             Ok(())
         }
         ConfigCommand::Init { file } => {
-            let file = file.unwrap_or_else(|| PathBuf::from("anymodel.toml"));
+            let file = match file.or_else(Config::user_path) {
+                Some(file) => file,
+                None => {
+                    return Err(Failure::Usage(
+                        "this system has no config folder: name the file, `anymodel config init FILE`"
+                            .into(),
+                    ));
+                }
+            };
             if file.exists() {
                 return Err(Failure::Usage(format!(
                     "{} exists already; not overwriting it",
                     file.display()
                 )));
             }
-            std::fs::write(&file, TEMPLATE)
-                .map_err(|e| Failure::Run(format!("{}: {e}", file.display())))?;
+            let write = || {
+                if let Some(folder) = file.parent().filter(|f| !f.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(folder)?;
+                }
+                std::fs::write(&file, TEMPLATE)
+            };
+            write().map_err(|e| Failure::Run(format!("{}: {e}", file.display())))?;
             outln!("wrote {}", file.display());
+            outln!("next:");
+            if anymodel::backends::store::default_model().is_none() {
+                outln!("  {}", anymodel::backends::store::missing_default_model());
+            }
+            outln!("  anymodel \"Hello\"            runs the default model (`local`)");
+            outln!(
+                "  anymodel -m gpt \"Hello\"     runs another (keys from OPENAI_API_KEY, ANTHROPIC_API_KEY, ...)"
+            );
+            outln!("  anymodel models              lists what the file configures");
             Ok(())
         }
     }

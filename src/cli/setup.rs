@@ -17,8 +17,9 @@ use super::{Context, Failure, output};
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct AgentFlags {
     /// The model: a name from the config, or inline as openai:MODEL, anthropic:MODEL,
-    /// gemini:MODEL, cohere:MODEL, ollama:MODEL or a path to a .gguf file. Default: $ANYMODEL_MODEL, then the agent's
-    /// model, then default_model.
+    /// gemini:MODEL, cohere:MODEL, ollama:MODEL or a path to a .gguf file (or its name in the
+    /// models folder). Default: $ANYMODEL_MODEL, then the agent's model, then default_model, then
+    /// the default local model (SmolLM2-135M-Instruct, fetched by scripts/fetch-model.sh).
     #[arg(short, long, value_name = "MODEL")]
     pub model: Option<String>,
     /// The system prompt (instead of the agent's).
@@ -71,12 +72,16 @@ pub fn model_name(context: &Context, flags: &AgentFlags) -> Result<String, Failu
         .or_else(|| std::env::var("ANYMODEL_MODEL").ok().filter(|m| !m.is_empty()))
         .or_else(|| agent.and_then(|a| a.model.clone()))
         .or_else(|| context.config.default_model())
-        .ok_or_else(|| {
-            Failure::Usage(
-                "no model: pass -m MODEL, set ANYMODEL_MODEL, or set default_model in the config"
-                    .into(),
-            )
-        })
+        .map_or_else(embedded_default, Ok)
+}
+
+/// The model a command runs with no model named anywhere: the default local model, from the
+/// models folder.
+fn embedded_default() -> Result<String, Failure> {
+    match anymodel::backends::store::default_model() {
+        Some(path) => Ok(path.display().to_string()),
+        None => Err(Failure::Usage(anymodel::backends::store::missing_default_model())),
+    }
 }
 
 fn agent_entry<'a>(

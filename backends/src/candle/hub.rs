@@ -40,10 +40,12 @@ impl HubFile {
 }
 
 /// The local path of the model `name` names: a Hub name (see [`HubFile`]) is fetched, anything
-/// else is taken as a path.
+/// else is a path, or, when nothing is there, a file of that name in the models folder
+/// ([`crate::store`]).
 pub async fn resolve_model(name: &str) -> anymodel_core::Result<std::path::PathBuf> {
     if !HubFile::is_hub_name(name) {
-        return Ok(name.into());
+        let path = std::path::Path::new(name);
+        return Ok(crate::store::find(path).unwrap_or_else(|| path.to_path_buf()));
     }
     let file: HubFile = name.parse()?;
     #[cfg(feature = "hf-hub")]

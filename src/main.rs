@@ -81,6 +81,12 @@ enum Command {
     /// thread counts, and the table gives the ratios. Build with `--release`.
     #[cfg(feature = "candle")]
     Bench(cli::bench::BenchArgs),
+    /// Prints the shell's completion script: `anymodel completions bash > /etc/bash_completion.d/anymodel`,
+    /// `anymodel completions zsh > ~/.zfunc/_anymodel`, fish, elvish, powershell.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// The command words, so that anything else first means `run`.
@@ -88,23 +94,51 @@ const COMMANDS: [&str; 10] =
     ["run", "chat", "models", "tools", "config", "index", "eval", "bench", "help", "completions"];
 
 /// The arguments, with `run` put in when the first word is not a command (`anymodel "hi"`,
-/// `anymodel -m x "hi"`).
-fn arguments() -> Vec<OsString> {
+/// `anymodel -m x "hi"`); a first word that is a command mistyped is an error instead.
+fn arguments() -> Result<Vec<OsString>, Failure> {
     let mut args: Vec<OsString> = std::env::args_os().collect();
     let first = args.get(1).and_then(|a| a.to_str()).unwrap_or("");
     let asks_for_help = matches!(first, "-h" | "--help" | "-V" | "--version");
     if args.len() > 1 && !asks_for_help && !COMMANDS.contains(&first) {
+        // A lone word, flags aside: several words are a prompt written without quotes.
+        let alone = args[2..].iter().all(|a| a.to_str().is_some_and(|a| a.starts_with('-')));
+        if let Some(command) = near_miss(first).filter(|_| alone) {
+            return Err(Failure::Usage(format!(
+                "`{first}` is not a command; did you mean `{command}`? (To send it to the model as a prompt: anymodel run {first})"
+            )));
+        }
         args.insert(1, "run".into());
     }
-    args
+    Ok(args)
+}
+
+/// The command `word` looks like a typo of: one edit away (two for words of six letters or
+/// more). Only a bare word counts: a prompt with a space in it is a prompt.
+fn near_miss(word: &str) -> Option<&'static str> {
+    if word.starts_with('-') || word.chars().any(char::is_whitespace) {
+        return None;
+    }
+    let word = word.to_lowercase();
+    COMMANDS.into_iter().find(|command| {
+        let allowed = if command.len() >= 6 { 2 } else { 1 };
+        command.len() > 2 && strsim::damerau_levenshtein(&word, command) <= allowed
+    })
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse_from(arguments());
+    let cli = match arguments() {
+        Ok(args) => Cli::parse_from(args),
+        Err(failure) => return failure.exit(),
+    };
     init_tracing(cli.verbose);
     #[cfg(feature = "candle")]
     if let Command::Bench(args) = &cli.command {
         return cli::bench::bench(args);
+    }
+    if let Command::Completions { shell } = cli.command {
+        let mut command = <Cli as clap::CommandFactory>::command();
+        clap_complete::generate(shell, &mut command, "anymodel", &mut std::io::stdout());
+        return ExitCode::SUCCESS;
     }
     let config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,
@@ -128,6 +162,7 @@ fn main() -> ExitCode {
             Command::Eval(command) => cli::index::eval(command),
             #[cfg(feature = "candle")]
             Command::Bench(_) => Ok(()),
+            Command::Completions { .. } => Ok(()),
         }
     });
     match outcome {

@@ -590,3 +590,26 @@ fn a_first_run_with_nothing_set_up_answers_from_the_default_model() {
     assert!(!stdout(&output).trim().is_empty(), "no answer");
     assert!(started.elapsed() < std::time::Duration::from_secs(20), "{:?}", started.elapsed());
 }
+
+/// A mistyped command is an error that names the command meant, not a prompt sent to a model;
+/// a prompt of several words, or one after `run`, is still a prompt.
+#[test]
+fn a_mistyped_command_says_what_was_meant() {
+    let temp = tempfile::tempdir().unwrap();
+    for (typed, meant) in [("modles", "models"), ("chta", "chat"), ("indx", "index")] {
+        let output = anymodel(temp.path()).arg(typed).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{typed}: {}", stderr(&output));
+        assert!(
+            stderr(&output).contains(&format!("did you mean `{meant}`?")),
+            "{typed}: {}",
+            stderr(&output)
+        );
+    }
+    // As prompts they go to the model (here, with no model, the usual error about it).
+    for args in [&["run", "modles"][..], &["what", "is", "this"][..]] {
+        let output = anymodel(temp.path()).args(args).output().unwrap();
+        assert!(!stderr(&output).contains("did you mean"), "{args:?}: {}", stderr(&output));
+    }
+    let output = anymodel(temp.path()).args(["completions", "bash"]).output().unwrap();
+    assert!(output.status.success() && stdout(&output).contains("_anymodel()"));
+}

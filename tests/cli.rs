@@ -186,11 +186,13 @@ async fn json_output_is_one_record_of_the_run() {
     assert!(output.status.success(), "{}", stderr(&output));
     let record: Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(record["answer"], "17 × 23 = 391.");
-    assert_eq!(record["model"], "openai:gpt-test");
+    assert_eq!(record["model"], "gpt", "as configured");
+    assert_eq!(record["provider_model"], "openai:gpt-test");
+    assert_eq!(record["finish_reason"], "stop");
     assert_eq!(record["steps"].as_array().unwrap().len(), 2);
     let invocation = &record["steps"][0]["tool_calls"][0];
     assert_eq!(invocation["call"]["name"], "calculator");
-    assert_eq!(invocation["result"]["Ok"], "391");
+    assert_eq!(invocation["result"], json!({"ok": "391"}));
     assert_eq!(record["usage"]["output_tokens"], 3);
     assert!(record["elapsed_ms"].is_u64());
 }
@@ -612,4 +614,30 @@ fn a_mistyped_command_says_what_was_meant() {
     }
     let output = anymodel(temp.path()).args(["completions", "bash"]).output().unwrap();
     assert!(output.status.success() && stdout(&output).contains("_anymodel()"));
+}
+
+/// `--tool-choice required` makes even the 135M model call a tool, with valid arguments.
+#[test]
+fn a_required_tool_choice_gives_a_valid_call_on_the_local_model() {
+    let model =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    let temp = tempfile::tempdir().unwrap();
+    let output = anymodel(temp.path())
+        .args(["run", "--json", "-m", model.to_str().unwrap(), "-T", "calculator"])
+        .args(["--tool-choice", "required", "-o", "max_tokens=60", "What is 17 * 23?"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let record: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let first = &record["steps"][0];
+    assert_eq!(first["response"]["finish_reason"], "tool_calls", "{first}");
+    let call = &first["tool_calls"][0]["call"];
+    assert_eq!(call["name"], "calculator");
+    assert!(call["arguments"]["expression"].is_string(), "{call}");
+    let output = anymodel(temp.path())
+        .args(["run", "-m", model.to_str().unwrap(), "--tool-choice", "clock", "hi"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("--tool-choice clock: expected auto, required, none"));
 }

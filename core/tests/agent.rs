@@ -484,3 +484,21 @@ fn agent_configuration_mistakes_are_reported_at_build() {
         .build();
     assert_eq!(twice.unwrap_err(), Error::config("two tools are named `weather`"));
 }
+
+/// A forced tool choice holds for the first step only, so the model can answer once its tools
+/// have run; `none` holds throughout.
+#[tokio::test]
+async fn a_forced_tool_choice_holds_until_tools_have_run() {
+    let model = Arc::new(ScriptedModel::new([
+        ChatResponse::tool_calls(vec![ToolCall::new("c1", "weather", json!({"city": "Oslo"}))]),
+        ChatResponse::text("Cold."),
+    ]));
+    let agent = Agent::builder(model.clone())
+        .tool(Weather::default())
+        .tool_choice(anymodel_core::ToolChoice::Required)
+        .build()
+        .unwrap();
+    agent.run("Weather in Oslo?").await.unwrap();
+    let choices: Vec<_> = model.requests().into_iter().map(|r| r.tool_choice).collect();
+    assert_eq!(choices, [anymodel_core::ToolChoice::Required, anymodel_core::ToolChoice::Auto]);
+}

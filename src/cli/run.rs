@@ -110,6 +110,12 @@ pub async fn run(context: &Context, args: RunArgs) -> Outcome {
             Err(error) => (serde_json::to_value(&*error.partial), Some(error.kind.to_string())),
         };
         let mut record = record.map_err(|e| Failure::Run(format!("encoding the run: {e}")))?;
+        // The model as it was named, beside the provider's name for it; how the reply ended.
+        record["provider_model"] = record["model"].take();
+        record["model"] = serde_json::Value::String(prepared.model_name.clone());
+        let last = record["steps"].as_array().and_then(|steps| steps.last());
+        record["finish_reason"] =
+            last.map(|step| step["response"]["finish_reason"].clone()).unwrap_or_default();
         if let Some(error) = &error {
             record["error"] = serde_json::Value::String(error.clone());
         }

@@ -9,7 +9,7 @@ use anymodel::tools::builtin::{
 };
 use anymodel::tools::index::KnowledgeIndex;
 use anymodel::tools::{RetrievalAugmented, SearchDocuments};
-use anymodel::{Agent, Limits, Model, Sampling, Tool};
+use anymodel::{Agent, Limits, Model, Sampling, Tool, ToolChoice};
 
 use super::{Context, Failure, output};
 
@@ -42,6 +42,12 @@ pub struct AgentFlags {
     /// The most model calls in one run.
     #[arg(long, value_name = "N")]
     pub max_steps: Option<usize>,
+    /// How the model uses its tools at the first step: auto (the default), none, required (it
+    /// must call one), or a tool's name (it must call that one). Local models are held to it by
+    /// their grammar, so the call is always valid. After tools have run, the model is free to
+    /// answer.
+    #[arg(long, value_name = "auto|required|none|TOOL")]
+    pub tool_choice: Option<String>,
     /// A sampling option, as key=value (repeatable): temperature, top_p, top_k, max_tokens,
     /// seed, stop, and for local models min_p, repetition_penalty, repeat_last_n. Local models
     /// default to the file's recommended settings, else llama.cpp's and Ollama's (temperature
@@ -169,7 +175,36 @@ pub fn build_agent(
         limits.max_tool_calls = calls;
     }
     let sampling = sampling(context.config.sampling(model_name), &flags.options)?;
-    Ok(builder.limits(limits).sampling(sampling).build()?)
+    let choice = tool_choice(flags.tool_choice.as_deref(), &tool_names)?;
+    Ok(builder.limits(limits).sampling(sampling).tool_choice(choice).build()?)
+}
+
+/// What `--tool-choice` says, checked against the tools the agent has.
+fn tool_choice(flag: Option<&str>, tools: &[String]) -> Result<ToolChoice, Failure> {
+    let choice = match flag {
+        None | Some("auto") => return Ok(ToolChoice::Auto),
+        Some("none") => return Ok(ToolChoice::None),
+        Some("required") => ToolChoice::Required,
+        Some(name) if tools.iter().any(|t| t == name) => {
+            ToolChoice::Tool { name: name.to_string() }
+        }
+        Some(name) => {
+            return Err(Failure::Usage(format!(
+                "--tool-choice {name}: expected auto, required, none or one of the agent's tools ({})",
+                if tools.is_empty() {
+                    "it has none: add one with -T".into()
+                } else {
+                    tools.join(", ")
+                }
+            )));
+        }
+    };
+    if tools.is_empty() {
+        return Err(Failure::Usage(
+            "--tool-choice required needs a tool to call: add one with -T TOOL".into(),
+        ));
+    }
+    Ok(choice)
 }
 
 /// The built-in tool `name`, set up from the configuration.

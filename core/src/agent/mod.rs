@@ -18,7 +18,7 @@ pub use record::{AgentRun, Step, ToolInvocation};
 
 use crate::error::Result;
 use crate::model::Model;
-use crate::request::Sampling;
+use crate::request::{Sampling, ToolChoice};
 use crate::tool::Tool;
 use crate::toolset::ToolSet;
 
@@ -58,6 +58,7 @@ pub struct Agent {
     system: Option<String>,
     tools: ToolSet,
     sampling: Sampling,
+    tool_choice: ToolChoice,
     limits: Limits,
     hooks: Vec<Arc<dyn AgentHook>>,
 }
@@ -69,6 +70,7 @@ impl std::fmt::Debug for Agent {
             .field("system", &self.system)
             .field("tools", &self.tools)
             .field("sampling", &self.sampling)
+            .field("tool_choice", &self.tool_choice)
             .field("limits", &self.limits)
             .field("hooks", &self.hooks.len())
             .finish()
@@ -84,6 +86,7 @@ impl Agent {
                 system: None,
                 tools: ToolSet::new(),
                 sampling: Sampling::default(),
+                tool_choice: ToolChoice::Auto,
                 limits: Limits::default(),
                 hooks: Vec::new(),
             },
@@ -146,6 +149,14 @@ impl AgentBuilder {
     /// The sampling options of every model call.
     pub fn sampling(mut self, sampling: Sampling) -> Self {
         self.agent.sampling = sampling;
+        self
+    }
+
+    /// How the model may use its tools at the first step of a run: `Auto` (the default), `None`,
+    /// `Required`, or one named tool. A forced choice holds only until tools have run, then the
+    /// model is free again, so that it can answer instead of calling tools until the step limit.
+    pub fn tool_choice(mut self, choice: ToolChoice) -> Self {
+        self.agent.tool_choice = choice;
         self
     }
 

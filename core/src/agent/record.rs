@@ -44,7 +44,9 @@ pub struct Step {
 pub struct ToolInvocation {
     /// The call as the model made it.
     pub call: ToolCall,
-    /// What the tool returned, or why it returned nothing.
+    /// What the tool returned, or why it returned nothing; serialised as `{"ok": VALUE}` or
+    /// `{"error": {"kind": …, …}}`.
+    #[serde(with = "outcome")]
     pub result: Result<Value, ToolCallError>,
     /// How long it took, in milliseconds.
     pub elapsed_ms: u64,
@@ -63,5 +65,66 @@ impl ToolInvocation {
             content,
             is_error,
         }
+    }
+}
+
+/// A tool's result as `{"ok": …}` or `{"error": …}`, as JSON readers expect (serde's own form of
+/// a `Result` is `{"Ok": …}`).
+mod outcome {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde_json::Value;
+
+    use crate::toolset::ToolCallError;
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Outcome<T, E> {
+        Ok(T),
+        Error(E),
+    }
+
+    pub(super) fn serialize<S: Serializer>(
+        result: &Result<Value, ToolCallError>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match result {
+            Ok(value) => Outcome::<&Value, &ToolCallError>::Ok(value),
+            Err(error) => Outcome::Error(error),
+        }
+        .serialize(serializer)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Result<Value, ToolCallError>, D::Error> {
+        Ok(match Outcome::<Value, ToolCallError>::deserialize(deserializer)? {
+            Outcome::Ok(value) => Ok(value),
+            Outcome::Error(error) => Err(error),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn tool_results_read_as_ok_or_error() {
+        let call = ToolCall::new("c1", "clock", json!({}));
+        let ok = ToolInvocation { call: call.clone(), result: Ok(json!("12:00")), elapsed_ms: 1 };
+        assert_eq!(serde_json::to_value(&ok).unwrap()["result"], json!({"ok": "12:00"}));
+        let failed = ToolInvocation {
+            call,
+            result: Err(ToolCallError::Failed { tool: "clock".into(), message: "stopped".into() }),
+            elapsed_ms: 1,
+        };
+        let value = serde_json::to_value(&failed).unwrap();
+        assert_eq!(
+            value["result"],
+            json!({"error": {"kind": "failed", "tool": "clock", "message": "stopped"}})
+        );
+        let back: ToolInvocation = serde_json::from_value(value).unwrap();
+        assert_eq!(back, failed);
     }
 }

@@ -14,7 +14,7 @@ use super::{
 };
 use crate::error::Error;
 use crate::message::{Message, ToolCall};
-use crate::request::ChatRequest;
+use crate::request::{ChatRequest, ToolChoice};
 use crate::response::ChatResponse;
 use crate::stream::{ReplyAggregator, StreamEvent};
 use crate::toolset::ToolCallError;
@@ -79,7 +79,7 @@ impl Agent {
     /// The request the first step of a run on `input` sends: what the model receives first
     /// (`anymodel run --show-prompt` prints it through [`crate::Model::preview`]).
     pub fn first_request(&self, input: Vec<Message>) -> ChatRequest {
-        self.step_request(self.transcript_for(input))
+        self.step_request(self.transcript_for(input), 1)
     }
 
     /// The conversation a run on `input` starts from: the system prompt, then `input`.
@@ -87,11 +87,18 @@ impl Agent {
         self.system.iter().map(|system| Message::system(system.clone())).chain(input).collect()
     }
 
-    /// The request a step sends for `transcript`.
-    fn step_request(&self, transcript: Vec<Message>) -> ChatRequest {
+    /// The request step `index` sends for `transcript`: the agent's tool choice at the first
+    /// step, `auto` after (except `none`, which holds throughout).
+    fn step_request(&self, transcript: Vec<Message>, index: usize) -> ChatRequest {
+        let tool_choice = match &self.tool_choice {
+            ToolChoice::None => ToolChoice::None,
+            _ if index > 1 => ToolChoice::Auto,
+            choice => choice.clone(),
+        };
         ChatRequest {
             messages: transcript,
             tools: self.tools.specs(),
+            tool_choice,
             sampling: self.sampling.clone(),
             ..Default::default()
         }
@@ -102,7 +109,7 @@ impl Agent {
         let limits = &self.limits;
         for index in 1..=limits.max_steps {
             let step_start = Instant::now();
-            let request = self.step_request(run.record.transcript.clone());
+            let request = self.step_request(run.record.transcript.clone(), index);
             let response = match self.ask(request, index, events).await {
                 Ok(response) => response,
                 Err(source) => {

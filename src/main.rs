@@ -130,7 +130,7 @@ fn main() -> ExitCode {
         Ok(args) => Cli::parse_from(args),
         Err(failure) => return failure.exit(),
     };
-    init_tracing(cli.verbose);
+    init_tracing(cli.verbose, cli.quiet);
     #[cfg(feature = "candle")]
     if let Command::Bench(args) = &cli.command {
         return cli::bench::bench(args);
@@ -171,13 +171,21 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs to standard error: debug level with `-v`, else what RUST_LOG says (warnings by default).
-fn init_tracing(verbose: bool) {
+/// Logs to standard error: debug level with `-v`, else what RUST_LOG says (warnings by default),
+/// except the model layers' warnings, which are activity lines ([`cli::notices`]).
+fn init_tracing(verbose: bool, quiet: bool) {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = if verbose {
         tracing_subscriber::EnvFilter::new("debug")
     } else {
-        tracing_subscriber::EnvFilter::try_from_default_env()
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"))
+        let layers_off = format!("{}=off", cli::notices::TARGET);
+        let base = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into());
+        tracing_subscriber::EnvFilter::try_new(format!("{base},{layers_off}"))
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("warn,{layers_off}")))
     };
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let log = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter);
+    let notices = cli::notices::Notices { quiet: quiet || verbose };
+    tracing_subscriber::registry().with(log).with(notices).init();
 }

@@ -641,3 +641,32 @@ fn a_required_tool_choice_gives_a_valid_call_on_the_local_model() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("--tool-choice clock: expected auto, required, none"));
 }
+
+/// A server that is down: each retry is one dim line (none with -q), never a raw log record,
+/// and the error names the server and asks whether it runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_that_is_down_is_named_and_retries_are_one_line_each() {
+    let temp = tempfile::tempdir().unwrap();
+    let server = MockServer::start().await;
+    config(temp.path(), &server, None);
+    let output = anymodel(temp.path())
+        .env("TEST_ANTHROPIC_KEY", "k")
+        .args(["run", "-m", "claude", "hi"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert_eq!(err.matches("↻ anthropic:claude-test: retrying (retry ").count(), 3, "{err}");
+    assert!(!err.contains("WARN"), "{err}");
+    assert!(
+        err.contains("cannot connect to http://127.0.0.1:9: is the server running there?"),
+        "{err}"
+    );
+    let quiet = anymodel(temp.path())
+        .env("TEST_ANTHROPIC_KEY", "k")
+        .args(["run", "-q", "-m", "claude", "hi"])
+        .output()
+        .unwrap();
+    assert!(!stderr(&quiet).contains("↻"), "{}", stderr(&quiet));
+    assert!(stderr(&quiet).contains("cannot connect to http://127.0.0.1:9"));
+}

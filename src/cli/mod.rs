@@ -6,6 +6,7 @@ pub mod bench;
 pub mod chat;
 pub mod index;
 pub mod info;
+pub mod notices;
 #[cfg(feature = "candle")]
 mod llama_bench;
 pub mod output;

@@ -27,18 +27,39 @@ pub(crate) fn from_status(status: StatusCode, headers: &HeaderMap, body: &str) -
 
 /// The error for a request that got no response: a timeout, a refused or reset connection.
 pub(crate) fn from_transport(err: reqwest::Error) -> Error {
-    // Drop the URL: some providers take keys as query parameters.
-    let err = err.without_url();
     if err.is_builder() {
-        return Error::config(format!("the request could not be built: {err}"));
+        return Error::config(format!("the request could not be built: {}", err.without_url()));
     }
+    Error::transient(transport_message(err))
+}
+
+/// A transport error and its causes, without the URL (some providers take keys as query
+/// parameters).
+fn transport_message(err: reqwest::Error) -> String {
+    let err = err.without_url();
     let mut message = err.to_string();
     let mut source = std::error::Error::source(&err);
     while let Some(cause) = source {
         message.push_str(&format!(": {cause}"));
         source = cause.source();
     }
-    Error::transient(message)
+    message
+}
+
+/// A transport failure of a request to `url`: a refused or unresolved connection names the
+/// server (scheme, host and port only: keys may ride in the query) and asks whether it runs.
+pub(crate) fn from_transport_at(err: reqwest::Error, url: &reqwest::Url) -> Error {
+    if !err.is_connect() {
+        return from_transport(err);
+    }
+    let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+    let server = format!("{}://{}{port}", url.scheme(), url.host_str().unwrap_or_default());
+    // Ollama's port: the server most often not started.
+    let start = if url.port() == Some(11434) { " (start it with `ollama serve`)" } else { "" };
+    Error::transient(format!(
+        "cannot connect to {server}: is the server running there?{start} ({})",
+        transport_message(err)
+    ))
 }
 
 /// A timeout of our own (the server stayed silent too long).

@@ -55,7 +55,7 @@ impl HttpClient {
         let request =
             self.client.post(self.url.clone()).headers(self.headers.clone()).json(body).send();
         let response = self.within("waiting for the response", request).await?;
-        let response = response.map_err(errors::from_transport)?;
+        let response = response.map_err(|err| errors::from_transport_at(err, &self.url))?;
         let status = response.status();
         if status.is_success() {
             return Ok(response);

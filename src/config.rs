@@ -550,7 +550,9 @@ impl Config {
         })
     }
 
-    /// Builds the members of the fallback or router `name`.
+    /// Builds the members of the fallback or router `name`. A member that cannot be built for
+    /// want of configuration (a key not set, a model file not there) is left out with a warning,
+    /// so that the others serve; when none can be built, the error names each one's reason.
     async fn build_members(
         &self,
         name: &str,
@@ -559,10 +561,24 @@ impl Config {
     ) -> Result<Vec<Arc<dyn Model>>, Error> {
         building.push(name.to_string());
         let mut models = Vec::new();
+        let mut left_out = Vec::new();
         for member in names {
-            models.push(self.build_within(member, building).await?);
+            match self.build_within(member, building).await {
+                Ok(model) => models.push(model),
+                Err(Error::Configuration { message }) if !message.contains("in a loop") => {
+                    tracing::warn!(model = %member, error = %message, "left out of `{name}`");
+                    left_out.push(format!("{member}: {message}"));
+                }
+                Err(error) => return Err(error),
+            }
         }
         building.pop();
+        if models.is_empty() {
+            return Err(Error::config(format!(
+                "no model of `{name}` could be built: {}",
+                left_out.join("; ")
+            )));
+        }
         Ok(models)
     }
 

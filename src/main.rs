@@ -180,7 +180,7 @@ fn init_tracing(verbose: bool, quiet: bool) {
     let filter = if verbose {
         tracing_subscriber::EnvFilter::new("debug")
     } else {
-        let layers_off = format!("{}=off", cli::notices::TARGET);
+        let layers_off = cli::notices::TARGETS.map(|target| format!("{target}=off")).join(",");
         let base = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into());
         tracing_subscriber::EnvFilter::try_new(format!("{base},{layers_off}"))
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("warn,{layers_off}")))

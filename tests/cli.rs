@@ -670,3 +670,65 @@ async fn a_server_that_is_down_is_named_and_retries_are_one_line_each() {
     assert!(!stderr(&quiet).contains("↻"), "{}", stderr(&quiet));
     assert!(stderr(&quiet).contains("cannot connect to http://127.0.0.1:9"));
 }
+
+/// A fallback whose first member has no key set moves on to the next, with a warning line.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fallback_leaves_out_a_member_without_its_key() {
+    let temp = tempfile::tempdir().unwrap();
+    let server = MockServer::start().await;
+    openai_says(&server, "Paris.", None).await;
+    let file = config(temp.path(), &server, None);
+    let mut text = fs::read_to_string(&file).unwrap();
+    text.push_str("\n[models.robust]\nbackend = \"fallback\"\nmodels = [\"claude\", \"gpt\"]\n");
+    fs::write(&file, text).unwrap();
+    let output = anymodel(temp.path())
+        .env("TEST_OPENAI_KEY", "k")
+        .env_remove("TEST_ANTHROPIC_KEY")
+        .args(["run", "-m", "robust", "Capital of France?"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output).trim(), "Paris.");
+    let err = stderr(&output);
+    assert!(
+        err.contains("→ claude: left out of `robust`") && err.contains("TEST_ANTHROPIC_KEY"),
+        "{err}"
+    );
+    // With no member left, the error names each one's reason.
+    let output = anymodel(temp.path())
+        .env_remove("TEST_OPENAI_KEY")
+        .env_remove("TEST_ANTHROPIC_KEY")
+        .args(["run", "-q", "-m", "robust", "Capital of France?"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("no model of `robust` could be built: claude: "),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// `models --load` says which servers are down rather than calling them available, and
+/// `models` lists what the models folder holds.
+#[tokio::test(flavor = "multi_thread")]
+async fn models_load_says_which_servers_are_unreachable() {
+    let temp = tempfile::tempdir().unwrap();
+    let server = MockServer::start().await;
+    config(temp.path(), &server, None);
+    let store = temp.path().join(".local/share/anymodel/models/org/repo");
+    fs::create_dir_all(&store).unwrap();
+    fs::write(store.join("tiny.gguf"), vec![0u8; 2 * 1024 * 1024]).unwrap();
+    let output = anymodel(temp.path())
+        .env("TEST_OPENAI_KEY", "k")
+        .env("TEST_ANTHROPIC_KEY", "k")
+        .args(["models", "--load"])
+        .output()
+        .unwrap();
+    let out = stdout(&output);
+    assert!(out.contains("org/repo/tiny.gguf") && out.contains("2.0 MiB"), "{out}");
+    let claude = out.split("claude").nth(1).unwrap_or_default();
+    assert!(claude.contains("unreachable: 127.0.0.1:9"), "{out}");
+    let gpt = out.split("* gpt").nth(1).unwrap_or_default();
+    assert!(gpt.lines().nth(1).is_some_and(|l| l.contains("tools true")), "{out}");
+}

@@ -12,9 +12,10 @@ use super::{Context, Failure, Outcome, setup};
 pub async fn models(context: &Context, load: bool) -> Outcome {
     let config = &context.config;
     let default = config.default_model();
+    list_downloaded();
     if config.models().next().is_none() {
         outln!(
-            "no models configured ({}); name one inline: openai:MODEL, anthropic:MODEL, ollama:MODEL, FILE.gguf",
+            "no models configured ({}); name one inline: openai:MODEL, anthropic:MODEL, gemini:MODEL, cohere:MODEL, ollama:MODEL, FILE.gguf, hf:OWNER/REPO/FILE.gguf",
             where_from(config)
         );
         return Ok(());
@@ -27,6 +28,14 @@ pub async fn models(context: &Context, load: bool) -> Outcome {
             Resolved::Router(names, _) => names.join(" | "),
         };
         outln!("{marker} {name:<16} {:<10} {place}", entry.backend);
+        if load
+            && let Resolved::Single(spec) = config.resolve(name)?
+            && spec.backend() != "candle"
+            && let Err(why) = reachable(&spec.location()).await
+        {
+            outln!("    unreachable: {why}");
+            continue;
+        }
         if load {
             match setup::load_model(context, name).await {
                 Ok(model) => {
@@ -50,6 +59,38 @@ pub async fn models(context: &Context, load: bool) -> Outcome {
         }
     }
     Ok(())
+}
+
+/// Lists the models in the models folder, with their sizes.
+fn list_downloaded() {
+    let Some(folder) = anymodel::backends::store::models_folder() else { return };
+    let files = anymodel::backends::store::downloaded();
+    if files.is_empty() {
+        outln!("no models downloaded in {}", folder.display());
+        return;
+    }
+    outln!("downloaded, in {}:", folder.display());
+    for (path, bytes) in files {
+        let shown = path.strip_prefix(&folder).unwrap_or(&path);
+        outln!("  {:<60} {:>8.1} MiB", shown.display(), bytes as f64 / (1024.0 * 1024.0));
+    }
+    outln!();
+}
+
+/// Whether the server at `url` takes a connection (within 3 s); why not, when it does not.
+async fn reachable(url: &str) -> Result<(), String> {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("https", url));
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    let address = match authority.rsplit_once(':') {
+        Some((_, port)) if port.parse::<u16>().is_ok() => authority.to_string(),
+        _ => format!("{authority}:{}", if scheme == "http" { 80 } else { 443 }),
+    };
+    let connect = tokio::net::TcpStream::connect(&address);
+    match tokio::time::timeout(std::time::Duration::from_secs(3), connect).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(error)) => Err(format!("{address}: {error}")),
+        Err(_) => Err(format!("{address}: no answer within 3 s")),
+    }
 }
 
 /// Lists the built-in tools with their JSON Schemas, noting those the configuration leaves off.

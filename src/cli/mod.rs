@@ -6,9 +6,9 @@ pub mod bench;
 pub mod chat;
 pub mod index;
 pub mod info;
-pub mod notices;
 #[cfg(feature = "candle")]
 mod llama_bench;
+pub mod notices;
 pub mod output;
 pub mod run;
 pub mod schema;

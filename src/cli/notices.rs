@@ -7,8 +7,8 @@ use std::fmt::Write;
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::{Context, Layer};
 
-/// Where the layers log from.
-pub const TARGET: &str = "anymodel_backends::layers";
+/// Where the layers log from, and the configuration building them.
+pub const TARGETS: [&str; 2] = ["anymodel_backends::layers", "anymodel::config"];
 
 /// Prints the layers' warnings as activity lines.
 pub struct Notices {
@@ -21,7 +21,7 @@ impl<S: tracing::Subscriber> Layer<S> for Notices {
         let metadata = event.metadata();
         if self.quiet
             || *metadata.level() != tracing::Level::WARN
-            || !metadata.target().starts_with(TARGET)
+            || !TARGETS.iter().any(|target| metadata.target().starts_with(target))
         {
             return;
         }
@@ -43,9 +43,12 @@ impl Fields {
         self.rest.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 
-    /// `↻ MODEL: MESSAGE (retry 2, wait 1.2s): ERROR`.
+    /// `↻ MODEL: retrying (retry 2, wait 1.2s): ERROR` for a retry, `→ MODEL: MESSAGE: ERROR`
+    /// for the rest.
     fn line(&self) -> String {
-        let mut line = format!("↻ {}: {}", self.get("model").unwrap_or("model"), self.message);
+        let mark = if self.message.starts_with("retrying") { "↻" } else { "→" };
+        let model = self.get("model").unwrap_or("model");
+        let mut line = format!("{mark} {model}: {}", self.message);
         let details: Vec<String> = self
             .rest
             .iter()

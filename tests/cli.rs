@@ -732,3 +732,26 @@ async fn models_load_says_which_servers_are_unreachable() {
     let gpt = out.split("* gpt").nth(1).unwrap_or_default();
     assert!(gpt.lines().nth(1).is_some_and(|l| l.contains("tools true")), "{out}");
 }
+
+/// The chat as a person drives it, in a pseudo-terminal (`tests/chat_pty.py`): Ctrl-C stops a
+/// reply and the session goes on; `/save` then `/load` restore the conversation; Ctrl-D leaves.
+#[test]
+fn chat_survives_ctrl_c_and_saves_and_loads() {
+    let model =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    let temp = tempfile::tempdir().unwrap();
+    let binary = assert_cmd::cargo::cargo_bin("anymodel");
+    let output = std::process::Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/chat_pty.py"))
+        .args([binary.as_os_str(), model.as_os_str(), temp.path().as_os_str()])
+        .env("HOME", temp.path())
+        .env_remove("ANYMODEL_CONFIG")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -17,11 +17,22 @@ pub struct ChatArgs {
     pub agent: AgentFlags,
 }
 
-const HELP: &str = "/model NAME  switch model, keeping the conversation
+const HELP: &str = "/model NAME  switch model, keeping the conversation (/model alone: which one)
 /tools       list the tools the model has
 /clear       forget the conversation
-/save FILE   save the conversation as JSON
-/exit        leave (or Ctrl-D)";
+/save FILE   save the conversation (and the model's name) as JSON
+/load FILE   continue a conversation /save wrote
+/exit        leave (or Ctrl-D, or Ctrl-C twice at the prompt)
+Ctrl-C while the model answers stops the answer and keeps the conversation.";
+
+/// What `/save` writes and `/load` reads.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Saved {
+    /// The model the conversation was with, as it was named.
+    model: String,
+    /// The conversation, without the system prompt.
+    messages: Vec<Message>,
+}
 
 fn history_file() -> Option<PathBuf> {
     dirs::data_dir().map(|folder| folder.join("anymodel").join("history.txt"))
@@ -41,13 +52,20 @@ pub async fn chat(context: &Context, args: ChatArgs) -> Outcome {
         format!("chatting with {}; /help lists the commands", prepared.model_name),
     );
     let mut conversation: Vec<Message> = Vec::new();
+    let mut interrupted = false;
     loop {
         let line = match editor.readline("> ") {
             Ok(line) => line,
-            Err(ReadlineError::Interrupted) => continue,
+            Err(ReadlineError::Interrupted) if interrupted => break,
+            Err(ReadlineError::Interrupted) => {
+                interrupted = true;
+                output::activity(false, "(Ctrl-C again, or Ctrl-D, to leave)");
+                continue;
+            }
             Err(ReadlineError::Eof) => break,
             Err(e) => return Err(Failure::Run(format!("reading input: {e}"))),
         };
+        interrupted = false;
         let line = line.trim();
         if line.is_empty() {
             continue;
@@ -70,42 +88,68 @@ pub async fn chat(context: &Context, args: ChatArgs) -> Outcome {
                         if names.is_empty() { "(no tools)".to_string() } else { names.join(", ") }
                     );
                 }
-                "model" if !argument.is_empty() => match setup::load_model(context, argument).await
-                {
-                    Ok(model) => {
-                        prepared.agent = setup::build_agent(
-                            context,
-                            &args.agent,
-                            argument,
-                            model.clone(),
-                            prepared.rag.clone(),
-                        )?;
-                        prepared.model = model;
-                        prepared.model_name = argument.to_string();
-                        outln!("(now {argument})");
+                "model" if argument.is_empty() => {
+                    outln!("({} — {})", prepared.model_name, prepared.model.name());
+                }
+                "model" => {
+                    if let Err(why) = switch(context, &args, &mut prepared, argument).await {
+                        eprintln!("{why}");
                     }
-                    Err(Failure::Usage(why) | Failure::Run(why)) => eprintln!("{why}"),
-                },
+                }
                 "save" if !argument.is_empty() => {
-                    let text = serde_json::to_string_pretty(&conversation).unwrap_or_default();
+                    let saved = Saved {
+                        model: prepared.model_name.clone(),
+                        messages: conversation.clone(),
+                    };
+                    let text = serde_json::to_string_pretty(&saved).unwrap_or_default();
                     match std::fs::write(argument, text) {
                         Ok(()) => outln!("(saved {} messages to {argument})", conversation.len()),
                         Err(e) => eprintln!("{argument}: {e}"),
                     }
                 }
+                "load" if !argument.is_empty() => match load(argument) {
+                    Ok(saved) => {
+                        if !saved.model.is_empty()
+                            && saved.model != prepared.model_name
+                            && let Err(why) =
+                                switch(context, &args, &mut prepared, &saved.model).await
+                        {
+                            eprintln!("{why} (staying with {})", prepared.model_name);
+                        }
+                        conversation = saved.messages;
+                        outln!("(loaded {} messages from {argument})", conversation.len());
+                    }
+                    Err(why) => eprintln!("{why}"),
+                },
                 _ => eprintln!("unknown command /{command}\n{HELP}"),
             }
             continue;
         }
         conversation.push(Message::user(line));
-        match run::stream(context, &prepared.agent, conversation.clone()).await {
-            Ok(run) => {
+        let mut shown = String::new();
+        let reply = run::stream(context, &prepared.agent, conversation.clone(), &mut shown);
+        let outcome = tokio::select! {
+            outcome = reply => Some(outcome),
+            _ = tokio::signal::ctrl_c() => None,
+        };
+        match outcome {
+            Some(Ok(run)) => {
                 conversation =
                     run.transcript.into_iter().filter(|m| m.role() != Role::System).collect();
             }
-            Err(Failure::Usage(why) | Failure::Run(why)) => {
+            Some(Err(Failure::Usage(why) | Failure::Run(why))) => {
                 eprintln!("{why}");
                 conversation.pop();
+            }
+            None => {
+                // The run is dropped, which stops the model; what it said so far stays.
+                if !shown.is_empty() && !shown.ends_with('\n') {
+                    outln!();
+                }
+                output::activity(false, "(stopped)");
+                if !shown.is_empty() {
+                    conversation.push(Message::assistant(shown));
+                }
             }
         }
     }
@@ -116,4 +160,38 @@ pub async fn chat(context: &Context, args: ChatArgs) -> Outcome {
         let _ = editor.save_history(file);
     }
     Ok(())
+}
+
+/// Switches the chat to the model `name`, keeping its agent's settings.
+async fn switch(
+    context: &Context,
+    args: &ChatArgs,
+    prepared: &mut setup::Prepared,
+    name: &str,
+) -> Result<(), String> {
+    let model = setup::load_model(context, name)
+        .await
+        .map_err(|(Failure::Usage(why) | Failure::Run(why))| why)?;
+    prepared.agent =
+        setup::build_agent(context, &args.agent, name, model.clone(), prepared.rag.clone())
+            .map_err(|(Failure::Usage(why) | Failure::Run(why))| why)?;
+    prepared.model = model;
+    prepared.model_name = name.to_string();
+    outln!("(now {name})");
+    Ok(())
+}
+
+/// A conversation `/save` wrote (or a bare list of messages, as earlier versions wrote).
+fn load(file: &str) -> Result<Saved, String> {
+    let size = std::fs::metadata(file).map_err(|e| format!("{file}: {e}"))?.len();
+    if size > 64 * 1024 * 1024 {
+        return Err(format!("{file}: over 64 MiB, not a saved conversation"));
+    }
+    let text = std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))?;
+    serde_json::from_str::<Saved>(&text)
+        .or_else(|_| {
+            serde_json::from_str::<Vec<Message>>(&text)
+                .map(|messages| Saved { model: String::new(), messages })
+        })
+        .map_err(|e| format!("{file}: not a conversation /save wrote: {e}"))
 }

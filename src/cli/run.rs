@@ -126,17 +126,35 @@ pub async fn run(context: &Context, args: RunArgs) -> Outcome {
         let run = agent.run_messages(input).await.map_err(|e| Failure::Run(e.kind.to_string()))?;
         show_tool_calls(context, &run);
         outln!("{}", run.answer);
+        notice_ending(context, agent, &run);
         return Ok(());
     }
     let question = match input.last() {
         Some(Message::User { content }) => content.clone(),
         _ => String::new(),
     };
-    stream(context, agent, input).await?;
+    stream(context, agent, input, &mut String::new()).await?;
     if let Some(index) = &prepared.rag {
         print_sources(index, &question)?;
     }
     Ok(())
+}
+
+/// A notice on standard error when the answer did not end as the model meant it to: cut by the
+/// token limit, or stopped because it repeated itself.
+pub fn notice_ending(context: &Context, agent: &anymodel::Agent, run: &anymodel::AgentRun) {
+    let Some(last) = run.steps.last() else { return };
+    let notice = match last.response.finish_reason {
+        anymodel::FinishReason::Length => {
+            let limit = agent.sampling().max_tokens.map_or(String::new(), |n| format!(" ({n})"));
+            format!("(the reply was cut at the token limit{limit}: raise it with -o max_tokens=N)")
+        }
+        anymodel::FinishReason::Repetition => {
+            "(the reply was stopped: the model kept repeating itself)".to_string()
+        }
+        _ => return,
+    };
+    output::activity(context.quiet, notice);
 }
 
 /// The tool calls a finished run made, on standard error.
@@ -163,12 +181,14 @@ fn print_sources(index: &anymodel::tools::index::KnowledgeIndex, question: &str)
     Ok(())
 }
 
-/// Runs the agent on `input`, the answer's text to standard output as it comes, tool activity
-/// to standard error.
+/// Runs the agent on `input`, the answer's text to standard output as it comes (and into
+/// `shown`, so a caller that stops the run keeps what was said), tool activity to standard
+/// error, and a notice there when the reply was cut or stopped.
 pub async fn stream(
     context: &Context,
     agent: &anymodel::Agent,
     input: Vec<Message>,
+    shown: &mut String,
 ) -> Result<anymodel::AgentRun, Failure> {
     let mut events = agent.run_messages_stream(input);
     let mut at_line_start = true;
@@ -176,6 +196,7 @@ pub async fn stream(
         match event.map_err(|e| Failure::Run(e.kind.to_string()))? {
             AgentEvent::TextDelta { text, .. } => {
                 out!("{text}");
+                shown.push_str(&text);
                 at_line_start = text.ends_with('\n');
             }
             AgentEvent::ToolCallRequested { call, .. } => {
@@ -197,6 +218,7 @@ pub async fn stream(
                 if !at_line_start {
                     outln!();
                 }
+                notice_ending(context, agent, &run);
                 return Ok(run);
             }
         }

@@ -43,9 +43,6 @@ def send(text):
     os.write(fd, text.encode())
 
 
-wait_for("> ")
-send("Hi, I am Ada.\r")
-wait_for("> ")
 def read_some():
     """Whatever the program writes within a moment."""
     global seen
@@ -54,6 +51,9 @@ def read_some():
         seen += os.read(fd, 4096)
 
 
+wait_for("> ")
+send("Hi, I am Ada.\r")
+wait_for("> ")
 # Stop an answer while it comes. A short answer may end before the key arrives: then ask again.
 for attempt in range(5):
     send("Write a very long story about the sea, with many chapters.\r")

@@ -186,6 +186,6 @@ fn init_tracing(verbose: bool, quiet: bool) {
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("warn,{layers_off}")))
     };
     let log = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter);
-    let notices = cli::notices::Notices { quiet: quiet || verbose };
+    let notices = cli::notices::Notices::new(quiet || verbose);
     tracing_subscriber::registry().with(log).with(notices).init();
 }

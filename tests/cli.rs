@@ -755,3 +755,64 @@ fn chat_survives_ctrl_c_and_saves_and_loads() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// `-m hf:OWNER/REPO/FILE` downloads the model from the Hub (here a stand-in for the Hub's API,
+/// reached through `HF_ENDPOINT`) into the models folder, saying so on stderr, and answers; the
+/// same name then runs offline, and `models` lists the file.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hub_model_is_downloaded_once_then_found_offline() {
+    use sha2::Digest;
+    let bytes = fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("models/SmolLM2-135M-Instruct.Q4_1.gguf"),
+    )
+    .unwrap();
+    let sha: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    let server = MockServer::start().await;
+    let resolve = "/HuggingFaceTB/SmolLM2-135M-Instruct-GGUF/resolve/main/smollm2-q4_1.gguf";
+    Mock::given(method("HEAD"))
+        .and(path(resolve))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("x-linked-size", bytes.len().to_string())
+                .insert_header("x-linked-etag", format!("\"{sha}\""))
+                .insert_header("x-repo-commit", "b".repeat(40)),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(resolve))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(bytes.clone()))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let temp = tempfile::tempdir().unwrap();
+    let name = "hf:HuggingFaceTB/SmolLM2-135M-Instruct-GGUF/smollm2-q4_1.gguf";
+    let ask = |endpoint: &str| {
+        anymodel(temp.path())
+            .env("HF_ENDPOINT", endpoint)
+            .args(["-m", name, "-o", "max_tokens=40", "What is the capital of France?"])
+            .output()
+            .unwrap()
+    };
+    let output = ask(&server.uri());
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!stdout(&output).trim().is_empty(), "no answer");
+    let said = stderr(&output);
+    assert!(said.contains(&format!("↓ downloading {name} (")), "{said}");
+    assert!(said.contains(&format!("↓ downloaded {name}")), "{said}");
+    let local = temp.path().join(
+        ".local/share/anymodel/models/HuggingFaceTB/SmolLM2-135M-Instruct-GGUF/smollm2-q4_1.gguf",
+    );
+    assert_eq!(fs::metadata(&local).unwrap().len(), bytes.len() as u64);
+
+    drop(server);
+    let output = ask("http://127.0.0.1:9");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("downloading"), "{}", stderr(&output));
+    let output = anymodel(temp.path()).arg("models").output().unwrap();
+    assert!(
+        stdout(&output).contains("HuggingFaceTB/SmolLM2-135M-Instruct-GGUF/smollm2-q4_1.gguf"),
+        "{}",
+        stdout(&output)
+    );
+}

@@ -1,10 +1,18 @@
 //! Output conventions: answers on standard output, activity dim on standard error (off with
 //! `-q`), progress bars that only draw on a terminal.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use console::style;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+
+/// The bars drawn on standard error, together, so that a download's bar and the spinner of
+/// the model it is for stack instead of drawing over each other.
+fn bars() -> &'static MultiProgress {
+    static BARS: OnceLock<MultiProgress> = OnceLock::new();
+    BARS.get_or_init(MultiProgress::new)
+}
 
 /// Writes to standard output; when the reader has gone (`anymodel … | head`), exits quietly
 /// as command-line tools do, instead of failing on every later line.
@@ -37,7 +45,7 @@ pub(crate) use {out, outln};
 /// Prints a line of activity (a tool call, a loaded model) dim on standard error, unless quiet.
 pub fn activity(quiet: bool, line: impl std::fmt::Display) {
     if !quiet {
-        eprintln!("{}", style(line).dim());
+        bars().suspend(|| eprintln!("{}", style(line).dim()));
     }
 }
 
@@ -46,12 +54,24 @@ pub fn spinner(quiet: bool, message: impl Into<String>) -> ProgressBar {
     if quiet {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::new_spinner();
+    let bar = bars().add(ProgressBar::new_spinner());
     if let Ok(template) = ProgressStyle::with_template("{spinner} {msg} {elapsed}") {
         bar.set_style(template);
     }
     bar.set_message(message.into());
     bar.enable_steady_tick(Duration::from_millis(100));
+    bar
+}
+
+/// A bar on standard error for `total` bytes (drawn only on a terminal).
+pub fn byte_bar(message: impl Into<String>, total: u64) -> ProgressBar {
+    let bar = bars().add(ProgressBar::new(total));
+    if let Ok(template) =
+        ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}")
+    {
+        bar.set_style(template.progress_chars("=> "));
+    }
+    bar.set_message(message.into());
     bar
 }
 

@@ -26,6 +26,8 @@ pub mod tool_calls;
 pub use bench::{BenchReport, BenchResult, BenchTest, benchmark, mib, peak_memory_of};
 pub use cpu_cache::CacheKind;
 pub use generate::GenerationStats;
+#[cfg(feature = "hf-hub")]
+pub use hub::{Hub, PROGRESS_TARGET};
 pub use hub::{HubFile, resolve_model};
 pub use local::{DeviceChoice, LocalConfig, LocalModel};
 pub use template::{CHATML_TEMPLATE, ChatTemplate, LLAMA3_TEMPLATE};

@@ -1,11 +1,17 @@
 //! Models named on the Hugging Face Hub: `hf:OWNER/REPO/FILE` (or `hf.co/OWNER/REPO/FILE`),
-//! optionally `@REVISION`, fetched into the Hub's local cache with the `hf-hub` crate (feature
-//! `hf-hub`).
+//! optionally `@REVISION`, downloaded into the models folder ([`crate::store`]) by [`Hub`]
+//! (feature `hf-hub`) and found there again by the same name, offline too.
+
+#[cfg(feature = "hf-hub")]
+mod download;
 
 use std::fmt;
+use std::path::PathBuf;
 use std::str::FromStr;
 
 use anymodel_core::Error;
+#[cfg(feature = "hf-hub")]
+pub use download::{Hub, PROGRESS_TARGET};
 
 /// A file in a model repository of the Hugging Face Hub.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,33 +32,40 @@ impl HubFile {
         name.starts_with("hf:") || name.starts_with("hf.co/")
     }
 
-    /// Downloads the file (or finds it in the Hub's local cache) and returns its local path.
-    #[cfg(feature = "hf-hub")]
-    pub async fn fetch(&self) -> anymodel_core::Result<std::path::PathBuf> {
-        let failed =
-            |err: hf_hub::HFError| Error::Backend { message: format!("fetching {self}: {err}") };
-        let client = hf_hub::HFClient::new().map_err(failed)?;
-        let repo = client.model(&self.owner, &self.repo);
-        let download =
-            repo.download_file().filename(&self.file).maybe_revision(self.revision.clone());
-        download.send().await.map_err(failed)
+    /// Where the file goes inside a models folder: `OWNER/REPO/FILE`, or
+    /// `OWNER/REPO@REVISION/FILE` for a pinned revision.
+    pub fn local_path(&self) -> PathBuf {
+        let repo = match &self.revision {
+            Some(revision) => format!("{}@{revision}", self.repo),
+            None => self.repo.clone(),
+        };
+        let mut path = PathBuf::from(&self.owner);
+        path.push(repo);
+        path.extend(self.file.split('/'));
+        path
     }
 }
 
-/// The local path of the model `name` names: a Hub name (see [`HubFile`]) is fetched, anything
-/// else is a path, or, when nothing is there, a file of that name in the models folder
-/// ([`crate::store`]).
-pub async fn resolve_model(name: &str) -> anymodel_core::Result<std::path::PathBuf> {
+/// The local path of the model `name` names: a Hub name (see [`HubFile`]) is looked for in the
+/// models folder and downloaded there when missing; anything else is a path, or, when nothing
+/// is there, a file of that name in the models folder ([`crate::store`]).
+pub async fn resolve_model(name: &str) -> anymodel_core::Result<PathBuf> {
     if !HubFile::is_hub_name(name) {
         let path = std::path::Path::new(name);
         return Ok(crate::store::find(path).unwrap_or_else(|| path.to_path_buf()));
     }
     let file: HubFile = name.parse()?;
+    if let Some(found) = crate::store::models_folder()
+        .map(|folder| folder.join(file.local_path()))
+        .filter(|p| p.is_file())
+    {
+        return Ok(found);
+    }
     #[cfg(feature = "hf-hub")]
-    return file.fetch().await;
+    return Hub::from_env()?.fetch(&file).await;
     #[cfg(not(feature = "hf-hub"))]
     Err(Error::config(format!(
-        "{file}: this build cannot fetch from the Hub (enable the `hf-hub` feature)"
+        "{file}: this build cannot download from the Hub (enable the `hf-hub` feature)"
     )))
 }
 
@@ -90,7 +103,10 @@ impl FromStr for HubFile {
         else {
             return Err(expected());
         };
-        if [owner, repo, file].iter().any(|part| part.is_empty()) || file.ends_with('/') {
+        // Each part becomes a folder or file name in the models folder: none may climb out.
+        let plain =
+            |part: &str| !part.is_empty() && part != "." && part != ".." && !part.contains('\\');
+        if ![owner, repo].iter().all(|part| plain(part)) || !file.split('/').all(plain) {
             return Err(expected());
         }
         Ok(HubFile { owner: owner.into(), repo: repo.into(), file: file.into(), revision })
@@ -122,6 +138,7 @@ mod tests {
             ("sub/dir/model.gguf", Some("v1.2"))
         );
         assert_eq!(pinned.to_string(), "hf:org/repo/sub/dir/model.gguf@v1.2");
+        assert_eq!(pinned.local_path(), PathBuf::from("org/repo@v1.2/sub/dir/model.gguf"));
         assert!(HubFile::is_hub_name("hf:a/b/c") && !HubFile::is_hub_name("models/x.gguf"));
     }
 
@@ -136,9 +153,16 @@ mod tests {
 
     #[test]
     fn malformed_hub_names_say_what_is_expected() {
-        for name in
-            ["hf:owner/repo", "hf:/repo/file", "hf:owner//file", "models/x.gguf", "hf:o/r/dir/"]
-        {
+        for name in [
+            "hf:owner/repo",
+            "hf:/repo/file",
+            "hf:owner//file",
+            "models/x.gguf",
+            "hf:o/r/dir/",
+            "hf:../r/file",
+            "hf:o/r/../../../etc/passwd",
+            "hf:o/r/a\\..\\b",
+        ] {
             let err = name.parse::<HubFile>().unwrap_err();
             assert!(
                 err.to_string().contains("expected hf:OWNER/REPO/FILE[@REVISION]"),

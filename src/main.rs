@@ -93,23 +93,42 @@ enum Command {
 const COMMANDS: [&str; 10] =
     ["run", "chat", "models", "tools", "config", "index", "eval", "bench", "help", "completions"];
 
-/// The arguments, with `run` put in when the first word is not a command (`anymodel "hi"`,
-/// `anymodel -m x "hi"`); a first word that is a command mistyped is an error instead.
+/// The arguments, with `run` put in when the first word after the global flags is not a
+/// command (`anymodel "hi"`, `anymodel -q -m x "hi"`); a first word that is a command mistyped
+/// is an error instead.
 fn arguments() -> Result<Vec<OsString>, Failure> {
     let mut args: Vec<OsString> = std::env::args_os().collect();
-    let first = args.get(1).and_then(|a| a.to_str()).unwrap_or("");
+    let at = first_word(&args);
+    let first = args.get(at).and_then(|a| a.to_str()).unwrap_or("");
     let asks_for_help = matches!(first, "-h" | "--help" | "-V" | "--version");
-    if args.len() > 1 && !asks_for_help && !COMMANDS.contains(&first) {
+    if args.len() > at && !asks_for_help && !COMMANDS.contains(&first) {
         // A lone word, flags aside: several words are a prompt written without quotes.
-        let alone = args[2..].iter().all(|a| a.to_str().is_some_and(|a| a.starts_with('-')));
+        let alone = args[at + 1..].iter().all(|a| a.to_str().is_some_and(|a| a.starts_with('-')));
         if let Some(command) = near_miss(first).filter(|_| alone) {
             return Err(Failure::Usage(format!(
                 "`{first}` is not a command; did you mean `{command}`? (To send it to the model as a prompt: anymodel run {first})"
             )));
         }
-        args.insert(1, "run".into());
+        args.insert(at, "run".into());
     }
     Ok(args)
+}
+
+/// Where the command word goes: after the program's name and the global flags before it
+/// (`-q`, `-v`, `-c FILE`).
+fn first_word(args: &[OsString]) -> usize {
+    let mut at = 1;
+    while let Some(arg) = args.get(at).and_then(|a| a.to_str()) {
+        match arg {
+            "-q" | "--quiet" | "-v" | "--verbose" | "-qv" | "-vq" => at += 1,
+            "-c" | "--config" => at += 2,
+            _ if arg.starts_with("--config=") || (arg.starts_with("-c") && arg.len() > 2) => {
+                at += 1
+            }
+            _ => break,
+        }
+    }
+    at.min(args.len())
 }
 
 /// The command `word` looks like a typo of: one edit away (two for words of six letters or
@@ -144,7 +163,7 @@ fn main() -> ExitCode {
         Ok(config) => config,
         Err(error) => return Failure::from(error).exit(),
     };
-    let context = Context { config, quiet: cli.quiet };
+    let context = Context { config, quiet: cli.quiet, verbose: cli.verbose };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => return Failure::Run(format!("starting the runtime: {error}")).exit(),

@@ -607,6 +607,8 @@ fn a_mistyped_command_says_what_was_meant() {
             stderr(&output)
         );
     }
+    let output = anymodel(temp.path()).args(["-q", "modles"]).output().unwrap();
+    assert!(stderr(&output).contains("did you mean `models`?"), "{}", stderr(&output));
     // As prompts they go to the model (here, with no model, the usual error about it).
     for args in [&["run", "modles"][..], &["what", "is", "this"][..]] {
         let output = anymodel(temp.path()).args(args).output().unwrap();
@@ -815,4 +817,43 @@ async fn a_hub_model_is_downloaded_once_then_found_offline() {
         "{}",
         stdout(&output)
     );
+}
+
+/// `index add` on a folder with many binary files says what it left out in one line, by kind
+/// (`-v` lists each file), and reads gzip-compressed text.
+#[test]
+fn index_add_summarises_skipped_files_and_reads_gzip() {
+    use std::io::Write;
+    let temp = tempfile::tempdir().unwrap();
+    let docs = temp.path().join("docs");
+    fs::create_dir_all(&docs).unwrap();
+    for i in 0..30 {
+        fs::write(docs.join(format!("figure{i}.png")), b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR").unwrap();
+    }
+    for i in 0..5 {
+        fs::write(docs.join(format!("manual{i}.pdf")), b"%PDF-1.7\n\0\0binary").unwrap();
+    }
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(b"# Changelog\n\n## 2.0\n\nThe descaling reminder is new.\n").unwrap();
+    fs::write(docs.join("CHANGELOG.md.gz"), encoder.finish().unwrap()).unwrap();
+
+    let add = anymodel(temp.path()).args(["index", "add", "docs"]).output().unwrap();
+    assert!(add.status.success(), "{}", stderr(&add));
+    assert!(stdout(&add).starts_with("1 added"), "{}", stdout(&add));
+    let said = stderr(&add);
+    assert_eq!(said.lines().count(), 1, "{said}");
+    assert!(said.contains("skipped 35 files: 30 .png, 5 .pdf (-v lists them)"), "{said}");
+
+    let search = anymodel(temp.path()).args(["index", "search", "descaling"]).output().unwrap();
+    assert!(
+        stdout(&search).contains("[docs/CHANGELOG.md.gz:1-5] Changelog > 2.0"),
+        "{}",
+        stdout(&search)
+    );
+
+    fs::write(docs.join("figure0.png"), b"\x89PNG\r\n\x1a\n\0changed").unwrap();
+    let verbose = anymodel(temp.path()).args(["-v", "index", "add", "docs"]).output().unwrap();
+    let listed = stderr(&verbose);
+    assert!(listed.contains("skipped docs/figure7.png: binary"), "{listed}");
+    assert!(!listed.contains("-v lists them"), "{listed}");
 }

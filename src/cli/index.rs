@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anymodel::tools::eval::benchmark;
-use anymodel::tools::index::{IngestOptions, KnowledgeIndex, SearchSettings};
+use anymodel::tools::index::{IngestOptions, IngestReport, KnowledgeIndex, SearchSettings};
 use anymodel::{Filter, RetrievalQuery};
 
 use super::output::outln;
@@ -49,6 +49,22 @@ pub enum IndexCommand {
     },
 }
 
+/// One line for the files an ingest left out: `skipped 2020 files: 1800 .png, 210 .pdf, 10
+/// other (-v lists them)`.
+fn skipped_summary(report: &IngestReport) -> String {
+    const SHOWN: usize = 6;
+    let kinds = report.skipped_by_kind();
+    let mut parts: Vec<String> =
+        kinds.iter().take(SHOWN).map(|(kind, count)| format!("{count} {kind}")).collect();
+    let other: usize = kinds.iter().skip(SHOWN).map(|(_, count)| count).sum();
+    if other > 0 {
+        parts.push(format!("{other} other"));
+    }
+    let files = report.skipped.len();
+    let noun = if files == 1 { "file" } else { "files" };
+    format!("skipped {files} {noun}: {} (-v lists them)", parts.join(", "))
+}
+
 /// The index folder `--index` names (a configured name or a folder).
 fn folder(context: &Context, index: Option<&str>) -> PathBuf {
     match index {
@@ -68,11 +84,15 @@ pub fn index(context: &Context, index: Option<&str>, command: IndexCommand) -> O
                 &IngestOptions { progress: !context.quiet, ..Default::default() },
             )?;
             outln!("{report}");
-            for skipped in &report.skipped {
-                super::output::activity(
-                    context.quiet,
-                    format!("skipped {}: {:?}", skipped.path.display(), skipped.reason),
-                );
+            if context.verbose {
+                for skipped in &report.skipped {
+                    super::output::activity(
+                        context.quiet,
+                        format!("skipped {}: {}", skipped.path.display(), skipped.reason),
+                    );
+                }
+            } else if !report.skipped.is_empty() {
+                super::output::activity(context.quiet, skipped_summary(&report));
             }
             Ok(())
         }

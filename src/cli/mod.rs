@@ -78,6 +78,8 @@ pub struct Context {
     pub config: Config,
     /// `-q`: no tool activity or progress on standard error.
     pub quiet: bool,
+    /// `-v`: say more (each skipped file, say) besides the debug log.
+    pub verbose: bool,
 }
 
 /// The result of a command.

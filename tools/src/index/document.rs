@@ -1,7 +1,9 @@
 //! Reading a file into the documents the index holds: text, Markdown and source code as they
-//! are, HTML as its text, JSON Lines as one document per record. Binary files are recognised
-//! (a NUL byte near the start, as git and ripgrep judge, or text that is not UTF-8) and skipped.
+//! are, HTML as its text, JSON Lines as one document per record; any of them gzip-compressed
+//! (`notes.md.gz` reads as `notes.md`). Binary files are recognised (a NUL byte near the start,
+//! as git and ripgrep judge, or text that is not UTF-8) and skipped.
 
+use std::io::Read;
 use std::path::Path;
 
 use serde_json::{Map, Value};
@@ -96,8 +98,15 @@ pub enum Skip {
 /// How far into a file a NUL byte marks it as binary.
 const BINARY_PROBE: usize = 8192;
 
+/// The most a gzip-compressed file may expand to (a small file can expand to gigabytes).
+pub const MAX_INFLATED: u64 = 256 << 20;
+
 /// The documents in the file at `path`, whose contents are `bytes`, named `name` in the index.
 pub fn read(path: &Path, name: &str, bytes: &[u8]) -> Result<Vec<Document>, Skip> {
+    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz")) {
+        let text = inflate(bytes)?;
+        return read(&path.with_extension(""), name, &text);
+    }
     if bytes[..bytes.len().min(BINARY_PROBE)].contains(&0) {
         return Err(Skip::Binary);
     }
@@ -134,6 +143,19 @@ pub fn read(path: &Path, name: &str, bytes: &[u8]) -> Result<Vec<Document>, Skip
         }
         Kind::Record => records(name, text, &metadata)?,
     })
+}
+
+/// The contents of a gzip-compressed file (every member, as `gzip -d` reads them).
+fn inflate(bytes: &[u8]) -> Result<Vec<u8>, Skip> {
+    let mut text = Vec::new();
+    flate2::read::MultiGzDecoder::new(bytes)
+        .take(MAX_INFLATED + 1)
+        .read_to_end(&mut text)
+        .map_err(|e| Skip::Invalid(format!("gzip: {e}")))?;
+    if text.len() as u64 > MAX_INFLATED {
+        return Err(Skip::Invalid(format!("gzip: expands past {} MiB", MAX_INFLATED >> 20)));
+    }
+    Ok(text)
 }
 
 /// The first top-level heading of Markdown text (or the first heading of any level).
@@ -204,6 +226,47 @@ fn records(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(bytes).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    #[test]
+    fn gzip_compressed_text_reads_as_the_file_inside() {
+        let file = gzip(b"# Descaling\n\nRun the descaling programme monthly.\n");
+        let documents = read(Path::new("docs/care.md.gz"), "docs/care.md.gz", &file).unwrap();
+        assert_eq!(documents.len(), 1);
+        assert_eq!(documents[0].title, "Descaling");
+        assert!(documents[0].text.contains("descaling programme"));
+        assert_eq!(documents[0].path, "docs/care.md.gz");
+        assert!(documents[0].metadata.contains(&("kind".into(), "markdown".into())));
+        assert!(documents[0].metadata.contains(&("ext".into(), "md".into())));
+    }
+
+    #[test]
+    fn damaged_or_huge_gzip_files_are_invalid() {
+        let Err(Skip::Invalid(why)) = read(Path::new("a.txt.gz"), "a.txt.gz", b"not gzip") else {
+            panic!("damaged gzip read");
+        };
+        assert!(why.starts_with("gzip: "), "{why}");
+        let bomb = {
+            use std::io::Write;
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            let zeros = vec![b'a'; 1 << 20];
+            for _ in 0..=(MAX_INFLATED >> 20) {
+                encoder.write_all(&zeros).unwrap();
+            }
+            encoder.finish().unwrap()
+        };
+        let Err(Skip::Invalid(why)) = read(Path::new("b.txt.gz"), "b.txt.gz", &bomb) else {
+            panic!("a gzip bomb read");
+        };
+        assert!(why.contains("expands past 256 MiB"), "{why}");
+    }
 
     #[test]
     fn binary_and_non_utf8_files_are_skipped() {

@@ -35,6 +35,16 @@ pub enum SkipReason {
     Invalid(String),
 }
 
+impl std::fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SkipReason::Binary => write!(f, "binary"),
+            SkipReason::Unreadable(why) => write!(f, "unreadable: {why}"),
+            SkipReason::Invalid(why) => write!(f, "invalid: {why}"),
+        }
+    }
+}
+
 /// A file left out of the index.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Skipped {
@@ -75,6 +85,27 @@ impl IngestReport {
     /// How many files were invalid.
     pub fn invalid(&self) -> usize {
         self.skipped.iter().filter(|s| matches!(s.reason, SkipReason::Invalid(_))).count()
+    }
+
+    /// The skipped files counted by kind, most first: binary files by extension (`.png`, or
+    /// `binary` for files without one), then `unreadable` and `invalid`.
+    pub fn skipped_by_kind(&self) -> Vec<(String, usize)> {
+        let mut counts: Vec<(String, usize)> = Vec::new();
+        for skipped in &self.skipped {
+            let kind = match &skipped.reason {
+                SkipReason::Binary => skipped.path.extension().map_or("binary".into(), |e| {
+                    format!(".{}", e.to_string_lossy().to_ascii_lowercase())
+                }),
+                SkipReason::Unreadable(_) => "unreadable".into(),
+                SkipReason::Invalid(_) => "invalid".into(),
+            };
+            match counts.iter_mut().find(|(k, _)| *k == kind) {
+                Some((_, count)) => *count += 1,
+                None => counts.push((kind, 1)),
+            }
+        }
+        counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        counts
     }
 }
 

@@ -19,14 +19,12 @@ use anymodel::backends::anthropic::{Anthropic, AnthropicConfig};
 use anymodel::backends::candle::{LocalConfig, LocalModel};
 use anymodel::backends::layers::{Layer, RetryLayer};
 use anymodel::backends::openai::{OpenAi, OpenAiConfig};
-use anymodel::{
-    Agent, Error, Model, Sampling, ToolError, TypedTool, async_trait, schemars::JsonSchema,
-};
+use anymodel::{Agent, Error, Model, Sampling, ToolError, TypedTool, async_trait};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 /// A word and a letter to count in it.
 #[derive(Deserialize, JsonSchema)]
-#[schemars(crate = "anymodel::schemars")]
 struct CountArgs {
     /// The word to look in.
     word: String,

@@ -8,14 +8,14 @@
 
 use anymodel::{
     Agent, AgentEvent, ChatResponse, ScriptedModel, ToolCall, ToolError, TypedTool, async_trait,
-    schemars::JsonSchema, serde_json::json,
+    serde_json::json,
 };
 use futures::StreamExt;
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 /// A temperature to convert.
 #[derive(Deserialize, JsonSchema)]
-#[schemars(crate = "anymodel::schemars")]
 struct ConvertArgs {
     /// The temperature in degrees Celsius.
     celsius: f64,

@@ -471,7 +471,10 @@ impl Config {
                 return Ok(Resolved::Router(entry.models.clone().unwrap_or_default(), policy));
             }
             "candle" => ModelSpec::Local {
-                path: self.relative(Path::new(entry.path.as_deref().unwrap_or_default())),
+                path: match entry.path.as_deref().unwrap_or_default() {
+                    hub if anymodel_backends::store::is_hub_name(hub) => hub.into(),
+                    path => self.relative(Path::new(path)),
+                },
                 device: entry.device.clone(),
                 threads: entry.threads,
                 context_size: entry.context_size,
@@ -517,7 +520,9 @@ impl Config {
         self.file.models.get(name).map(|e| e.get_ref().sampling()).unwrap_or_default()
     }
 
-    /// Builds the model `name` stands for (fallbacks built from their members).
+    /// Builds the model `name` stands for (fallbacks built from their members), with the
+    /// sampling settings its entry sets (`temperature`, `max_tokens`, ...) as defaults that a
+    /// request's own options override.
     pub async fn build_model(&self, name: &str) -> Result<Arc<dyn Model>, Error> {
         self.build_within(name, &mut Vec::new()).await
     }
@@ -534,19 +539,24 @@ impl Config {
                     building.join(" → ")
                 )));
             }
-            match self.resolve(name)? {
-                Resolved::Single(spec) => spec.build().await,
+            let model = match self.resolve(name)? {
+                Resolved::Single(spec) => spec.build().await?,
                 Resolved::Fallback(names) => {
                     let models = self.build_members(name, &names, building).await?;
-                    Ok(Arc::new(anymodel_backends::layers::Fallback::new(models)?)
-                        as Arc<dyn Model>)
+                    Arc::new(anymodel_backends::layers::Fallback::new(models)?) as Arc<dyn Model>
                 }
                 Resolved::Router(names, policy) => {
                     let models = self.build_members(name, &names, building).await?;
-                    Ok(Arc::new(anymodel_backends::layers::Router::new(models, policy)?)
-                        as Arc<dyn Model>)
+                    Arc::new(anymodel_backends::layers::Router::new(models, policy)?)
+                        as Arc<dyn Model>
                 }
-            }
+            };
+            let defaults = self.sampling(name);
+            Ok(if defaults == Sampling::default() {
+                model
+            } else {
+                Arc::new(anymodel_backends::layers::SamplingDefaults::new(model, defaults))
+            })
         })
     }
 

@@ -150,10 +150,6 @@ fn main() -> ExitCode {
         Err(failure) => return failure.exit(),
     };
     init_tracing(cli.verbose, cli.quiet);
-    #[cfg(feature = "candle")]
-    if let Command::Bench(args) = &cli.command {
-        return cli::bench::bench(args);
-    }
     if let Command::Completions { shell } = cli.command {
         let mut command = <Cli as clap::CommandFactory>::command();
         clap_complete::generate(shell, &mut command, "anymodel", &mut std::io::stdout());
@@ -180,7 +176,7 @@ fn main() -> ExitCode {
             }
             Command::Eval(command) => cli::index::eval(command),
             #[cfg(feature = "candle")]
-            Command::Bench(_) => Ok(()),
+            Command::Bench(args) => cli::bench::bench(&context, &args).await,
             Command::Completions { .. } => Ok(()),
         }
     });

@@ -857,3 +857,42 @@ fn index_add_summarises_skipped_files_and_reads_gzip() {
     assert!(listed.contains("skipped docs/figure7.png: binary"), "{listed}");
     assert!(!listed.contains("-v lists them"), "{listed}");
 }
+
+/// `bench` takes a model as the other commands do (a configured name too), and its errors exit
+/// as theirs: 2 for a model that is not there or not local, as `eval` does for a dataset.
+#[test]
+fn bench_and_eval_take_names_and_exit_as_the_rest() {
+    let model = fs::canonicalize(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("models/SmolLM2-135M-Instruct.Q4_1.gguf"),
+    )
+    .unwrap();
+    let temp = tempfile::tempdir().unwrap();
+    fs::write(
+        temp.path().join("anymodel.toml"),
+        format!(
+            "[models.small]\nbackend = \"candle\"\npath = \"{}\"\n\n[models.remote]\nbackend = \"openai\"\nmodel = \"m\"\nbase_url = \"http://127.0.0.1:9/v1\"\n",
+            model.display()
+        ),
+    )
+    .unwrap();
+    let output = anymodel(temp.path())
+        .args(["bench", "small", "-p", "8", "-n", "2", "-r", "1", "--no-llama"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).starts_with(&model.display().to_string()), "{}", stdout(&output));
+    assert!(stdout(&output).contains("| tg2 | 1 |"), "{}", stdout(&output));
+
+    for (name, says) in [
+        ("remote", "`remote` is not a local model"),
+        ("nowhere.gguf", "nowhere.gguf: no such model file"),
+        ("gpt-5", "unknown model `gpt-5`"),
+    ] {
+        let output = anymodel(temp.path()).args(["bench", name]).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{name}: {}", stderr(&output));
+        assert!(stderr(&output).contains(says), "{name}: {}", stderr(&output));
+    }
+    let output =
+        anymodel(temp.path()).args(["eval", "retrieval", "no-such-dataset"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+}

@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use anymodel::{
     Agent, AgentRun, ChatResponse, Message, Model, ScriptedModel, ToolCall, ToolError, TypedTool,
-    async_trait, schemars::JsonSchema, serde_json::json,
+    async_trait, serde_json::json,
 };
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 #[derive(Deserialize, JsonSchema)]
-#[schemars(crate = "anymodel::schemars")]
 struct EchoArgs {
     /// What to say back.
     text: String,
@@ -50,4 +50,39 @@ async fn an_agent_runs_on_a_model_chosen_at_run_time_and_its_record_replays() {
     let replayed: AgentRun = serde_json::from_str(&saved).unwrap();
     assert_eq!(replayed.transcript, run.transcript);
     assert!(matches!(&replayed.transcript[2], Message::Tool(result) if result.content == "ping"));
+}
+
+/// A model built from a config file carries the settings its entry gives (`temperature`,
+/// `max_tokens`), and a request's own options still win.
+#[tokio::test]
+async fn a_model_from_config_keeps_its_sampling_settings() {
+    use wiremock::matchers::{body_partial_json, method};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    let reply = json!({
+        "id": "1", "object": "chat.completion", "created": 0, "model": "m",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+    });
+    Mock::given(method("POST"))
+        .and(body_partial_json(json!({"temperature": 0.25, "max_tokens": 33})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(&reply))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(body_partial_json(json!({"temperature": 0.25, "max_tokens": 5})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(&reply))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let text = format!(
+        "[models.fast]\nbackend = \"openai\"\nmodel = \"m\"\nbase_url = \"{}/v1\"\ntemperature = 0.25\nmax_tokens = 33\n",
+        server.uri()
+    );
+    let config =
+        anymodel::config::Config::parse(std::path::Path::new("anymodel.toml"), &text).unwrap();
+    let model = config.build_model("fast").await.unwrap();
+    model.chat(anymodel::ChatRequest::user("hi")).await.unwrap();
+    let own = anymodel::Sampling { max_tokens: Some(5), ..Default::default() };
+    model.chat(anymodel::ChatRequest::user("hi").with_sampling(own)).await.unwrap();
 }

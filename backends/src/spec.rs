@@ -150,18 +150,6 @@ async fn local(
 ) -> Result<Arc<dyn Model>> {
     use crate::candle::{LocalConfig, LocalModel, resolve_model};
     let resolved = resolve_model(&path.to_string_lossy()).await?;
-    if !resolved.exists() {
-        return Err(Error::config(match path.file_name() {
-            Some(name) if name == crate::store::DEFAULT_MODEL_FILE => {
-                crate::store::missing_default_model()
-            }
-            _ => {
-                let folder = crate::store::models_folder()
-                    .map_or(String::new(), |f| format!(" (nor in {})", f.display()));
-                format!("{}: no such model file{folder}", path.display())
-            }
-        }));
-    }
     let mut config = LocalConfig::new(resolved);
     if let Some(device) = device {
         config.device = device.parse()?;

@@ -12,6 +12,12 @@ pub const DEFAULT_MODEL_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
 /// The command that fetches the default model into the models folder.
 pub const FETCH_COMMAND: &str = "scripts/fetch-model.sh";
 
+/// Whether the model `name` is meant as a file on the Hugging Face Hub (`hf:OWNER/REPO/FILE`
+/// or `hf.co/OWNER/REPO/FILE`) rather than a local path.
+pub fn is_hub_name(name: &str) -> bool {
+    name.starts_with("hf:") || name.starts_with("hf.co/")
+}
+
 /// The models folder; `None` where the system has no data folder (no home).
 pub fn models_folder() -> Option<PathBuf> {
     dirs::data_dir().map(|data| data.join("anymodel").join("models"))

@@ -1,18 +1,23 @@
 //! `anymodel bench`: the local backend's speed benchmark, beside llama.cpp's `llama-bench`.
 
-use std::path::PathBuf;
-use std::process::{Command, ExitCode};
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
-use anymodel::backends::candle::{BenchReport, BenchTest, CacheKind, benchmark, mib};
+use anymodel::backends::candle::{
+    BenchReport, BenchTest, CacheKind, benchmark, mib, resolve_model,
+};
+use anymodel::backends::spec::ModelSpec;
+use anymodel::config::Resolved;
 
 use super::llama_bench::{LlamaBench, Measured};
 use super::output::outln;
+use super::{Context, Failure, Outcome};
 
 /// What `anymodel bench` takes; the short flags are `llama-bench`'s.
 #[derive(clap::Args)]
 pub struct BenchArgs {
-    /// The GGUF file.
-    model: PathBuf,
+    /// The model: a GGUF file, `hf:OWNER/REPO/FILE.gguf`, or a configured local model's name.
+    model: String,
     /// Thread counts, each measured in a process of its own.
     #[arg(short, long, value_delimiter = ',', default_value = "1")]
     threads: Vec<usize>,
@@ -55,29 +60,36 @@ impl BenchArgs {
     }
 }
 
+/// The file the model `name` names: a path, a Hub name (downloaded when missing), or a
+/// configured model of the local backend.
+async fn model_file(context: &Context, name: &str) -> Result<PathBuf, Failure> {
+    match context.config.resolve(name)? {
+        Resolved::Single(ModelSpec::Local { path, .. }) => {
+            Ok(resolve_model(&path.to_string_lossy()).await?)
+        }
+        _ => Err(Failure::Usage(format!(
+            "`{name}` is not a local model: bench measures models run in-process (a .gguf file, hf:OWNER/REPO/FILE.gguf, or a configured model with backend = \"candle\")"
+        ))),
+    }
+}
+
 /// Runs the benchmark: a process per thread count (candle sizes its own kernels' pool once per
 /// process, from `CANDLE_NUM_THREADS`), then llama.cpp, then the table.
-pub fn bench(args: &BenchArgs) -> ExitCode {
+pub async fn bench(context: &Context, args: &BenchArgs) -> Outcome {
+    let model = &model_file(context, &args.model).await?;
     if args.child {
-        return child(args);
+        return child(args, model);
     }
     if let Err(message) = args.cache_type.parse::<CacheKind>() {
-        eprintln!("anymodel bench: --cache-type: {message}");
-        return ExitCode::from(2);
+        return Err(Failure::Usage(format!("bench --cache-type: {message}")));
     }
     let tests = args.tests();
     let llama = (!args.no_llama).then(|| LlamaBench::find(args.llama_bench.as_deref())).flatten();
     let mut rows = Vec::new();
     for &threads in &args.threads {
-        let ours = match measure_in_child(args, threads) {
-            Ok(report) => report,
-            Err(message) => {
-                eprintln!("anymodel bench: {message}");
-                return ExitCode::from(1);
-            }
-        };
+        let ours = measure_in_child(args, model, threads).map_err(Failure::Run)?;
         let theirs = llama.as_ref().map(|llama| {
-            let run = llama.run(&args.model, threads, &tests, args.repetitions, &args.cache_type);
+            let run = llama.run(model, threads, &tests, args.repetitions, &args.cache_type);
             run.unwrap_or_else(|message| {
                 eprintln!("anymodel bench: llama-bench: {message}");
                 Measured::default()
@@ -85,18 +97,18 @@ pub fn bench(args: &BenchArgs) -> ExitCode {
         });
         rows.push((ours, theirs));
     }
-    print_table(args, &tests, &rows, llama.as_ref());
-    ExitCode::SUCCESS
+    print_table(args, model, &tests, &rows, llama.as_ref());
+    Ok(())
 }
 
-/// This command again, as a child measuring with `threads` threads.
-fn measure_in_child(args: &BenchArgs, threads: usize) -> Result<BenchReport, String> {
+/// This command again, as a child measuring `model` with `threads` threads.
+fn measure_in_child(args: &BenchArgs, model: &Path, threads: usize) -> Result<BenchReport, String> {
     let exe = std::env::current_exe().map_err(|err| format!("cannot find itself: {err}"))?;
     let threads_text = threads.to_string();
     let mut command = Command::new(exe);
     command
         .arg("bench")
-        .arg(&args.model)
+        .arg(model)
         .args(["--threads", &threads_text, "--prompt", &comma_list(&args.prompt)])
         .args([
             "--decode",
@@ -121,30 +133,18 @@ fn measure_in_child(args: &BenchArgs, threads: usize) -> Result<BenchReport, Str
         .map_err(|err| format!("the measuring process's report did not parse: {err}"))
 }
 
-fn child(args: &BenchArgs) -> ExitCode {
+fn child(args: &BenchArgs, model: &Path) -> Outcome {
     let threads = args.threads.first().copied().unwrap_or(1);
-    let kv_cache: CacheKind = match args.cache_type.parse() {
-        Ok(kind) => kind,
-        Err(message) => {
-            eprintln!("{message}");
-            return ExitCode::from(2);
-        }
-    };
-    match benchmark(&args.model, threads, &args.tests(), args.repetitions, kv_cache) {
-        Ok(report) => {
-            outln!("{}", serde_json::to_string(&report).unwrap_or_default());
-            ExitCode::SUCCESS
-        }
-        Err(err) => {
-            eprintln!("{err}");
-            ExitCode::from(1)
-        }
-    }
+    let kv_cache: CacheKind = args.cache_type.parse().map_err(Failure::Usage)?;
+    let report = benchmark(model, threads, &args.tests(), args.repetitions, kv_cache)?;
+    outln!("{}", serde_json::to_string(&report).unwrap_or_default());
+    Ok(())
 }
 
 /// The side-by-side table, then the long-context ratios.
 fn print_table(
     args: &BenchArgs,
+    model: &Path,
     tests: &[BenchTest],
     rows: &[(BenchReport, Option<Measured>)],
     llama: Option<&LlamaBench>,
@@ -152,7 +152,7 @@ fn print_table(
     let file = rows.first().map_or(0, |(ours, _)| ours.file_bytes);
     outln!(
         "{} ({:.0} MiB), {} key-value cache, median of {} runs",
-        args.model.display(),
+        model.display(),
         mib(file),
         args.cache_type,
         args.repetitions.max(1)

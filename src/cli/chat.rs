@@ -172,9 +172,8 @@ async fn switch(
     let model = setup::load_model(context, name)
         .await
         .map_err(|(Failure::Usage(why) | Failure::Run(why))| why)?;
-    prepared.agent =
-        setup::build_agent(context, &args.agent, name, model.clone(), prepared.rag.clone())
-            .map_err(|(Failure::Usage(why) | Failure::Run(why))| why)?;
+    prepared.agent = setup::build_agent(context, &args.agent, model.clone(), prepared.rag.clone())
+        .map_err(|(Failure::Usage(why) | Failure::Run(why))| why)?;
     prepared.model = model;
     prepared.model_name = name.to_string();
     outln!("(now {name})");

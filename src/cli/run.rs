@@ -126,7 +126,7 @@ pub async fn run(context: &Context, args: RunArgs) -> Outcome {
         let run = agent.run_messages(input).await.map_err(|e| Failure::Run(e.kind.to_string()))?;
         show_tool_calls(context, &run);
         outln!("{}", run.answer);
-        notice_ending(context, agent, &run);
+        notice_ending(context, &run);
         return Ok(());
     }
     let question = match input.last() {
@@ -142,12 +142,13 @@ pub async fn run(context: &Context, args: RunArgs) -> Outcome {
 
 /// A notice on standard error when the answer did not end as the model meant it to: cut by the
 /// token limit, or stopped because it repeated itself.
-pub fn notice_ending(context: &Context, agent: &anymodel::Agent, run: &anymodel::AgentRun) {
+pub fn notice_ending(context: &Context, run: &anymodel::AgentRun) {
     let Some(last) = run.steps.last() else { return };
     let notice = match last.response.finish_reason {
         anymodel::FinishReason::Length => {
-            let limit = agent.sampling().max_tokens.map_or(String::new(), |n| format!(" ({n})"));
-            format!("(the reply was cut at the token limit{limit}: raise it with -o max_tokens=N)")
+            let tokens = last.response.usage.output_tokens;
+            let after = if tokens > 0 { format!(" after {tokens} tokens") } else { String::new() };
+            format!("(the reply was cut at the token limit{after}: raise it with -o max_tokens=N)")
         }
         anymodel::FinishReason::Repetition => {
             "(the reply was stopped: the model kept repeating itself)".to_string()
@@ -218,7 +219,7 @@ pub async fn stream(
                 if !at_line_start {
                     outln!();
                 }
-                notice_ending(context, agent, &run);
+                notice_ending(context, &run);
                 return Ok(run);
             }
         }

@@ -117,7 +117,7 @@ pub async fn prepare(context: &Context, flags: &AgentFlags) -> Result<Prepared, 
     let model_name = model_name(context, flags)?;
     let model = load_model(context, &model_name).await?;
     let rag = rag_index(context, flags)?;
-    let agent = build_agent(context, flags, &model_name, model.clone(), rag.clone())?;
+    let agent = build_agent(context, flags, model.clone(), rag.clone())?;
     Ok(Prepared { agent, model, model_name, rag })
 }
 
@@ -141,7 +141,6 @@ pub fn rag_index(
 pub fn build_agent(
     context: &Context,
     flags: &AgentFlags,
-    model_name: &str,
     model: Arc<dyn Model>,
     rag: Option<Arc<KnowledgeIndex>>,
 ) -> Result<Agent, Failure> {
@@ -174,7 +173,8 @@ pub fn build_agent(
     if let Some(calls) = entry.and_then(|a| a.max_tool_calls) {
         limits.max_tool_calls = calls;
     }
-    let sampling = sampling(context.config.sampling(model_name), &flags.options)?;
+    // The configured model's own settings travel with it (Config::build_model); these override.
+    let sampling = sampling(Sampling::default(), &flags.options)?;
     let choice = tool_choice(flags.tool_choice.as_deref(), &tool_names)?;
     Ok(builder.limits(limits).sampling(sampling).tool_choice(choice).build()?)
 }

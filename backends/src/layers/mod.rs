@@ -1,14 +1,17 @@
 //! Layers that wrap any model and keep the [`anymodel_core::Model`] trait, so the caller cannot
-//! tell: [`Retry`] (with [`RetryLayer`], a `tower_layer::Layer`), [`Fallback`], and [`Router`]
-//! (spreading requests over several models, with cool-downs and concurrency limits).
+//! tell: [`Retry`] (with [`RetryLayer`], a `tower_layer::Layer`), [`Fallback`], [`Router`]
+//! (spreading requests over several models, with cool-downs and concurrency limits), and
+//! [`SamplingDefaults`] (a configured model's sampling settings).
 //!
-//! Both act on a stream only before it has yielded anything: once output has reached the
+//! Retry and fallback act on a stream only before it has yielded anything: once output has reached the
 //! caller, trying again would repeat it, so later errors pass through.
 
+mod defaults;
 mod fallback;
 mod retry;
 mod router;
 
+pub use defaults::SamplingDefaults;
 pub use fallback::Fallback;
 pub use retry::{Retry, RetryLayer, RetryPolicy};
 pub use router::{Router, RouterPolicy, Spread};

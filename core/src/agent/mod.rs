@@ -104,11 +104,6 @@ impl Agent {
         &self.tools
     }
 
-    /// The sampling options of the agent's model calls.
-    pub fn sampling(&self) -> &Sampling {
-        &self.sampling
-    }
-
     /// The agent's limits.
     pub fn limits(&self) -> &Limits {
         &self.limits

@@ -27,11 +27,6 @@ pub struct HubFile {
 }
 
 impl HubFile {
-    /// Whether `name` is meant as a Hub file (as opposed to a local path).
-    pub fn is_hub_name(name: &str) -> bool {
-        name.starts_with("hf:") || name.starts_with("hf.co/")
-    }
-
     /// Where the file goes inside a models folder: `OWNER/REPO/FILE`, or
     /// `OWNER/REPO@REVISION/FILE` for a pinned revision.
     pub fn local_path(&self) -> PathBuf {
@@ -48,16 +43,29 @@ impl HubFile {
 
 /// The local path of the model `name` names: a Hub name (see [`HubFile`]) is looked for in the
 /// models folder and downloaded there when missing; anything else is a path, or, when nothing
-/// is there, a file of that name in the models folder ([`crate::store`]).
+/// is there, a file of that name in the models folder ([`crate::store`]). A model found nowhere
+/// is a configuration error saying where it was looked for (and, for the default model, the
+/// command that fetches it).
 pub async fn resolve_model(name: &str) -> anymodel_core::Result<PathBuf> {
-    if !HubFile::is_hub_name(name) {
+    if !crate::store::is_hub_name(name) {
         let path = std::path::Path::new(name);
-        return Ok(crate::store::find(path).unwrap_or_else(|| path.to_path_buf()));
+        return crate::store::find(path).ok_or_else(|| {
+            Error::config(match path.file_name() {
+                Some(file) if file == crate::store::DEFAULT_MODEL_FILE => {
+                    crate::store::missing_default_model()
+                }
+                _ => {
+                    let folder = crate::store::models_folder()
+                        .map_or(String::new(), |f| format!(" (nor in {})", f.display()));
+                    format!("{name}: no such model file{folder}")
+                }
+            })
+        });
     }
     let file: HubFile = name.parse()?;
     if let Some(found) = crate::store::models_folder()
         .map(|folder| folder.join(file.local_path()))
-        .filter(|p| p.is_file())
+        .filter(|path| path.is_file())
     {
         return Ok(found);
     }
@@ -139,15 +147,18 @@ mod tests {
         );
         assert_eq!(pinned.to_string(), "hf:org/repo/sub/dir/model.gguf@v1.2");
         assert_eq!(pinned.local_path(), PathBuf::from("org/repo@v1.2/sub/dir/model.gguf"));
-        assert!(HubFile::is_hub_name("hf:a/b/c") && !HubFile::is_hub_name("models/x.gguf"));
+        assert!(
+            crate::store::is_hub_name("hf:a/b/c") && !crate::store::is_hub_name("models/x.gguf")
+        );
     }
 
     #[tokio::test]
-    async fn plain_names_are_paths() {
-        assert_eq!(
-            resolve_model("models/x.gguf").await.unwrap(),
-            std::path::PathBuf::from("models/x.gguf")
-        );
+    async fn plain_names_are_paths_and_missing_files_say_so() {
+        let here = env!("CARGO_MANIFEST_DIR");
+        assert_eq!(resolve_model(here).await.unwrap(), PathBuf::from(here));
+        let missing = resolve_model("models/nowhere.gguf").await.unwrap_err();
+        assert!(matches!(missing, Error::Configuration { .. }), "{missing}");
+        assert!(missing.to_string().contains("models/nowhere.gguf: no such model file"));
         assert!(resolve_model("hf:broken").await.is_err());
     }
 

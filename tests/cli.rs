@@ -896,3 +896,44 @@ fn bench_and_eval_take_names_and_exit_as_the_rest() {
         anymodel(temp.path()).args(["eval", "retrieval", "no-such-dataset"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
 }
+
+/// A reply cut at `max_tokens` says so on stderr, streamed or not, and says how to raise it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reply_cut_at_the_token_limit_says_so() {
+    let temp = tempfile::tempdir().unwrap();
+    let server = MockServer::start().await;
+    let chunks = sse(&[
+        json!({"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"role": "assistant", "content": "Paris is the"}, "finish_reason": null}]}),
+        json!({"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": "length"}], "usage": {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14}}),
+    ]);
+    let whole = json!({"id": "c", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": "Paris is the"}, "finish_reason": "length"}], "usage": {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14}});
+    Mock::given(method("POST"))
+        .and(body_partial_json(json!({"stream": true})))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(chunks, "text/event-stream"))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(not_streamed)
+        .respond_with(ResponseTemplate::new(200).set_body_json(whole))
+        .mount(&server)
+        .await;
+    config(temp.path(), &server, None);
+    for extra in [&[][..], &["--no-stream"][..]] {
+        let output = anymodel(temp.path())
+            .env("TEST_OPENAI_KEY", "k")
+            .args(["run", "-o", "max_tokens=3"])
+            .args(extra)
+            .arg("Capital of France?")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert_eq!(stdout(&output).trim(), "Paris is the");
+        assert!(
+            stderr(&output).contains(
+                "(the reply was cut at the token limit after 3 tokens: raise it with -o max_tokens=N)"
+            ),
+            "{extra:?}: {}",
+            stderr(&output)
+        );
+    }
+}

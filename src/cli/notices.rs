@@ -18,7 +18,10 @@ fn is_download(target: &str) -> bool {
     #[cfg(feature = "hf-hub")]
     return target == anymodel::backends::candle::PROGRESS_TARGET;
     #[cfg(not(feature = "hf-hub"))]
-    false
+    {
+        let _ = target;
+        false
+    }
 }
 
 /// Prints the layers' warnings as activity lines, and downloads as a bar.

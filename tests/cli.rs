@@ -258,7 +258,8 @@ async fn chat_keeps_the_conversation_across_a_model_switch() {
     assert_eq!(contents, ["hello", "Hello from gpt", "and you?"], "{claude}");
     let saved: Value =
         serde_json::from_str(&fs::read_to_string(temp.path().join("chat.json")).unwrap()).unwrap();
-    assert_eq!(saved.as_array().unwrap().len(), 4);
+    assert_eq!(saved["messages"].as_array().unwrap().len(), 4);
+    assert_eq!(saved["model"], "claude");
 }
 
 #[tokio::test(flavor = "multi_thread")]

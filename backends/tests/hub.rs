@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly by design.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use anymodel_backends::candle::{Hub, HubFile, PROGRESS_TARGET};
 use anymodel_core::Error;
@@ -18,7 +18,12 @@ const RESOLVE: &str = "/owner/repo/resolve/main/model.gguf";
 
 /// A file's contents: 300 KiB of varied bytes, so a shifted or repeated part changes the hash.
 fn contents() -> Vec<u8> {
-    (0..300 * 1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect()
+    sized(300 * 1024)
+}
+
+/// `size` varied bytes.
+fn sized(size: u32) -> Vec<u8> {
+    (0..size).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect()
 }
 
 fn sha256(bytes: &[u8]) -> String {
@@ -44,9 +49,22 @@ fn file() -> HubFile {
     "hf:owner/repo/model.gguf".parse().unwrap()
 }
 
-/// Progress events seen, as (done, total).
+/// Progress events seen, as (done, total), by every test of this file: the subscriber is the
+/// process's global one, as a scoped one can miss events whose callsite another test's thread
+/// registered first.
 #[derive(Clone, Default)]
 struct Seen(Arc<Mutex<Vec<(u64, u64)>>>);
+
+/// The events seen so far, once the subscriber is installed.
+fn seen() -> &'static Seen {
+    static SEEN: OnceLock<Seen> = OnceLock::new();
+    SEEN.get_or_init(|| {
+        let seen = Seen::default();
+        tracing::subscriber::set_global_default(tracing_subscriber::registry().with(seen.clone()))
+            .unwrap();
+        seen
+    })
+}
 
 impl<S: tracing::Subscriber> Layer<S> for Seen {
     fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
@@ -71,8 +89,10 @@ impl<S: tracing::Subscriber> Layer<S> for Seen {
 
 #[tokio::test]
 async fn a_download_lands_in_the_models_folder_reports_progress_and_is_found_offline() {
+    let seen = seen();
     let server = MockServer::start().await;
-    let body = contents();
+    // A size of its own, to tell its events from the other tests'.
+    let body = sized(200 * 1024 + 7);
     announce(&server, body.len(), &sha256(&body)).await;
     Mock::given(method("GET"))
         .and(path(RESOLVE))
@@ -83,15 +103,13 @@ async fn a_download_lands_in_the_models_folder_reports_progress_and_is_found_off
     let folder = tempfile::tempdir().unwrap();
     let hub = Hub::new(folder.path()).endpoint(server.uri());
 
-    let seen = Seen::default();
-    let _guard =
-        tracing::subscriber::set_default(tracing_subscriber::registry().with(seen.clone()));
     let local = hub.fetch(&file()).await.unwrap();
     assert_eq!(local, folder.path().join("owner/repo/model.gguf"));
     assert_eq!(std::fs::read(&local).unwrap(), body);
     assert!(!folder.path().join("owner/repo/model.gguf.partial").exists());
-    let events = seen.0.lock().unwrap().clone();
     let total = body.len() as u64;
+    let events: Vec<(u64, u64)> =
+        seen.0.lock().unwrap().iter().copied().filter(|&(_, t)| t == total).collect();
     assert_eq!(events.first(), Some(&(0, total)), "{events:?}");
     assert_eq!(events.last(), Some(&(total, total)), "{events:?}");
 

@@ -132,7 +132,7 @@ fn config(folder: &Path, openai: &MockServer, anthropic: Option<&MockServer>) ->
     let text = format!(
         "default_model = \"gpt\"\n\n\
          [models.gpt]\nbackend = \"openai\"\nmodel = \"gpt-test\"\nbase_url = \"{}/v1\"\napi_key_env = \"TEST_OPENAI_KEY\"\n\n\
-         [models.claude]\nbackend = \"anthropic\"\nmodel = \"claude-test\"\nbase_url = \"{anthropic_uri}/v1\"\napi_key_env = \"TEST_ANTHROPIC_KEY\"\nmax_tokens = 100\n\n\
+         [models.claude]\nbackend = \"anthropic\"\nmodel = \"claude-test\"\nbase_url = \"{anthropic_uri}\"\napi_key_env = \"TEST_ANTHROPIC_KEY\"\nmax_tokens = 100\n\n\
          [agents.helper]\nsystem = \"You are the helper.\"\ntools = [\"calculator\"]\n\n\
          [tools.files]\nroot = \"files\"\n",
         openai.uri()

@@ -134,7 +134,7 @@ impl ModelSpec {
 fn default_base_url(api: Api) -> &'static str {
     match api {
         Api::OpenAi => "https://api.openai.com/v1",
-        Api::Anthropic => "https://api.anthropic.com/v1",
+        Api::Anthropic => "https://api.anthropic.com",
         Api::Gemini => "https://generativelanguage.googleapis.com/v1beta",
         Api::Cohere => "https://api.cohere.com/v2",
     }

@@ -20,7 +20,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn config(server: &MockServer) -> AnthropicConfig {
     AnthropicConfig::new("claude-test")
-        .base_url(format!("{}/v1", server.uri()))
+        .base_url(server.uri())
         .api_key(Secret::new(KEY))
         .timeout(Duration::from_secs(5))
 }
@@ -60,6 +60,26 @@ fn weather_tool() -> ToolSpec {
         description: "The weather in a city.".into(),
         parameters: json!({"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}),
     }
+}
+
+/// The base URL is the server's root, as Anthropic's SDKs and Anthropic-compatible servers
+/// (LiteLLM, proxies) document it (`ANTHROPIC_BASE_URL=http://host:4000`); one given with `/v1`
+/// reaches the same endpoint.
+#[tokio::test]
+async fn the_base_url_is_the_servers_root_and_v1_given_anyway_still_works() {
+    let reply = message(json!([{"type": "text", "text": "Hi."}]), "end_turn");
+    let server = answering(ResponseTemplate::new(200).set_body_json(reply)).await;
+    for base_url in [
+        server.uri(),
+        format!("{}/", server.uri()),
+        format!("{}/v1", server.uri()),
+        format!("{}/v1/", server.uri()),
+    ] {
+        let model = Anthropic::new(config(&server).base_url(base_url.clone())).unwrap();
+        let response = model.chat(ChatRequest::user("Hi")).await;
+        assert!(response.is_ok(), "{base_url}: {response:?}");
+    }
+    assert_eq!(received(&server).await.len(), 4);
 }
 
 #[tokio::test]

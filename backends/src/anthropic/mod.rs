@@ -9,8 +9,9 @@ use async_trait::async_trait;
 use crate::http::{HttpClient, Remote, RemoteConfig, Secret, decode_stream};
 use response::{EventDecoder, Message};
 
-/// Anthropic's API.
-pub const ANTHROPIC_BASE_URL: &str = "https://api.anthropic.com/v1";
+/// Anthropic's API, given as Anthropic's SDKs take it (`ANTHROPIC_BASE_URL`): the server's root,
+/// before `/v1/messages`.
+pub const ANTHROPIC_BASE_URL: &str = "https://api.anthropic.com";
 /// The API version this backend speaks.
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
 
@@ -18,7 +19,8 @@ pub const ANTHROPIC_VERSION: &str = "2023-06-01";
 /// [`RemoteConfig`]'s builder methods; the key is sent as `x-api-key`.
 #[derive(Debug, Clone)]
 pub struct AnthropicConfig {
-    /// The server: its API root ends before `/messages` (default [`ANTHROPIC_BASE_URL`]).
+    /// The server, as Anthropic's SDKs take it: its root, before `/v1/messages` (default
+    /// [`ANTHROPIC_BASE_URL`]). A base URL that ends in `/v1` is taken as the API root itself.
     pub remote: Remote,
     /// The model, such as `claude-sonnet-4-5`.
     pub model: String,
@@ -46,6 +48,13 @@ impl RemoteConfig for AnthropicConfig {
     }
 }
 
+/// Where the Messages endpoint is below `base_url`: `v1/messages` below a server's root, as
+/// Anthropic's SDKs and Anthropic-compatible servers put it, and `messages` below a base URL
+/// that already ends in `/v1`.
+fn messages_path(base_url: &str) -> &'static str {
+    if base_url.trim_end_matches('/').ends_with("/v1") { "messages" } else { "v1/messages" }
+}
+
 /// A model behind Anthropic's Messages API.
 #[derive(Debug, Clone)]
 pub struct Anthropic {
@@ -61,7 +70,7 @@ impl Anthropic {
     pub fn new(config: AnthropicConfig) -> Result<Self> {
         let mut own = vec![("anthropic-version", Secret::new(ANTHROPIC_VERSION))];
         own.extend(config.remote.api_key.clone().map(|key| ("x-api-key", key)));
-        let http = HttpClient::new(&config.remote, "messages", own)?;
+        let http = HttpClient::new(&config.remote, messages_path(&config.remote.base_url), own)?;
         Ok(Anthropic {
             name: format!("anthropic:{}", config.model),
             model: config.model,

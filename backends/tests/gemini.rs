@@ -110,7 +110,7 @@ async fn parallel_calls_get_ids_and_results_go_back_by_name() {
     let response = model(&server).chat(request).await.unwrap();
     assert_eq!(response.finish_reason, FinishReason::ToolCalls);
     let ids: Vec<&str> = response.message.tool_calls.iter().map(|c| c.id.as_str()).collect();
-    assert_eq!(ids, ["call_0", "call_1"]);
+    assert!(ids.iter().all(|id| id.starts_with("call_")) && ids[0] != ids[1], "{ids:?}");
     assert_eq!(response.message.tool_calls[1].arguments, json!({"city": "Rome"}));
     let body = sent(&server).await;
     assert_eq!(

@@ -142,6 +142,22 @@ async fn a_conversation_with_tool_calls_is_sent_as_the_wire_wants_it() {
     assert_eq!(body["parallel_tool_calls"], false);
 }
 
+/// A server that sends calls without ids gets ids made up that never repeat, so a run's
+/// transcript (whose results answer calls by id) stays unambiguous from one step to the next.
+#[tokio::test]
+async fn calls_without_ids_get_ids_unique_across_replies() {
+    let reply = json!({"choices": [{"message": {"role": "assistant", "tool_calls": [
+        {"type": "function", "function": {"name": "weather", "arguments": "{}"}}]}, "finish_reason": "tool_calls"}]});
+    let server = answering(ResponseTemplate::new(200).set_body_json(reply)).await;
+    let model = model(&server);
+    let mut ids = std::collections::HashSet::new();
+    for _ in 0..3 {
+        let reply = model.chat(ChatRequest::user("?")).await.unwrap();
+        ids.insert(reply.message.tool_calls[0].id.clone());
+    }
+    assert!(ids.len() == 3 && ids.iter().all(|id| id.starts_with("call_")), "{ids:?}");
+}
+
 #[tokio::test]
 async fn a_reply_with_tool_calls_is_decoded_leniently() {
     // No id, no object, arguments as an object, as an empty string, and an unknown finish reason.
@@ -155,10 +171,12 @@ async fn a_reply_with_tool_calls_is_decoded_leniently() {
 
     let response = model(&server).chat(ChatRequest::user("?")).await.unwrap();
 
+    let minted = response.message.tool_calls[0].id.clone();
+    assert!(minted.starts_with("call_") && minted != "call_2", "{minted}");
     assert_eq!(
         response.message.tool_calls,
         vec![
-            ToolCall::new("call_0", "weather", json!({"city": "Oslo"})),
+            ToolCall::new(minted, "weather", json!({"city": "Oslo"})),
             ToolCall::new("call_2", "clock", json!({}))
         ]
     );

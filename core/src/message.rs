@@ -119,6 +119,23 @@ impl ToolCall {
     pub fn new(id: impl Into<String>, name: impl Into<String>, arguments: Value) -> Self {
         ToolCall { id: id.into(), name: name.into(), arguments }
     }
+
+    /// A new call id, for backends whose model or server gives none (local models, Gemini, an
+    /// OpenAI-compatible server that leaves it out): unique within the process and, by a
+    /// random part drawn once per process, across processes, so that a transcript that goes
+    /// from one model to another never holds the same id twice.
+    pub fn minted_id() -> String {
+        use std::hash::{BuildHasher, Hasher};
+        use std::sync::OnceLock;
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static PROCESS: OnceLock<u32> = OnceLock::new();
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let process = *PROCESS.get_or_init(|| {
+            // The standard library's per-process random keys, without a dependency.
+            std::collections::hash_map::RandomState::new().build_hasher().finish() as u32
+        });
+        format!("call_{process:08x}_{}", NEXT.fetch_add(1, Ordering::Relaxed))
+    }
 }
 
 /// The answer to one [`ToolCall`], sent back to the model as a `tool` message.
@@ -137,6 +154,14 @@ pub struct ToolResult {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn minted_ids_never_repeat() {
+        let ids: std::collections::HashSet<String> =
+            (0..1000).map(|_| super::ToolCall::minted_id()).collect();
+        assert_eq!(ids.len(), 1000);
+        assert!(ids.iter().all(|id| id.starts_with("call_")));
+    }
+
     use super::*;
     use serde_json::json;
 

@@ -66,13 +66,9 @@ fn all_declared(calls: &[pythonic::Call], declared: &[String]) -> bool {
 }
 
 fn with_ids(calls: Vec<pythonic::Call>) -> Vec<ToolCall> {
-    let run = fastrand::u32(..);
     calls
         .into_iter()
-        .enumerate()
-        .map(|(index, (name, arguments))| {
-            ToolCall::new(format!("call_{run:08x}_{index}"), name, arguments)
-        })
+        .map(|(name, arguments)| ToolCall::new(ToolCall::minted_id(), name, arguments))
         .collect()
 }
 

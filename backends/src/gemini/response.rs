@@ -100,9 +100,8 @@ impl Reply {
                 message.content.push_str(&text);
             }
             if let Some(call) = part.function_call {
-                let id = format!("call_{}", message.tool_calls.len());
                 message.tool_calls.push(ToolCall {
-                    id,
+                    id: ToolCall::minted_id(),
                     name: call.name,
                     arguments: arguments(call.args),
                 });
@@ -150,7 +149,7 @@ impl WireDecoder for ChunkDecoder {
                     let index = self.calls;
                     self.calls += 1;
                     let tool = ToolCall {
-                        id: format!("call_{index}"),
+                        id: ToolCall::minted_id(),
                         name: call.name,
                         arguments: arguments(call.args),
                     };

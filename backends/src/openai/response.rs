@@ -72,9 +72,8 @@ impl Completion {
             .tool_calls
             .unwrap_or_default()
             .into_iter()
-            .enumerate()
-            .map(|(index, call)| ToolCall {
-                id: call.id.filter(|id| !id.is_empty()).unwrap_or_else(|| call_id(index)),
+            .map(|call| ToolCall {
+                id: call.id.filter(|id| !id.is_empty()).unwrap_or_else(ToolCall::minted_id),
                 name: call.function.name,
                 arguments: arguments(call.function.arguments),
             })
@@ -89,11 +88,6 @@ impl Completion {
             usage: self.usage.map(Usage::from).unwrap_or_default(),
         })
     }
-}
-
-/// The id for a call the server sent without one.
-fn call_id(index: usize) -> String {
-    format!("call_{index}")
 }
 
 /// Whole arguments as a value: JSON text parsed (empty text is `{}`), an object as it is, text
@@ -178,7 +172,7 @@ impl ChunkDecoder {
             None => (None, Value::Null),
         };
         if self.started.insert(index) {
-            let id = call.id.filter(|id| !id.is_empty()).unwrap_or_else(|| call_id(index));
+            let id = call.id.filter(|id| !id.is_empty()).unwrap_or_else(ToolCall::minted_id);
             out.push(StreamEvent::ToolCallStart { index, id, name: name.unwrap_or_default() });
         }
         let fragment = match arguments {

@@ -47,7 +47,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anymodel_backends::layers::{RouterPolicy, Spread};
+use anymodel_backends::layers::{Retry, RetryPolicy, RouterPolicy, Spread};
 use anymodel_backends::spec::{Api, ModelSpec};
 use anymodel_core::{Error, Model, Sampling};
 use serde::{Deserialize, Serialize};
@@ -123,6 +123,42 @@ pub struct ModelEntry {
     pub repetition_penalty: Option<f64>,
     /// Sampling default (local models): how many recent tokens the penalty looks at.
     pub repeat_last_n: Option<u32>,
+    /// Retries of this model's failed calls, wherever it is built (alone, or as a member of a
+    /// fallback or router); `max_retries = 0` for none.
+    pub retry: Option<RetryEntry>,
+}
+
+/// `retry = { ... }`: when and how long to wait before trying a failed call again. The
+/// top-level one is the default of the model a command or app asks for; a fallback's or
+/// router's members are not retried unless their own entries say so, so that the fallback
+/// moves on, and the router cools a member down, at once.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryEntry {
+    /// Retries after the first try (default 3).
+    pub max_retries: Option<u32>,
+    /// The wait before the first retry, in milliseconds; it doubles each time (default 500).
+    pub base_delay_ms: Option<u64>,
+    /// The longest wait, in milliseconds (default 30,000).
+    pub max_delay_ms: Option<u64>,
+    /// The longest server-requested wait (`retry-after`) honoured, in seconds (default 60).
+    pub max_retry_after_secs: Option<u64>,
+}
+
+impl RetryEntry {
+    /// The policy it describes, the rest as [`RetryPolicy::default`].
+    pub fn policy(&self) -> RetryPolicy {
+        use std::time::Duration;
+        let defaults = RetryPolicy::default();
+        RetryPolicy {
+            max_retries: self.max_retries.unwrap_or(defaults.max_retries),
+            base_delay: self.base_delay_ms.map_or(defaults.base_delay, Duration::from_millis),
+            max_delay: self.max_delay_ms.map_or(defaults.max_delay, Duration::from_millis),
+            max_retry_after: self
+                .max_retry_after_secs
+                .map_or(defaults.max_retry_after, Duration::from_secs),
+        }
+    }
 }
 
 impl ModelEntry {
@@ -224,6 +260,7 @@ pub struct ToolsEntry {
 #[serde(deny_unknown_fields)]
 struct File {
     default_model: Option<String>,
+    retry: Option<RetryEntry>,
     #[serde(default)]
     models: BTreeMap<String, Spanned<ModelEntry>>,
     #[serde(default)]
@@ -522,7 +559,8 @@ impl Config {
 
     /// Builds the model `name` stands for (fallbacks built from their members), with the
     /// sampling settings its entry sets (`temperature`, `max_tokens`, ...) as defaults that a
-    /// request's own options override.
+    /// request's own options override, retried as its entry's `retry` says, else as the
+    /// top-level `retry` (on by default). Members are retried only where their entries say.
     pub async fn build_model(&self, name: &str) -> Result<Arc<dyn Model>, Error> {
         self.build_within(name, &mut Vec::new()).await
     }
@@ -550,6 +588,15 @@ impl Config {
                     Arc::new(anymodel_backends::layers::Router::new(models, policy)?)
                         as Arc<dyn Model>
                 }
+            };
+            let retry = match self.file.models.get(name).and_then(|e| e.get_ref().retry) {
+                Some(own) => Some(own.policy()),
+                None if building.is_empty() => Some(self.file.retry.unwrap_or_default().policy()),
+                None => None,
+            };
+            let model = match retry.filter(|policy| policy.max_retries > 0) {
+                Some(policy) => Arc::new(Retry::new(model, policy)) as Arc<dyn Model>,
+                None => model,
             };
             let defaults = self.sampling(name);
             Ok(if defaults == Sampling::default() {

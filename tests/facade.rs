@@ -86,3 +86,52 @@ async fn a_model_from_config_keeps_its_sampling_settings() {
     let own = anymodel::Sampling { max_tokens: Some(5), ..Default::default() };
     model.chat(anymodel::ChatRequest::user("hi").with_sampling(own)).await.unwrap();
 }
+
+/// Retries sit where the config puts them: a router's members are not retried (so a failing
+/// one is cooled down and the next one tried at once), the model asked for is retried as the
+/// top-level `retry` says, and a member is retried only when its own entry says so.
+#[tokio::test]
+async fn retries_sit_where_the_config_puts_them() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    async fn down() -> MockServer {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(503).set_body_string("overloaded"))
+            .mount(&server)
+            .await;
+        server
+    }
+    async fn calls(server: &MockServer) -> usize {
+        server.received_requests().await.unwrap_or_default().len()
+    }
+    let config = |top: &str, first: &str, one: &MockServer, two: &MockServer| {
+        let text = format!(
+            "{top}\n[models.one]\nbackend = \"openai\"\nmodel = \"m\"\nbase_url = \"{}/v1\"\n{first}\n\n\
+             [models.two]\nbackend = \"openai\"\nmodel = \"m\"\nbase_url = \"{}/v1\"\n\n\
+             [models.pool]\nbackend = \"router\"\nmodels = [\"one\", \"two\"]\n",
+            one.uri(),
+            two.uri()
+        );
+        anymodel::config::Config::parse(std::path::Path::new("anymodel.toml"), &text).unwrap()
+    };
+
+    // One retry of the router: each member is asked once, neither retried inside.
+    let (one, two) = (down().await, down().await);
+    let pool = config("retry = { max_retries = 1, base_delay_ms = 1 }", "", &one, &two);
+    let model = pool.build_model("pool").await.unwrap();
+    assert!(model.chat(anymodel::ChatRequest::user("hi")).await.is_err());
+    assert_eq!((calls(&one).await, calls(&two).await), (1, 1));
+
+    // No retry at the top, two for the first member: it alone is asked three times.
+    let (one, two) = (down().await, down().await);
+    let pool = config(
+        "retry = { max_retries = 0 }",
+        "retry = { max_retries = 2, base_delay_ms = 1 }",
+        &one,
+        &two,
+    );
+    let model = pool.build_model("pool").await.unwrap();
+    assert!(model.chat(anymodel::ChatRequest::user("hi")).await.is_err());
+    assert_eq!((calls(&one).await, calls(&two).await), (3, 0));
+}

@@ -116,7 +116,8 @@ impl ModelSpec {
         }
     }
 
-    /// Loads or connects the model. Remote models come wrapped in the retry layer. A key that is
+    /// Loads or connects the model, bare: retries, fallbacks and routers are layers its caller
+    /// puts around it in the order it chooses (the config does, per entry). A key that is
     /// needed but not set is a configuration error naming the variable to set.
     /// Loading a local model reads its file on the calling thread.
     pub async fn build(&self) -> Result<Arc<dyn Model>> {
@@ -185,7 +186,6 @@ fn remote(
     headers: &[(String, String)],
 ) -> Result<Arc<dyn Model>> {
     use crate::http::RemoteConfig;
-    use crate::layers::{Layer, RetryLayer};
 
     fn configure<C: RemoteConfig>(
         mut config: C,
@@ -204,13 +204,12 @@ fn remote(
         }
         Ok(config)
     }
-    let retry = RetryLayer::default();
     match api {
         #[cfg(feature = "openai")]
         Api::OpenAi => {
             let config =
                 configure(crate::openai::OpenAiConfig::new(model), base_url, api_key_env, headers)?;
-            Ok(Arc::new(retry.layer(crate::openai::OpenAi::new(config)?)))
+            Ok(Arc::new(crate::openai::OpenAi::new(config)?))
         }
         #[cfg(feature = "anthropic")]
         Api::Anthropic => {
@@ -220,19 +219,19 @@ fn remote(
                 api_key_env,
                 headers,
             )?;
-            Ok(Arc::new(retry.layer(crate::anthropic::Anthropic::new(config)?)))
+            Ok(Arc::new(crate::anthropic::Anthropic::new(config)?))
         }
         #[cfg(feature = "gemini")]
         Api::Gemini => {
             let config =
                 configure(crate::gemini::GeminiConfig::new(model), base_url, api_key_env, headers)?;
-            Ok(Arc::new(retry.layer(crate::gemini::Gemini::new(config)?)))
+            Ok(Arc::new(crate::gemini::Gemini::new(config)?))
         }
         #[cfg(feature = "cohere")]
         Api::Cohere => {
             let config =
                 configure(crate::cohere::CohereConfig::new(model), base_url, api_key_env, headers)?;
-            Ok(Arc::new(retry.layer(crate::cohere::Cohere::new(config)?)))
+            Ok(Arc::new(crate::cohere::Cohere::new(config)?))
         }
         #[allow(unreachable_patterns)]
         other => Err(missing_feature(other, model)),

@@ -302,7 +302,7 @@ async fn an_error_event_mid_stream_is_classed() {
     let server = answering(sse_response(body)).await;
     let (_, reply) = drain(model(&server).stream(ChatRequest::user("?")).await.unwrap()).await;
     assert!(
-        matches!(reply, Err(Error::Transient { message, .. }) if message == "overloaded_error: Overloaded")
+        matches!(reply, Err(Error::Transient { message, .. }) if message == "the server failed mid-stream: overloaded_error: Overloaded")
     );
 }
 

@@ -148,6 +148,10 @@ trait Wire: Clone + Send + Sync + 'static {
     /// The backend's model, talking to `server`.
     fn connect(&self, server: &MockServer) -> Arc<dyn Model>;
 
+    /// A stream that starts well (HTTP 200) and then carries the provider's error for a rate
+    /// limit saying "Slow down, please", and the class it must become (see [`class`]).
+    fn stream_with_error(&self) -> (String, &'static str);
+
     /// Whether a request asks for a stream: `"stream": true` in the body, as OpenAI, Anthropic
     /// and Cohere say it.
     fn wants_stream(&self, request: &Request) -> bool {
@@ -244,6 +248,11 @@ impl OpenAiServer {
 }
 
 impl Wire for OpenAiServer {
+    fn stream_with_error(&self) -> (String, &'static str) {
+        let error = json!({"error": {"message": "Slow down, please", "type": "requests", "code": "rate_limit_exceeded"}});
+        (format!("data: {error}\n\n"), "RateLimited")
+    }
+
     fn name(&self) -> &'static str {
         "openai"
     }
@@ -328,6 +337,11 @@ impl AnthropicServer {
 }
 
 impl Wire for AnthropicServer {
+    fn stream_with_error(&self) -> (String, &'static str) {
+        let error = json!({"type": "error", "error": {"type": "rate_limit_error", "message": "Slow down, please"}});
+        (format!("event: error\ndata: {error}\n\n"), "RateLimited")
+    }
+
     fn name(&self) -> &'static str {
         "anthropic"
     }
@@ -407,6 +421,11 @@ impl GeminiServer {
 }
 
 impl Wire for GeminiServer {
+    fn stream_with_error(&self) -> (String, &'static str) {
+        let error = json!({"error": {"code": 429, "message": "Slow down, please", "status": "RESOURCE_EXHAUSTED"}});
+        (format!("data: {error}\n\n"), "RateLimited")
+    }
+
     fn name(&self) -> &'static str {
         "gemini"
     }
@@ -509,6 +528,12 @@ impl CohereServer {
 }
 
 impl Wire for CohereServer {
+    /// Cohere says a stream failed in its `message-end`, with a message and no class.
+    fn stream_with_error(&self) -> (String, &'static str) {
+        let end = json!({"type": "message-end", "delta": {"finish_reason": "ERROR", "error": "Slow down, please"}});
+        (format!("event: message-end\ndata: {end}\n\n"), "Backend")
+    }
+
     fn name(&self) -> &'static str {
         "cohere"
     }
@@ -642,6 +667,29 @@ fn minted_ids_blanked(reply: ChatResponse) -> ChatResponse {
 fn without_ids(mut reply: ChatResponse) -> ChatResponse {
     reply.message.tool_calls.iter_mut().for_each(|call| call.id.clear());
     reply
+}
+
+/// An error inside a stream that began well becomes the class its provider gave it, with the
+/// provider's message, on every backend (whole replies are streams too for some).
+#[tokio::test]
+async fn an_error_inside_a_stream_is_classed_with_the_providers_message() {
+    async fn check<W: Wire>(wire: W) {
+        let (body, expected) = wire.stream_with_error();
+        let server =
+            serve(ResponseTemplate::new(200).set_body_raw(body, "text/event-stream")).await;
+        let model = wire.connect(&server);
+        let events = model.stream(ChatRequest::user("?")).await;
+        let error = match events {
+            Ok(events) => collect_stream(events).await.unwrap_err(),
+            Err(error) => error,
+        };
+        assert_eq!(class(&error), expected, "{}: {error}", wire.name());
+        assert!(error.to_string().contains("Slow down, please"), "{}: {error}", wire.name());
+    }
+    check(OpenAiServer).await;
+    check(AnthropicServer).await;
+    check(GeminiServer).await;
+    check(CohereServer).await;
 }
 
 fn class(error: &Error) -> String {

@@ -8,7 +8,7 @@ use anymodel_core::{
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::http::{SseEvent, WireDecoder};
+use crate::http::{SseEvent, WireDecoder, stream_error};
 
 #[derive(Deserialize)]
 pub(crate) struct Message {
@@ -78,22 +78,6 @@ fn stop_reason(reason: Option<&str>) -> FinishReason {
         Some("tool_use") => FinishReason::ToolCalls,
         Some("refusal") => FinishReason::ContentFilter,
         Some(other) => FinishReason::Other(other.to_string()),
-    }
-}
-
-/// The error an `error` event of the stream carries, classed by its type.
-fn stream_error(data: &Value) -> Error {
-    let error = &data["error"];
-    let kind = error["type"].as_str().unwrap_or("unknown");
-    let message = format!("{kind}: {}", error["message"].as_str().unwrap_or("no message"));
-    match kind {
-        "overloaded_error" | "api_error" => Error::transient(message),
-        "rate_limit_error" => Error::RateLimited { message, retry_after: None },
-        "authentication_error" | "permission_error" => Error::Authentication { message },
-        "not_found_error" => Error::NotFound { message },
-        "request_too_large" => Error::ContextLengthExceeded { message },
-        "invalid_request_error" => Error::InvalidRequest { status: None, message },
-        _ => Error::Backend { message },
     }
 }
 

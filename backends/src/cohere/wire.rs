@@ -7,7 +7,7 @@ use anymodel_core::{
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::http::{SseEvent, WireDecoder, set_if};
+use crate::http::{SseEvent, WireDecoder, set_if, stream_error};
 use crate::schema::{Dialect, adapt};
 
 /// The JSON body of a chat request. Cohere's `tool_choice` knows only REQUIRED and NONE, so a
@@ -237,8 +237,12 @@ impl WireDecoder for EventDecoder {
                 out.push(StreamEvent::ToolCallDelta { index, arguments: arguments.to_string() });
             }
             "tool-call-end" => out.push(StreamEvent::ToolCallEnd { index }),
+            "error" => return Err(stream_error(&data)),
             "message-end" => {
                 let end = &data["delta"];
+                if end.get("error").is_some_and(|e| !e.is_null()) {
+                    return Err(stream_error(end));
+                }
                 if let Ok(usage) = WireUsage::deserialize(&end["usage"]) {
                     out.push(StreamEvent::Usage { usage: usage.into() });
                 }

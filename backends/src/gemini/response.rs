@@ -7,7 +7,7 @@ use anymodel_core::{
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::http::{SseEvent, WireDecoder};
+use crate::http::{SseEvent, WireDecoder, stream_error};
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
@@ -130,6 +130,9 @@ pub(crate) struct ChunkDecoder {
 impl WireDecoder for ChunkDecoder {
     fn decode(&mut self, event: SseEvent, out: &mut Vec<StreamEvent>) -> Result<bool> {
         let Some(value) = event.json()? else { return Ok(false) };
+        if value.get("error").is_some() {
+            return Err(stream_error(&value));
+        }
         let chunk = Reply::deserialize(value).map_err(|err| {
             Error::invalid_response(format!(
                 "a stream chunk is not a reply ({err}): {}",

@@ -25,6 +25,83 @@ pub(crate) fn from_status(status: StatusCode, headers: &HeaderMap, body: &str) -
     }
 }
 
+/// The error for an error object a server sent inside a stream that had started well (an
+/// OpenAI-style chunk `{"error": {...}}`, Anthropic's `error` event, a Gemini error frame,
+/// Cohere's `message-end` with an `error`): one policy for every provider. The class comes from
+/// the error's HTTP-style `code` or `status` number where there is one, else from its `type`,
+/// `code` or `status` name; the message keeps the provider's own words, and a wait the server
+/// asked for (Gemini's `RetryInfo`) is kept. An error that says nothing of its kind is a backend
+/// failure, not retried.
+pub(crate) fn stream_error(data: &Value) -> Error {
+    let error = data.get("error").unwrap_or(data);
+    let text = data.to_string();
+    let (said, _) = server_message(&text);
+    let said = match error.as_str() {
+        Some(plain) => truncate(plain),
+        None => said,
+    };
+    let names: Vec<String> = ["type", "code", "status"]
+        .iter()
+        .filter_map(|key| error.get(*key).and_then(Value::as_str))
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let number = ["code", "status"]
+        .iter()
+        .find_map(|key| error.get(*key).and_then(Value::as_u64))
+        .and_then(|n| u16::try_from(n).ok());
+    let kind = names.first().map(|name| format!("{name}: ")).unwrap_or_default();
+    let message = format!("the server failed mid-stream: {kind}{said}");
+    let retry_after = retry_delay(&text);
+    let named = |options: &[&str]| names.iter().any(|name| options.contains(&name.as_str()));
+    if let Some(status) = number.filter(|n| (400..600).contains(n)) {
+        return match status {
+            401 | 403 => Error::Authentication { message },
+            404 => Error::NotFound { message },
+            413 => Error::ContextLengthExceeded { message },
+            429 => Error::RateLimited { message, retry_after },
+            408 | 409 | 500..=599 => Error::Transient { message, retry_after },
+            _ if is_context_length(&message, None) => Error::ContextLengthExceeded { message },
+            status => Error::InvalidRequest { status: Some(status), message },
+        };
+    }
+    if named(&["context_length_exceeded", "request_too_large"]) || is_context_length(&message, None)
+    {
+        Error::ContextLengthExceeded { message }
+    } else if named(&[
+        "rate_limit_error",
+        "rate_limit_exceeded",
+        "resource_exhausted",
+        "too_many_requests",
+    ]) {
+        Error::RateLimited { message, retry_after }
+    } else if named(&[
+        "overloaded_error",
+        "api_error",
+        "server_error",
+        "internal_error",
+        "internal",
+        "unavailable",
+        "timeout",
+        "deadline_exceeded",
+    ]) {
+        Error::Transient { message, retry_after }
+    } else if named(&[
+        "authentication_error",
+        "permission_error",
+        "invalid_api_key",
+        "unauthenticated",
+        "permission_denied",
+    ]) {
+        Error::Authentication { message }
+    } else if named(&["not_found_error", "model_not_found", "not_found"]) {
+        Error::NotFound { message }
+    } else if named(&["invalid_request_error", "invalid_argument", "failed_precondition"]) {
+        Error::InvalidRequest { status: None, message }
+    } else {
+        Error::Backend { message }
+    }
+}
+
 /// The error for a request that got no response: a timeout, a refused or reset connection.
 pub(crate) fn from_transport(err: reqwest::Error) -> Error {
     if err.is_builder() {
@@ -146,6 +223,37 @@ mod tests {
 
     fn classify(status: u16, body: &str) -> Error {
         from_status(StatusCode::from_u16(status).unwrap(), &HeaderMap::new(), body)
+    }
+
+    #[test]
+    fn errors_inside_streams_are_classed_by_what_they_say() {
+        let class = |body: Value| stream_error(&body);
+        let openai = class(
+            serde_json::json!({"error": {"message": "The server had an error", "type": "server_error"}}),
+        );
+        assert!(
+            matches!(&openai, Error::Transient { message, .. } if message == "the server failed mid-stream: server_error: The server had an error"),
+            "{openai:?}"
+        );
+        let anthropic = class(
+            serde_json::json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
+        );
+        assert!(
+            matches!(&anthropic, Error::Transient { message, .. } if message.ends_with("overloaded_error: Overloaded")),
+            "{anthropic:?}"
+        );
+        let gemini = class(
+            serde_json::json!({"error": {"code": 429, "message": "Quota exceeded", "status": "RESOURCE_EXHAUSTED",
+            "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "7s"}]}}),
+        );
+        assert!(
+            matches!(&gemini, Error::RateLimited { retry_after: Some(wait), message } if wait.as_secs() == 7 && message.contains("Quota exceeded")),
+            "{gemini:?}"
+        );
+        let cohere = class(serde_json::json!({"error": "the prompt is too long for this model"}));
+        assert!(matches!(cohere, Error::ContextLengthExceeded { .. }), "{cohere:?}");
+        let unknown = class(serde_json::json!({"error": {"message": "something odd"}}));
+        assert!(matches!(unknown, Error::Backend { .. }), "{unknown:?}");
     }
 
     #[test]

@@ -9,7 +9,7 @@ mod sse;
 mod transport;
 
 #[cfg(feature = "openai")]
-pub(crate) use errors::server_message;
+pub(crate) use errors::stream_error;
 pub use remote::{Remote, RemoteConfig};
 pub use secret::Secret;
 pub(crate) use sse::{SseEvent, WireDecoder, decode_stream};

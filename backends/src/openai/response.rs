@@ -10,7 +10,7 @@ use anymodel_core::{
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::http::{SseEvent, WireDecoder, server_message};
+use crate::http::{SseEvent, WireDecoder, stream_error};
 
 #[derive(Deserialize)]
 pub(crate) struct Completion {
@@ -194,10 +194,7 @@ impl WireDecoder for ChunkDecoder {
         }
         let Some(value) = event.json()? else { return Ok(false) };
         if value.get("error").is_some() {
-            let (message, _) = server_message(event.data.trim());
-            return Err(Error::Backend {
-                message: format!("the server failed mid-stream: {message}"),
-            });
+            return Err(stream_error(&value));
         }
         let chunk: Chunk = serde_json::from_value(value).map_err(|err| {
             Error::invalid_response(format!(

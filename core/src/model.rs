@@ -49,6 +49,36 @@ impl Capabilities {
         }
     }
 
+    /// What either can do: the capabilities of a model that sends each request to one that
+    /// can serve it (a fallback). The context window is the larger one.
+    pub fn union(&self, other: &Capabilities) -> Capabilities {
+        Capabilities {
+            tools: self.tools || other.tools,
+            forced_tool_choice: self.forced_tool_choice || other.forced_tool_choice,
+            parallel_tool_calls: self.parallel_tool_calls || other.parallel_tool_calls,
+            json_output: self.json_output || other.json_output,
+            json_schema_output: self.json_schema_output || other.json_schema_output,
+            streaming: self.streaming || other.streaming,
+            context_window: self.context_window.max(other.context_window),
+            penalties: self.penalties || other.penalties,
+        }
+    }
+
+    /// What both can do: the capabilities of a model that may send a request to either (a
+    /// router). The context window is the smaller one, unknown when either is.
+    pub fn intersection(&self, other: &Capabilities) -> Capabilities {
+        Capabilities {
+            tools: self.tools && other.tools,
+            forced_tool_choice: self.forced_tool_choice && other.forced_tool_choice,
+            parallel_tool_calls: self.parallel_tool_calls && other.parallel_tool_calls,
+            json_output: self.json_output && other.json_output,
+            json_schema_output: self.json_schema_output && other.json_schema_output,
+            streaming: self.streaming && other.streaming,
+            context_window: self.context_window.zip(other.context_window).map(|(a, b)| a.min(b)),
+            penalties: self.penalties && other.penalties,
+        }
+    }
+
     /// Checks that `request` asks nothing beyond these capabilities, and that its tool choice
     /// names a declared tool. `model` names the model in the error.
     pub fn check(&self, model: &str, request: &ChatRequest) -> Result<()> {
@@ -159,6 +189,19 @@ forward_model!(Box);
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn capabilities_combine_as_either_or_both() {
+        use super::Capabilities;
+        let local = Capabilities { context_window: Some(8192), ..Capabilities::all() };
+        let plain =
+            Capabilities { streaming: true, context_window: Some(4096), ..Default::default() };
+        let either = local.union(&plain);
+        assert!(either.tools && either.streaming && either.context_window == Some(8192));
+        let both = local.intersection(&plain);
+        assert!(!both.tools && both.streaming && both.context_window == Some(4096));
+        assert_eq!(local.intersection(&Capabilities::all()).context_window, None);
+    }
+
     use super::*;
     use crate::request::ToolSpec;
     use serde_json::json;

@@ -75,18 +75,7 @@ impl Model for Fallback {
     /// What at least one of the models supports: a request is sent only to those that can
     /// serve it.
     fn capabilities(&self) -> Capabilities {
-        self.models.iter().map(|m| m.capabilities()).fold(Capabilities::default(), |all, one| {
-            Capabilities {
-                tools: all.tools || one.tools,
-                forced_tool_choice: all.forced_tool_choice || one.forced_tool_choice,
-                parallel_tool_calls: all.parallel_tool_calls || one.parallel_tool_calls,
-                json_output: all.json_output || one.json_output,
-                json_schema_output: all.json_schema_output || one.json_schema_output,
-                streaming: all.streaming || one.streaming,
-                context_window: all.context_window.max(one.context_window),
-                penalties: all.penalties || one.penalties,
-            }
-        })
+        self.models.iter().fold(Capabilities::default(), |all, m| all.union(&m.capabilities()))
     }
 
     async fn chat(&self, request: ChatRequest) -> Result<ChatResponse> {

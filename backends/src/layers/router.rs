@@ -159,17 +159,9 @@ impl Model for Router {
 
     /// What every member can do.
     fn capabilities(&self) -> Capabilities {
-        let all: Vec<Capabilities> = self.members.iter().map(|m| m.model.capabilities()).collect();
-        Capabilities {
-            tools: all.iter().all(|c| c.tools),
-            forced_tool_choice: all.iter().all(|c| c.forced_tool_choice),
-            parallel_tool_calls: all.iter().all(|c| c.parallel_tool_calls),
-            json_output: all.iter().all(|c| c.json_output),
-            json_schema_output: all.iter().all(|c| c.json_schema_output),
-            streaming: all.iter().all(|c| c.streaming),
-            context_window: all.iter().map(|c| c.context_window).min().flatten(),
-            penalties: all.iter().all(|c| c.penalties),
-        }
+        let mut all = self.members.iter().map(|m| m.model.capabilities());
+        let first = all.next().unwrap_or_default();
+        all.fold(first, |both, one| both.intersection(&one))
     }
 
     async fn chat(&self, request: ChatRequest) -> Result<ChatResponse> {

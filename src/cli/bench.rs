@@ -9,7 +9,7 @@ use anymodel::backends::candle::{
 use anymodel::backends::spec::ModelSpec;
 use anymodel::config::Resolved;
 
-use super::llama_bench::{LlamaBench, Measured};
+use super::llama_bench::{LlamaBench, Measured, comma_list};
 use super::output::outln;
 use super::{Context, Failure, Outcome};
 
@@ -221,11 +221,6 @@ fn print_long_context_ratios(args: &BenchArgs, rows: &[(BenchReport, Option<Meas
             outln!("| {long} / {short} | {} | {mine} | {other} |", ours.threads);
         }
     }
-}
-
-/// `1,2,3`, as both anymodel's and llama-bench's flags take lists.
-pub(super) fn comma_list(values: &[usize]) -> String {
-    values.iter().map(usize::to_string).collect::<Vec<_>>().join(",")
 }
 
 fn speed(report: &BenchReport, test: &BenchTest) -> Option<f64> {

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use anymodel::backends::candle::{BenchTest, peak_memory_of};
 
-use super::bench::comma_list;
 use serde_json::Value;
 
 /// A `llama-bench` executable.
@@ -158,6 +157,11 @@ fn parse(json: &str) -> Result<Vec<(BenchTest, f64)>, String> {
             Some((test, speed))
         })
         .collect())
+}
+
+/// `1,2,3`, as both anymodel's and llama-bench's flags take lists.
+pub(super) fn comma_list(values: &[usize]) -> String {
+    values.iter().map(usize::to_string).collect::<Vec<_>>().join(",")
 }
 
 #[cfg(test)]

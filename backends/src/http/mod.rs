@@ -8,7 +8,6 @@ mod secret;
 mod sse;
 mod transport;
 
-#[cfg(feature = "openai")]
 pub(crate) use errors::stream_error;
 pub use remote::{Remote, RemoteConfig};
 pub use secret::Secret;

@@ -21,10 +21,12 @@ pub enum IndexError {
         folder: PathBuf,
     },
     /// The folder exists but holds something other than an anymodel index.
-    #[error("{} is not an anymodel index (no {marker}); refusing to use it", folder.display(), marker = super::schema::MARKER_FILE)]
+    #[error("{} is not an anymodel index (no {marker}); refusing to use it", folder.display())]
     NotAnIndex {
         /// The folder.
         folder: PathBuf,
+        /// The file that marks an index, which it lacks.
+        marker: &'static str,
     },
     /// The index was written by a version with another format.
     #[error(

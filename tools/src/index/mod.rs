@@ -91,7 +91,10 @@ impl KnowledgeIndex {
                     path: folder.to_path_buf(),
                     message: "an index is already there".into(),
                 }),
-                Err(_) => Err(IndexError::NotAnIndex { folder: folder.to_path_buf() }),
+                Err(_) => Err(IndexError::NotAnIndex {
+                    folder: folder.to_path_buf(),
+                    marker: schema::MARKER_FILE,
+                }),
             };
         }
         schema::write_marker(folder)?;

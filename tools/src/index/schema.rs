@@ -101,7 +101,10 @@ pub fn check_marker(folder: &Path) -> Result<(), IndexError> {
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(IndexError::NotAnIndex { folder: folder.to_path_buf() });
+            return Err(IndexError::NotAnIndex {
+                folder: folder.to_path_buf(),
+                marker: MARKER_FILE,
+            });
         }
         Err(source) => return Err(IndexError::Io { path, source }),
     };

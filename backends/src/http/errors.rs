@@ -12,15 +12,24 @@ pub(crate) fn from_status(status: StatusCode, headers: &HeaderMap, body: &str) -
     let (message, code) = server_message(body);
     let message = format!("HTTP {}: {message}", status.as_u16());
     let retry_after = retry_after(headers).or_else(|| retry_delay(body));
-    match status.as_u16() {
+    by_status(status.as_u16(), message, code.as_deref(), retry_after)
+}
+
+/// The class of a failure with HTTP status `status` (a response's, or the one an error inside
+/// a stream names), with the server's `message` and error `code`.
+fn by_status(
+    status: u16,
+    message: String,
+    code: Option<&str>,
+    retry_after: Option<Duration>,
+) -> Error {
+    match status {
         401 | 403 => Error::Authentication { message },
         404 => Error::NotFound { message },
         413 => Error::ContextLengthExceeded { message },
         429 => Error::RateLimited { message, retry_after },
         408 | 409 | 500..=599 => Error::Transient { message, retry_after },
-        _ if is_context_length(&message, code.as_deref()) => {
-            Error::ContextLengthExceeded { message }
-        }
+        _ if is_context_length(&message, code) => Error::ContextLengthExceeded { message },
         status => Error::InvalidRequest { status: Some(status), message },
     }
 }
@@ -54,15 +63,7 @@ pub(crate) fn stream_error(data: &Value) -> Error {
     let retry_after = retry_delay(&text);
     let named = |options: &[&str]| names.iter().any(|name| options.contains(&name.as_str()));
     if let Some(status) = number.filter(|n| (400..600).contains(n)) {
-        return match status {
-            401 | 403 => Error::Authentication { message },
-            404 => Error::NotFound { message },
-            413 => Error::ContextLengthExceeded { message },
-            429 => Error::RateLimited { message, retry_after },
-            408 | 409 | 500..=599 => Error::Transient { message, retry_after },
-            _ if is_context_length(&message, None) => Error::ContextLengthExceeded { message },
-            status => Error::InvalidRequest { status: Some(status), message },
-        };
+        return by_status(status, message, None, retry_after);
     }
     if named(&["context_length_exceeded", "request_too_large"]) || is_context_length(&message, None)
     {

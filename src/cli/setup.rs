@@ -174,7 +174,7 @@ pub fn build_agent(
         limits.max_tool_calls = calls;
     }
     // The configured model's own settings travel with it (Config::build_model); these override.
-    let sampling = sampling(Sampling::default(), &flags.options)?;
+    let sampling = sampling(&flags.options)?;
     let choice = tool_choice(flags.tool_choice.as_deref(), &tool_names)?;
     Ok(builder.limits(limits).sampling(sampling).tool_choice(choice).build()?)
 }
@@ -270,8 +270,9 @@ pub const SAMPLING_OPTIONS: [&str; 9] = [
     "repeat_last_n",
 ];
 
-/// The model's sampling defaults with the `-o key=value` options over them.
-pub fn sampling(mut sampling: Sampling, options: &[String]) -> Result<Sampling, Failure> {
+/// The sampling options `-o key=value` set (the model's own defaults fill the rest).
+pub fn sampling(options: &[String]) -> Result<Sampling, Failure> {
+    let mut sampling = Sampling::default();
     for option in options {
         let Some((key, value)) = option.split_once('=') else {
             return Err(Failure::Usage(format!("-o {option}: expected KEY=VALUE")));

@@ -63,18 +63,18 @@ pub async fn resolve_model(name: &str) -> anymodel_core::Result<PathBuf> {
         });
     }
     let file: HubFile = name.parse()?;
-    if let Some(found) = crate::store::models_folder()
-        .map(|folder| folder.join(file.local_path()))
-        .filter(|path| path.is_file())
-    {
-        return Ok(found);
-    }
+    // Hub::fetch finds an earlier download before it asks the Hub.
     #[cfg(feature = "hf-hub")]
     return Hub::from_env()?.fetch(&file).await;
     #[cfg(not(feature = "hf-hub"))]
-    Err(Error::config(format!(
-        "{file}: this build cannot download from the Hub (enable the `hf-hub` feature)"
-    )))
+    crate::store::models_folder()
+        .map(|folder| folder.join(file.local_path()))
+        .filter(|path| path.is_file())
+        .ok_or_else(|| {
+            Error::config(format!(
+                "{file}: this build cannot download from the Hub (enable the `hf-hub` feature)"
+            ))
+        })
 }
 
 impl fmt::Display for HubFile {

@@ -48,7 +48,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anymodel_backends::layers::{Retry, RetryPolicy, RouterPolicy, Spread};
-use anymodel_backends::spec::{Api, ModelSpec};
+use anymodel_backends::providers::{PROVIDERS, provider};
+use anymodel_backends::spec::ModelSpec;
 use anymodel_core::{Error, Model, Sampling};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
@@ -65,9 +66,12 @@ pub struct ConfigError {
     pub message: String,
 }
 
-/// The backends a model entry may name.
-pub const BACKENDS: [&str; 7] =
-    ["candle", "openai", "anthropic", "gemini", "ollama", "fallback", "router"];
+/// The backends a model entry may name: `candle`, each provider of the table, `fallback` and
+/// `router`.
+pub fn backends() -> Vec<&'static str> {
+    let providers = PROVIDERS.iter().map(|provider| provider.id);
+    std::iter::once("candle").chain(providers).chain(["fallback", "router"]).collect()
+}
 
 /// The built-in tools an agent may name.
 pub const TOOLS: [&str; 6] =
@@ -77,7 +81,8 @@ pub const TOOLS: [&str; 6] =
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelEntry {
-    /// `candle`, `openai`, `anthropic`, `ollama`, `fallback` or `router`.
+    /// `candle`, a provider's id (`openai`, `anthropic`, `gemini`, `cohere`, `ollama`, `groq`,
+    /// ...: the [`PROVIDERS`] table), `fallback` or `router`.
     pub backend: String,
     /// candle: the GGUF file (relative to the config file's folder), or `hf:OWNER/REPO/FILE`.
     pub path: Option<String>,
@@ -362,16 +367,13 @@ impl Config {
     fn check_model(&self, name: &str, entry: &ModelEntry) -> Result<(), String> {
         let allowed: &[&str] = match entry.backend.as_str() {
             "candle" => &["path", "device", "threads", "context_size", "kv_cache"],
-            "openai" | "anthropic" | "gemini" | "cohere" => {
-                &["model", "base_url", "api_key_env", "headers"]
-            }
-            "ollama" => &["model", "base_url"],
             "fallback" => &["models"],
             "router" => &["models", "spread", "cool_down_secs", "max_in_flight"],
+            id if provider(id).is_some() => &["model", "base_url", "api_key_env", "headers"],
             other => {
                 return Err(format!(
                     "unknown backend `{other}`; expected one of {}",
-                    BACKENDS.join(", ")
+                    backends().join(", ")
                 ));
             }
         };
@@ -477,15 +479,15 @@ impl Config {
     }
 
     /// What `name` stands for: a configured model, or an inline name (`openai:MODEL`,
-    /// `anthropic:MODEL`, `ollama:MODEL`, a `.gguf` path).
+    /// `ollama:MODEL`, any provider's `ID:MODEL`, a `.gguf` path).
     pub fn resolve(&self, name: &str) -> Result<Resolved, Error> {
         let Some(entry) = self.file.models.get(name).map(Spanned::get_ref) else {
             return ModelSpec::inline(name).map(Resolved::Single).ok_or_else(|| {
                 let known: Vec<&str> = self.file.models.keys().map(String::as_str).collect();
                 let known = if known.is_empty() { "none".to_string() } else { known.join(", ") };
                 Error::config(format!(
-                    "unknown model `{name}`: the configured models are {known}; or name one inline as \
-                     openai:MODEL, anthropic:MODEL, gemini:MODEL, cohere:MODEL, ollama:MODEL or a .gguf path"
+                    "unknown model `{name}`: the configured models are {known}; or name one inline as {}",
+                    anymodel_backends::providers::inline_forms()
                 ))
             });
         };
@@ -517,37 +519,17 @@ impl Config {
                 context_size: entry.context_size,
                 kv_cache: entry.kv_cache.clone(),
             },
-            "ollama" => ModelSpec::Remote {
-                api: Api::OpenAi,
-                model,
-                base_url: Some(
-                    entry
-                        .base_url
-                        .clone()
-                        .unwrap_or_else(|| anymodel_backends::spec::OLLAMA_BASE_URL.into()),
-                ),
-                api_key_env: None,
-                headers,
-            },
-            backend => {
-                let (api, usual_key) = match backend {
-                    "anthropic" => (Api::Anthropic, "ANTHROPIC_API_KEY"),
-                    "gemini" => (Api::Gemini, "GEMINI_API_KEY"),
-                    "cohere" => (Api::Cohere, "COHERE_API_KEY"),
-                    _ => (Api::OpenAi, "OPENAI_API_KEY"),
-                };
-                // The provider's own API needs its key; another server only the one it names.
-                let key = entry
-                    .api_key_env
-                    .clone()
-                    .or_else(|| entry.base_url.is_none().then(|| usual_key.to_string()));
-                ModelSpec::Remote {
-                    api,
-                    model,
-                    base_url: entry.base_url.clone(),
-                    api_key_env: key,
+            id => {
+                let provider = provider(id).ok_or_else(|| {
+                    Error::config(format!("[models.{name}]: unknown backend `{id}`"))
+                })?;
+                ModelSpec::remote(
+                    provider,
+                    &model,
+                    entry.base_url.clone(),
+                    entry.api_key_env.clone(),
                     headers,
-                }
+                )
             }
         }))
     }
@@ -763,6 +745,14 @@ mod tests {
             Resolved::Fallback(vec!["gpt".into(), "ollama:llama3.2".into()])
         );
         assert_eq!(config.sampling("gpt").temperature, Some(0.5));
+        let groq = parse("[models.g]\nbackend = \"groq\"\nmodel = \"llama-3.3-70b\"\n").unwrap();
+        let Resolved::Single(ModelSpec::Remote { api_key_env, base_url, .. }) =
+            groq.resolve("g").unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(api_key_env.as_deref(), Some("GROQ_API_KEY"), "a provider of the table");
+        assert_eq!(base_url.as_deref(), Some("https://api.groq.com/openai/v1"));
         let error = config.resolve("nope").unwrap_err().to_string();
         assert!(
             error.contains("unknown model `nope`: the configured models are both, gpt, local"),

@@ -15,13 +15,12 @@ use cli::{Context, Failure};
 ///
 /// `anymodel "question"` runs an agent once (the same as `anymodel run "question"`); piped
 /// input is added before the prompt. Models are named in a config file (`anymodel config init`
-/// writes one) or inline: openai:MODEL, anthropic:MODEL, gemini:MODEL, cohere:MODEL, ollama:MODEL,
-/// or a .gguf path. Keys come from the environment (OPENAI_API_KEY, ANTHROPIC_API_KEY,
-/// GEMINI_API_KEY, COHERE_API_KEY, or what the config names).
+/// writes one) or inline: PROVIDER:MODEL (the providers are listed below) or a .gguf path. Keys
+/// come from the environment: the provider's variable, or what the config names.
 ///
 /// Exit codes: 0 success, 1 the run failed, 2 usage or configuration error.
 #[derive(Parser)]
-#[command(name = "anymodel", version, about, long_about)]
+#[command(name = "anymodel", version, about, long_about, after_long_help = cli::providers_help())]
 struct Cli {
     /// The config file (default: $ANYMODEL_CONFIG, ./anymodel.toml, then the user config folder).
     #[arg(short, long, global = true, value_name = "FILE")]

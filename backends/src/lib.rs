@@ -10,6 +10,8 @@
 //! | `candle` | [`candle`] | local Llama-family models (GGUF or Hugging Face checkpoints), in-process, with constrained decoding for JSON and tool calls |
 //!
 //! Every backend implements [`anymodel_core::Model`], so apps never depend on which one runs.
+//! The remote ones are one [`RemoteModel`] over each provider's [`Wire`] (its JSON mapping, no
+//! I/O); [`providers`] is the table of providers known by name, each speaking one of the wires.
 //! [`layers`] wraps any model with retry, fallback and routing, keeping the same trait. [`schema`] adjusts
 //! one JSON Schema to what each provider accepts. [`spec`] builds a model from what configuration
 //! names; [`store`] is where downloaded models live.
@@ -17,6 +19,7 @@
 #[cfg(feature = "http")]
 mod http;
 pub mod layers;
+pub mod providers;
 pub mod schema;
 pub mod spec;
 pub mod store;
@@ -33,4 +36,4 @@ pub mod gemini;
 pub mod openai;
 
 #[cfg(feature = "http")]
-pub use http::{Remote, RemoteConfig, Secret};
+pub use http::{Remote, RemoteConfig, RemoteModel, Secret, SseEvent, StreamDecoder, Wire};

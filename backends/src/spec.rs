@@ -1,27 +1,15 @@
 //! Models named in configuration: a backend and its options, and the model built from them.
-//! Also the inline names a command line accepts without any configuration:
-//! `openai:MODEL`, `anthropic:MODEL`, `ollama:MODEL`, or a path to a `.gguf` file.
+//! Also the inline names a command line accepts without any configuration: `ID:MODEL` for each
+//! provider of the [`providers`](crate::providers) table (`openai:gpt-4o-mini`,
+//! `ollama:llama3.2`), or a path to a `.gguf` file.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anymodel_core::{Error, Model, Result};
 
-/// Ollama's OpenAI-compatible API at its default address.
-pub const OLLAMA_BASE_URL: &str = "http://localhost:11434/v1";
-
-/// Which wire format a remote model speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Api {
-    /// OpenAI's Chat Completions (OpenAI, Ollama, vLLM, llama-server, ...).
-    OpenAi,
-    /// Anthropic's Messages API.
-    Anthropic,
-    /// Google's Gemini API.
-    Gemini,
-    /// Cohere's Chat API v2.
-    Cohere,
-}
+pub use crate::providers::Api;
+use crate::providers::{Provider, provider};
 
 /// One model: which backend runs it and how to reach or load it.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,33 +44,14 @@ pub enum ModelSpec {
 }
 
 impl ModelSpec {
-    /// The model an inline name gives, if it is one: `openai:MODEL` (key from
-    /// `OPENAI_API_KEY`), `anthropic:MODEL` (`ANTHROPIC_API_KEY`), `ollama:MODEL` (no key, at
-    /// [`OLLAMA_BASE_URL`]), or a path ending in `.gguf` (or `hf:OWNER/REPO/FILE.gguf`).
+    /// The model an inline name gives, if it is one: `ID:MODEL` for a provider of the table
+    /// (its key from the provider's variable, as `OPENAI_API_KEY`; none for a server on one's
+    /// own machine, as `ollama:`), or a path ending in `.gguf` (or `hf:OWNER/REPO/FILE.gguf`).
     pub fn inline(name: &str) -> Option<ModelSpec> {
-        let remote =
-            |api, model: &str, base_url: Option<&str>, key: Option<&str>| ModelSpec::Remote {
-                api,
-                model: model.to_string(),
-                base_url: base_url.map(str::to_string),
-                api_key_env: key.map(str::to_string),
-                headers: Vec::new(),
-            };
         match name.split_once(':') {
-            Some(("openai", model)) if !model.is_empty() => {
-                Some(remote(Api::OpenAi, model, None, Some("OPENAI_API_KEY")))
-            }
-            Some(("anthropic", model)) if !model.is_empty() => {
-                Some(remote(Api::Anthropic, model, None, Some("ANTHROPIC_API_KEY")))
-            }
-            Some(("gemini", model)) if !model.is_empty() => {
-                Some(remote(Api::Gemini, model, None, Some("GEMINI_API_KEY")))
-            }
-            Some(("cohere", model)) if !model.is_empty() => {
-                Some(remote(Api::Cohere, model, None, Some("COHERE_API_KEY")))
-            }
-            Some(("ollama", model)) if !model.is_empty() => {
-                Some(remote(Api::OpenAi, model, Some(OLLAMA_BASE_URL), None))
+            Some((id, model)) if !model.is_empty() && provider(id).is_some() => {
+                let provider = provider(id)?;
+                Some(ModelSpec::remote(provider, model, None, None, Vec::new()))
             }
             _ if name.to_ascii_lowercase().ends_with(".gguf") => Some(ModelSpec::Local {
                 path: PathBuf::from(name),
@@ -95,14 +64,33 @@ impl ModelSpec {
         }
     }
 
-    /// The backend's name: `candle`, `openai` or `anthropic`.
+    /// `model` on `provider`'s server, or on another at `base_url` that speaks its wire. The
+    /// key is read from `api_key_env`; without one, from the provider's usual variable when the
+    /// server is the provider's own (another server needs only the key it names).
+    pub fn remote(
+        provider: &Provider,
+        model: &str,
+        base_url: Option<String>,
+        api_key_env: Option<String>,
+        headers: Vec<(String, String)>,
+    ) -> ModelSpec {
+        let api_key_env = api_key_env
+            .or_else(|| base_url.is_none().then(|| provider.key_env.map(str::to_string))?);
+        ModelSpec::Remote {
+            api: provider.api,
+            model: model.to_string(),
+            base_url: Some(base_url.unwrap_or_else(|| provider.base_url.to_string())),
+            api_key_env,
+            headers,
+        }
+    }
+
+    /// The backend's name: `candle`, or the wire a remote model speaks (`openai`, `anthropic`,
+    /// `gemini`, `cohere`).
     pub fn backend(&self) -> &'static str {
         match self {
             ModelSpec::Local { .. } => "candle",
-            ModelSpec::Remote { api: Api::OpenAi, .. } => "openai",
-            ModelSpec::Remote { api: Api::Anthropic, .. } => "anthropic",
-            ModelSpec::Remote { api: Api::Gemini, .. } => "gemini",
-            ModelSpec::Remote { api: Api::Cohere, .. } => "cohere",
+            ModelSpec::Remote { api, .. } => api.feature(),
         }
     }
 
@@ -111,7 +99,7 @@ impl ModelSpec {
         match self {
             ModelSpec::Local { path, .. } => path.display().to_string(),
             ModelSpec::Remote { api, base_url, .. } => {
-                base_url.clone().unwrap_or_else(|| default_base_url(*api).to_string())
+                base_url.clone().unwrap_or_else(|| api.home().base_url.to_string())
             }
         }
     }
@@ -129,15 +117,6 @@ impl ModelSpec {
                 remote(*api, model, base_url.as_deref(), api_key_env.as_deref(), headers)
             }
         }
-    }
-}
-
-fn default_base_url(api: Api) -> &'static str {
-    match api {
-        Api::OpenAi => "https://api.openai.com/v1",
-        Api::Anthropic => "https://api.anthropic.com",
-        Api::Gemini => "https://generativelanguage.googleapis.com/v1beta",
-        Api::Cohere => "https://api.cohere.com/v2",
     }
 }
 
@@ -185,53 +164,41 @@ fn remote(
     api_key_env: Option<&str>,
     headers: &[(String, String)],
 ) -> Result<Arc<dyn Model>> {
-    use crate::http::RemoteConfig;
+    use crate::http::{RemoteModel, Wire};
 
-    fn configure<C: RemoteConfig>(
-        mut config: C,
+    fn build<W: Wire>(
+        mut wire: W,
         base_url: Option<&str>,
         key: Option<&str>,
         headers: &[(String, String)],
-    ) -> Result<C> {
+    ) -> Result<Arc<dyn Model>> {
         if let Some(url) = base_url {
-            config = config.base_url(url);
+            wire = wire.base_url(url);
         }
         if let Some(variable) = key {
-            config = config.api_key_env(variable)?;
+            wire = wire.api_key_env(variable)?;
         }
         for (name, value) in headers {
-            config = config.header(name, value);
+            wire = wire.header(name, value);
         }
-        Ok(config)
+        Ok(Arc::new(RemoteModel::new(wire)?))
     }
     match api {
         #[cfg(feature = "openai")]
         Api::OpenAi => {
-            let config =
-                configure(crate::openai::OpenAiConfig::new(model), base_url, api_key_env, headers)?;
-            Ok(Arc::new(crate::openai::OpenAi::new(config)?))
+            build(crate::openai::OpenAiConfig::new(model), base_url, api_key_env, headers)
         }
         #[cfg(feature = "anthropic")]
         Api::Anthropic => {
-            let config = configure(
-                crate::anthropic::AnthropicConfig::new(model),
-                base_url,
-                api_key_env,
-                headers,
-            )?;
-            Ok(Arc::new(crate::anthropic::Anthropic::new(config)?))
+            build(crate::anthropic::AnthropicConfig::new(model), base_url, api_key_env, headers)
         }
         #[cfg(feature = "gemini")]
         Api::Gemini => {
-            let config =
-                configure(crate::gemini::GeminiConfig::new(model), base_url, api_key_env, headers)?;
-            Ok(Arc::new(crate::gemini::Gemini::new(config)?))
+            build(crate::gemini::GeminiConfig::new(model), base_url, api_key_env, headers)
         }
         #[cfg(feature = "cohere")]
         Api::Cohere => {
-            let config =
-                configure(crate::cohere::CohereConfig::new(model), base_url, api_key_env, headers)?;
-            Ok(Arc::new(crate::cohere::Cohere::new(config)?))
+            build(crate::cohere::CohereConfig::new(model), base_url, api_key_env, headers)
         }
         #[allow(unreachable_patterns)]
         other => Err(missing_feature(other, model)),
@@ -250,12 +217,7 @@ fn remote(
 }
 
 fn missing_feature(api: Api, model: &str) -> Error {
-    let feature = match api {
-        Api::OpenAi => "openai",
-        Api::Anthropic => "anthropic",
-        Api::Gemini => "gemini",
-        Api::Cohere => "cohere",
-    };
+    let feature = api.feature();
     Error::config(format!(
         "{model} needs the `{feature}` backend, and this build has no `{feature}` feature"
     ))
@@ -268,10 +230,20 @@ mod tests {
     #[test]
     fn inline_names_give_their_backend() {
         let spec = ModelSpec::inline("ollama:llama3.2").unwrap();
-        assert_eq!((spec.backend(), spec.location()), ("openai", OLLAMA_BASE_URL.to_string()));
+        assert_eq!(
+            (spec.backend(), spec.location()),
+            ("openai", "http://localhost:11434/v1".to_string())
+        );
+        let Some(ModelSpec::Remote { api_key_env, base_url, .. }) = ModelSpec::inline("groq:x")
+        else {
+            panic!()
+        };
+        assert_eq!(api_key_env.as_deref(), Some("GROQ_API_KEY"));
+        assert_eq!(base_url.as_deref(), Some("https://api.groq.com/openai/v1"));
         assert_eq!(ModelSpec::inline("anthropic:claude-x").unwrap().backend(), "anthropic");
         assert_eq!(ModelSpec::inline("models/x.Q4_1.gguf").unwrap().backend(), "candle");
         assert_eq!(ModelSpec::inline("openai:"), None);
         assert_eq!(ModelSpec::inline("fast"), None);
+        assert_eq!(ModelSpec::inline("bard:x"), None);
     }
 }

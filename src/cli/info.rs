@@ -15,8 +15,9 @@ pub async fn models(context: &Context, load: bool) -> Outcome {
     list_downloaded();
     if config.models().next().is_none() {
         outln!(
-            "no models configured ({}); name one inline: openai:MODEL, anthropic:MODEL, gemini:MODEL, cohere:MODEL, ollama:MODEL, FILE.gguf, hf:OWNER/REPO/FILE.gguf",
-            where_from(config)
+            "no models configured ({}); name one inline: {}",
+            where_from(config),
+            anymodel::backends::providers::inline_forms()
         );
         return Ok(());
     }

@@ -84,3 +84,20 @@ pub struct Context {
 
 /// The result of a command.
 pub type Outcome = Result<(), Failure>;
+
+/// The providers known inline, for `--help`: each id with where its key comes from, or the
+/// address of a server on one's own machine.
+pub fn providers_help() -> String {
+    let rows = anymodel::backends::providers::PROVIDERS.iter().map(|provider| {
+        let key = provider.key_env.map_or_else(
+            || format!("no key, {}", provider.base_url),
+            |variable| format!("key from {variable}"),
+        );
+        format!("  {}:MODEL  ({key})", provider.id)
+    });
+    let rows: Vec<String> = rows.collect();
+    format!(
+        "Providers (PROVIDER:MODEL inline, or backend = \"PROVIDER\" in the config):\n{}",
+        rows.join("\n")
+    )
+}

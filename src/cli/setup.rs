@@ -16,9 +16,9 @@ use super::{Context, Failure, output};
 /// What the flags of `run` and `chat` say about the agent.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct AgentFlags {
-    /// The model: a name from the config, or inline as openai:MODEL, anthropic:MODEL,
-    /// gemini:MODEL, cohere:MODEL, ollama:MODEL or a path to a .gguf file (or its name in the
-    /// models folder). Default: $ANYMODEL_MODEL, then the agent's model, then default_model, then
+    /// The model: a name from the config, or inline as PROVIDER:MODEL (`openai:gpt-4o-mini`,
+    /// `ollama:llama3.2`; `anymodel --help` lists the providers) or a path to a .gguf file (or its
+    /// name in the models folder). Default: $ANYMODEL_MODEL, then the agent's model, then default_model, then
     /// the default local model (SmolLM2-135M-Instruct, fetched by scripts/fetch-model.sh).
     #[arg(short, long, value_name = "MODEL")]
     pub model: Option<String>,

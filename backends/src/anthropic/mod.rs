@@ -1,22 +1,21 @@
-//! The Anthropic Messages API backend.
+//! The Anthropic Messages API wire.
 
 mod request;
 mod response;
 
-use anymodel_core::{Capabilities, ChatRequest, ChatResponse, EventStream, Model, Result};
-use async_trait::async_trait;
+use anymodel_core::{Capabilities, ChatRequest, ChatResponse, Result};
+use serde_json::Value;
 
-use crate::http::{HttpClient, Remote, RemoteConfig, Secret, decode_stream};
-use response::{EventDecoder, Message};
+use crate::http::{Remote, RemoteConfig, RemoteModel, Secret, Wire};
 
 /// Anthropic's API, given as Anthropic's SDKs take it (`ANTHROPIC_BASE_URL`): the server's root,
 /// before `/v1/messages`.
-pub const ANTHROPIC_BASE_URL: &str = "https://api.anthropic.com";
+pub const ANTHROPIC_BASE_URL: &str = crate::providers::ANTHROPIC.base_url;
 /// The API version this backend speaks.
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
 
-/// How to reach one Anthropic model. The endpoint, key, headers and timeout come with
-/// [`RemoteConfig`]'s builder methods; the key is sent as `x-api-key`.
+/// One Anthropic model, and the wire it speaks. The endpoint, key, headers, timeout and
+/// capabilities come with [`RemoteConfig`]'s builder methods; the key is sent as `x-api-key`.
 #[derive(Debug, Clone)]
 pub struct AnthropicConfig {
     /// The server, as Anthropic's SDKs take it: its root, before `/v1/messages` (default
@@ -55,69 +54,52 @@ fn messages_path(base_url: &str) -> &'static str {
     if base_url.trim_end_matches('/').ends_with("/v1") { "messages" } else { "v1/messages" }
 }
 
-/// A model behind Anthropic's Messages API.
-#[derive(Debug, Clone)]
-pub struct Anthropic {
-    name: String,
-    model: String,
-    default_max_tokens: u32,
-    capabilities: Capabilities,
-    http: HttpClient,
-}
+impl Wire for AnthropicConfig {
+    type Reply = response::Message;
+    type Decoder = response::EventDecoder;
+    const PROVIDER: &'static str = crate::providers::ANTHROPIC.id;
 
-impl Anthropic {
-    /// Checks the configuration and prepares the client; nothing is sent yet.
-    pub fn new(config: AnthropicConfig) -> Result<Self> {
-        let mut own = vec![("anthropic-version", Secret::new(ANTHROPIC_VERSION))];
-        own.extend(config.remote.api_key.clone().map(|key| ("x-api-key", key)));
-        let http = HttpClient::new(&config.remote, messages_path(&config.remote.base_url), own)?;
-        Ok(Anthropic {
-            name: format!("anthropic:{}", config.model),
-            model: config.model,
-            default_max_tokens: config.default_max_tokens,
-            capabilities: Capabilities {
-                tools: true,
-                forced_tool_choice: true,
-                parallel_tool_calls: true,
-                json_output: false,
-                json_schema_output: false,
-                streaming: true,
-                context_window: Some(config.context_window),
-                penalties: false,
-            },
-            http,
-        })
+    fn endpoint(&self) -> &Remote {
+        &self.remote
     }
 
-    /// The JSON body this backend sends for `request` (the key travels in a header).
-    pub fn request_body(&self, request: &ChatRequest, stream: bool) -> serde_json::Value {
+    fn model(&self) -> &str {
+        &self.model
+    }
+
+    /// Tools (forced and parallel) and streaming, with the configured context window; the
+    /// Messages API has no JSON output mode and none of the local sampling options.
+    fn default_capabilities(&self) -> Capabilities {
+        Capabilities {
+            tools: true,
+            forced_tool_choice: true,
+            parallel_tool_calls: true,
+            json_output: false,
+            json_schema_output: false,
+            streaming: true,
+            context_window: Some(self.context_window),
+            penalties: false,
+        }
+    }
+
+    fn path(&self, _stream: bool) -> String {
+        messages_path(&self.remote.base_url).into()
+    }
+
+    fn auth(&self) -> Vec<(&'static str, Secret)> {
+        let mut own = vec![("anthropic-version", Secret::new(ANTHROPIC_VERSION))];
+        own.extend(self.remote.api_key.clone().map(|key| ("x-api-key", key)));
+        own
+    }
+
+    fn body(&self, request: &ChatRequest, stream: bool) -> Value {
         request::body(&self.model, request, stream, self.default_max_tokens)
     }
-}
 
-#[async_trait]
-impl Model for Anthropic {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        self.capabilities.clone()
-    }
-
-    async fn chat(&self, request: ChatRequest) -> Result<ChatResponse> {
-        self.capabilities.check(&self.name, &request)?;
-        let response = self.http.post(&self.request_body(&request, false)).await?;
-        Ok(self.http.json::<Message>(response).await?.into_response())
-    }
-
-    async fn stream(&self, request: ChatRequest) -> Result<EventStream> {
-        self.capabilities.check(&self.name, &request)?;
-        let response = self.http.post(&self.request_body(&request, true)).await?;
-        Ok(decode_stream(self.http.events(response), EventDecoder::default()))
-    }
-
-    fn preview(&self, request: &ChatRequest) -> Result<Option<String>> {
-        Ok(Some(crate::http::pretty(&self.request_body(request, true))))
+    fn reply(&self, reply: response::Message) -> Result<ChatResponse> {
+        Ok(reply.into_response())
     }
 }
+
+/// A model behind Anthropic's Messages API.
+pub type Anthropic = RemoteModel<AnthropicConfig>;

@@ -8,10 +8,10 @@ use anymodel_core::{
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::http::{SseEvent, WireDecoder, stream_error};
+use crate::http::{SseEvent, StreamDecoder, stream_error};
 
 #[derive(Deserialize)]
-pub(crate) struct Message {
+pub struct Message {
     #[serde(default)]
     content: Vec<Block>,
     stop_reason: Option<String>,
@@ -85,13 +85,13 @@ fn stop_reason(reason: Option<&str>) -> FinishReason {
 /// the tool calls only), `message_delta` carries the stop reason and output usage, and
 /// `message_stop` ends the stream.
 #[derive(Default)]
-pub(crate) struct EventDecoder {
+pub struct EventDecoder {
     /// Content block index → tool call index, for tool-use blocks.
     tool_blocks: BTreeMap<u64, usize>,
     stop_reason: Option<String>,
 }
 
-impl WireDecoder for EventDecoder {
+impl StreamDecoder for EventDecoder {
     fn decode(&mut self, event: SseEvent, out: &mut Vec<StreamEvent>) -> Result<bool> {
         let Some(data) = event.json()? else { return Ok(false) };
         let kind = data["type"].as_str().unwrap_or(event.event.as_str());

@@ -1,18 +1,18 @@
-//! Cohere's Chat API v2 (`/v2/chat`, streamed with `stream: true`).
+//! Cohere's Chat API v2 wire (`/v2/chat`, streamed with `stream: true`).
 
 mod wire;
 
-use anymodel_core::{Capabilities, ChatRequest, ChatResponse, EventStream, Model, Result};
-use async_trait::async_trait;
+use anymodel_core::{Capabilities, ChatRequest, ChatResponse, Result};
+use serde_json::Value;
 
-use crate::http::{HttpClient, Remote, RemoteConfig, decode_stream};
-use wire::{EventDecoder, Reply};
+use crate::http::{Remote, RemoteConfig, RemoteModel, Secret, Wire};
 
 /// Cohere's own API root.
-pub const COHERE_BASE_URL: &str = "https://api.cohere.com/v2";
+pub const COHERE_BASE_URL: &str = crate::providers::COHERE.base_url;
 
-/// How to reach one Cohere model. The endpoint, key, headers and timeout come with
-/// [`RemoteConfig`]'s builder methods (the key is sent as a bearer token).
+/// One Cohere model, and the wire it speaks. The endpoint, key, headers, timeout and
+/// capabilities come with [`RemoteConfig`]'s builder methods (the key is sent as a bearer
+/// token).
 #[derive(Debug, Clone)]
 pub struct CohereConfig {
     /// The API root, before `/chat`.
@@ -34,56 +34,41 @@ impl RemoteConfig for CohereConfig {
     }
 }
 
-/// A Cohere model.
-#[derive(Debug, Clone)]
-pub struct Cohere {
-    name: String,
-    model: String,
-    http: HttpClient,
-}
+impl Wire for CohereConfig {
+    type Reply = wire::Reply;
+    type Decoder = wire::EventDecoder;
+    const PROVIDER: &'static str = crate::providers::COHERE.id;
 
-impl Cohere {
-    /// Connects nothing yet: checks the configuration and prepares the client.
-    pub fn new(config: CohereConfig) -> Result<Self> {
-        let auth = config.remote.bearer();
-        Ok(Cohere {
-            name: format!("cohere:{}", config.model),
-            http: HttpClient::new(&config.remote, "chat", auth)?,
-            model: config.model,
-        })
+    fn endpoint(&self) -> &Remote {
+        &self.remote
     }
 
-    /// The JSON body this backend sends for `request` (the key travels in a header).
-    pub fn request_body(&self, request: &ChatRequest, stream: bool) -> serde_json::Value {
-        wire::body(&self.model, request, stream)
-    }
-}
-
-#[async_trait]
-impl Model for Cohere {
-    fn name(&self) -> &str {
-        &self.name
+    fn model(&self) -> &str {
+        &self.model
     }
 
     /// Everything but the local models' sampling options: tools (forced and parallel), JSON and
-    /// JSON Schema output, streaming.
-    fn capabilities(&self) -> Capabilities {
-        Capabilities { penalties: false, ..Capabilities::all() }
+    /// JSON Schema output, streaming; a context window of 256,000 tokens (Command A's).
+    fn default_capabilities(&self) -> Capabilities {
+        Capabilities { penalties: false, context_window: Some(256_000), ..Capabilities::all() }
     }
 
-    async fn chat(&self, request: ChatRequest) -> Result<ChatResponse> {
-        self.capabilities().check(&self.name, &request)?;
-        let response = self.http.post(&self.request_body(&request, false)).await?;
-        self.http.json::<Reply>(response).await?.into_response()
+    fn path(&self, _stream: bool) -> String {
+        "chat".into()
     }
 
-    async fn stream(&self, request: ChatRequest) -> Result<EventStream> {
-        self.capabilities().check(&self.name, &request)?;
-        let response = self.http.post(&self.request_body(&request, true)).await?;
-        Ok(decode_stream(self.http.events(response), EventDecoder))
+    fn auth(&self) -> Vec<(&'static str, Secret)> {
+        self.remote.bearer().into_iter().collect()
     }
 
-    fn preview(&self, request: &ChatRequest) -> Result<Option<String>> {
-        Ok(Some(crate::http::pretty(&self.request_body(request, true))))
+    fn body(&self, request: &ChatRequest, stream: bool) -> Value {
+        wire::body(&self.model, request, stream)
+    }
+
+    fn reply(&self, reply: wire::Reply) -> Result<ChatResponse> {
+        reply.into_response()
     }
 }
+
+/// A Cohere model.
+pub type Cohere = RemoteModel<CohereConfig>;

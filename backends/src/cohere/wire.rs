@@ -7,7 +7,7 @@ use anymodel_core::{
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::http::{SseEvent, WireDecoder, set_if, stream_error};
+use crate::http::{SseEvent, StreamDecoder, set_if, stream_error};
 use crate::schema::{Dialect, adapt};
 
 /// The JSON body of a chat request. Cohere's `tool_choice` knows only REQUIRED and NONE, so a
@@ -96,7 +96,7 @@ fn message(message: &Message) -> Value {
 }
 
 #[derive(Deserialize)]
-pub(crate) struct Reply {
+pub struct Reply {
     finish_reason: Option<String>,
     #[serde(default)]
     message: WireMessage,
@@ -199,9 +199,9 @@ impl Reply {
 /// tool-calling reply), `tool-call-start` / `-delta` / `-end`, and `message-end` with the finish
 /// reason and usage.
 #[derive(Default)]
-pub(crate) struct EventDecoder;
+pub struct EventDecoder;
 
-impl WireDecoder for EventDecoder {
+impl StreamDecoder for EventDecoder {
     fn decode(&mut self, event: SseEvent, out: &mut Vec<StreamEvent>) -> Result<bool> {
         let Some(data) = event.json()? else { return Ok(false) };
         let index =

@@ -1,19 +1,20 @@
-//! Google's Gemini API (`generateContent`, and `streamGenerateContent?alt=sse` for streams).
+//! Google's Gemini API wire (`generateContent`, and `streamGenerateContent?alt=sse` for
+//! streams).
 
 mod request;
 mod response;
 
-use anymodel_core::{Capabilities, ChatRequest, ChatResponse, EventStream, Model, Result};
-use async_trait::async_trait;
+use anymodel_core::{Capabilities, ChatRequest, ChatResponse, Result};
+use serde_json::Value;
 
-use crate::http::{HttpClient, Remote, RemoteConfig, decode_stream};
-use response::{ChunkDecoder, Reply};
+use crate::http::{Remote, RemoteConfig, RemoteModel, Secret, Wire};
 
 /// Gemini's own API root.
-pub const GEMINI_BASE_URL: &str = "https://generativelanguage.googleapis.com/v1beta";
+pub const GEMINI_BASE_URL: &str = crate::providers::GEMINI.base_url;
 
-/// How to reach one Gemini model. The endpoint, key, headers and timeout come with
-/// [`RemoteConfig`]'s builder methods (the key is sent as `x-goog-api-key`).
+/// One Gemini model, and the wire it speaks. The endpoint, key, headers, timeout and
+/// capabilities come with [`RemoteConfig`]'s builder methods (the key is sent as
+/// `x-goog-api-key`).
 #[derive(Debug, Clone)]
 pub struct GeminiConfig {
     /// The API root, before `models/…`.
@@ -35,65 +36,46 @@ impl RemoteConfig for GeminiConfig {
     }
 }
 
-/// A Gemini model.
-#[derive(Debug, Clone)]
-pub struct Gemini {
-    name: String,
-    whole: HttpClient,
-    streamed: HttpClient,
-}
+impl Wire for GeminiConfig {
+    type Reply = response::Reply;
+    type Decoder = response::ChunkDecoder;
+    const PROVIDER: &'static str = crate::providers::GEMINI.id;
 
-impl Gemini {
-    /// Connects nothing yet: checks the configuration and prepares the clients.
-    pub fn new(config: GeminiConfig) -> Result<Self> {
-        let auth = || config.remote.api_key.clone().map(|key| ("x-goog-api-key", key));
-        let model = &config.model;
-        Ok(Gemini {
-            name: format!("gemini:{model}"),
-            whole: HttpClient::new(
-                &config.remote,
-                &format!("models/{model}:generateContent"),
-                auth(),
-            )?,
-            streamed: HttpClient::new(
-                &config.remote,
-                &format!("models/{model}:streamGenerateContent?alt=sse"),
-                auth(),
-            )?,
-        })
+    fn endpoint(&self) -> &Remote {
+        &self.remote
     }
 
-    /// The JSON body this backend sends for `request` (the key travels in a header).
-    pub fn request_body(&self, request: &ChatRequest) -> serde_json::Value {
-        request::body(request)
-    }
-}
-
-#[async_trait]
-impl Model for Gemini {
-    fn name(&self) -> &str {
-        &self.name
+    fn model(&self) -> &str {
+        &self.model
     }
 
     /// Everything but the local models' sampling options: tools (forced and parallel), JSON and
-    /// JSON Schema output, streaming.
-    fn capabilities(&self) -> Capabilities {
-        Capabilities { penalties: false, ..Capabilities::all() }
+    /// JSON Schema output, streaming; a context window of 1,048,576 tokens (Gemini 2's).
+    fn default_capabilities(&self) -> Capabilities {
+        Capabilities { penalties: false, context_window: Some(1_048_576), ..Capabilities::all() }
     }
 
-    async fn chat(&self, request: ChatRequest) -> Result<ChatResponse> {
-        self.capabilities().check(&self.name, &request)?;
-        let response = self.whole.post(&self.request_body(&request)).await?;
-        self.whole.json::<Reply>(response).await?.into_response()
+    fn path(&self, stream: bool) -> String {
+        let model = &self.model;
+        match stream {
+            false => format!("models/{model}:generateContent"),
+            true => format!("models/{model}:streamGenerateContent?alt=sse"),
+        }
     }
 
-    async fn stream(&self, request: ChatRequest) -> Result<EventStream> {
-        self.capabilities().check(&self.name, &request)?;
-        let response = self.streamed.post(&self.request_body(&request)).await?;
-        Ok(decode_stream(self.streamed.events(response), ChunkDecoder::default()))
+    fn auth(&self) -> Vec<(&'static str, Secret)> {
+        self.remote.api_key.clone().map(|key| ("x-goog-api-key", key)).into_iter().collect()
     }
 
-    fn preview(&self, request: &ChatRequest) -> Result<Option<String>> {
-        Ok(Some(crate::http::pretty(&self.request_body(request))))
+    /// The same body whole or streamed: the endpoint says which.
+    fn body(&self, request: &ChatRequest, _stream: bool) -> Value {
+        request::body(request)
+    }
+
+    fn reply(&self, reply: response::Reply) -> Result<ChatResponse> {
+        reply.into_response()
     }
 }
+
+/// A Gemini model.
+pub type Gemini = RemoteModel<GeminiConfig>;

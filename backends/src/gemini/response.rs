@@ -7,11 +7,11 @@ use anymodel_core::{
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::http::{SseEvent, WireDecoder, stream_error};
+use crate::http::{SseEvent, StreamDecoder, stream_error};
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct Reply {
+pub struct Reply {
     #[serde(default)]
     candidates: Vec<Candidate>,
     #[serde(default)]
@@ -121,13 +121,13 @@ impl Reply {
 /// Decodes `streamGenerateContent?alt=sse`: every event is a partial reply; the stream has no
 /// end marker, so it is complete when a chunk has carried a finish reason.
 #[derive(Default)]
-pub(crate) struct ChunkDecoder {
+pub struct ChunkDecoder {
     calls: usize,
     finish: Option<String>,
     usage: Option<WireUsage>,
 }
 
-impl WireDecoder for ChunkDecoder {
+impl StreamDecoder for ChunkDecoder {
     fn decode(&mut self, event: SseEvent, out: &mut Vec<StreamEvent>) -> Result<bool> {
         let Some(value) = event.json()? else { return Ok(false) };
         if value.get("error").is_some() {

@@ -3,16 +3,17 @@
 //! core stream events.
 
 mod errors;
+mod model;
 mod remote;
 mod secret;
 mod sse;
 mod transport;
 
 pub(crate) use errors::stream_error;
+pub use model::{RemoteModel, Wire};
 pub use remote::{Remote, RemoteConfig};
 pub use secret::Secret;
-pub(crate) use sse::{SseEvent, WireDecoder, decode_stream};
-pub(crate) use transport::HttpClient;
+pub use sse::{SseEvent, StreamDecoder};
 
 /// Sets `key` in a request body when there is a value: options the caller left unset are not
 /// sent, so servers apply their own defaults (and servers that reject an option only see it

@@ -2,12 +2,12 @@
 
 use std::time::Duration;
 
-use anymodel_core::Result;
+use anymodel_core::{Capabilities, Result};
 
 use super::secret::Secret;
 
-/// The endpoint, credentials, extra headers and silence limit of a remote backend. Its `Debug`
-/// shows no secret.
+/// The endpoint, credentials, extra headers, silence limit and capabilities of a remote model.
+/// Its `Debug` shows no secret.
 #[derive(Debug, Clone)]
 pub struct Remote {
     /// The API root, before the endpoint's own path.
@@ -19,6 +19,9 @@ pub struct Remote {
     /// The longest the server may stay silent (before replying, or between stream chunks)
     /// before the call fails as transient. Default 120 s.
     pub timeout: Duration,
+    /// What the model supports, when it is not what its provider's wire assumes (a server that
+    /// has no JSON Schema output, say); `None` keeps the wire's.
+    pub capabilities: Option<Capabilities>,
 }
 
 impl Remote {
@@ -29,6 +32,7 @@ impl Remote {
             api_key: None,
             headers: Vec::new(),
             timeout: Duration::from_secs(120),
+            capabilities: None,
         }
     }
 
@@ -78,6 +82,13 @@ pub trait RemoteConfig: Sized {
     /// Sets the silence limit.
     fn timeout(mut self, timeout: Duration) -> Self {
         self.remote().timeout = timeout;
+        self
+    }
+
+    /// Declares what the model supports, in place of what its provider's wire assumes: servers
+    /// that speak one format differ in what they implement.
+    fn capabilities(mut self, capabilities: Capabilities) -> Self {
+        self.remote().capabilities = Some(capabilities);
         self
     }
 }

@@ -1,5 +1,5 @@
 //! Server-sent events: parsed by `eventsource-stream`, bounded by the silence limit, and decoded
-//! into core stream events by a per-provider [`WireDecoder`].
+//! into core stream events by a per-provider [`StreamDecoder`].
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -12,14 +12,16 @@ use super::errors;
 
 /// One server-sent event: its `event:` name (empty when none) and its `data:`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct SseEvent {
-    pub(crate) event: String,
-    pub(crate) data: String,
+pub struct SseEvent {
+    /// The `event:` field; empty when the server sent none.
+    pub event: String,
+    /// The `data:` lines, joined by newlines.
+    pub data: String,
 }
 
 impl SseEvent {
     /// The event's data as JSON; `None` for an event without data (a keep-alive).
-    pub(crate) fn json(&self) -> Result<Option<serde_json::Value>> {
+    pub fn json(&self) -> Result<Option<serde_json::Value>> {
         if self.data.trim().is_empty() {
             return Ok(None);
         }
@@ -50,7 +52,7 @@ pub(crate) fn sse_events<B: AsRef<[u8]> + Send + 'static>(
 }
 
 /// Turns one provider's server-sent events into core stream events.
-pub(crate) trait WireDecoder: Send + 'static {
+pub trait StreamDecoder: Send + 'static {
     /// Decodes one event, pushing what it means onto `out`; returns whether it was the
     /// provider's end-of-stream event.
     fn decode(&mut self, event: SseEvent, out: &mut Vec<StreamEvent>) -> Result<bool>;
@@ -69,7 +71,7 @@ struct Decoding<S, D> {
 
 /// The core event stream of a provider's event stream. It ends after the provider's end event
 /// (whatever follows is not read), and fails at the first error.
-pub(crate) fn decode_stream<D: WireDecoder>(
+pub(crate) fn decode_stream<D: StreamDecoder>(
     events: impl Stream<Item = Result<SseEvent>> + Send + 'static,
     decoder: D,
 ) -> EventStream {

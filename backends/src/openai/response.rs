@@ -10,10 +10,10 @@ use anymodel_core::{
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::http::{SseEvent, WireDecoder, stream_error};
+use crate::http::{SseEvent, StreamDecoder, stream_error};
 
 #[derive(Deserialize)]
-pub(crate) struct Completion {
+pub struct Completion {
     #[serde(default)]
     choices: Vec<Choice>,
     usage: Option<WireUsage>,
@@ -152,7 +152,7 @@ struct DeltaFunction {
 /// Decodes a Chat Completions stream. The finish reason is held back until the stream's end
 /// (`[DONE]`), so that the usage-only chunk which follows it is still reported before `Finish`.
 #[derive(Default)]
-pub(crate) struct ChunkDecoder {
+pub struct ChunkDecoder {
     started: BTreeSet<usize>,
     finish_reason: Option<String>,
     saw_finish: bool,
@@ -186,7 +186,7 @@ impl ChunkDecoder {
     }
 }
 
-impl WireDecoder for ChunkDecoder {
+impl StreamDecoder for ChunkDecoder {
     fn decode(&mut self, event: SseEvent, out: &mut Vec<StreamEvent>) -> Result<bool> {
         if event.data.trim() == "[DONE]" {
             self.close(out);

@@ -1,0 +1,114 @@
+//! One remote model over any provider's wire: the HTTP calls, the capability check, the stream
+//! decoding and the request preview are written once here, and each provider's module holds only
+//! its [`Wire`], the mapping between core types and its JSON.
+
+use std::fmt;
+
+use anymodel_core::{Capabilities, ChatRequest, ChatResponse, EventStream, Model, Result};
+use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::remote::{Remote, RemoteConfig};
+use super::secret::Secret;
+use super::sse::{StreamDecoder, decode_stream};
+use super::transport::HttpClient;
+
+/// One provider's API as data in and data out, with no I/O: where a request goes, how it is
+/// authenticated, its JSON body, and how a whole reply and a stream's events decode. A type that
+/// implements it is also the configuration of one model on that API ([`RemoteConfig`]'s builder
+/// methods set the endpoint), and [`RemoteModel`] makes it a [`Model`].
+pub trait Wire: RemoteConfig + Clone + fmt::Debug + Send + Sync + 'static {
+    /// A whole (not streamed) reply's JSON.
+    type Reply: DeserializeOwned + Send;
+    /// Decodes the events of a streamed reply.
+    type Decoder: StreamDecoder + Default;
+
+    /// The provider's id, the first part of the model's name (`openai` in `openai:gpt-4o`).
+    const PROVIDER: &'static str;
+
+    /// The endpoint, key, headers, silence limit and capability override.
+    fn endpoint(&self) -> &Remote;
+
+    /// The model's name on the server.
+    fn model(&self) -> &str;
+
+    /// What the model supports when the configuration does not say otherwise.
+    fn default_capabilities(&self) -> Capabilities;
+
+    /// The endpoint's path below the base URL, for a whole reply or a stream.
+    fn path(&self, stream: bool) -> String;
+
+    /// The headers that authenticate a request with the configured key (none without one).
+    fn auth(&self) -> Vec<(&'static str, Secret)>;
+
+    /// The JSON body for `request`.
+    fn body(&self, request: &ChatRequest, stream: bool) -> Value;
+
+    /// The core reply of a whole reply; a reply that says it failed is an error.
+    fn reply(&self, reply: Self::Reply) -> Result<ChatResponse>;
+}
+
+/// A model behind a remote API, speaking it through its [`Wire`]. Every request is checked
+/// against the model's capabilities before anything is sent; errors, including those that
+/// arrive inside a stream, are classed the same way for every provider.
+#[derive(Debug, Clone)]
+pub struct RemoteModel<W> {
+    name: String,
+    wire: W,
+    capabilities: Capabilities,
+    whole: HttpClient,
+    streamed: HttpClient,
+}
+
+impl<W: Wire> RemoteModel<W> {
+    /// Connects nothing yet: checks the configuration (the URL, the headers) and prepares the
+    /// client.
+    pub fn new(wire: W) -> Result<Self> {
+        let remote = wire.endpoint();
+        let whole = HttpClient::new(remote, &wire.path(false), wire.auth())?;
+        let streamed = HttpClient::new(remote, &wire.path(true), wire.auth())?;
+        let capabilities =
+            remote.capabilities.clone().unwrap_or_else(|| wire.default_capabilities());
+        Ok(RemoteModel {
+            name: format!("{}:{}", W::PROVIDER, wire.model()),
+            wire,
+            capabilities,
+            whole,
+            streamed,
+        })
+    }
+
+    /// The JSON body this model sends for `request`: what `--show-prompt` prints, since keys
+    /// travel in headers and never in the body.
+    pub fn request_body(&self, request: &ChatRequest, stream: bool) -> Value {
+        self.wire.body(request, stream)
+    }
+}
+
+#[async_trait]
+impl<W: Wire> Model for RemoteModel<W> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.capabilities.clone()
+    }
+
+    async fn chat(&self, request: ChatRequest) -> Result<ChatResponse> {
+        self.capabilities.check(&self.name, &request)?;
+        let response = self.whole.post(&self.request_body(&request, false)).await?;
+        self.wire.reply(self.whole.json::<W::Reply>(response).await?)
+    }
+
+    async fn stream(&self, request: ChatRequest) -> Result<EventStream> {
+        self.capabilities.check(&self.name, &request)?;
+        let response = self.streamed.post(&self.request_body(&request, true)).await?;
+        Ok(decode_stream(self.streamed.events(response), W::Decoder::default()))
+    }
+
+    fn preview(&self, request: &ChatRequest) -> Result<Option<String>> {
+        Ok(Some(super::pretty(&self.request_body(request, true))))
+    }
+}

@@ -1,0 +1,117 @@
+//! The remote providers anymodel knows by name: one row each, read by the inline names
+//! (`groq:MODEL`), the config file (`backend = "groq"`), help texts and error messages. A
+//! provider that speaks a wire anymodel has (most speak OpenAI's) is one row here.
+
+/// A remote wire format: how requests and replies are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// OpenAI's Chat Completions (OpenAI, Ollama, vLLM, llama-server, ...).
+    OpenAi,
+    /// Anthropic's Messages API.
+    Anthropic,
+    /// Google's Gemini API.
+    Gemini,
+    /// Cohere's Chat API v2.
+    Cohere,
+}
+
+impl Api {
+    /// The cargo feature that builds this wire (of `anymodel-backends`, and of the facade).
+    pub fn feature(self) -> &'static str {
+        self.home().id
+    }
+
+    /// The provider whose own API this wire is (the first row that speaks it).
+    pub fn home(self) -> &'static Provider {
+        match self {
+            Api::OpenAi => &OPENAI,
+            Api::Anthropic => &ANTHROPIC,
+            Api::Gemini => &GEMINI,
+            Api::Cohere => &COHERE,
+        }
+    }
+}
+
+/// One provider: its id (the inline prefix and the config's `backend`), its wire, where it is
+/// and where its key is read from.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Provider {
+    /// The name in `ID:MODEL` and `backend = "ID"`.
+    pub id: &'static str,
+    /// The wire format it speaks.
+    pub api: Api,
+    /// Its API root, as its own SDK takes it (`ANTHROPIC_BASE_URL` has no `/v1`, OpenAI's has).
+    pub base_url: &'static str,
+    /// The environment variable its SDKs read the key from; `None` for a server on one's own
+    /// machine that needs none.
+    pub key_env: Option<&'static str>,
+}
+
+const fn row(
+    id: &'static str,
+    api: Api,
+    base_url: &'static str,
+    key_env: Option<&'static str>,
+) -> Provider {
+    Provider { id, api, base_url, key_env }
+}
+
+/// OpenAI's own API.
+pub const OPENAI: Provider =
+    row("openai", Api::OpenAi, "https://api.openai.com/v1", Some("OPENAI_API_KEY"));
+/// Anthropic's own API.
+pub const ANTHROPIC: Provider =
+    row("anthropic", Api::Anthropic, "https://api.anthropic.com", Some("ANTHROPIC_API_KEY"));
+/// Google's Gemini API.
+pub const GEMINI: Provider = row(
+    "gemini",
+    Api::Gemini,
+    "https://generativelanguage.googleapis.com/v1beta",
+    Some("GEMINI_API_KEY"),
+);
+/// Cohere's own API.
+pub const COHERE: Provider =
+    row("cohere", Api::Cohere, "https://api.cohere.com/v2", Some("COHERE_API_KEY"));
+
+/// Every provider known by name, the four wires' own first.
+pub const PROVIDERS: &[Provider] = &[
+    OPENAI,
+    ANTHROPIC,
+    GEMINI,
+    COHERE,
+    row("ollama", Api::OpenAi, "http://localhost:11434/v1", None),
+    row("vllm", Api::OpenAi, "http://localhost:8000/v1", None),
+    row("mistral", Api::OpenAi, "https://api.mistral.ai/v1", Some("MISTRAL_API_KEY")),
+    row("groq", Api::OpenAi, "https://api.groq.com/openai/v1", Some("GROQ_API_KEY")),
+    row("openrouter", Api::OpenAi, "https://openrouter.ai/api/v1", Some("OPENROUTER_API_KEY")),
+    row("deepseek", Api::OpenAi, "https://api.deepseek.com/v1", Some("DEEPSEEK_API_KEY")),
+    row("together", Api::OpenAi, "https://api.together.xyz/v1", Some("TOGETHER_API_KEY")),
+];
+
+/// The provider with this id.
+pub fn provider(id: &str) -> Option<&'static Provider> {
+    PROVIDERS.iter().find(|provider| provider.id == id)
+}
+
+/// The inline forms of model names, for help texts and errors: `openai:MODEL, ...`.
+pub fn inline_forms() -> String {
+    let remote = PROVIDERS.iter().map(|p| format!("{}:MODEL", p.id));
+    let local = ["FILE.gguf".to_string(), "hf:OWNER/REPO/FILE.gguf".to_string()];
+    remote.chain(local).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_base_urls_parse_as_urls() {
+        for (i, provider) in PROVIDERS.iter().enumerate() {
+            assert!(PROVIDERS[..i].iter().all(|p| p.id != provider.id), "{}", provider.id);
+            assert!(provider.base_url.starts_with("http"), "{}", provider.id);
+            assert!(!provider.base_url.ends_with('/'), "{}", provider.id);
+        }
+        assert_eq!(provider("groq").map(|p| p.api), Some(Api::OpenAi));
+        assert!(inline_forms().starts_with("openai:MODEL, anthropic:MODEL"));
+    }
+}

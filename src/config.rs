@@ -50,7 +50,9 @@ use std::sync::Arc;
 use anymodel_backends::layers::{Retry, RetryPolicy, RouterPolicy, Spread};
 use anymodel_backends::providers::{PROVIDERS, provider};
 use anymodel_backends::spec::ModelSpec;
-use anymodel_core::{Error, Model, Sampling};
+use anymodel_core::{Agent, AgentBuilder, Error, Limits, Model, Sampling};
+use anymodel_tools::builtin::HttpLimits;
+use anymodel_tools::registry::{self, HttpSettings, ToolSettings};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
@@ -72,10 +74,6 @@ pub fn backends() -> Vec<&'static str> {
     let providers = PROVIDERS.iter().map(|provider| provider.id);
     std::iter::once("candle").chain(providers).chain(["fallback", "router"]).collect()
 }
-
-/// The built-in tools an agent may name.
-pub const TOOLS: [&str; 6] =
-    ["search_documents", "read_file", "list_files", "http_get", "calculator", "current_time"];
 
 /// `[models.NAME]`: every option any backend has; which apply is checked per backend.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -222,6 +220,21 @@ pub struct AgentEntry {
     pub max_tool_calls: Option<usize>,
 }
 
+impl AgentEntry {
+    /// Its tools by name, in order and once each: those it lists, and `search_documents` when it
+    /// names an index.
+    pub fn tool_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        let search = self.index.is_some().then(|| "search_documents".to_string());
+        for name in self.tools.iter().cloned().chain(search) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        names
+    }
+}
+
 /// `[indexes.NAME]`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -351,12 +364,12 @@ impl Config {
         }
         for (name, entry) in &config.file.agents {
             let agent = entry.get_ref();
-            if let Some(unknown) = agent.tools.iter().find(|t| !TOOLS.contains(&t.as_str())) {
+            if let Some(unknown) = agent.tools.iter().find(|t| registry::builtin(t).is_none()) {
                 return Err(at(
                     entry.span(),
                     format!(
                         "[agents.{name}]: unknown tool `{unknown}`; the tools are {}",
-                        TOOLS.join(", ")
+                        registry::names().join(", ")
                     ),
                 ));
             }
@@ -476,6 +489,81 @@ impl Config {
             files.root = self.relative(&files.root);
         }
         tools
+    }
+
+    /// The settings that confine the built-in tools, as `[tools]` gives them, with `index` (a
+    /// configured index's name, or a folder) as the one `search_documents` searches.
+    pub fn tool_settings(&self, index: Option<&str>) -> ToolSettings {
+        let tools = self.tools();
+        let http = tools.http.map(|http| {
+            let defaults = HttpLimits::default();
+            HttpSettings {
+                allowed_hosts: http.allowed_hosts,
+                limits: HttpLimits {
+                    max_bytes: http.max_bytes.unwrap_or(defaults.max_bytes),
+                    timeout: http
+                        .timeout_secs
+                        .map_or(defaults.timeout, std::time::Duration::from_secs),
+                },
+            }
+        });
+        ToolSettings {
+            files_root: tools.files.map(|files| files.root),
+            http,
+            index: index.map(|name| self.index_folder(name)),
+        }
+    }
+
+    /// The model an agent runs on when no one names another: `$ANYMODEL_MODEL`, else the
+    /// agent's `model`, else `default_model`, else the default local model from the models
+    /// folder (an error saying how to fetch it when it is not there).
+    pub fn model_name(&self, agent: Option<&AgentEntry>) -> Result<String, Error> {
+        std::env::var("ANYMODEL_MODEL")
+            .ok()
+            .filter(|m| !m.is_empty())
+            .or_else(|| agent.and_then(|a| a.model.clone()))
+            .or_else(|| self.default_model())
+            .or_else(|| anymodel_backends::store::default_model().map(|p| p.display().to_string()))
+            .ok_or_else(|| Error::config(anymodel_backends::store::missing_default_model()))
+    }
+
+    /// An agent over `model` as `entry` describes it: its system prompt, its tools (made from
+    /// `[tools]`, `search_documents` over its index) and its limits. A builder, so that the
+    /// caller can add what it decides itself (sampling, tool choice, hooks).
+    pub fn agent_builder(
+        &self,
+        entry: &AgentEntry,
+        model: Arc<dyn Model>,
+    ) -> Result<AgentBuilder, Error> {
+        let settings = self.tool_settings(entry.index.as_deref());
+        let mut builder = Agent::builder(model);
+        for name in entry.tool_names() {
+            builder = builder.shared_tool(registry::make(&name, &settings)?);
+        }
+        if let Some(system) = &entry.system {
+            builder = builder.system(system.clone());
+        }
+        let mut limits = Limits::default();
+        if let Some(steps) = entry.max_steps {
+            limits.max_steps = steps;
+        }
+        if let Some(calls) = entry.max_tool_calls {
+            limits.max_tool_calls = calls;
+        }
+        Ok(builder.limits(limits))
+    }
+
+    /// Builds the agent `[agents.NAME]`: its model (as [`Config::build_model`] builds it, chosen
+    /// as [`Config::model_name`] says), system prompt, tools, index and limits; the same agent
+    /// the CLI runs with `--agent NAME`.
+    pub async fn build_agent(&self, name: &str) -> Result<Agent, Error> {
+        let entry = self.agent(name).ok_or_else(|| {
+            Error::config(format!(
+                "unknown agent `{name}`: agents are defined as [agents.NAME] in the config"
+            ))
+        })?;
+        let model = self.build_model(&self.model_name(Some(entry))?).await?;
+        self.agent_builder(entry, model)?.build()
     }
 
     /// What `name` stands for: a configured model, or an inline name (`openai:MODEL`,

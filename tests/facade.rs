@@ -135,3 +135,48 @@ async fn retries_sit_where_the_config_puts_them() {
     assert!(model.chat(anymodel::ChatRequest::user("hi")).await.is_err());
     assert_eq!((calls(&one).await, calls(&two).await), (3, 0));
 }
+
+/// `Config::build_agent` gives the agent `[agents.NAME]` describes, as the CLI runs it: its
+/// model, system prompt and built-in tools, which it calls.
+#[tokio::test]
+async fn a_config_built_agent_has_its_model_prompt_and_tools() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+    let server = MockServer::start().await;
+    let reply = |message: serde_json::Value, finish: &str| serde_json::json!({"choices": [{"index": 0, "message": message, "finish_reason": finish}]});
+    let call = reply(
+        serde_json::json!({"role": "assistant", "content": null, "tool_calls": [{"id": "c1",
+            "type": "function", "function": {"name": "calculator", "arguments": "{\"expression\": \"12*7\"}"}}]}),
+        "tool_calls",
+    );
+    let answer = reply(serde_json::json!({"role": "assistant", "content": "84"}), "stop");
+    Mock::given(method("POST"))
+        .respond_with(move |request: &Request| {
+            let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap_or_default();
+            let answered = body["messages"].as_array().is_some_and(|m| m.len() > 2);
+            ResponseTemplate::new(200).set_body_json(if answered { &answer } else { &call })
+        })
+        .mount(&server)
+        .await;
+    let text = format!(
+        "[models.m]\nbackend = \"openai\"\nmodel = \"m\"\nbase_url = \"{}/v1\"\n\n\
+         [agents.maths]\nmodel = \"m\"\nsystem = \"Use the calculator.\"\ntools = [\"calculator\"]\nmax_steps = 3\n",
+        server.uri()
+    );
+    let config =
+        anymodel::config::Config::parse(std::path::Path::new("anymodel.toml"), &text).unwrap();
+    let agent = config.build_agent("maths").await.unwrap();
+    assert_eq!(agent.tools().names(), ["calculator"]);
+    assert_eq!(agent.limits().max_steps, 3);
+    let run = agent.run("What is 12 times 7?").await.unwrap();
+    assert_eq!(run.answer, "84");
+    let invocation = &run.steps[0].tool_calls[0];
+    assert_eq!(invocation.result.as_ref().ok(), Some(&serde_json::json!("84")));
+    let requests = server.received_requests().await.unwrap_or_default();
+    let first: serde_json::Value = serde_json::from_slice(&requests[0].body).unwrap();
+    assert_eq!(first["messages"][0]["content"], "Use the calculator.");
+    assert_eq!(first["tools"][0]["function"]["name"], "calculator");
+
+    let error = config.build_agent("nope").await.err().map(|e| e.to_string());
+    assert!(error.is_some_and(|e| e.contains("unknown agent `nope`")));
+}

@@ -151,7 +151,7 @@ pub trait Model: Send + Sync {
     /// What the model would receive for `request`, for a person to read: a local model's
     /// rendered prompt, a remote one's request body (keys travel in headers, never here).
     /// `None` (the default) when the backend cannot say.
-    fn preview(&self, request: &ChatRequest) -> Result<Option<String>> {
+    async fn preview(&self, request: &ChatRequest) -> Result<Option<String>> {
         let _ = request;
         Ok(None)
     }
@@ -177,8 +177,8 @@ macro_rules! forward_model {
                 (**self).stream(request).await
             }
 
-            fn preview(&self, request: &ChatRequest) -> Result<Option<String>> {
-                (**self).preview(request)
+            async fn preview(&self, request: &ChatRequest) -> Result<Option<String>> {
+                (**self).preview(request).await
             }
         }
     };

@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use anymodel::config::{Config, Resolved, TEMPLATE, TOOLS};
+use anymodel::config::{Config, Resolved, TEMPLATE};
+use anymodel::tools::registry::BUILTINS;
 
 use super::output::{out, outln};
 use super::{Context, Failure, Outcome, setup};
@@ -96,48 +97,38 @@ async fn reachable(url: &str) -> Result<(), String> {
 
 /// Lists the built-in tools with their JSON Schemas, noting those the configuration leaves off.
 pub fn tools(context: &Context, json: bool) -> Outcome {
-    let mut listed = Vec::new();
-    // search_documents is shown over a throwaway index: its schema does not depend on it.
-    let probe = tempfile_index();
-    let index = probe.as_ref().map(|(_, path)| path.to_string_lossy().into_owned());
-    for name in TOOLS {
-        match setup::tool(context, name, index.as_deref()) {
-            Ok(tool) => {
-                listed.push((name, Some(tool.description().to_string()), tool.parameters(), None))
-            }
-            Err(Failure::Usage(why) | Failure::Run(why)) => {
-                listed.push((name, None, serde_json::Value::Null, Some(why)))
-            }
-        }
-    }
+    let settings = context.config.tool_settings(None);
+    let listed: Vec<_> = BUILTINS
+        .iter()
+        .map(|tool| {
+            // search_documents is on wherever an index is named; the others as `[tools]` says.
+            let off = match tool.name {
+                "search_documents" => None,
+                _ => tool.make(&settings).err().map(|why| why.to_string()),
+            };
+            (tool, off)
+        })
+        .collect();
     if json {
         let tools: Vec<_> = listed
             .iter()
-            .map(|(name, description, schema, off)| {
-                serde_json::json!({"name": name, "description": description, "parameters": schema, "off": off})
+            .map(|(tool, off)| {
+                serde_json::json!({"name": tool.name, "description": tool.description, "parameters": tool.parameters(), "off": off})
             })
             .collect();
         outln!("{}", serde_json::to_string_pretty(&tools).unwrap_or_default());
         return Ok(());
     }
-    for (name, description, schema, off) in listed {
+    for (tool, off) in listed {
         match off {
             None => {
-                outln!("{name}: {}", description.unwrap_or_default());
-                outln!("  {}", serde_json::to_string(&schema).unwrap_or_default());
+                outln!("{}: {}", tool.name, tool.description);
+                outln!("  {}", serde_json::to_string(&tool.parameters()).unwrap_or_default());
             }
-            Some(why) => outln!("{name}: off: {why}"),
+            Some(why) => outln!("{}: off: {why}", tool.name),
         }
     }
     Ok(())
-}
-
-/// An empty index in a temporary folder, to describe the search tool.
-fn tempfile_index() -> Option<(tempfile::TempDir, PathBuf)> {
-    let temp = tempfile::tempdir().ok()?;
-    let path = temp.path().join("index");
-    anymodel::tools::index::KnowledgeIndex::create(&path).ok()?;
-    Some((temp, path))
 }
 
 fn where_from(config: &Config) -> String {

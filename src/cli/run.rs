@@ -61,23 +61,6 @@ fn prompt(words: &[String]) -> Result<String, Failure> {
     Ok(prompt)
 }
 
-/// The request the model receives first for `input`: the agent's, with `--rag`'s passages in
-/// it (what `--show-prompt` shows).
-async fn first_request(
-    prepared: &setup::Prepared,
-    input: Vec<Message>,
-) -> Result<anymodel::ChatRequest, Failure> {
-    let request = prepared.agent.first_request(input);
-    match &prepared.rag {
-        Some(index) => {
-            let augmented =
-                anymodel::tools::RetrievalAugmented::new(prepared.model.clone(), index.clone());
-            Ok(augmented.augment(request).await?)
-        }
-        None => Ok(request),
-    }
-}
-
 /// Runs `run`.
 pub async fn run(context: &Context, args: RunArgs) -> Outcome {
     let prompt = prompt(&args.prompt)?;
@@ -85,8 +68,9 @@ pub async fn run(context: &Context, args: RunArgs) -> Outcome {
     let agent = &prepared.agent;
     let input = vec![Message::user(prompt)];
     if args.show_prompt {
-        let request = first_request(&prepared, input).await?;
-        return match prepared.model.preview(&request)? {
+        // The agent's model: with `--rag`, its preview has the passages in it.
+        let request = agent.first_request(input);
+        return match agent.model().preview(&request).await? {
             Some(text) => {
                 outln!("{text}");
                 Ok(())

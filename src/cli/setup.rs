@@ -2,14 +2,11 @@
 //! `chat`.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use anymodel::tools::builtin::{
-    Calculator, CurrentTime, FileRoot, HttpGet, HttpLimits, ListFiles, ReadFile,
-};
+use anymodel::config::AgentEntry;
+use anymodel::tools::RetrievalAugmented;
 use anymodel::tools::index::KnowledgeIndex;
-use anymodel::tools::{RetrievalAugmented, SearchDocuments};
-use anymodel::{Agent, Limits, Model, Sampling, Tool, ToolChoice};
+use anymodel::{Agent, Model, Sampling, ToolChoice};
 
 use super::{Context, Failure, output};
 
@@ -69,31 +66,19 @@ pub struct Prepared {
     pub rag: Option<Arc<KnowledgeIndex>>,
 }
 
-/// The name of the model the flags and configuration choose.
+/// The name of the model the flags and configuration choose: `-m`, else as
+/// [`anymodel::config::Config::model_name`] says.
 pub fn model_name(context: &Context, flags: &AgentFlags) -> Result<String, Failure> {
-    let agent = agent_entry(context, flags)?;
-    flags
-        .model
-        .clone()
-        .or_else(|| std::env::var("ANYMODEL_MODEL").ok().filter(|m| !m.is_empty()))
-        .or_else(|| agent.and_then(|a| a.model.clone()))
-        .or_else(|| context.config.default_model())
-        .map_or_else(embedded_default, Ok)
-}
-
-/// The model a command runs with no model named anywhere: the default local model, from the
-/// models folder.
-fn embedded_default() -> Result<String, Failure> {
-    match anymodel::backends::store::default_model() {
-        Some(path) => Ok(path.display().to_string()),
-        None => Err(Failure::Usage(anymodel::backends::store::missing_default_model())),
+    match &flags.model {
+        Some(name) => Ok(name.clone()),
+        None => Ok(context.config.model_name(agent_entry(context, flags)?)?),
     }
 }
 
 fn agent_entry<'a>(
     context: &'a Context,
     flags: &AgentFlags,
-) -> Result<Option<&'a anymodel::config::AgentEntry>, Failure> {
+) -> Result<Option<&'a AgentEntry>, Failure> {
     match &flags.agent {
         None => Ok(None),
         Some(name) => context.config.agent(name).map(Some).ok_or_else(|| {
@@ -137,46 +122,35 @@ pub fn rag_index(
 }
 
 /// An agent over `model` with the tools, prompt, limits and sampling the flags and
-/// configuration give; with `rag`, the model gets that index's passages in its prompt.
+/// configuration give: the flags laid over the configured agent, then built as the library
+/// builds configured agents. With `rag`, the model gets that index's passages in its prompt in
+/// place of the search tool.
 pub fn build_agent(
     context: &Context,
     flags: &AgentFlags,
     model: Arc<dyn Model>,
     rag: Option<Arc<KnowledgeIndex>>,
 ) -> Result<Agent, Failure> {
-    let entry = agent_entry(context, flags)?;
-    let mut tool_names: Vec<String> = entry.map(|a| a.tools.clone()).unwrap_or_default();
-    tool_names.extend(flags.tools.iter().cloned());
-    let index = flags.index.clone().or_else(|| entry.and_then(|a| a.index.clone()));
-    if rag.is_some() {
-        // The passages come in the prompt instead.
-        tool_names.retain(|t| t != "search_documents");
-    } else if index.is_some() && !tool_names.iter().any(|t| t == "search_documents") {
-        tool_names.push("search_documents".into());
-    }
-    tool_names.dedup();
+    let mut entry = agent_entry(context, flags)?.cloned().unwrap_or_default();
+    entry.tools.extend(flags.tools.iter().cloned());
+    entry.index = flags.index.clone().or(entry.index);
+    entry.system = flags.system.clone().or(entry.system);
+    entry.max_steps = flags.max_steps.or(entry.max_steps);
     let model: Arc<dyn Model> = match rag {
-        Some(index) => Arc::new(RetrievalAugmented::new(model, index)),
+        Some(index) => {
+            // The passages come in the prompt instead of through the tool.
+            entry.index = None;
+            entry.tools.retain(|t| t != "search_documents");
+            Arc::new(RetrievalAugmented::new(model, index))
+        }
         None => model,
     };
-    let mut builder = Agent::builder(model);
-    for name in &tool_names {
-        builder = builder.shared_tool(tool(context, name, index.as_deref())?);
-    }
-    if let Some(system) = flags.system.clone().or_else(|| entry.and_then(|a| a.system.clone())) {
-        builder = builder.system(system);
-    }
-    let mut limits = Limits::default();
-    if let Some(steps) = flags.max_steps.or_else(|| entry.and_then(|a| a.max_steps)) {
-        limits.max_steps = steps;
-    }
-    if let Some(calls) = entry.and_then(|a| a.max_tool_calls) {
-        limits.max_tool_calls = calls;
-    }
+    let tool_names = entry.tool_names();
+    let builder = context.config.agent_builder(&entry, model)?;
     // The configured model's own settings travel with it (Config::build_model); these override.
     let sampling = sampling(&flags.options)?;
     let choice = tool_choice(flags.tool_choice.as_deref(), &tool_names)?;
-    Ok(builder.limits(limits).sampling(sampling).tool_choice(choice).build()?)
+    Ok(builder.sampling(sampling).tool_choice(choice).build()?)
 }
 
 /// What `--tool-choice` says, checked against the tools the agent has.
@@ -205,56 +179,6 @@ fn tool_choice(flag: Option<&str>, tools: &[String]) -> Result<ToolChoice, Failu
         ));
     }
     Ok(choice)
-}
-
-/// The built-in tool `name`, set up from the configuration.
-pub fn tool(context: &Context, name: &str, index: Option<&str>) -> Result<Arc<dyn Tool>, Failure> {
-    let tools = context.config.tools();
-    let files = || {
-        let Some(files) = &tools.files else {
-            return Err(Failure::Usage(format!(
-                "{name} reads files only under a folder set as [tools.files] root in the config"
-            )));
-        };
-        FileRoot::new(&files.root).map_err(|e| {
-            Failure::Usage(format!("[tools.files] root {}: {e}", files.root.display()))
-        })
-    };
-    Ok(match name {
-        "search_documents" => {
-            let Some(index) = index else {
-                return Err(Failure::Usage(
-                    "search_documents needs an index: pass --index NAME|PATH".into(),
-                ));
-            };
-            let index = KnowledgeIndex::open(context.config.index_folder(index))?;
-            Arc::new(SearchDocuments::new(Arc::new(index)))
-        }
-        "read_file" => Arc::new(ReadFile::new(files()?)),
-        "list_files" => Arc::new(ListFiles::new(files()?)),
-        "http_get" => {
-            let Some(http) = &tools.http else {
-                return Err(Failure::Usage("http_get needs the hosts it may fetch from as [tools.http] allowed_hosts in the config".into()));
-            };
-            let defaults = HttpLimits::default();
-            let limits = HttpLimits {
-                max_bytes: http.max_bytes.unwrap_or(defaults.max_bytes),
-                timeout: http.timeout_secs.map_or(defaults.timeout, Duration::from_secs),
-            };
-            Arc::new(
-                HttpGet::new(http.allowed_hosts.clone(), limits)
-                    .map_err(|e| Failure::Run(e.to_string()))?,
-            )
-        }
-        "calculator" => Arc::new(Calculator),
-        "current_time" => Arc::new(CurrentTime),
-        other => {
-            return Err(Failure::Usage(format!(
-                "unknown tool `{other}`; the tools are {}",
-                anymodel::config::TOOLS.join(", ")
-            )));
-        }
-    })
 }
 
 /// The options `-o` sets.

@@ -6,6 +6,7 @@
 //!   it implements [`anymodel_core::Retriever`].
 //! - [`search_tool`]: `search_documents`, the tool that lets an agent search any retriever.
 //! - [`rag`]: retrieval-augmented replies for models that cannot call tools.
+//! - [`registry`]: the built-in tools by name, made from the settings that confine them.
 //! - [`context`]: passages laid out under their citations within a budget, as both give them.
 //! - [`eval`]: retrieval evaluation in the BEIR format, and the benchmark of the index.
 
@@ -14,6 +15,7 @@ pub mod context;
 pub mod eval;
 pub mod index;
 pub mod rag;
+pub mod registry;
 pub mod search_tool;
 
 pub use rag::RetrievalAugmented;

@@ -103,4 +103,10 @@ impl<M: Model> Model for RetrievalAugmented<M> {
         let request = self.augment(request).await?;
         self.model.stream(request).await
     }
+
+    /// The wrapped model's preview of the request with its passages in it.
+    async fn preview(&self, request: &ChatRequest) -> Result<Option<String>> {
+        let request = self.augment(request.clone()).await?;
+        self.model.preview(&request).await
+    }
 }

@@ -305,7 +305,7 @@ impl Model for LocalModel {
         }
     }
 
-    fn preview(&self, request: &ChatRequest) -> Result<Option<String>> {
+    async fn preview(&self, request: &ChatRequest) -> Result<Option<String>> {
         self.render_prompt(request).map(Some)
     }
 

@@ -108,7 +108,7 @@ impl<W: Wire> Model for RemoteModel<W> {
         Ok(decode_stream(self.streamed.events(response), W::Decoder::default()))
     }
 
-    fn preview(&self, request: &ChatRequest) -> Result<Option<String>> {
+    async fn preview(&self, request: &ChatRequest) -> Result<Option<String>> {
         Ok(Some(super::pretty(&self.request_body(request, true))))
     }
 }

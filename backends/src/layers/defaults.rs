@@ -49,8 +49,8 @@ impl<M: Model> Model for SamplingDefaults<M> {
         self.inner.stream(self.fill(request)).await
     }
 
-    fn preview(&self, request: &ChatRequest) -> Result<Option<String>> {
-        self.inner.preview(&self.fill(request.clone()))
+    async fn preview(&self, request: &ChatRequest) -> Result<Option<String>> {
+        self.inner.preview(&self.fill(request.clone())).await
     }
 }
 

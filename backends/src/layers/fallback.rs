@@ -90,7 +90,7 @@ impl Model for Fallback {
     }
 
     /// The first model's view: the one that answers while it is available.
-    fn preview(&self, request: &ChatRequest) -> Result<Option<String>> {
-        self.models[0].preview(request)
+    async fn preview(&self, request: &ChatRequest) -> Result<Option<String>> {
+        self.models[0].preview(request).await
     }
 }

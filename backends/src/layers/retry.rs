@@ -137,8 +137,8 @@ impl<M: Model> Model for Retry<M> {
         }
     }
 
-    fn preview(&self, request: &ChatRequest) -> Result<Option<String>> {
-        self.inner.preview(request)
+    async fn preview(&self, request: &ChatRequest) -> Result<Option<String>> {
+        self.inner.preview(request).await
     }
 }
 

@@ -184,7 +184,7 @@ impl Model for Router {
         })))
     }
 
-    fn preview(&self, request: &ChatRequest) -> Result<Option<String>> {
-        self.members[0].model.preview(request)
+    async fn preview(&self, request: &ChatRequest) -> Result<Option<String>> {
+        self.members[0].model.preview(request).await
     }
 }

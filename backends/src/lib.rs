@@ -14,10 +14,13 @@
 //! I/O); [`providers`] is the table of providers known by name, each speaking one of the wires.
 //! [`layers`] wraps any model with retry, fallback and routing, keeping the same trait. [`schema`] adjusts
 //! one JSON Schema to what each provider accepts. [`spec`] builds a model from what configuration
-//! names; [`store`] is where downloaded models live.
+//! names; [`store`] is where downloaded models live, and [`hub`] fetches them there from the
+//! Hugging Face Hub. The local backend is its own crate, `anymodel-candle`, re-exported as
+//! [`candle`].
 
 #[cfg(feature = "http")]
 mod http;
+pub mod hub;
 pub mod layers;
 pub mod providers;
 pub mod schema;
@@ -26,8 +29,9 @@ pub mod store;
 
 #[cfg(feature = "anthropic")]
 pub mod anthropic;
+/// The local backend: the `anymodel-candle` crate.
 #[cfg(feature = "candle")]
-pub mod candle;
+pub use anymodel_candle as candle;
 #[cfg(feature = "cohere")]
 pub mod cohere;
 #[cfg(feature = "gemini")]

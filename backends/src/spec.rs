@@ -128,7 +128,8 @@ async fn local(
     context_size: Option<usize>,
     kv_cache: Option<&str>,
 ) -> Result<Arc<dyn Model>> {
-    use crate::candle::{LocalConfig, LocalModel, resolve_model};
+    use crate::candle::{LocalConfig, LocalModel};
+    use crate::hub::resolve_model;
     let resolved = resolve_model(&path.to_string_lossy()).await?;
     let mut config = LocalConfig::new(resolved);
     if let Some(device) = device {

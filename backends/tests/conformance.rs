@@ -753,10 +753,7 @@ async fn every_backend_refuses_what_it_declares_it_cannot_do() {
 async fn the_local_backend_keeps_the_same_contract() {
     let path =
         std::env::temp_dir().join(format!("anymodel-conformance-{}.gguf", std::process::id()));
-    let tokenizer =
-        tokenizers::Tokenizer::from_file(support::llama3::models().join("llama3.2/tokenizer.json"))
-            .unwrap();
-    let hello = tokenizer.token_to_id("Hello").unwrap();
+    let hello = support::llama3::token_id("Hello");
     support::llama3::tiny_llama(
         &path,
         hello,

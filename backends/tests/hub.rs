@@ -7,7 +7,7 @@
 
 use std::sync::{Arc, Mutex, OnceLock};
 
-use anymodel_backends::candle::{Hub, HubFile, PROGRESS_TARGET};
+use anymodel_backends::hub::{Hub, HubFile, PROGRESS_TARGET};
 use anymodel_core::Error;
 use sha2::{Digest, Sha256};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};

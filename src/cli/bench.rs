@@ -3,9 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anymodel::backends::candle::{
-    BenchReport, BenchTest, CacheKind, benchmark, mib, resolve_model,
-};
+use anymodel::backends::candle::{BenchReport, BenchTest, CacheKind, benchmark, mib};
+use anymodel::backends::hub::resolve_model;
 use anymodel::backends::spec::ModelSpec;
 use anymodel::config::Resolved;
 

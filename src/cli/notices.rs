@@ -16,7 +16,7 @@ pub const TARGETS: [&str; 2] = ["anymodel_backends::layers", "anymodel::config"]
 /// Whether events of `target` are a Hub download's progress.
 fn is_download(target: &str) -> bool {
     #[cfg(feature = "hf-hub")]
-    return target == anymodel::backends::candle::PROGRESS_TARGET;
+    return target == anymodel::backends::hub::PROGRESS_TARGET;
     #[cfg(not(feature = "hf-hub"))]
     {
         let _ = target;

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)] // Tests fail loudly by design.
 
 #[cfg(feature = "candle")]
+#[path = "../../../candle/tests/support/llama3.rs"]
 pub mod llama3;
 
 use anymodel_core::{ChatResponse, EventStream, Result, StreamEvent, collect_stream};

@@ -3,12 +3,19 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use candle_core::quantized::gguf_file::Value;
+use anymodel_candle::candle_core::quantized::gguf_file::Value;
 use serde_json::Value as Json;
 
 /// The repository's `models/` folder.
 pub fn models() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../models")
+}
+
+/// The id of `token` in Llama 3.2's vocabulary (`models/llama3.2/tokenizer.json`).
+pub fn token_id(token: &str) -> u32 {
+    let path = need(models().join("llama3.2/tokenizer.json"));
+    let json: Json = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    json["model"]["vocab"][token].as_u64().unwrap() as u32
 }
 
 /// `path`, which must exist.
@@ -74,8 +81,8 @@ pub fn llama3_metadata(tokenizer_json: &Path) -> Vec<(String, Value)> {
 /// after any other. (Attention and feed-forward run on random weights but add nothing to the
 /// residual stream, so the last token's embedding alone decides the next token.)
 pub fn tiny_llama(path: &Path, otherwise: u32, transitions: &[(u32, u32)], template: Option<&str>) {
-    use candle_core::quantized::{GgmlDType, QTensor, gguf_file};
-    use candle_core::{Device, Tensor};
+    use anymodel_candle::candle_core::quantized::{GgmlDType, QTensor, gguf_file};
+    use anymodel_candle::candle_core::{Device, Tensor};
 
     const WIDTH: usize = 16;
     const FFN: usize = 32;
@@ -164,7 +171,7 @@ fn bigram(
 /// `tokenizer.json`, `tokenizer_config.json` with `template`, `model.safetensors`), a bigram
 /// model like [`tiny_llama`]'s, with a 256-position context.
 pub fn tiny_checkpoint(folder: &Path, otherwise: u32, transitions: &[(u32, u32)], template: &str) {
-    use candle_core::{Device, Tensor};
+    use anymodel_candle::candle_core::{Device, Tensor};
 
     const WIDTH: usize = 16;
     const FFN: usize = 32;
@@ -212,5 +219,6 @@ pub fn tiny_checkpoint(folder: &Path, otherwise: u32, transitions: &[(u32, u32)]
             (name("mlp.down_proj"), zeros(&[WIDTH, FFN])),
         ]);
     }
-    candle_core::safetensors::save(&tensors, folder.join("model.safetensors")).unwrap();
+    anymodel_candle::candle_core::safetensors::save(&tensors, folder.join("model.safetensors"))
+        .unwrap();
 }

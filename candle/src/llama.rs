@@ -16,9 +16,9 @@ use candle_core::{
 use candle_transformers::quantized_nn::RmsNorm;
 use candle_transformers::utils::repeat_kv;
 
-use super::attention::Attention;
-use super::cpu_cache::{CacheKind, LayerCache, Q8_BLOCK};
-use super::q4_1::Q4_1Matrix;
+use crate::cpu::attention::Attention;
+use crate::cpu::cache::{CacheKind, LayerCache, Q8_BLOCK};
+use crate::cpu::q4_1::Q4_1Matrix;
 
 /// The shape of a Llama model, from GGUF metadata.
 #[derive(Debug, Clone, PartialEq)]
@@ -197,19 +197,9 @@ impl Llama {
         Ok(Llama { shape, embed, blocks, norm, output, cos, sin, device: device.clone() })
     }
 
-    /// The model's shape.
-    pub fn shape(&self) -> &LlamaShape {
-        &self.shape
-    }
-
     /// The most positions this instance can process (its rotary tables' length).
     pub fn positions(&self) -> usize {
         self.cos.dim(0).unwrap_or(0)
-    }
-
-    /// A half-precision cache for this model.
-    pub fn new_cache(&self) -> Cache {
-        self.cache_of(CacheKind::Half)
     }
 
     /// A cache of `kind` for this model: the 8-bit one needs the CPU and a head width that is a

@@ -5,7 +5,7 @@
 //! keeps an 8-bit tile in that layout, see [`KeyTile`](super::super::cpu_cache::KeyTile));
 //! elsewhere the same integer sums are computed plainly.
 
-use super::super::cpu_cache::{KEY_GROUP, KEY_TILE, Q8_BLOCK};
+use super::super::cache::{KEY_GROUP, KEY_TILE, Q8_BLOCK};
 use super::super::q8::Q8Block;
 use super::mul_add;
 
@@ -170,8 +170,8 @@ mod vnni {
 
 #[cfg(test)]
 mod tests {
-    use super::super::super::test_numbers as numbers;
     use super::*;
+    use crate::test_numbers as numbers;
 
     /// The kernel this CPU takes (VNNI where it has it) and the plain code agree, and both
     /// match the float dot products of the dequantised values up to the query's rounding.

@@ -9,8 +9,8 @@ mod support;
 
 use std::collections::HashMap;
 
-use anymodel_backends::candle::vocabulary_from_gguf;
-use candle_core::quantized::gguf_file::{self, Value};
+use anymodel_candle::candle_core::quantized::gguf_file::{self, Value};
+use anymodel_candle::vocabulary_from_gguf;
 use support::llama3::{llama3_metadata, models, need};
 use tokenizers::Tokenizer;
 

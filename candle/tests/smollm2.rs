@@ -5,12 +5,12 @@
 
 use std::path::{Path, PathBuf};
 
-use anymodel_backends::candle::{CacheKind, LocalConfig, LocalModel};
+use anymodel_candle::candle_core::quantized::gguf_file::{self, Value};
+use anymodel_candle::{CacheKind, LocalConfig, LocalModel};
 use anymodel_core::{
     ChatRequest, Error, FinishReason, Message, Model, ResponseFormat, Sampling, StreamEvent,
     ToolChoice, ToolSpec, collect_stream,
 };
-use candle_core::quantized::gguf_file::{self, Value};
 use futures::StreamExt;
 use serde_json::json;
 

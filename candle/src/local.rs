@@ -16,7 +16,6 @@ use futures::stream;
 use tokio::sync::mpsc;
 
 use super::constraint::{Grammars, Guide, trigger};
-use super::cpu_cache::CacheKind;
 use super::generate::{GenerationStats, Params, budget, generate};
 use super::llama::{Cache, Llama};
 use super::session::{
@@ -26,6 +25,7 @@ use super::template::{CHATML_TEMPLATE, ChatTemplate, LLAMA3_TEMPLATE};
 use super::tokenizer::{Vocabulary, vocabulary_from_gguf};
 use super::tool_calls::{ToolCallFilter, ToolCallFormat};
 use super::{candle_message, defaults};
+use crate::cpu::cache::CacheKind;
 use candle_transformers::models::llama as hf;
 
 /// Where a local model runs.

@@ -17,7 +17,7 @@ use std::ops::Range;
 use half::slice::HalfFloatSliceExt;
 use rayon::prelude::*;
 
-use super::cpu_cache::{KEY_TILE, KeyTile, LayerCache};
+use super::cache::{KEY_TILE, KeyTile, LayerCache};
 use int8_scores::Query;
 
 mod int8_scores;
@@ -280,9 +280,9 @@ fn exp(x: f32) -> f32 {
 mod tests {
     use half::f16;
 
-    use super::super::cpu_cache::CacheKind;
-    use super::super::test_numbers as numbers;
+    use super::super::cache::CacheKind;
     use super::*;
+    use crate::test_numbers as numbers;
 
     /// A cache of `kind` holding `k` and `v` (kv_heads × positions × d) from position 0.
     fn cache_of(kind: CacheKind, kv_heads: usize, d: usize, k: &[f32], v: &[f32]) -> LayerCache {

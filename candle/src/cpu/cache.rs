@@ -265,8 +265,8 @@ pub(crate) enum KeyTile<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_numbers as numbers;
     use super::*;
+    use crate::test_numbers as numbers;
 
     /// Keys and values read back as they were stored (up to the cache's rounding), across a
     /// growth that re-lays out what is held.

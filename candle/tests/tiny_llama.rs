@@ -8,7 +8,7 @@ mod support;
 
 use std::path::PathBuf;
 
-use anymodel_backends::candle::{LLAMA3_TEMPLATE, LocalConfig, LocalModel};
+use anymodel_candle::{LLAMA3_TEMPLATE, LocalConfig, LocalModel};
 use anymodel_core::{
     ChatRequest, Error, FinishReason, Message, Model, Sampling, StreamEvent, ToolChoice, ToolSpec,
 };

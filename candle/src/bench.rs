@@ -15,8 +15,8 @@ use candle_core::quantized::gguf_file;
 use serde::{Deserialize, Serialize};
 
 use super::candle_message;
-use super::cpu_cache::CacheKind;
 use super::llama::{Cache, Llama};
+use crate::cpu::cache::CacheKind;
 
 /// One test, named as `llama-bench` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

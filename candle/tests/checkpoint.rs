@@ -6,7 +6,7 @@
 
 mod support;
 
-use anymodel_backends::candle::{LLAMA3_TEMPLATE, LocalConfig, LocalModel};
+use anymodel_candle::{LLAMA3_TEMPLATE, LocalConfig, LocalModel};
 use anymodel_core::{ChatRequest, Error, FinishReason, Message, Model, Sampling};
 use support::llama3::{models, tiny_checkpoint};
 

@@ -1,0 +1,50 @@
+//! The local backend of anymodel: Llama-family models run in-process by candle.
+//! [`LocalModel`] puts them behind the [`anymodel_core::Model`] trait; the modules hold its
+//! pieces, all private: the GGUF Llama forward pass (`llama`) with its CPU kernels (`cpu`, the
+//! crate's only `unsafe` code), the tokenizer read from GGUF metadata (`tokenizer`), chat
+//! templates (`template`), tool calls parsed from the model's text (`tool_calls`, `pythonic`),
+//! constrained decoding (`constraint`), generation (`generate`, `session`, `loops`), sampling
+//! defaults (`defaults`), the model itself (`local`) and the speed benchmark (`bench`).
+//!
+//! `anymodel-backends` re-exports this crate as `anymodel_backends::candle` behind its `candle`
+//! feature; an app depends on either.
+
+mod bench;
+mod constraint;
+mod cpu;
+mod defaults;
+mod generate;
+mod llama;
+mod local;
+mod loops;
+mod pythonic;
+mod session;
+mod template;
+mod tokenizer;
+mod tool_calls;
+
+pub use bench::{BenchReport, BenchResult, BenchTest, benchmark, mib, peak_memory_of};
+/// candle's tensor crate as this backend uses it: GGUF files (reading, and writing test
+/// models), devices.
+pub use candle_core;
+pub use cpu::cache::CacheKind;
+pub use generate::GenerationStats;
+pub use local::{DeviceChoice, LocalConfig, LocalModel};
+pub use template::{CHATML_TEMPLATE, LLAMA3_TEMPLATE};
+pub use tokenizer::{Vocabulary, vocabulary_from_gguf};
+
+/// Deterministic values in [-1, 1] for the kernels' tests: `count` of them, a different run
+/// for each `seed`.
+#[cfg(test)]
+fn test_numbers(count: usize, seed: usize) -> Vec<f32> {
+    (0..count).map(|i| (((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.0) - 1.0).collect()
+}
+
+/// A candle error's message without the backtrace candle attaches to it.
+fn candle_message(err: &candle_core::Error) -> String {
+    let text = err.to_string();
+    match text.find("\n   0: ") {
+        Some(at) => text[..at].trim_end().to_string(),
+        None => text,
+    }
+}

@@ -2,7 +2,8 @@
 //! [`LocalModel`] puts them behind the [`anymodel_core::Model`] trait; the modules hold its
 //! pieces, all private: the GGUF Llama forward pass (`llama`) with its CPU kernels (`cpu`, the
 //! crate's only `unsafe` code), the tokenizer read from GGUF metadata (`tokenizer`), chat
-//! templates (`template`), tool calls parsed from the model's text (`tool_calls`, `pythonic`),
+//! templates (`template`), model families and their tool-call rules (`family`, one module per
+//! family), tool calls held back from a stream (`tool_calls`),
 //! constrained decoding (`constraint`), generation (`generate`, `session`, `loops`), sampling
 //! defaults (`defaults`), the model itself (`local`) and the speed benchmark (`bench`).
 //!
@@ -13,11 +14,11 @@ mod bench;
 mod constraint;
 mod cpu;
 mod defaults;
+mod family;
 mod generate;
 mod llama;
 mod local;
 mod loops;
-mod pythonic;
 mod session;
 mod template;
 mod tokenizer;
@@ -28,9 +29,9 @@ pub use bench::{BenchReport, BenchResult, BenchTest, benchmark, mib, peak_memory
 /// models), devices.
 pub use candle_core;
 pub use cpu::cache::CacheKind;
+pub use family::{CHATML_TEMPLATE, LLAMA3_TEMPLATE};
 pub use generate::GenerationStats;
 pub use local::{DeviceChoice, LocalConfig, LocalModel};
-pub use template::{CHATML_TEMPLATE, LLAMA3_TEMPLATE};
 pub use tokenizer::{Vocabulary, vocabulary_from_gguf};
 
 /// Deterministic values in [-1, 1] for the kernels' tests: `count` of them, a different run

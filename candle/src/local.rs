@@ -15,15 +15,16 @@ use candle_core::quantized::gguf_file;
 use futures::stream;
 use tokio::sync::mpsc;
 
-use super::constraint::{Grammars, Guide, trigger};
+use super::constraint::{Grammars, Guide};
+use super::family;
 use super::generate::{GenerationStats, Params, budget, generate};
 use super::llama::{Cache, Llama};
 use super::session::{
     Checkpoint, CheckpointSession, CheckpointState, GgufSession, Session as SessionMut,
 };
-use super::template::{CHATML_TEMPLATE, ChatTemplate, LLAMA3_TEMPLATE};
+use super::template::ChatTemplate;
 use super::tokenizer::{Vocabulary, vocabulary_from_gguf};
-use super::tool_calls::{ToolCallFilter, ToolCallFormat};
+use super::tool_calls::ToolCallFilter;
 use super::{candle_message, defaults};
 use crate::cpu::cache::CacheKind;
 use candle_transformers::models::llama as hf;
@@ -177,15 +178,14 @@ impl LocalModel {
         let eos = vocabulary.eos.as_ref().map(|(_, t)| t.as_str()).unwrap_or_default();
         let template = match &vocabulary.chat_template {
             Some(source) => ChatTemplate::new(source, bos, eos)?,
-            None if vocabulary.tokenizer.token_to_id("<|start_header_id|>").is_some() => {
-                ChatTemplate::new(LLAMA3_TEMPLATE, bos, eos)?
+            None => {
+                let has = |token: &str| vocabulary.tokenizer.token_to_id(token).is_some();
+                ChatTemplate::new(family::builtin_template(has), bos, eos)?
             }
-            None => ChatTemplate::new(CHATML_TEMPLATE, bos, eos)?,
         };
-        // The end of a turn: the EOS token and each family's end-of-turn markers.
+        // The end of a turn: the EOS token and the family's end-of-turn markers.
         let mut end_tokens: Vec<u32> = vocabulary.eos.iter().map(|(id, _)| *id).collect();
-        for marker in ["<|eot_id|>", "<|eom_id|>", "<|im_end|>", "<|end_of_text|>", "<|endoftext|>"]
-        {
+        for marker in template.family().end_markers() {
             end_tokens.extend(vocabulary.tokenizer.token_to_id(marker));
         }
         let stem = config.path.file_stem().map(|s| s.to_string_lossy().into_owned());
@@ -220,15 +220,15 @@ impl LocalModel {
         tools: &[ToolSpec],
         budget: usize,
     ) -> Result<Option<Guide>> {
-        let format = self.engine.template.tool_call_format();
+        let family = self.engine.template.family();
         if !tools.is_empty() {
             let grammars = self.engine.grammars()?;
-            let call = |only, trigger| grammars.tool_call(format, tools, only, trigger, budget);
+            let call = |only, trigger| grammars.tool_call(family, tools, only, trigger, budget);
             match &request.tool_choice {
                 ToolChoice::Required => return call(None, None).map(Some),
                 ToolChoice::Tool { name } => return call(Some(name), None).map(Some),
                 ToolChoice::Auto if request.response_format == ResponseFormat::Text => {
-                    if let Some(trigger) = trigger(format) {
+                    if let Some(trigger) = family.trigger() {
                         return call(None, Some(trigger)).map(Some);
                     }
                 }
@@ -295,7 +295,7 @@ impl Model for LocalModel {
         Capabilities {
             tools: true,
             // Constrained decoding makes the reply a call (no grammar for pythonic calls yet).
-            forced_tool_choice: self.engine.template.tool_call_format() != ToolCallFormat::Pythonic,
+            forced_tool_choice: self.engine.template.family().call_syntax().is_some(),
             parallel_tool_calls: true,
             json_output: true,
             json_schema_output: true,
@@ -316,8 +316,8 @@ impl Model for LocalModel {
         let sampling = request.sampling.clone().or(&self.engine.defaults);
         let params = Params::new(&sampling, self.engine.end_tokens.clone());
         let names: Vec<String> = tools.iter().map(|t| t.name.clone()).collect();
-        let filter = (!names.is_empty())
-            .then(|| ToolCallFilter::new(self.engine.template.tool_call_format(), names));
+        let filter =
+            (!names.is_empty()).then(|| ToolCallFilter::new(self.engine.template.family(), names));
         let budget = budget(params.max_tokens, prompt.len(), self.engine.positions);
         let mut guide = self.guide(&request, tools, budget)?;
         if let Some(guide) = guide.as_mut().filter(|g| g.trigger.is_none())

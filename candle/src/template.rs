@@ -12,30 +12,22 @@ use minijinja::value::{Serde, Value as Jinja};
 use minijinja::{Environment, ErrorKind, context};
 use serde_json::{Value, json};
 
-use super::tool_calls::ToolCallFormat;
+use crate::family::{self, Family};
 
-/// Llama 3.1's prompt format, with tools described in the system prompt and answered in the
-/// `ipython` role; for Llama 3 files that carry no template.
-pub const LLAMA3_TEMPLATE: &str = include_str!("templates/llama3.jinja");
-
-/// ChatML (`<|im_start|>role … <|im_end|>`), with Hermes-style `<tools>` and `<tool_call>`;
-/// for files of other families that carry no template.
-pub const CHATML_TEMPLATE: &str = include_str!("templates/chatml.jinja");
-
-/// A compiled chat template, with the tokens it refers to and the tool-call format its family
-/// uses.
+/// A compiled chat template, with the tokens it refers to and the family whose tool calls it
+/// writes.
 #[derive(Debug)]
-pub struct ChatTemplate {
+pub(crate) struct ChatTemplate {
     env: Environment<'static>,
     bos_token: String,
     eos_token: String,
-    format: ToolCallFormat,
+    family: &'static dyn Family,
 }
 
 impl ChatTemplate {
     /// Compiles `source`; `bos_token` and `eos_token` are what the template sees under those
     /// names. A template that does not compile is a configuration error naming the line.
-    pub fn new(source: &str, bos_token: &str, eos_token: &str) -> Result<Self> {
+    pub(crate) fn new(source: &str, bos_token: &str, eos_token: &str) -> Result<Self> {
         let mut env = Environment::new();
         env.set_syntax(
             minijinja::syntax::SyntaxConfig::builder()
@@ -54,19 +46,19 @@ impl ChatTemplate {
             env,
             bos_token: bos_token.to_string(),
             eos_token: eos_token.to_string(),
-            format: detect_format(source),
+            family: family::of_template(source),
         })
     }
 
-    /// The tool-call format of the template's family.
-    pub fn tool_call_format(&self) -> ToolCallFormat {
-        self.format
+    /// The template's family.
+    pub(crate) fn family(&self) -> &'static dyn Family {
+        self.family
     }
 
     /// The prompt for `messages`, ending with the assistant's header when
     /// `add_generation_prompt` is set. Tools the template would drop are put into the system
     /// prompt in the family's format.
-    pub fn render(
+    pub(crate) fn render(
         &self,
         messages: &[Message],
         tools: &[ToolSpec],
@@ -79,7 +71,7 @@ impl ChatTemplate {
             return Ok(with_tools);
         }
         let mut messages = messages.to_vec();
-        let instructions = tool_instructions(self.format, tools);
+        let instructions = tool_instructions(self.family, tools);
         match messages.first_mut() {
             Some(Message::System { content }) => *content = format!("{content}\n\n{instructions}"),
             _ => messages.insert(0, Message::system(instructions)),
@@ -141,40 +133,14 @@ fn hf_message(message: &Message) -> Value {
     }
 }
 
-/// Which family a template belongs to, by the markers it writes.
-fn detect_format(source: &str) -> ToolCallFormat {
-    if source.contains("<|start_header_id|>") {
-        if source.contains("[func_name1(") {
-            ToolCallFormat::Pythonic
-        } else {
-            ToolCallFormat::Llama3Json
-        }
-    } else {
-        ToolCallFormat::Hermes
-    }
-}
-
 /// Tool definitions and how to call them, in the family's own words, for templates that drop
 /// the tools.
-fn tool_instructions(format: ToolCallFormat, tools: &[ToolSpec]) -> String {
+fn tool_instructions(family: &dyn Family, tools: &[ToolSpec]) -> String {
     let definitions: Vec<String> = tools
         .iter()
         .map(|t| python_json(&json!({"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}), None))
         .collect();
-    match format {
-        ToolCallFormat::Hermes => format!(
-            "You may call one or more functions to help with the user's request. The functions are given in <tools></tools> tags:\n<tools>\n{}\n</tools>\n\nTo call a function, reply with a JSON object with the function's name and arguments inside <tool_call></tool_call> tags:\n<tool_call>\n{{\"name\": <function-name>, \"arguments\": <args-json-object>}}\n</tool_call>",
-            definitions.join("\n")
-        ),
-        ToolCallFormat::Llama3Json => format!(
-            "You have access to the following functions. To call one, reply only with a JSON object of the form {{\"name\": function name, \"parameters\": dictionary of argument name and its value}}, and nothing else.\n\n{}",
-            definitions.join("\n\n")
-        ),
-        ToolCallFormat::Pythonic => format!(
-            "You have access to the following functions. To call them, reply only with a list in the form [func_name1(params_name1=params_value1, params_name2=params_value2), func_name2(params)], and nothing else.\n\n{}",
-            definitions.join("\n\n")
-        ),
-    }
+    family.instructions(&definitions)
 }
 
 /// Serialises like Python's `json.dumps`: `", "` and `": "` between items (or an indent), and
@@ -245,6 +211,7 @@ fn strftime_now(format: String) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::family::{CHATML_TEMPLATE, LLAMA3_TEMPLATE};
     use anymodel_core::{AssistantMessage, ToolCall, ToolResult};
 
     fn weather() -> ToolSpec {
@@ -283,7 +250,7 @@ mod tests {
             prompt,
             "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
         );
-        assert_eq!(template.tool_call_format(), ToolCallFormat::Hermes);
+        assert_eq!(template.family().name(), "hermes");
     }
 
     #[test]
@@ -300,7 +267,7 @@ mod tests {
         assert!(prompt.contains("<tool_response>\n18C\n</tool_response>"), "{prompt}");
 
         let llama = ChatTemplate::new(LLAMA3_TEMPLATE, "<|begin_of_text|>", "<|eot_id|>").unwrap();
-        assert_eq!(llama.tool_call_format(), ToolCallFormat::Llama3Json);
+        assert_eq!(llama.family().name(), "llama3-json");
         let prompt = llama.render(&conversation(), &[weather()], true).unwrap();
         assert!(
             prompt.starts_with("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n"),

@@ -30,7 +30,7 @@ use serde_json::{Value, json};
 
 use self::close::{Piece, Shape};
 use super::loops::CONSTRAINED;
-use super::tool_calls::ToolCallFormat;
+use crate::family::Family;
 
 fn failed(what: &str, error: impl std::fmt::Display) -> Error {
     Error::Backend { message: format!("local model: {what}: {error}") }
@@ -69,26 +69,23 @@ impl Grammars {
     }
 
     /// A reply that is one call of one of `tools` (or of `only`, when given), with arguments
-    /// matching its schema, written as `format` writes calls, in `budget` tokens. With
-    /// `trigger`, the grammar starts after the format's [`trigger`] (once the model has written
-    /// it of its own accord).
+    /// matching its schema, written as `family` writes calls, in `budget` tokens. With
+    /// `trigger`, the grammar starts after the family's trigger (once the model has written it
+    /// of its own accord).
     pub(crate) fn tool_call(
         &self,
-        format: ToolCallFormat,
+        family: &dyn Family,
         tools: &[ToolSpec],
         only: Option<&str>,
         trigger: Option<&'static str>,
         budget: usize,
     ) -> Result<Guide> {
-        let arguments_key = match format {
-            ToolCallFormat::Hermes => "arguments",
-            ToolCallFormat::Llama3Json => "parameters",
-            ToolCallFormat::Pythonic => {
-                return Err(Error::Backend {
-                    message: "local model: no call grammar for the pythonic format".into(),
-                });
-            }
+        let Some(syntax) = family.call_syntax() else {
+            return Err(Error::Backend {
+                message: format!("local model: no call grammar for the {} family", family.name()),
+            });
         };
+        let arguments_key = syntax.arguments_key;
         let calls: Vec<Value> = tools
             .iter()
             .filter(|tool| only.is_none_or(|name| tool.name == name))
@@ -102,19 +99,23 @@ impl Grammars {
             })
             .collect();
         let schema = rewrite::compact(rewrite::prepare(json!({ "anyOf": calls }), budget));
-        let (grammar, shape) = match format {
-            ToolCallFormat::Hermes => {
-                let (open, prefix) = match trigger {
-                    Some(_) => ("", "\n"),
-                    None => ("\"<tool_call>\" ", "<tool_call>\n"),
-                };
-                let grammar = TopLevelGrammar::from_lark(format!(
-                    "start: {open}\"\\n\" call \"\\n</tool_call>\"\ncall: %json {schema}"
-                ));
-                (grammar, Shape::new(prefix, schema, "\n</tool_call>"))
-            }
-            _ => (TopLevelGrammar::from_json_schema(schema.clone()), Shape::new("", schema, "")),
+        // The marker is the grammar's to write unless the model has written it.
+        let before = if trigger.is_some() { "" } else { syntax.before };
+        if [before, syntax.open, syntax.close].iter().all(|s| s.is_empty()) {
+            let grammar = TopLevelGrammar::from_json_schema(schema.clone());
+            return self.guide(grammar, Shape::new("", schema, ""), trigger);
+        }
+        let literal = |text: &str| match text {
+            "" => String::new(),
+            text => format!("{} ", Value::from(text)),
         };
+        let grammar = TopLevelGrammar::from_lark(format!(
+            "start: {}{}call {}\ncall: %json {schema}",
+            literal(before),
+            literal(syntax.open),
+            literal(syntax.close).trim_end(),
+        ));
+        let shape = Shape::new(&format!("{before}{}", syntax.open), schema, syntax.close);
         self.guide(grammar, shape, trigger)
     }
 
@@ -144,16 +145,6 @@ impl Grammars {
             forced: VecDeque::new(),
             closing: false,
         })
-    }
-}
-
-/// The text with which a model of `format` starts a call of its own accord, after which
-/// `tool_choice: auto` constrains the rest of the reply to a valid call.
-pub(crate) fn trigger(format: ToolCallFormat) -> Option<&'static str> {
-    match format {
-        ToolCallFormat::Hermes => Some("<tool_call>"),
-        ToolCallFormat::Llama3Json => Some("<|python_tag|>"),
-        ToolCallFormat::Pythonic => None,
     }
 }
 
@@ -325,6 +316,7 @@ impl Guide {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::family::{HERMES, LLAMA3_JSON};
 
     /// Llama 3's end of turn.
     const EOT: u32 = 128_009;
@@ -444,22 +436,22 @@ mod tests {
         ];
         let mut rng = fastrand::Rng::with_seed(11);
         let formats = [
-            (ToolCallFormat::Hermes, None, "<tool_call>\n", "\n</tool_call>"),
-            (ToolCallFormat::Hermes, Some("<tool_call>"), "\n", "\n</tool_call>"),
-            (ToolCallFormat::Llama3Json, None, "", ""),
+            (HERMES, None, "<tool_call>\n", "\n</tool_call>"),
+            (HERMES, Some("<tool_call>"), "\n", "\n</tool_call>"),
+            (LLAMA3_JSON, None, "", ""),
         ];
-        for (format, trigger, prefix, suffix) in formats {
+        for (family, trigger, prefix, suffix) in formats {
             for round in
                 0..(std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(10))
             {
-                let mut guide = grammars.tool_call(format, &tools, None, trigger, 1000).unwrap();
+                let mut guide = grammars.tool_call(family, &tools, None, trigger, 1000).unwrap();
                 let budget = guide.needed().unwrap() + [0, 2, 5, 12, 40][round % 5];
-                let mut guide = grammars.tool_call(format, &tools, None, trigger, budget).unwrap();
+                let mut guide = grammars.tool_call(family, &tools, None, trigger, budget).unwrap();
                 let (text, _) = write(&mut guide, budget, &mut rng);
                 let json = text.strip_prefix(prefix).and_then(|t| t.strip_suffix(suffix));
                 let call: Value = serde_json::from_str(json.unwrap_or_else(|| panic!("{text}")))
                     .unwrap_or_else(|e| panic!("{e}: {text}"));
-                let key = if format == ToolCallFormat::Hermes { "arguments" } else { "parameters" };
+                let key = family.call_syntax().unwrap().arguments_key;
                 let tool = tools.iter().find(|t| call["name"] == t.name.as_str()).unwrap();
                 assert!(jsonschema::is_valid(&tool.parameters, &call[key]), "{text}");
             }

@@ -5,11 +5,11 @@
 use serde_json::{Map, Number, Value};
 
 /// One parsed call: the function's name and its keyword arguments as a JSON object.
-pub(crate) type Call = (String, Value);
+pub(super) type Call = (String, Value);
 
 /// Parses `[f(a=1), g(b="x")]` (the brackets may be missing for a single call). `None` when the
 /// text is not exactly that.
-pub(crate) fn parse_calls(text: &str) -> Option<Vec<Call>> {
+pub(super) fn parse_calls(text: &str) -> Option<Vec<Call>> {
     let mut parser = Parser { chars: text.trim().chars().collect(), at: 0 };
     let bracketed = parser.eat('[');
     let mut calls = Vec::new();

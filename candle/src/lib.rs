@@ -5,18 +5,23 @@
 //! templates (`template`), model families and their tool-call rules (`family`, one module per
 //! family), tool calls held back from a stream (`tool_calls`),
 //! constrained decoding (`constraint`), generation (`generate`, `session`, `loops`), sampling
-//! defaults (`defaults`), the model itself (`local`) and the speed benchmark (`bench`).
+//! defaults (`defaults`), the model's settings (`config`), reading it from disk (`load`), the
+//! loaded model and one generation (`engine`), the model itself (`local`) and the speed
+//! benchmark (`bench`).
 //!
 //! `anymodel-backends` re-exports this crate as `anymodel_backends::candle` behind its `candle`
 //! feature; an app depends on either.
 
 mod bench;
+mod config;
 mod constraint;
 mod cpu;
 mod defaults;
+mod engine;
 mod family;
 mod generate;
 mod llama;
+mod load;
 mod local;
 mod loops;
 mod session;
@@ -28,10 +33,11 @@ pub use bench::{BenchReport, BenchResult, BenchTest, benchmark, mib, peak_memory
 /// candle's tensor crate as this backend uses it: GGUF files (reading, and writing test
 /// models), devices.
 pub use candle_core;
+pub use config::{DeviceChoice, LocalConfig};
 pub use cpu::cache::CacheKind;
 pub use family::{CHATML_TEMPLATE, LLAMA3_TEMPLATE};
 pub use generate::GenerationStats;
-pub use local::{DeviceChoice, LocalConfig, LocalModel};
+pub use local::LocalModel;
 pub use tokenizer::{Vocabulary, vocabulary_from_gguf};
 
 /// Deterministic values in [-1, 1] for the kernels' tests: `count` of them, a different run

@@ -1,142 +1,24 @@
 //! [`LocalModel`]: a Llama-family model (a GGUF file, or a Hugging Face checkpoint) run
 //! in-process by candle, behind the same [`Model`] trait as the hosted APIs.
 
-use std::fs::File;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use anymodel_core::{
-    Capabilities, ChatRequest, Error, EventStream, FinishReason, Model, ResponseFormat, Result,
-    Sampling, StreamEvent, ToolChoice, ToolSpec, Usage,
+    Capabilities, ChatRequest, Error, EventStream, Model, ResponseFormat, Result, Sampling,
+    StreamEvent, ToolChoice, ToolSpec,
 };
 use async_trait::async_trait;
-use candle_core::Device;
-use candle_core::quantized::gguf_file;
 use futures::stream;
 use tokio::sync::mpsc;
 
-use super::constraint::{Grammars, Guide};
-use super::family;
-use super::generate::{GenerationStats, Params, budget, generate};
-use super::llama::{Cache, Llama};
-use super::session::{
-    Checkpoint, CheckpointSession, CheckpointState, GgufSession, Session as SessionMut,
-};
-use super::template::ChatTemplate;
-use super::tokenizer::{Vocabulary, vocabulary_from_gguf};
-use super::tool_calls::ToolCallFilter;
-use super::{candle_message, defaults};
-use crate::cpu::cache::CacheKind;
-use candle_transformers::models::llama as hf;
-
-/// Where a local model runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DeviceChoice {
-    /// The CPU (the default).
-    Cpu,
-    /// The CUDA GPU of this ordinal (build with the `cuda` feature).
-    Cuda(usize),
-    /// Apple's GPU (build with the `metal` feature).
-    Metal,
-}
-
-impl std::str::FromStr for DeviceChoice {
-    type Err = Error;
-
-    /// `cpu`, `cuda`, `cuda:N` or `metal`.
-    fn from_str(text: &str) -> Result<Self> {
-        match text.trim() {
-            "cpu" => Ok(DeviceChoice::Cpu),
-            "metal" => Ok(DeviceChoice::Metal),
-            "cuda" => Ok(DeviceChoice::Cuda(0)),
-            other => other
-                .strip_prefix("cuda:")
-                .and_then(|n| n.parse().ok())
-                .map(DeviceChoice::Cuda)
-                .ok_or_else(|| {
-                    Error::config(format!("device `{other}`: expected cpu, cuda, cuda:N or metal"))
-                }),
-        }
-    }
-}
-
-impl DeviceChoice {
-    fn open(&self) -> Result<Device> {
-        let device = match self {
-            DeviceChoice::Cpu => return Ok(Device::Cpu),
-            DeviceChoice::Cuda(ordinal) => Device::new_cuda(*ordinal),
-            DeviceChoice::Metal => Device::new_metal(0),
-        };
-        device.map_err(|err| Error::config(format!("device {self:?} is not available: {err}")))
-    }
-}
-
-/// How to load a local model.
-#[derive(Debug, Clone)]
-pub struct LocalConfig {
-    /// The GGUF file.
-    pub path: PathBuf,
-    /// Where to run it. Default: the CPU.
-    pub device: DeviceChoice,
-    /// CPU threads of this model's own pool; `None` for one per core. The Q4_1 matrix products
-    /// and attention run on it; candle's kernels for other quantisation types use a
-    /// process-wide pool instead, sized once from the `CANDLE_NUM_THREADS` environment variable
-    /// (default: the physical cores).
-    pub threads: Option<usize>,
-    /// The most tokens of prompt and reply together; default the model's own context length,
-    /// capped at 8,192 so that the rotary tables stay small.
-    pub context_size: Option<usize>,
-    /// A Hugging Face `tokenizer.json` to use instead of the tokenizer in the GGUF metadata
-    /// (the special tokens and chat template still come from the GGUF file).
-    pub tokenizer_json: Option<PathBuf>,
-    /// How the key-value cache holds keys and values (GGUF models). Default: half precision.
-    pub kv_cache: CacheKind,
-}
-
-impl LocalConfig {
-    /// A model from this GGUF file, on the CPU.
-    pub fn new(path: impl Into<PathBuf>) -> Self {
-        LocalConfig {
-            path: path.into(),
-            device: DeviceChoice::Cpu,
-            threads: None,
-            context_size: None,
-            tokenizer_json: None,
-            kv_cache: CacheKind::Half,
-        }
-    }
-}
-
-/// The weights and the conversation state of a model, of either kind.
-enum Weights {
-    Gguf { model: Llama, cache: Cache },
-    Checkpoint { checkpoint: Checkpoint, state: CheckpointState },
-}
-
-impl Weights {
-    fn session(&mut self) -> Box<dyn SessionMut + '_> {
-        match self {
-            Weights::Gguf { model, cache } => Box::new(GgufSession { model, cache }),
-            Weights::Checkpoint { checkpoint, state } => {
-                Box::new(CheckpointSession { checkpoint, state })
-            }
-        }
-    }
-}
-
-struct Engine {
-    weights: Mutex<Weights>,
-    positions: usize,
-    vocabulary: Vocabulary,
-    template: ChatTemplate,
-    end_tokens: Vec<u32>,
-    /// The sampling used for what a request leaves unset.
-    defaults: Sampling,
-    last: Mutex<GenerationStats>,
-    pool: rayon::ThreadPool,
-    /// The vocabulary indexed for constrained decoding, built on first use.
-    grammars: std::sync::OnceLock<Result<Grammars>>,
-}
+use crate::config::LocalConfig;
+use crate::constraint::Guide;
+use crate::engine::Engine;
+use crate::family;
+use crate::generate::{GenerationStats, Params, budget};
+use crate::load::{load_checkpoint, load_gguf};
+use crate::template::ChatTemplate;
+use crate::tool_calls::ToolCallFilter;
 
 /// A local model. Cloning shares the weights and the key-value cache; calls run one at a time.
 #[derive(Clone)]
@@ -150,8 +32,6 @@ impl std::fmt::Debug for LocalModel {
         f.debug_struct("LocalModel").field("name", &self.name).finish()
     }
 }
-
-const DEFAULT_CONTEXT_CAP: usize = 8192;
 
 impl LocalModel {
     /// Loads a GGUF file, or a full-precision Llama checkpoint in the Hugging Face layout when
@@ -359,175 +239,7 @@ impl Model for LocalModel {
     }
 }
 
-impl Engine {
-    /// The vocabulary's grammars, indexed on first use.
-    fn grammars(&self) -> Result<&Grammars> {
-        self.grammars
-            .get_or_init(|| Grammars::new(&self.vocabulary.tokenizer, &self.end_tokens))
-            .as_ref()
-            .map_err(Clone::clone)
-    }
-
-    fn run(
-        &self,
-        prompt: &[u32],
-        params: &Params,
-        mut guide: Option<Guide>,
-        mut filter: Option<ToolCallFilter>,
-        sender: &mpsc::Sender<Result<StreamEvent>>,
-    ) {
-        let send = |event| sender.blocking_send(Ok(event)).is_ok();
-        let mut weights = self.weights.lock().unwrap_or_else(PoisonError::into_inner);
-        let weights: &mut Weights = &mut weights;
-        let outcome = self.pool.install(|| {
-            let session = &mut *weights.session();
-            let tokenizer = &self.vocabulary.tokenizer;
-            generate(session, tokenizer, prompt, params, guide.as_mut(), |text| {
-                let text = match filter.as_mut() {
-                    Some(filter) => filter.push(text),
-                    None => text.to_string(),
-                };
-                text.is_empty() || send(StreamEvent::TextDelta { text })
-            })
-        });
-        let (reason, stats) = match outcome {
-            Ok(done) => done,
-            Err(err) => {
-                let _ = sender.blocking_send(Err(err));
-                return;
-            }
-        };
-        *self.last.lock().unwrap_or_else(PoisonError::into_inner) = stats;
-        // No reason: the stream was dropped, and nobody is listening.
-        let Some(mut reason) = reason else { return };
-        if let Some(filter) = filter {
-            let parsed = filter.finish();
-            if !parsed.content.is_empty() && !send(StreamEvent::TextDelta { text: parsed.content })
-            {
-                return;
-            }
-            if !parsed.calls.is_empty() {
-                reason = FinishReason::ToolCalls;
-            }
-            let events = parsed.calls.into_iter().enumerate();
-            for event in events.flat_map(|(index, call)| StreamEvent::for_tool_call(index, call)) {
-                if !send(event) {
-                    return;
-                }
-            }
-        }
-        let usage = Usage::new(stats.prompt_tokens as u64, stats.completion_tokens as u64);
-        let _ = send(StreamEvent::Usage { usage }) && send(StreamEvent::Finish { reason });
-    }
-}
-
 /// The tools the model sees: none with `tool_choice: none`, whose replies are not parsed either.
 fn offered_tools(request: &ChatRequest) -> &[ToolSpec] {
     if request.tool_choice == ToolChoice::None { &[] } else { &request.tools }
-}
-
-/// What a loader reads: the weights, the vocabulary, the context length, the sampling defaults.
-type Loaded = (Weights, Vocabulary, usize, Sampling);
-
-fn load_gguf(config: &LocalConfig, device: &Device) -> Result<Loaded> {
-    let shown = config.path.display().to_string();
-    let mut file =
-        File::open(&config.path).map_err(|err| Error::config(format!("{shown}: {err}")))?;
-    let content = gguf_file::Content::read(&mut file).map_err(|err| {
-        Error::config(format!("{shown} is not a readable GGUF file: {}", candle_message(&err)))
-    })?;
-    let metadata = &content.metadata;
-    let architecture = metadata
-        .get("general.architecture")
-        .and_then(|v| v.to_string().ok())
-        .cloned()
-        .unwrap_or_default();
-    if architecture != "llama" {
-        return Err(Error::config(format!(
-            "{shown}: architecture `{architecture}` is not supported (this backend runs `llama`)"
-        )));
-    }
-    let vocabulary = vocabulary_from_gguf(metadata, &shown)?;
-    let trained = metadata
-        .get("llama.context_length")
-        .and_then(|v| v.to_u32().ok())
-        .map_or(4096, |n| n as usize);
-    let positions = config.context_size.unwrap_or(trained.min(DEFAULT_CONTEXT_CAP));
-    let model = Llama::from_gguf(&content, &mut file, device, positions).map_err(|err| {
-        Error::config(format!(
-            "{shown}: the weights cannot be loaded (is the file truncated?): {}",
-            candle_message(&err)
-        ))
-    })?;
-    let cache = model
-        .new_cache_of(config.kv_cache)
-        .map_err(|err| Error::config(format!("{shown}: {}", candle_message(&err))))?;
-    let defaults = defaults::from_gguf(&content.metadata);
-    Ok((Weights::Gguf { model, cache }, vocabulary, positions, defaults))
-}
-
-/// A token given in `tokenizer_config.json`, as text or as `{"content": …}`.
-fn configured_token(config: &serde_json::Value, key: &str) -> Option<String> {
-    let value = config.get(key)?;
-    value.as_str().or_else(|| value.get("content").and_then(|c| c.as_str())).map(str::to_string)
-}
-
-fn load_checkpoint(config: &LocalConfig, device: &Device) -> Result<Loaded> {
-    let folder = &config.path;
-    let tokenizer_path = folder.join("tokenizer.json");
-    let tokenizer = tokenizers::Tokenizer::from_file(&tokenizer_path)
-        .map_err(|err| Error::config(format!("{}: {err}", tokenizer_path.display())))?;
-    let settings: serde_json::Value =
-        match std::fs::read_to_string(folder.join("tokenizer_config.json")) {
-            Ok(text) => serde_json::from_str(&text).map_err(|err| {
-                Error::config(format!("{}: {err}", folder.join("tokenizer_config.json").display()))
-            })?,
-            Err(_) => serde_json::Value::Null,
-        };
-    let (checkpoint, raw) = Checkpoint::load(folder, device)?;
-    let token =
-        |text: Option<String>| text.and_then(|t| tokenizer.token_to_id(&t).map(|id| (id, t)));
-    let bos = token(configured_token(&settings, "bos_token"))
-        .or_else(|| raw.bos_token_id.and_then(|id| tokenizer.id_to_token(id).map(|t| (id, t))));
-    let eos_from_config = match &raw.eos_token_id {
-        Some(hf::LlamaEosToks::Single(id)) => Some(*id),
-        Some(hf::LlamaEosToks::Multiple(ids)) => ids.first().copied(),
-        None => None,
-    };
-    let eos = token(configured_token(&settings, "eos_token"))
-        .or_else(|| eos_from_config.and_then(|id| tokenizer.id_to_token(id).map(|t| (id, t))));
-    let chat_template = settings.get("chat_template").and_then(|t| t.as_str()).map(str::to_string);
-    let positions =
-        config.context_size.unwrap_or(checkpoint.positions()).min(checkpoint.positions());
-    let state = checkpoint.new_state()?;
-    let vocabulary = Vocabulary { tokenizer, bos, eos, add_bos: false, chat_template };
-    let generation = std::fs::read_to_string(folder.join("generation_config.json"))
-        .ok()
-        .and_then(|text| serde_json::from_str(&text).ok())
-        .unwrap_or(serde_json::Value::Null);
-    let defaults = defaults::from_generation_config(&generation);
-    Ok((Weights::Checkpoint { checkpoint, state }, vocabulary, positions, defaults))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn devices_are_named_as_in_config() {
-        assert_eq!("cpu".parse::<DeviceChoice>().unwrap(), DeviceChoice::Cpu);
-        assert_eq!("cuda".parse::<DeviceChoice>().unwrap(), DeviceChoice::Cuda(0));
-        assert_eq!("cuda:1".parse::<DeviceChoice>().unwrap(), DeviceChoice::Cuda(1));
-        assert_eq!("metal".parse::<DeviceChoice>().unwrap(), DeviceChoice::Metal);
-        let err = "gpu".parse::<DeviceChoice>().unwrap_err();
-        assert!(err.to_string().contains("expected cpu, cuda, cuda:N or metal"), "{err}");
-    }
-
-    #[test]
-    fn a_missing_gpu_is_a_configuration_error() {
-        // This build has neither CUDA nor Metal, or this machine no such GPU.
-        if let Err(err) = DeviceChoice::Cuda(7).open() {
-            assert!(matches!(err, Error::Configuration { .. }), "{err}");
-        }
-    }
 }

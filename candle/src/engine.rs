@@ -1,0 +1,97 @@
+//! The loaded model as generations use it: weights behind a lock (calls run one at a time),
+//! vocabulary, template, end tokens, defaults, its thread pool; and one generation run, its
+//! text passed through the tool-call filter and sent as stream events.
+
+use std::sync::{Mutex, PoisonError};
+
+use anymodel_core::{FinishReason, Result, Sampling, StreamEvent, Usage};
+use tokio::sync::mpsc;
+
+use crate::constraint::{Grammars, Guide};
+use crate::generate::{GenerationStats, Params, generate};
+use crate::load::Weights;
+use crate::template::ChatTemplate;
+use crate::tokenizer::Vocabulary;
+use crate::tool_calls::ToolCallFilter;
+
+/// Everything a loaded model holds.
+pub(crate) struct Engine {
+    pub(crate) weights: Mutex<Weights>,
+    /// The most tokens of prompt and reply together.
+    pub(crate) positions: usize,
+    pub(crate) vocabulary: Vocabulary,
+    pub(crate) template: ChatTemplate,
+    /// The tokens that end a turn.
+    pub(crate) end_tokens: Vec<u32>,
+    /// The sampling used for what a request leaves unset.
+    pub(crate) defaults: Sampling,
+    /// What the last generation did.
+    pub(crate) last: Mutex<GenerationStats>,
+    pub(crate) pool: rayon::ThreadPool,
+    /// The vocabulary indexed for constrained decoding, built on first use.
+    pub(crate) grammars: std::sync::OnceLock<Result<Grammars>>,
+}
+
+impl Engine {
+    /// The vocabulary's grammars, indexed on first use.
+    pub(crate) fn grammars(&self) -> Result<&Grammars> {
+        self.grammars
+            .get_or_init(|| Grammars::new(&self.vocabulary.tokenizer, &self.end_tokens))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// Generates a reply to `prompt`, sending its events until it ends or `sender`'s stream is
+    /// dropped.
+    pub(crate) fn run(
+        &self,
+        prompt: &[u32],
+        params: &Params,
+        mut guide: Option<Guide>,
+        mut filter: Option<ToolCallFilter>,
+        sender: &mpsc::Sender<Result<StreamEvent>>,
+    ) {
+        let send = |event| sender.blocking_send(Ok(event)).is_ok();
+        let mut weights = self.weights.lock().unwrap_or_else(PoisonError::into_inner);
+        let weights: &mut Weights = &mut weights;
+        let outcome = self.pool.install(|| {
+            let session = &mut *weights.session();
+            let tokenizer = &self.vocabulary.tokenizer;
+            generate(session, tokenizer, prompt, params, guide.as_mut(), |text| {
+                let text = match filter.as_mut() {
+                    Some(filter) => filter.push(text),
+                    None => text.to_string(),
+                };
+                text.is_empty() || send(StreamEvent::TextDelta { text })
+            })
+        });
+        let (reason, stats) = match outcome {
+            Ok(done) => done,
+            Err(err) => {
+                let _ = sender.blocking_send(Err(err));
+                return;
+            }
+        };
+        *self.last.lock().unwrap_or_else(PoisonError::into_inner) = stats;
+        // No reason: the stream was dropped, and nobody is listening.
+        let Some(mut reason) = reason else { return };
+        if let Some(filter) = filter {
+            let parsed = filter.finish();
+            if !parsed.content.is_empty() && !send(StreamEvent::TextDelta { text: parsed.content })
+            {
+                return;
+            }
+            if !parsed.calls.is_empty() {
+                reason = FinishReason::ToolCalls;
+            }
+            let events = parsed.calls.into_iter().enumerate();
+            for event in events.flat_map(|(index, call)| StreamEvent::for_tool_call(index, call)) {
+                if !send(event) {
+                    return;
+                }
+            }
+        }
+        let usage = Usage::new(stats.prompt_tokens as u64, stats.completion_tokens as u64);
+        let _ = send(StreamEvent::Usage { usage }) && send(StreamEvent::Finish { reason });
+    }
+}

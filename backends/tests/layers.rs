@@ -145,9 +145,11 @@ async fn fallback_returns_errors_that_every_model_would_share() {
 #[tokio::test]
 async fn fallback_skips_models_that_cannot_serve_the_request() {
     let text_only = Arc::new(
-        ScriptedModel::new([ChatResponse::text("unused")])
-            .with_name("small")
-            .with_capabilities(Capabilities { streaming: true, ..Default::default() }),
+        ScriptedModel::new([ChatResponse::text("unused")]).with_name("small").with_capabilities({
+            let mut streaming_only = Capabilities::default();
+            streaming_only.streaming = true;
+            streaming_only
+        }),
     );
     let tooled = Arc::new(ScriptedModel::new([ChatResponse::text("with tools")]).with_name("big"));
     let model = fallback(vec![text_only.clone(), tooled]);

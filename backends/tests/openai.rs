@@ -296,9 +296,11 @@ async fn json_mode_and_unsupported_capabilities() {
         .unwrap();
     assert_eq!(bodies(&server).await[0]["response_format"], json!({"type": "json_object"}));
 
-    let plain = OpenAi::new(
-        config(&server).capabilities(Capabilities { streaming: true, ..Default::default() }),
-    )
+    let plain = OpenAi::new(config(&server).capabilities({
+        let mut streaming_only = Capabilities::default();
+        streaming_only.streaming = true;
+        streaming_only
+    }))
     .unwrap();
     let err = plain.chat(ChatRequest::user("?").with_tools([weather_tool()])).await.unwrap_err();
     assert!(matches!(err, Error::Unsupported { .. }), "{err}");

@@ -112,7 +112,7 @@ impl LocalModel {
                         return call(None, Some(trigger)).map(Some);
                     }
                 }
-                ToolChoice::Auto | ToolChoice::None => {}
+                _ => {}
             }
         }
         let schema = match &request.response_format {
@@ -172,17 +172,11 @@ impl Model for LocalModel {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            tools: true,
-            // Constrained decoding makes the reply a call (no grammar for pythonic calls yet).
-            forced_tool_choice: self.engine.template.family().call_syntax().is_some(),
-            parallel_tool_calls: true,
-            json_output: true,
-            json_schema_output: true,
-            streaming: true,
-            context_window: u32::try_from(self.context_size()).ok(),
-            penalties: true,
-        }
+        let mut capabilities = Capabilities::all();
+        // Constrained decoding makes the reply a call (no grammar for pythonic calls yet).
+        capabilities.forced_tool_choice = self.engine.template.family().call_syntax().is_some();
+        capabilities.context_window = u32::try_from(self.context_size()).ok();
+        capabilities
     }
 
     async fn preview(&self, request: &ChatRequest) -> Result<Option<String>> {

@@ -93,9 +93,10 @@ impl ChatTemplate {
                 .map(|t| json!({"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}))
                 .collect()
         });
+        let messages = messages.iter().map(hf_message).collect::<Result<Vec<_>>>()?;
         template
             .render(context! {
-                messages => Jinja::from(Serde(messages.iter().map(hf_message).collect::<Vec<_>>())),
+                messages => Jinja::from(Serde(messages)),
                 tools => Jinja::from(Serde(tools)),
                 add_generation_prompt => add_generation_prompt,
                 bos_token => &self.bos_token,
@@ -109,8 +110,8 @@ impl ChatTemplate {
 }
 
 /// A message as Hugging Face templates expect it.
-fn hf_message(message: &Message) -> Value {
-    match message {
+fn hf_message(message: &Message) -> Result<Value> {
+    Ok(match message {
         Message::System { content } => json!({"role": "system", "content": content}),
         Message::User { content } => json!({"role": "user", "content": content}),
         Message::Assistant(reply) => {
@@ -130,7 +131,13 @@ fn hf_message(message: &Message) -> Value {
             "name": result.name,
             "content": result.content,
         }),
-    }
+        other => {
+            return Err(Error::InvalidRequest {
+                status: None,
+                message: format!("the chat template cannot render {other:?}"),
+            });
+        }
+    })
 }
 
 /// Tool definitions and how to call them, in the family's own words, for templates that drop

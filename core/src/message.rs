@@ -23,6 +23,7 @@ pub enum Role {
 /// saved and replayed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "role", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Message {
     /// Instructions that frame the conversation.
     System {

@@ -13,6 +13,7 @@ use crate::stream::{EventStream, collect_stream};
 /// What a model can do. Requests asking for more fail with [`Error::Unsupported`] instead of
 /// having the feature silently dropped; see [`Capabilities::check`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Capabilities {
     /// It can call tools.
     pub tools: bool,

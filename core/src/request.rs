@@ -7,6 +7,7 @@ use crate::message::Message;
 
 /// One call to a model: everything the model sees and every knob on how it answers.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ChatRequest {
     /// The conversation so far, oldest first.
     pub messages: Vec<Message>,
@@ -77,6 +78,7 @@ pub struct ToolSpec {
 /// Whether the model must, may or must not call a tool.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ToolChoice {
     /// The model decides.
     #[default]

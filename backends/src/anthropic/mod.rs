@@ -70,16 +70,12 @@ impl Wire for AnthropicConfig {
     /// Tools (forced and parallel) and streaming, with the configured context window; the
     /// Messages API has no JSON output mode and none of the local sampling options.
     fn default_capabilities(&self) -> Capabilities {
-        Capabilities {
-            tools: true,
-            forced_tool_choice: true,
-            parallel_tool_calls: true,
-            json_output: false,
-            json_schema_output: false,
-            streaming: true,
-            context_window: Some(self.context_window),
-            penalties: false,
-        }
+        let mut capabilities = Capabilities::all();
+        capabilities.json_output = false;
+        capabilities.json_schema_output = false;
+        capabilities.penalties = false;
+        capabilities.context_window = Some(self.context_window);
+        capabilities
     }
 
     fn path(&self, _stream: bool) -> String {
@@ -92,7 +88,7 @@ impl Wire for AnthropicConfig {
         own
     }
 
-    fn body(&self, request: &ChatRequest, stream: bool) -> Value {
+    fn body(&self, request: &ChatRequest, stream: bool) -> Result<Value> {
         request::body(&self.model, request, stream, self.default_max_tokens)
     }
 

@@ -1,10 +1,12 @@
 //! The core request as Anthropic's Messages API wants it: the system prompt as a top-level
 //! field, content blocks, tool results merged into one user turn, `max_tokens` always set.
 
-use anymodel_core::{ChatRequest, Message, ToolChoice};
+use anymodel_core::{ChatRequest, Message, Result, ToolChoice};
 use serde_json::{Map, Value, json};
 
-use crate::http::{set_if, system_prompt};
+use crate::http::{set_if, system_prompt, unwritable};
+
+const WIRE: &str = "Messages";
 use crate::schema::{Dialect, adapt};
 
 /// The JSON body of a Messages request for `model`; `max_tokens` is `default_max_tokens` when
@@ -14,7 +16,7 @@ pub(crate) fn body(
     request: &ChatRequest,
     stream: bool,
     default_max_tokens: u32,
-) -> Value {
+) -> Result<Value> {
     let mut body = Map::new();
     body.insert("model".into(), model.into());
     let sampling = &request.sampling;
@@ -22,7 +24,7 @@ pub(crate) fn body(
     if let Some(system) = system_prompt(&request.messages) {
         body.insert("system".into(), system.into());
     }
-    body.insert("messages".into(), turns(&request.messages).into());
+    body.insert("messages".into(), turns(&request.messages)?.into());
     if stream {
         body.insert("stream".into(), true.into());
     }
@@ -40,6 +42,7 @@ pub(crate) fn body(
             ToolChoice::None => json!({"type": "none"}),
             ToolChoice::Required => json!({"type": "any"}),
             ToolChoice::Tool { name } => json!({"type": "tool", "name": name}),
+            other => return Err(unwritable(WIRE, other)),
         };
         if request.parallel_tool_calls == Some(false) && request.tool_choice != ToolChoice::None {
             choice["disable_parallel_tool_use"] = true.into();
@@ -52,12 +55,12 @@ pub(crate) fn body(
     set_if(&mut body, "stop_sequences", (!sampling.stop.is_empty()).then(|| sampling.stop.clone()));
     // Anthropic has no seed. It has no JSON response format either: the capability check
     // refuses one before a body is built, and typed output asks for a forced tool call instead.
-    Value::Object(body)
+    Ok(Value::Object(body))
 }
 
 /// The conversation as alternating turns of content blocks. Consecutive tool results become one
 /// user turn, as the API wants every result of a reply answered together.
-fn turns(messages: &[Message]) -> Vec<Value> {
+fn turns(messages: &[Message]) -> Result<Vec<Value>> {
     let mut turns: Vec<Value> = Vec::new();
     for message in messages {
         let (role, blocks) = match message {
@@ -88,6 +91,7 @@ fn turns(messages: &[Message]) -> Vec<Value> {
                 }
                 ("user", vec![block])
             }
+            other => return Err(unwritable(WIRE, other)),
         };
         let follows_tool_results = matches!(message, Message::Tool(_))
             && turns.last().is_some_and(|last| last["role"] == "user" && holds_tool_results(last));
@@ -100,7 +104,7 @@ fn turns(messages: &[Message]) -> Vec<Value> {
             _ => turns.push(json!({"role": role, "content": blocks})),
         }
     }
-    turns
+    Ok(turns)
 }
 
 fn holds_tool_results(turn: &Value) -> bool {

@@ -50,7 +50,10 @@ impl Wire for CohereConfig {
     /// Everything but the local models' sampling options: tools (forced and parallel), JSON and
     /// JSON Schema output, streaming; a context window of 256,000 tokens (Command A's).
     fn default_capabilities(&self) -> Capabilities {
-        Capabilities { penalties: false, context_window: Some(256_000), ..Capabilities::all() }
+        let mut capabilities = Capabilities::all();
+        capabilities.penalties = false;
+        capabilities.context_window = Some(256_000);
+        capabilities
     }
 
     fn path(&self, _stream: bool) -> String {
@@ -61,7 +64,7 @@ impl Wire for CohereConfig {
         self.remote.bearer().into_iter().collect()
     }
 
-    fn body(&self, request: &ChatRequest, stream: bool) -> Value {
+    fn body(&self, request: &ChatRequest, stream: bool) -> Result<Value> {
         wire::body(&self.model, request, stream)
     }
 

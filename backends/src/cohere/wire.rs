@@ -7,15 +7,18 @@ use anymodel_core::{
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::http::{SseEvent, StreamDecoder, set_if, stream_error};
+use crate::http::{SseEvent, StreamDecoder, set_if, stream_error, unwritable};
+
+const WIRE: &str = "Cohere";
 use crate::schema::{Dialect, adapt};
 
 /// The JSON body of a chat request. Cohere's `tool_choice` knows only REQUIRED and NONE, so a
 /// named tool is forced by offering that tool alone.
-pub(crate) fn body(model: &str, request: &ChatRequest, stream: bool) -> Value {
+pub(crate) fn body(model: &str, request: &ChatRequest, stream: bool) -> Result<Value> {
     let mut body = Map::new();
     body.insert("model".into(), model.into());
-    body.insert("messages".into(), request.messages.iter().map(message).collect());
+    let messages = request.messages.iter().map(message).collect::<Result<Vec<_>>>()?;
+    body.insert("messages".into(), messages.into());
     body.insert("stream".into(), stream.into());
     if !request.tools.is_empty() {
         let offered = request.tools.iter().filter(|tool| match &request.tool_choice {
@@ -36,6 +39,7 @@ pub(crate) fn body(model: &str, request: &ChatRequest, stream: bool) -> Value {
             ToolChoice::Required | ToolChoice::Tool { .. } => {
                 body.insert("tool_choice".into(), "REQUIRED".into());
             }
+            other => return Err(unwritable(WIRE, other)),
         }
         if request.parallel_tool_calls == Some(false) {
             body.insert("strict_tools".into(), true.into());
@@ -60,12 +64,12 @@ pub(crate) fn body(model: &str, request: &ChatRequest, stream: bool) -> Value {
             );
         }
     }
-    body.into()
+    Ok(body.into())
 }
 
 /// One message: assistant turns with calls carry their text as `tool_plan`.
-fn message(message: &Message) -> Value {
-    match message {
+fn message(message: &Message) -> Result<Value> {
+    Ok(match message {
         Message::System { content } => json!({"role": "system", "content": content}),
         Message::User { content } => json!({"role": "user", "content": content}),
         Message::Assistant(reply) if reply.tool_calls.is_empty() => {
@@ -92,7 +96,8 @@ fn message(message: &Message) -> Value {
         Message::Tool(result) => {
             json!({"role": "tool", "tool_call_id": result.tool_call_id, "content": result.content})
         }
-    }
+        other => return Err(unwritable(WIRE, other)),
+    })
 }
 
 #[derive(Deserialize)]

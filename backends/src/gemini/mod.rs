@@ -52,7 +52,10 @@ impl Wire for GeminiConfig {
     /// Everything but the local models' sampling options: tools (forced and parallel), JSON and
     /// JSON Schema output, streaming; a context window of 1,048,576 tokens (Gemini 2's).
     fn default_capabilities(&self) -> Capabilities {
-        Capabilities { penalties: false, context_window: Some(1_048_576), ..Capabilities::all() }
+        let mut capabilities = Capabilities::all();
+        capabilities.penalties = false;
+        capabilities.context_window = Some(1_048_576);
+        capabilities
     }
 
     fn path(&self, stream: bool) -> String {
@@ -68,7 +71,7 @@ impl Wire for GeminiConfig {
     }
 
     /// The same body whole or streamed: the endpoint says which.
-    fn body(&self, request: &ChatRequest, _stream: bool) -> Value {
+    fn body(&self, request: &ChatRequest, _stream: bool) -> Result<Value> {
         request::body(request)
     }
 

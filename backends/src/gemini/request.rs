@@ -2,19 +2,21 @@
 //! `systemInstruction`, turns of `user` and `model` with parts (text, `functionCall`,
 //! `functionResponse`), tools as `functionDeclarations` in Gemini's schema subset.
 
-use anymodel_core::{ChatRequest, Message, ResponseFormat, ToolChoice};
+use anymodel_core::{ChatRequest, Message, ResponseFormat, Result, ToolChoice};
 use serde_json::{Map, Value, json};
 
-use crate::http::{set_if, system_prompt};
+use crate::http::{set_if, system_prompt, unwritable};
+
+const WIRE: &str = "Gemini";
 use crate::schema::{Dialect, adapt};
 
 /// The JSON body of a `generateContent` request.
-pub(crate) fn body(request: &ChatRequest) -> Value {
+pub(crate) fn body(request: &ChatRequest) -> Result<Value> {
     let mut body = Map::new();
     if let Some(system) = system_prompt(&request.messages) {
         body.insert("systemInstruction".into(), json!({"parts": [{"text": system}]}));
     }
-    body.insert("contents".into(), contents(&request.messages).into());
+    body.insert("contents".into(), contents(&request.messages)?.into());
     if !request.tools.is_empty() {
         let declarations: Vec<Value> = request
             .tools
@@ -29,6 +31,7 @@ pub(crate) fn body(request: &ChatRequest) -> Value {
             ToolChoice::None => json!({"mode": "NONE"}),
             ToolChoice::Required => json!({"mode": "ANY"}),
             ToolChoice::Tool { name } => json!({"mode": "ANY", "allowedFunctionNames": [name]}),
+            other => return Err(unwritable(WIRE, other)),
         };
         body.insert("toolConfig".into(), json!({"functionCallingConfig": config}));
     }
@@ -57,12 +60,12 @@ pub(crate) fn body(request: &ChatRequest) -> Value {
     if !generation.is_empty() {
         body.insert("generationConfig".into(), generation.into());
     }
-    body.into()
+    Ok(body.into())
 }
 
 /// The conversation as Gemini's turns: assistant turns are `model`, tool results go back as
 /// `functionResponse` parts of one `user` turn (consecutive results merged).
-fn contents(messages: &[Message]) -> Vec<Value> {
+fn contents(messages: &[Message]) -> Result<Vec<Value>> {
     let mut turns: Vec<Value> = Vec::new();
     for message in messages {
         let (role, parts) = match message {
@@ -84,6 +87,7 @@ fn contents(messages: &[Message]) -> Vec<Value> {
                 let response = json!({"name": result.name, "response": {"content": result.content, "error": result.is_error}});
                 ("user", vec![json!({"functionResponse": response})])
             }
+            other => return Err(unwritable(WIRE, other)),
         };
         let merge = matches!(message, Message::Tool(_))
             && turns.last().is_some_and(|t| {
@@ -98,5 +102,5 @@ fn contents(messages: &[Message]) -> Vec<Value> {
             _ => turns.push(json!({"role": role, "parts": parts})),
         }
     }
-    turns
+    Ok(turns)
 }

@@ -42,6 +42,15 @@ pub(crate) fn system_prompt(messages: &[anymodel_core::Message]) -> Option<Strin
     (!system.is_empty()).then(|| system.join("\n\n"))
 }
 
+/// The error for a part of a request a wire has no way to write (a kind of message or option
+/// newer than its mapping): the request is refused, never sent without it.
+pub(crate) fn unwritable(wire: &str, what: impl std::fmt::Debug) -> anymodel_core::Error {
+    anymodel_core::Error::InvalidRequest {
+        status: None,
+        message: format!("the {wire} wire cannot write {what:?}"),
+    }
+}
+
 /// A request body laid out for people to read.
 pub(crate) fn pretty(body: &serde_json::Value) -> String {
     serde_json::to_string_pretty(body).unwrap_or_else(|_| body.to_string())

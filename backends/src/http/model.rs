@@ -42,8 +42,9 @@ pub trait Wire: RemoteConfig + Clone + fmt::Debug + Send + Sync + 'static {
     /// The headers that authenticate a request with the configured key (none without one).
     fn auth(&self) -> Vec<(&'static str, Secret)>;
 
-    /// The JSON body for `request`.
-    fn body(&self, request: &ChatRequest, stream: bool) -> Value;
+    /// The JSON body for `request`; a request with something the wire cannot write is an
+    /// error, never a body without it.
+    fn body(&self, request: &ChatRequest, stream: bool) -> Result<Value>;
 
     /// The core reply of a whole reply; a reply that says it failed is an error.
     fn reply(&self, reply: Self::Reply) -> Result<ChatResponse>;
@@ -81,7 +82,7 @@ impl<W: Wire> RemoteModel<W> {
 
     /// The JSON body this model sends for `request`: what `--show-prompt` prints, since keys
     /// travel in headers and never in the body.
-    pub fn request_body(&self, request: &ChatRequest, stream: bool) -> Value {
+    pub fn request_body(&self, request: &ChatRequest, stream: bool) -> Result<Value> {
         self.wire.body(request, stream)
     }
 }
@@ -98,17 +99,17 @@ impl<W: Wire> Model for RemoteModel<W> {
 
     async fn chat(&self, request: ChatRequest) -> Result<ChatResponse> {
         self.capabilities.check(&self.name, &request)?;
-        let response = self.whole.post(&self.request_body(&request, false)).await?;
+        let response = self.whole.post(&self.request_body(&request, false)?).await?;
         self.wire.reply(self.whole.json::<W::Reply>(response).await?)
     }
 
     async fn stream(&self, request: ChatRequest) -> Result<EventStream> {
         self.capabilities.check(&self.name, &request)?;
-        let response = self.streamed.post(&self.request_body(&request, true)).await?;
+        let response = self.streamed.post(&self.request_body(&request, true)?).await?;
         Ok(decode_stream(self.streamed.events(response), W::Decoder::default()))
     }
 
     async fn preview(&self, request: &ChatRequest) -> Result<Option<String>> {
-        Ok(Some(super::pretty(&self.request_body(request, true))))
+        Ok(Some(super::pretty(&self.request_body(request, true)?)))
     }
 }

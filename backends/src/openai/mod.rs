@@ -54,7 +54,9 @@ impl Wire for OpenAiConfig {
     /// Everything but the local models' sampling options (which this format does not carry);
     /// the context window is unknown, since it depends on the server and the model.
     fn default_capabilities(&self) -> Capabilities {
-        Capabilities { penalties: false, ..Capabilities::all() }
+        let mut capabilities = Capabilities::all();
+        capabilities.penalties = false;
+        capabilities
     }
 
     fn path(&self, _stream: bool) -> String {
@@ -65,7 +67,7 @@ impl Wire for OpenAiConfig {
         self.remote.bearer().into_iter().collect()
     }
 
-    fn body(&self, request: &ChatRequest, stream: bool) -> Value {
+    fn body(&self, request: &ChatRequest, stream: bool) -> Result<Value> {
         request::body(&self.model, request, stream)
     }
 

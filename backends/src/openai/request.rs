@@ -1,16 +1,19 @@
 //! The core request as the Chat Completions wire format wants it.
 
-use anymodel_core::{ChatRequest, Message, ResponseFormat, Sampling, ToolCall, ToolChoice};
+use anymodel_core::{ChatRequest, Message, ResponseFormat, Result, Sampling, ToolCall, ToolChoice};
 use serde_json::{Map, Value, json};
 
-use crate::http::set_if;
+use crate::http::{set_if, unwritable};
+
+const WIRE: &str = "Chat Completions";
 use crate::schema::{Dialect, adapt};
 
 /// The JSON body of a Chat Completions request for `model`.
-pub(crate) fn body(model: &str, request: &ChatRequest, stream: bool) -> Value {
+pub(crate) fn body(model: &str, request: &ChatRequest, stream: bool) -> Result<Value> {
     let mut body = Map::new();
     body.insert("model".into(), model.into());
-    body.insert("messages".into(), request.messages.iter().map(message).collect());
+    let messages = request.messages.iter().map(message).collect::<Result<Vec<_>>>()?;
+    body.insert("messages".into(), messages.into());
     if stream {
         body.insert("stream".into(), true.into());
         body.insert("stream_options".into(), json!({"include_usage": true}));
@@ -27,7 +30,7 @@ pub(crate) fn body(model: &str, request: &ChatRequest, stream: bool) -> Value {
             })
         });
         body.insert("tools".into(), tools.collect());
-        body.insert("tool_choice".into(), tool_choice(&request.tool_choice));
+        body.insert("tool_choice".into(), tool_choice(&request.tool_choice)?);
         if let Some(parallel) = request.parallel_tool_calls {
             body.insert("parallel_tool_calls".into(), parallel.into());
         }
@@ -49,11 +52,11 @@ pub(crate) fn body(model: &str, request: &ChatRequest, stream: bool) -> Value {
             );
         }
     }
-    Value::Object(body)
+    Ok(Value::Object(body))
 }
 
-fn message(message: &Message) -> Value {
-    match message {
+fn message(message: &Message) -> Result<Value> {
+    Ok(match message {
         Message::System { content } => json!({"role": "system", "content": content}),
         Message::User { content } => json!({"role": "user", "content": content}),
         Message::Assistant(reply) => {
@@ -71,7 +74,8 @@ fn message(message: &Message) -> Value {
             "tool_call_id": result.tool_call_id,
             "content": result.content,
         }),
-    }
+        other => return Err(unwritable(WIRE, other)),
+    })
 }
 
 fn tool_call(call: &ToolCall) -> Value {
@@ -87,13 +91,14 @@ fn tool_call(call: &ToolCall) -> Value {
     })
 }
 
-fn tool_choice(choice: &ToolChoice) -> Value {
-    match choice {
+fn tool_choice(choice: &ToolChoice) -> Result<Value> {
+    Ok(match choice {
         ToolChoice::Auto => "auto".into(),
         ToolChoice::None => "none".into(),
         ToolChoice::Required => "required".into(),
         ToolChoice::Tool { name } => json!({"type": "function", "function": {"name": name}}),
-    }
+        other => return Err(unwritable(WIRE, other)),
+    })
 }
 
 fn sampling(sampling: &Sampling, body: &mut Map<String, Value>) {

@@ -11,10 +11,10 @@ use anymodel_backends::layers::{Retry, RetryPolicy};
 use anymodel_backends::{RemoteConfig, Secret};
 use anymodel_core::{
     AssistantMessage, ChatRequest, ChatResponse, Error, FinishReason, Message, Model,
-    ResponseFormat, Sampling, StreamEvent, ToolCall, ToolChoice, ToolResult, ToolSpec, Usage,
+    ResponseFormat, Sampling, StreamEvent, ToolCall, ToolChoice, ToolResult, Usage,
 };
 use serde_json::{Value, json};
-use support::{KEY, bodies, drain, named_events, received, sse_response};
+use support::{KEY, bodies, drain, named_events, received, sse_response, weather};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -52,14 +52,6 @@ fn message(content: Value, stop_reason: &str) -> Value {
         "stop_sequence": null,
         "usage": {"input_tokens": 21, "output_tokens": 8},
     })
-}
-
-fn weather_tool() -> ToolSpec {
-    ToolSpec {
-        name: "weather".into(),
-        description: "The weather in a city.".into(),
-        parameters: json!({"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}),
-    }
 }
 
 /// The base URL is the server's root, as Anthropic's SDKs and Anthropic-compatible servers
@@ -135,7 +127,7 @@ async fn tool_results_are_merged_into_one_user_turn() {
         result("toolu_a", "18C", false),
         result("toolu_b", "service down", true),
     ])
-    .with_tools([weather_tool()])
+    .with_tools([weather()])
     .with_tool_choice(ToolChoice::Required)
     .with_sampling(Sampling { max_tokens: Some(100), ..Default::default() });
     request.parallel_tool_calls = Some(false);
@@ -176,7 +168,7 @@ async fn tool_choice_maps_to_the_apis_names() {
     for choice in [ToolChoice::Auto, ToolChoice::None, ToolChoice::Tool { name: "weather".into() }]
     {
         model(&server)
-            .chat(ChatRequest::user("?").with_tools([weather_tool()]).with_tool_choice(choice))
+            .chat(ChatRequest::user("?").with_tools([weather()]).with_tool_choice(choice))
             .await
             .unwrap();
     }
@@ -204,7 +196,7 @@ async fn a_reply_with_tool_use_blocks() {
     );
     let server = answering(ResponseTemplate::new(200).set_body_json(reply)).await;
     let response =
-        model(&server).chat(ChatRequest::user("?").with_tools([weather_tool()])).await.unwrap();
+        model(&server).chat(ChatRequest::user("?").with_tools([weather()])).await.unwrap();
     assert_eq!(response.message.content, "Let me check.");
     assert_eq!(
         response.message.tool_calls,
@@ -258,7 +250,7 @@ fn streamed_tool_calls() -> String {
 #[tokio::test]
 async fn a_streamed_reply_with_two_tool_calls_split_across_events() {
     let server = answering(sse_response(streamed_tool_calls())).await;
-    let request = ChatRequest::user("Paris and Rome?").with_tools([weather_tool()]);
+    let request = ChatRequest::user("Paris and Rome?").with_tools([weather()]);
 
     let (events, reply) = drain(model(&server).stream(request).await.unwrap()).await;
 

@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly by design.
 
+mod support;
+
 use anymodel_backends::cohere::{Cohere, CohereConfig};
 use anymodel_backends::{RemoteConfig, Secret};
 use anymodel_core::{
@@ -10,6 +12,7 @@ use anymodel_core::{
     ToolChoice, ToolResult, ToolSpec, collect_stream,
 };
 use serde_json::{Value, json};
+use support::weather;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -39,14 +42,6 @@ async fn sent(server: &MockServer) -> Value {
     serde_json::from_slice(&server.received_requests().await.unwrap()[0].body).unwrap()
 }
 
-fn weather() -> ToolSpec {
-    ToolSpec {
-        name: "get_weather".into(),
-        description: "The weather in a city.".into(),
-        parameters: json!({"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}),
-    }
-}
-
 #[tokio::test]
 async fn a_plain_reply_with_usage() {
     let reply = json!({"id": "r", "finish_reason": "COMPLETE",
@@ -73,10 +68,10 @@ async fn a_streamed_reply_with_a_plan_and_parallel_calls() {
     let events = [
         json!({"type": "message-start", "id": "m", "delta": {"message": {"role": "assistant"}}}),
         json!({"type": "tool-plan-delta", "delta": {"message": {"tool_plan": "I will look up both."}}}),
-        json!({"type": "tool-call-start", "index": 0, "delta": {"message": {"tool_calls": {"id": "c0", "type": "function", "function": {"name": "get_weather", "arguments": ""}}}}}),
+        json!({"type": "tool-call-start", "index": 0, "delta": {"message": {"tool_calls": {"id": "c0", "type": "function", "function": {"name": "weather", "arguments": ""}}}}}),
         json!({"type": "tool-call-delta", "index": 0, "delta": {"message": {"tool_calls": {"function": {"arguments": "{\"city\": \"Paris\"}"}}}}}),
         json!({"type": "tool-call-end", "index": 0}),
-        json!({"type": "tool-call-start", "index": 1, "delta": {"message": {"tool_calls": {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\": \"Rome\"}"}}}}}),
+        json!({"type": "tool-call-start", "index": 1, "delta": {"message": {"tool_calls": {"id": "c1", "type": "function", "function": {"name": "weather", "arguments": "{\"city\": \"Rome\"}"}}}}}),
         json!({"type": "tool-call-end", "index": 1}),
         json!({"type": "message-end", "delta": {"finish_reason": "TOOL_CALL", "usage": {"tokens": {"input_tokens": 30, "output_tokens": 12}}}}),
     ];
@@ -96,7 +91,7 @@ async fn a_streamed_reply_with_a_plan_and_parallel_calls() {
     assert_eq!(response.usage.output_tokens, 12);
     let body = sent(&server).await;
     assert_eq!(body["stream"], true);
-    assert_eq!(body["tools"][0]["function"]["name"], "get_weather");
+    assert_eq!(body["tools"][0]["function"]["name"], "weather");
 }
 
 #[tokio::test]
@@ -108,7 +103,7 @@ async fn calls_and_results_go_back_in_cohere_form_and_a_named_tool_is_forced() {
         description: "The time.".into(),
         parameters: json!({"type": "object"}),
     };
-    let call = ToolCall::new("c0", "get_weather", json!({"city": "Paris"}));
+    let call = ToolCall::new("c0", "weather", json!({"city": "Paris"}));
     let mut assistant = AssistantMessage::with_tool_calls(vec![call]);
     assistant.content = "Looking it up.".into();
     let request = ChatRequest::new([
@@ -116,18 +111,18 @@ async fn calls_and_results_go_back_in_cohere_form_and_a_named_tool_is_forced() {
         Message::Assistant(assistant),
         Message::Tool(ToolResult {
             tool_call_id: "c0".into(),
-            name: "get_weather".into(),
+            name: "weather".into(),
             content: "18C".into(),
             is_error: false,
         }),
     ])
     .with_tools([weather(), other])
-    .with_tool_choice(ToolChoice::Tool { name: "get_weather".into() });
+    .with_tool_choice(ToolChoice::Tool { name: "weather".into() });
     model(&server).chat(request).await.unwrap();
     let body = sent(&server).await;
     assert_eq!(
         body["messages"][1],
-        json!({"role": "assistant", "tool_plan": "Looking it up.", "tool_calls": [{"id": "c0", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}]})
+        json!({"role": "assistant", "tool_plan": "Looking it up.", "tool_calls": [{"id": "c0", "type": "function", "function": {"name": "weather", "arguments": "{\"city\":\"Paris\"}"}}]})
     );
     assert_eq!(
         body["messages"][2],

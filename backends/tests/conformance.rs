@@ -18,12 +18,12 @@ use anymodel_backends::openai::{OpenAi, OpenAiConfig};
 use anymodel_backends::{RemoteConfig, Secret};
 use anymodel_core::{
     Agent, ChatRequest, ChatResponse, Error, FinishReason, Message, Model, ResponseFormat,
-    Sampling, ScriptedModel, ScriptedReply, ToolCall, ToolError, ToolSpec, TypedTool, Usage,
-    async_trait, collect_stream,
+    Sampling, ScriptedModel, ScriptedReply, ToolCall, ToolError, TypedTool, Usage, async_trait,
+    collect_stream,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
-use support::{data_events, named_events, sse_response};
+use support::{data_events, named_events, sse_response, weather};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 /// A failure every backend must report with the same error class.
@@ -603,14 +603,6 @@ impl Wire for CohereServer {
 
 fn backends() -> [&'static dyn Backend; 5] {
     [&Scripted, &OpenAiServer, &AnthropicServer, &GeminiServer, &CohereServer]
-}
-
-fn weather() -> ToolSpec {
-    ToolSpec {
-        name: "weather".into(),
-        description: "The weather in a city.".into(),
-        parameters: json!({"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}),
-    }
 }
 
 /// The replies every backend must hand back unchanged, whole and streamed.

@@ -3,13 +3,16 @@
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly by design.
 
+mod support;
+
 use anymodel_backends::gemini::{Gemini, GeminiConfig};
 use anymodel_backends::{RemoteConfig, Secret};
 use anymodel_core::{
     ChatRequest, Error, FinishReason, Message, Model, ResponseFormat, ToolCall, ToolChoice,
-    ToolResult, ToolSpec, collect_stream,
+    ToolResult, collect_stream,
 };
 use serde_json::{Value, json};
+use support::weather;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -41,14 +44,6 @@ async fn sent(server: &MockServer) -> Value {
 
 const WHOLE: &str = "/v1beta/models/gemini-test:generateContent";
 const STREAMED: &str = "/v1beta/models/gemini-test:streamGenerateContent";
-
-fn weather() -> ToolSpec {
-    ToolSpec {
-        name: "get_weather".into(),
-        description: "The weather in a city.".into(),
-        parameters: json!({"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"], "additionalProperties": false}),
-    }
-}
 
 #[tokio::test]
 async fn a_plain_reply_with_usage() {
@@ -101,12 +96,17 @@ async fn a_stream_cut_before_its_finish_is_an_error() {
 #[tokio::test]
 async fn parallel_calls_get_ids_and_results_go_back_by_name() {
     let reply = json!({"candidates": [{"content": {"role": "model", "parts": [
-        {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}},
-        {"functionCall": {"name": "get_weather", "args": {"city": "Rome"}}}]}, "finishReason": "STOP"}]});
+        {"functionCall": {"name": "weather", "args": {"city": "Paris"}}},
+        {"functionCall": {"name": "weather", "args": {"city": "Rome"}}}]}, "finishReason": "STOP"}]});
     let server = answering(WHOLE, ResponseTemplate::new(200).set_body_json(reply)).await;
     let request = ChatRequest::user("Weather in Paris and Rome?")
-        .with_tools([weather()])
-        .with_tool_choice(ToolChoice::Tool { name: "get_weather".into() });
+        .with_tools([{
+            // Gemini's schema subset has no additionalProperties: it must be left out.
+            let mut tool = weather();
+            tool.parameters["additionalProperties"] = false.into();
+            tool
+        }])
+        .with_tool_choice(ToolChoice::Tool { name: "weather".into() });
     let response = model(&server).chat(request).await.unwrap();
     assert_eq!(response.finish_reason, FinishReason::ToolCalls);
     let ids: Vec<&str> = response.message.tool_calls.iter().map(|c| c.id.as_str()).collect();
@@ -115,22 +115,22 @@ async fn parallel_calls_get_ids_and_results_go_back_by_name() {
     let body = sent(&server).await;
     assert_eq!(
         body["toolConfig"],
-        json!({"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["get_weather"]}})
+        json!({"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["weather"]}})
     );
     let declared = &body["tools"][0]["functionDeclarations"][0];
-    assert_eq!(declared["name"], "get_weather");
+    assert_eq!(declared["name"], "weather");
     assert!(declared["parameters"].get("additionalProperties").is_none(), "{declared}");
 
     // The results of both calls go back in one user turn, by name.
     let server = answering(WHOLE, ResponseTemplate::new(200).set_body_json(json!({"candidates": [{"content": {"parts": [{"text": "Sunny."}]}, "finishReason": "STOP"}]}))).await;
     let calls = vec![
-        ToolCall::new("call_0", "get_weather", json!({"city": "Paris"})),
-        ToolCall::new("call_1", "get_weather", json!({"city": "Rome"})),
+        ToolCall::new("call_0", "weather", json!({"city": "Paris"})),
+        ToolCall::new("call_1", "weather", json!({"city": "Rome"})),
     ];
     let result = |id: &str, content: &str| {
         Message::Tool(ToolResult {
             tool_call_id: id.into(),
-            name: "get_weather".into(),
+            name: "weather".into(),
             content: content.into(),
             is_error: false,
         })
@@ -149,7 +149,7 @@ async fn parallel_calls_get_ids_and_results_go_back_by_name() {
     assert_eq!(contents[1]["role"], "model");
     assert_eq!(contents[1]["parts"][1]["functionCall"]["args"]["city"], "Rome");
     assert_eq!(contents[2]["parts"].as_array().unwrap().len(), 2);
-    assert_eq!(contents[2]["parts"][1]["functionResponse"]["name"], "get_weather");
+    assert_eq!(contents[2]["parts"][1]["functionResponse"]["name"], "weather");
     assert_eq!(contents[2]["parts"][1]["functionResponse"]["response"]["content"], "21C");
 }
 

@@ -11,10 +11,10 @@ use anymodel_backends::openai::{OpenAi, OpenAiConfig};
 use anymodel_backends::{RemoteConfig, Secret};
 use anymodel_core::{
     AssistantMessage, Capabilities, ChatRequest, ChatResponse, Error, FinishReason, Message, Model,
-    ResponseFormat, Sampling, StreamEvent, ToolCall, ToolChoice, ToolResult, ToolSpec, Usage,
+    ResponseFormat, Sampling, StreamEvent, ToolCall, ToolChoice, ToolResult, Usage,
 };
 use serde_json::{Value, json};
-use support::{KEY, bodies, data_events, drain, received, sse_response};
+use support::{KEY, bodies, data_events, drain, received, sse_response, weather};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -49,14 +49,6 @@ fn completion(message: Value, finish_reason: &str) -> Value {
         "choices": [{"index": 0, "message": message, "finish_reason": finish_reason, "logprobs": null}],
         "usage": {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17},
     })
-}
-
-fn weather_tool() -> ToolSpec {
-    ToolSpec {
-        name: "weather".into(),
-        description: "The weather in a city.".into(),
-        parameters: json!({"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}),
-    }
 }
 
 #[tokio::test]
@@ -111,7 +103,7 @@ async fn a_conversation_with_tool_calls_is_sent_as_the_wire_wants_it() {
             is_error: true,
         }),
     ])
-    .with_tools([weather_tool()])
+    .with_tools([weather()])
     .with_tool_choice(ToolChoice::Tool { name: "weather".into() });
     let mut request = request;
     request.parallel_tool_calls = Some(false);
@@ -234,7 +226,7 @@ async fn two_parallel_tool_calls_with_arguments_split_across_chunks() {
     body.push_str("data: [DONE]\n\n");
     let server = answering(sse_response(body)).await;
 
-    let request = ChatRequest::user("Paris and Rome?").with_tools([weather_tool()]);
+    let request = ChatRequest::user("Paris and Rome?").with_tools([weather()]);
     let (events, reply) = drain(model(&server).stream(request).await.unwrap()).await;
 
     let reply = reply.unwrap();
@@ -302,7 +294,7 @@ async fn json_mode_and_unsupported_capabilities() {
         streaming_only
     }))
     .unwrap();
-    let err = plain.chat(ChatRequest::user("?").with_tools([weather_tool()])).await.unwrap_err();
+    let err = plain.chat(ChatRequest::user("?").with_tools([weather()])).await.unwrap_err();
     assert!(matches!(err, Error::Unsupported { .. }), "{err}");
     assert_eq!(received(&server).await.len(), 1, "nothing was sent for the unsupported request");
 }

@@ -11,6 +11,15 @@ use futures::StreamExt;
 use serde_json::Value;
 use wiremock::{MockServer, Request, ResponseTemplate};
 
+/// The tool the backend tests declare: `weather(city)`.
+pub fn weather() -> anymodel_core::ToolSpec {
+    anymodel_core::ToolSpec {
+        name: "weather".into(),
+        description: "The weather in a city.".into(),
+        parameters: serde_json::json!({"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}),
+    }
+}
+
 /// An API key that must never show up anywhere but in the request header.
 pub const KEY: &str = "sk-test-0123456789-secret";
 

@@ -135,7 +135,8 @@ impl LocalModel {
     }
 
     /// The sampling used for what a request leaves unset: the file's recommended settings,
-    /// else [`defaults::builtin`] (llama.cpp's and Ollama's defaults).
+    /// else llama.cpp's and Ollama's defaults (temperature 0.8, top-k 40, top-p 0.95, min-p 0.05,
+    /// a repetition penalty of 1.1 over the last 64 tokens).
     pub fn sampling_defaults(&self) -> &Sampling {
         &self.engine.defaults
     }

@@ -13,7 +13,8 @@ use toml::Spanned;
 #[serde(deny_unknown_fields)]
 pub struct ModelEntry {
     /// `candle`, a provider's id (`openai`, `anthropic`, `gemini`, `cohere`, `ollama`, `groq`,
-    /// ...: the [`PROVIDERS`] table), `fallback` or `router`.
+    /// ...: the [`PROVIDERS`](anymodel_backends::providers::PROVIDERS) table), `fallback` or
+    /// `router`.
     pub backend: String,
     /// candle: the GGUF file (relative to the config file's folder), or `hf:OWNER/REPO/FILE`.
     pub path: Option<String>,

@@ -684,6 +684,44 @@ async fn an_error_inside_a_stream_is_classed_with_the_providers_message() {
     check(CohereServer).await;
 }
 
+/// The key each backend is connected with never shows in an error, however the server sends it
+/// back: in an error event inside a stream, in a refusal's body (raw, or JSON-escaped), in a
+/// success body that is not JSON.
+#[tokio::test]
+async fn no_backend_shows_its_key_in_an_error() {
+    const KEY: &str = "test-key-0001";
+    async fn check<W: Wire>(wire: W) {
+        let (body, _) = wire.stream_with_error();
+        let stream_body = body.replace("Slow down, please", &format!("Slow down, {KEY}"));
+        let escaped = r#"{"error": {"message": "bad key t\u0065st-key-0001", "type": "auth"}}"#;
+        let cases = [
+            (true, ResponseTemplate::new(200).set_body_raw(stream_body, "text/event-stream")),
+            (false, ResponseTemplate::new(401).set_body_string(format!("invalid key {KEY}"))),
+            (false, ResponseTemplate::new(401).set_body_raw(escaped, "application/json")),
+            (false, ResponseTemplate::new(200).set_body_string(format!("<html>{KEY}</html>"))),
+        ];
+        for (streamed, response) in cases {
+            let server = serve(response).await;
+            let model = wire.connect(&server);
+            let error = if streamed {
+                match model.stream(ChatRequest::user("?")).await {
+                    Ok(events) => collect_stream(events).await.unwrap_err(),
+                    Err(error) => error,
+                }
+            } else {
+                model.chat(ChatRequest::user("?")).await.unwrap_err()
+            };
+            let shown = format!("{error} {error:?}");
+            assert!(!shown.contains(KEY), "{}: {shown}", wire.name());
+            assert!(shown.contains("<redacted>"), "{}: {shown}", wire.name());
+        }
+    }
+    check(OpenAiServer).await;
+    check(AnthropicServer).await;
+    check(GeminiServer).await;
+    check(CohereServer).await;
+}
+
 fn class(error: &Error) -> String {
     format!("{error:?}").split([' ', '{', '(']).next().unwrap_or_default().to_string()
 }

@@ -126,6 +126,31 @@ pub enum Error {
 }
 
 impl Error {
+    /// The same error with `f` applied to each of its messages: how a backend scrubs secrets
+    /// out of text a server sent, whichever class the error is.
+    pub fn map_messages(self, f: impl Fn(String) -> String) -> Error {
+        match self {
+            Error::Transient { message, retry_after } => {
+                Error::Transient { message: f(message), retry_after }
+            }
+            Error::RateLimited { message, retry_after } => {
+                Error::RateLimited { message: f(message), retry_after }
+            }
+            Error::Authentication { message } => Error::Authentication { message: f(message) },
+            Error::InvalidRequest { status, message } => {
+                Error::InvalidRequest { status, message: f(message) }
+            }
+            Error::NotFound { message } => Error::NotFound { message: f(message) },
+            Error::ContextLengthExceeded { message } => {
+                Error::ContextLengthExceeded { message: f(message) }
+            }
+            Error::Configuration { message } => Error::Configuration { message: f(message) },
+            Error::InvalidResponse { message } => Error::InvalidResponse { message: f(message) },
+            Error::Backend { message } => Error::Backend { message: f(message) },
+            Error::Unsupported { .. } | Error::Cancelled => self,
+        }
+    }
+
     /// A [`Error::Transient`] failure without a server-requested wait.
     pub fn transient(message: impl Into<String>) -> Self {
         Error::Transient { message: message.into(), retry_after: None }

@@ -6,11 +6,12 @@ use std::fmt;
 
 use anymodel_core::{Capabilities, ChatRequest, ChatResponse, EventStream, Model, Result};
 use async_trait::async_trait;
+use futures::StreamExt;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::remote::{Remote, RemoteConfig};
-use super::secret::Secret;
+use super::secret::{Redactor, Secret};
 use super::sse::{StreamDecoder, decode_stream};
 use super::transport::HttpClient;
 
@@ -60,6 +61,7 @@ pub struct RemoteModel<W> {
     capabilities: Capabilities,
     whole: HttpClient,
     streamed: HttpClient,
+    redactor: Redactor,
 }
 
 impl<W: Wire> RemoteModel<W> {
@@ -71,7 +73,9 @@ impl<W: Wire> RemoteModel<W> {
         let streamed = HttpClient::new(remote, &wire.path(true), wire.auth())?;
         let capabilities =
             remote.capabilities.clone().unwrap_or_else(|| wire.default_capabilities());
+        let redactor = Redactor::new(remote.secrets());
         Ok(RemoteModel {
+            redactor,
             name: format!("{}:{}", W::PROVIDER, wire.model()),
             wire,
             capabilities,
@@ -98,15 +102,23 @@ impl<W: Wire> Model for RemoteModel<W> {
     }
 
     async fn chat(&self, request: ChatRequest) -> Result<ChatResponse> {
-        self.capabilities.check(&self.name, &request)?;
-        let response = self.whole.post(&self.request_body(&request, false)?).await?;
-        self.wire.reply(self.whole.json::<W::Reply>(response).await?)
+        let reply = async {
+            self.capabilities.check(&self.name, &request)?;
+            let response = self.whole.post(&self.request_body(&request, false)?).await?;
+            self.wire.reply(self.whole.json::<W::Reply>(response).await?)
+        };
+        reply.await.map_err(|error| self.redactor.error(error))
     }
 
     async fn stream(&self, request: ChatRequest) -> Result<EventStream> {
-        self.capabilities.check(&self.name, &request)?;
-        let response = self.streamed.post(&self.request_body(&request, true)?).await?;
-        Ok(decode_stream(self.streamed.events(response), W::Decoder::default()))
+        let events = async {
+            self.capabilities.check(&self.name, &request)?;
+            let response = self.streamed.post(&self.request_body(&request, true)?).await?;
+            Ok(decode_stream(self.streamed.events(response), W::Decoder::default()))
+        };
+        let events = events.await.map_err(|error| self.redactor.error(error))?;
+        let redactor = self.redactor.clone();
+        Ok(Box::pin(events.map(move |event| event.map_err(|error| redactor.error(error)))))
     }
 
     async fn preview(&self, request: &ChatRequest) -> Result<Option<String>> {

@@ -23,8 +23,6 @@ pub(crate) struct HttpClient {
     client: reqwest::Client,
     url: reqwest::Url,
     headers: HeaderMap,
-    /// Scrubbed from error bodies, in case a server echoes a key back.
-    secrets: Vec<Secret>,
     timeout: Duration,
 }
 
@@ -42,12 +40,12 @@ impl HttpClient {
         let url = reqwest::Url::parse(&joined)
             .map_err(|err| Error::config(format!("base_url `{base_url}` is not a URL: {err}")))?;
         let headers = header_map(own, &remote.headers)?;
-        let (secrets, timeout) = (remote.secrets(), remote.timeout);
+        let timeout = remote.timeout;
         let client = reqwest::Client::builder()
             .connect_timeout(timeout.min(Duration::from_secs(30)))
             .build()
             .map_err(|err| Error::config(format!("the HTTP client could not start: {err}")))?;
-        Ok(HttpClient { client, url, headers, secrets, timeout })
+        Ok(HttpClient { client, url, headers, timeout })
     }
 
     /// POSTs a JSON body and returns the response once its status says success.
@@ -61,14 +59,11 @@ impl HttpClient {
             return Ok(response);
         }
         let headers = response.headers().clone();
-        let mut body = match self.within("reading the error body", response.text()).await {
+        // Secrets a server echoes back are scrubbed from the error by the model (`Redactor`).
+        let body = match self.within("reading the error body", response.text()).await {
             Ok(Ok(body)) => body,
             Ok(Err(_)) | Err(_) => String::new(),
         };
-        // Too short a value would garble ordinary words; real keys are far longer.
-        for secret in self.secrets.iter().filter(|s| s.expose().len() >= 8) {
-            body = body.replace(secret.expose(), "<redacted>");
-        }
         Err(errors::from_status(status, &headers, &body))
     }
 

@@ -101,3 +101,25 @@ fn http_get_fetches_only_from_allowed_hosts_within_limits() {
     let error = runtime.block_on(tool.call(json!({"url": "file:///etc/passwd"}))).unwrap_err();
     assert!(error.to_string().contains("only http and https"), "{error}");
 }
+
+/// A page under the size limit whose tables would be laid out gigabytes wide at an unbounded
+/// width (one long cell pads every row): the text stays within the limit.
+#[test]
+fn http_get_renders_a_hostile_table_page_within_its_limit() {
+    let runtime = runtime();
+    let server = runtime.block_on(wiremock::MockServer::start());
+    let rows: String = (0..4000).map(|i| format!("<tr><td>{i}</td><td>b</td></tr>")).collect();
+    let page = format!("<table><tr><td>{}</td><td>a</td></tr>{rows}</table>", "w".repeat(300_000));
+    assert!(page.len() < 512 * 1024);
+    runtime.block_on(
+        wiremock::Mock::given(wiremock::matchers::path("/tables"))
+            .respond_with(wiremock::ResponseTemplate::new(200).set_body_raw(page, "text/html"))
+            .mount(&server),
+    );
+    let tool = HttpGet::new(vec!["127.0.0.1".into()], HttpLimits::default()).unwrap();
+    let text =
+        runtime.block_on(tool.call(json!({"url": format!("{}/tables", server.uri())}))).unwrap();
+    let text = text.as_str().unwrap();
+    assert!(text.len() <= 512 * 1024 + 100, "{} bytes", text.len());
+    assert!(text.starts_with("HTTP 200 OK"), "{}", &text[..100]);
+}

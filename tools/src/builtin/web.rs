@@ -6,6 +6,10 @@ use anymodel_core::schemars::{self, JsonSchema};
 use anymodel_core::{ToolError, TypedTool, async_trait};
 use serde::Deserialize;
 
+/// The width HTML is laid out in as text: a bounded width bounds the padding tables get (an
+/// unbounded one turned a 480 KB page of tables into gigabytes).
+const RENDER_WIDTH: usize = 100;
+
 /// The limits of `http_get`.
 #[derive(Debug, Clone)]
 pub struct HttpLimits {
@@ -104,12 +108,23 @@ impl TypedTool for HttpGet {
                 break;
             }
         }
-        let text = if html {
-            html2text::from_read(body.as_slice(), usize::MAX / 2)
-                .unwrap_or_else(|_| String::from_utf8_lossy(&body).into_owned())
+        let mut text = if html {
+            // Rendering is CPU work: off the runtime's threads, so the tool timeout holds.
+            tokio::task::spawn_blocking(move || {
+                html2text::from_read(body.as_slice(), RENDER_WIDTH)
+                    .unwrap_or_else(|_| String::from_utf8_lossy(&body).into_owned())
+            })
+            .await
+            .map_err(|e| ToolError::failed(format!("rendering the page failed: {e}")))?
         } else {
             String::from_utf8_lossy(&body).into_owned()
         };
+        // The text the model gets is bounded like the body it came from.
+        if text.len() > self.limits.max_bytes {
+            let end = (0..=self.limits.max_bytes).rev().find(|&i| text.is_char_boundary(i));
+            text.truncate(end.unwrap_or(0));
+            cut = true;
+        }
         let note = if cut {
             format!("\n[… cut at {} bytes]", self.limits.max_bytes)
         } else {

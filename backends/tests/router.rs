@@ -144,3 +144,19 @@ async fn the_concurrency_limit_holds_under_load_and_no_request_is_lost() {
         }
     }
 }
+
+/// Policies at the edges of their types: no panic, at build or when a member fails.
+#[tokio::test]
+async fn huge_limits_are_refused_or_held_without_a_panic() {
+    let policy = RouterPolicy { max_in_flight: Some(usize::MAX), ..Default::default() };
+    let error = Router::new(vec![scripted("a", 1)], policy).err().map(|e| e.to_string());
+    assert!(error.is_some_and(|e| e.contains("max_in_flight is")), "refused at build");
+
+    let failing = Arc::new(
+        ScriptedModel::new([ScriptedReply::Fail(Error::transient("down"))]).with_name("failing"),
+    );
+    let policy = RouterPolicy { cool_down: Duration::from_secs(u64::MAX), ..Default::default() };
+    let router = Router::new(vec![failing, scripted("steady", 2)], policy).unwrap();
+    assert!(router.chat(ChatRequest::user("?")).await.is_err(), "the failure, not a panic");
+    assert_eq!(router.chat(ChatRequest::user("?")).await.unwrap().message.content, "steady");
+}

@@ -1,6 +1,7 @@
 //! From names to things: what a model name resolves to, models built with the layers their
 //! entries ask for, and agents built with their tools.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -13,6 +14,14 @@ use anymodel_tools::registry::{self, HttpSettings, ToolSettings};
 use toml::Spanned;
 
 use super::{AgentEntry, Config};
+
+/// The state of one [`Config::build_model`]: the fallbacks and routers being built (to catch a
+/// loop), and the members built so far, each once.
+#[derive(Default)]
+struct Building {
+    path: Vec<String>,
+    built: HashMap<String, Result<Arc<dyn Model>, Error>>,
+}
 
 /// A model as configuration resolves a name: one backend's model, or a fallback over others.
 #[derive(Debug, Clone, PartialEq)]
@@ -167,21 +176,39 @@ impl Config {
     /// request's own options override, retried as its entry's `retry` says, else as the
     /// top-level `retry` (on by default). Members are retried only where their entries say.
     pub async fn build_model(&self, name: &str) -> Result<Arc<dyn Model>, Error> {
-        self.build_within(name, &mut Vec::new()).await
+        self.build_within(name, &mut Building::default()).await
     }
 
     fn build_within<'a>(
         &'a self,
         name: &'a str,
-        building: &'a mut Vec<String>,
+        building: &'a mut Building,
     ) -> futures::future::BoxFuture<'a, Result<Arc<dyn Model>, Error>> {
         Box::pin(async move {
-            if building.iter().any(|b| b == name) {
+            if building.path.iter().any(|b| b == name) {
                 return Err(Error::config(format!(
                     "fallback or router models name each other in a loop: {} → {name}",
-                    building.join(" → ")
+                    building.path.join(" → ")
                 )));
             }
+            // A model named by several fallbacks or routers is built once, and shared.
+            if let Some(built) = building.built.get(name) {
+                return built.clone();
+            }
+            let built = self.build_one(name, building).await;
+            if !building.path.is_empty() {
+                building.built.insert(name.to_string(), built.clone());
+            }
+            built
+        })
+    }
+
+    async fn build_one(
+        &self,
+        name: &str,
+        building: &mut Building,
+    ) -> Result<Arc<dyn Model>, Error> {
+        {
             let model = match self.resolve(name)? {
                 Resolved::Single(spec) => spec.build().await?,
                 Resolved::Fallback(names) => {
@@ -196,7 +223,9 @@ impl Config {
             };
             let retry = match self.file.models.get(name).and_then(|e| e.get_ref().retry) {
                 Some(own) => Some(own.policy()),
-                None if building.is_empty() => Some(self.file.retry.unwrap_or_default().policy()),
+                None if building.path.is_empty() => {
+                    Some(self.file.retry.unwrap_or_default().policy())
+                }
                 None => None,
             };
             let model = match retry.filter(|policy| policy.max_retries > 0) {
@@ -209,7 +238,7 @@ impl Config {
             } else {
                 Arc::new(anymodel_backends::layers::SamplingDefaults::new(model, defaults))
             })
-        })
+        }
     }
 
     /// Builds the members of the fallback or router `name`. A member that cannot be built for
@@ -219,9 +248,9 @@ impl Config {
         &self,
         name: &str,
         names: &[String],
-        building: &mut Vec<String>,
+        building: &mut Building,
     ) -> Result<Vec<Arc<dyn Model>>, Error> {
-        building.push(name.to_string());
+        building.path.push(name.to_string());
         let mut models = Vec::new();
         let mut left_out = Vec::new();
         for member in names {
@@ -234,7 +263,7 @@ impl Config {
                 Err(error) => return Err(error),
             }
         }
-        building.pop();
+        building.path.pop();
         if models.is_empty() {
             return Err(Error::config(format!(
                 "no model of `{name}` could be built: {}",

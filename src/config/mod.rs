@@ -341,4 +341,26 @@ mod tests {
             "{error}"
         );
     }
+
+    /// Fallbacks that each name the next level twice, 40 levels deep: 2^40 builds without
+    /// sharing; each is built once.
+    #[tokio::test]
+    async fn a_model_named_many_times_is_built_once() {
+        let mut text = String::from("[models.m0]\nbackend = \"ollama\"\nmodel = \"x\"\n");
+        for level in 1..=40 {
+            let below = level - 1;
+            text.push_str(&format!(
+                "[models.m{level}]\nbackend = \"fallback\"\nmodels = [\"m{below}\", \"m{below}\"]\n"
+            ));
+        }
+        let config = parse(&text).unwrap();
+        let started = std::time::Instant::now();
+        let model =
+            tokio::time::timeout(std::time::Duration::from_secs(20), config.build_model("m40"))
+                .await
+                .expect("built in time")
+                .unwrap();
+        assert!(model.name().starts_with("fallback("), "{}", model.name());
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    }
 }

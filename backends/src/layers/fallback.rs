@@ -16,6 +16,8 @@ use super::first_event;
 pub struct Fallback {
     name: String,
     models: Vec<Arc<dyn Model>>,
+    /// What at least one model supports, combined once.
+    capabilities: Capabilities,
 }
 
 impl std::fmt::Debug for Fallback {
@@ -30,8 +32,9 @@ impl Fallback {
         if models.is_empty() {
             return Err(Error::config("a fallback needs at least one model"));
         }
-        let names: Vec<&str> = models.iter().map(|m| m.name()).collect();
-        Ok(Fallback { name: format!("fallback({})", names.join(", ")), models })
+        let capabilities =
+            models.iter().fold(Capabilities::default(), |all, m| all.union(&m.capabilities()));
+        Ok(Fallback { name: super::combined_name("fallback", &models), models, capabilities })
     }
 
     /// Runs `call` on each model in turn until one succeeds or fails for good.
@@ -75,7 +78,7 @@ impl Model for Fallback {
     /// What at least one of the models supports: a request is sent only to those that can
     /// serve it.
     fn capabilities(&self) -> Capabilities {
-        self.models.iter().fold(Capabilities::default(), |all, m| all.union(&m.capabilities()))
+        self.capabilities.clone()
     }
 
     async fn chat(&self, request: ChatRequest) -> Result<ChatResponse> {

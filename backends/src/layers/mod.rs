@@ -21,6 +21,18 @@ pub use tower_layer::Layer;
 use anymodel_core::{EventStream, Result};
 use futures::{StreamExt, stream};
 
+/// The name of a model made of `models`: `KIND(a, b)`, or `KIND(N models)` when the members'
+/// names together are long (fallbacks of fallbacks would otherwise nest without bound).
+fn combined_name(kind: &str, models: &[std::sync::Arc<dyn anymodel_core::Model>]) -> String {
+    let names: Vec<&str> = models.iter().map(|m| m.name()).collect();
+    let joined = names.join(", ");
+    if joined.len() <= 160 {
+        format!("{kind}({joined})")
+    } else {
+        format!("{kind}({} models)", names.len())
+    }
+}
+
 /// Waits for a stream's first item: an error there means nothing was yielded, and is returned
 /// as the call's error; otherwise the stream is handed back whole.
 async fn first_event(mut events: EventStream) -> Result<EventStream> {

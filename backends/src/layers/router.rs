@@ -12,6 +12,10 @@ use futures::StreamExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
+/// The longest a member is cooled down, whatever the policy says: a year is as good as forever,
+/// and a longer one could not be added to the clock.
+const LONGEST_COOL_DOWN: Duration = Duration::from_secs(365 * 24 * 3600);
+
 /// How a router picks the model for a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Spread {
@@ -67,6 +71,8 @@ pub struct Router {
     name: String,
     members: Vec<Member>,
     policy: RouterPolicy,
+    /// What every member supports, combined once.
+    capabilities: Capabilities,
     turn: AtomicUsize,
 }
 
@@ -97,8 +103,16 @@ impl Router {
         if policy.max_in_flight == Some(0) {
             return Err(Error::config("a router's max_in_flight must be at least 1"));
         }
-        let names: Vec<&str> = models.iter().map(|m| m.name()).collect();
-        let name = format!("router({})", names.join(", "));
+        if let Some(n) = policy.max_in_flight.filter(|&n| n > Semaphore::MAX_PERMITS) {
+            return Err(Error::config(format!(
+                "a router's max_in_flight is {n}; at most {} (leave it unset for no limit)",
+                Semaphore::MAX_PERMITS
+            )));
+        }
+        let name = super::combined_name("router", &models);
+        let mut all = models.iter().map(|m| m.capabilities());
+        let first = all.next().unwrap_or_default();
+        let capabilities = all.fold(first, |both, one| both.intersection(&one));
         let members = models
             .into_iter()
             .map(|model| Member {
@@ -108,7 +122,7 @@ impl Router {
                 cooling_until: Mutex::new(None),
             })
             .collect();
-        Ok(Router { name, members, policy, turn: AtomicUsize::new(0) })
+        Ok(Router { name, members, policy, capabilities, turn: AtomicUsize::new(0) })
     }
 
     /// The member for the next request: among those not cooling down (all, if every one is),
@@ -146,7 +160,7 @@ impl Router {
         {
             tracing::warn!(model = member.model.name(), %error, cool_down = ?self.policy.cool_down, "cooling down");
             *member.cooling_until.lock().unwrap_or_else(PoisonError::into_inner) =
-                Some(Instant::now() + self.policy.cool_down);
+                Some(Instant::now() + self.policy.cool_down.min(LONGEST_COOL_DOWN));
         }
     }
 }
@@ -159,9 +173,7 @@ impl Model for Router {
 
     /// What every member can do.
     fn capabilities(&self) -> Capabilities {
-        let mut all = self.members.iter().map(|m| m.model.capabilities());
-        let first = all.next().unwrap_or_default();
-        all.fold(first, |both, one| both.intersection(&one))
+        self.capabilities.clone()
     }
 
     async fn chat(&self, request: ChatRequest) -> Result<ChatResponse> {

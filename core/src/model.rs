@@ -84,6 +84,7 @@ impl Capabilities {
     /// names a declared tool. `model` names the model in the error.
     pub fn check(&self, model: &str, request: &ChatRequest) -> Result<()> {
         let lacks = |capability| Error::Unsupported { model: model.to_string(), capability };
+        request.sampling.validate()?;
         if !request.tools.is_empty() && !self.tools {
             return Err(lacks(Capability::Tools));
         }

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::error::{Error, Result};
 use crate::message::Message;
 
 /// One call to a model: everything the model sees and every knob on how it answers.
@@ -145,6 +146,40 @@ impl Sampling {
         self
     }
 
+    /// Whether each option set is a value it can take, else why not, naming the option:
+    /// temperature finite and not negative, `top_p` and `min_p` in (0, 1] and [0, 1], `top_k` and
+    /// `max_tokens` at least 1, the repetition penalty finite and positive, no empty stop string.
+    /// A value out of range is refused, never quietly read as something else.
+    pub fn validate(&self) -> Result<()> {
+        let invalid = |message: String| Err(Error::InvalidRequest { status: None, message });
+        if let Some(t) = self.temperature.filter(|t| !t.is_finite() || *t < 0.0) {
+            return invalid(format!(
+                "temperature {t}: expected a number of 0 or more (0 is greedy)"
+            ));
+        }
+        if let Some(p) = self.top_p.filter(|p| !(*p > 0.0 && *p <= 1.0)) {
+            return invalid(format!("top_p {p}: expected more than 0 and at most 1"));
+        }
+        if self.top_k == Some(0) {
+            return invalid("top_k 0: expected at least 1 (leave it unset for no limit)".into());
+        }
+        if self.max_tokens == Some(0) {
+            return invalid("max_tokens 0: expected at least 1".into());
+        }
+        if let Some(p) = self.min_p.filter(|p| !(*p >= 0.0 && *p <= 1.0)) {
+            return invalid(format!("min_p {p}: expected 0 to 1"));
+        }
+        if let Some(r) = self.repetition_penalty.filter(|r| !r.is_finite() || *r <= 0.0) {
+            return invalid(format!(
+                "repetition_penalty {r}: expected a positive number (1 is none)"
+            ));
+        }
+        if self.stop.iter().any(String::is_empty) {
+            return invalid("an empty stop string would end every reply at once".into());
+        }
+        Ok(())
+    }
+
     /// The names of the options set that only local models take (`min_p` and the repetition
     /// penalty's two).
     pub fn penalties_set(&self) -> Vec<&'static str> {
@@ -235,5 +270,33 @@ mod tests {
         assert_eq!(request, ChatRequest::user("hi"));
         assert_eq!(request.tool_choice, ToolChoice::Auto);
         assert_eq!(request.response_format, ResponseFormat::Text);
+    }
+
+    #[test]
+    fn sampling_values_out_of_range_are_refused_by_name() {
+        let refused = |sampling: Sampling| sampling.validate().unwrap_err().to_string();
+        let base = Sampling::default;
+        assert!(
+            refused(Sampling { temperature: Some(f64::INFINITY), ..base() })
+                .contains("temperature inf")
+        );
+        assert!(refused(Sampling { temperature: Some(-1.0), ..base() }).contains("temperature -1"));
+        assert!(
+            refused(Sampling { temperature: Some(f64::NAN), ..base() }).contains("temperature NaN")
+        );
+        assert!(refused(Sampling { top_p: Some(-3.0), ..base() }).contains("top_p -3"));
+        assert!(refused(Sampling { top_k: Some(0), ..base() }).contains("top_k 0"));
+        assert!(refused(Sampling { max_tokens: Some(0), ..base() }).contains("max_tokens 0"));
+        assert!(refused(Sampling { stop: vec![String::new()], ..base() }).contains("empty stop"));
+        assert!(
+            refused(Sampling { repetition_penalty: Some(0.0), ..base() })
+                .contains("repetition_penalty")
+        );
+        let fine = Sampling { temperature: Some(0.0), top_p: Some(1.0), top_k: Some(40), ..base() };
+        assert!(fine.validate().is_ok());
+        // Every backend checks it before sending anything.
+        let request =
+            ChatRequest::user("hi").with_sampling(Sampling { top_p: Some(2.0), ..base() });
+        assert!(crate::Capabilities::all().check("m", &request).is_err());
     }
 }

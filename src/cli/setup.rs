@@ -222,5 +222,9 @@ pub fn sampling(options: &[String]) -> Result<Sampling, Failure> {
             }
         }
     }
+    sampling.validate().map_err(|error| match error {
+        anymodel::Error::InvalidRequest { message, .. } => Failure::Usage(format!("-o {message}")),
+        other => Failure::Usage(other.to_string()),
+    })?;
     Ok(sampling)
 }

@@ -34,6 +34,12 @@ impl Config {
                 allowed.join(", ")
             ));
         }
+        if let Err(error) = entry.sampling().validate() {
+            return Err(match error {
+                anymodel_core::Error::InvalidRequest { message, .. } => message,
+                other => other.to_string(),
+            });
+        }
         let penalties = entry.sampling().penalties_set();
         if let Some(option) = penalties.first()
             && !["candle", "fallback", "router"].contains(&entry.backend.as_str())

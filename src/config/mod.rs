@@ -298,6 +298,14 @@ mod tests {
         let error = parse("[agents.x]\ntools = [\"shell\"]\n").unwrap_err();
         assert!(error.message.contains("unknown tool `shell`"), "{error}");
 
+        let error =
+            parse("[models.a]\nbackend = \"openai\"\nmodel = \"x\"\ntop_p = -3.0\n").unwrap_err();
+        assert!(error.message.contains("top_p -3: expected more than 0"), "{error}");
+        let error =
+            parse("[models.a]\nbackend = \"candle\"\npath = \"m.gguf\"\ntemperature = inf\n")
+                .unwrap_err();
+        assert!(error.message.contains("temperature inf"), "{error}");
+
         let error = parse("[models.a]\nbackend = \"openai\"\nmodel = 3\n").unwrap_err();
         assert_eq!(error.line, Some(3), "{error}");
     }

@@ -123,3 +123,30 @@ fn http_get_renders_a_hostile_table_page_within_its_limit() {
     assert!(text.len() <= 512 * 1024 + 100, "{} bytes", text.len());
     assert!(text.starts_with("HTTP 200 OK"), "{}", &text[..100]);
 }
+
+/// Files that are not plain or not small: a fifo is refused at once (it would block forever),
+/// a huge one-line file is read within the cap, and a reversed range is an error.
+#[test]
+fn read_file_refuses_fifos_and_stays_bounded_on_huge_files() {
+    let temp = tempfile::tempdir().unwrap();
+    let root = temp.path();
+    let made = std::process::Command::new("mkfifo").arg(root.join("pipe")).status();
+    let read = ReadFile::new(FileRoot::new(root).unwrap());
+    if made.is_ok_and(|status| status.success()) {
+        let error = call(&read, json!({"path": "pipe"})).unwrap_err();
+        assert!(error.to_string().contains("not a regular file"), "{error}");
+    }
+    let mut huge = "x".repeat(20 * 1024 * 1024);
+    huge.push_str("\nsecond line\n");
+    fs::write(root.join("huge.txt"), &huge).unwrap();
+    let text = call(&read, json!({"path": "huge.txt"})).unwrap();
+    assert!(text.len() < 300 * 1024, "{} bytes", text.len());
+    assert!(text.ends_with("read it by line ranges]"));
+    assert_eq!(call(&read, json!({"path": "huge.txt", "start_line": 2})).unwrap(), "second line");
+    let error = call(&read, json!({"path": "huge.txt", "start_line": 3, "end_line": 2}));
+    assert!(error.unwrap_err().to_string().contains("end_line 2 is before start_line 3"));
+
+    fs::write(root.join("two\nnames"), "").unwrap();
+    let listed = call(&ListFiles::new(FileRoot::new(root).unwrap()), json!({})).unwrap();
+    assert!(listed.contains("two\\nnames"), "{listed}");
+}

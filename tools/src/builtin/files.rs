@@ -94,34 +94,83 @@ impl TypedTool for ReadFile {
 
     async fn run(&self, args: ReadFileArgs) -> Result<String, ToolError> {
         let path = self.root.resolve(&args.path)?;
-        if path.is_dir() {
+        let metadata = std::fs::metadata(&path)
+            .map_err(|e| ToolError::failed(format!("{}: {e}", args.path)))?;
+        if metadata.is_dir() {
             return Err(ToolError::InvalidArguments(format!(
                 "`{}` is a folder: use list_files",
                 args.path
             )));
         }
-        let bytes = tokio::fs::read(&path)
-            .await
-            .map_err(|e| ToolError::failed(format!("{}: {e}", args.path)))?;
-        if bytes.iter().take(8192).any(|&b| b == 0) {
-            return Err(ToolError::failed(format!("{} is a binary file", args.path)));
+        // A fifo, socket or device could block forever or never end: only plain files.
+        if !metadata.is_file() {
+            return Err(ToolError::InvalidArguments(format!(
+                "`{}` is not a regular file",
+                args.path
+            )));
         }
-        let text = String::from_utf8_lossy(&bytes);
         let first = args.start_line.unwrap_or(1).max(1);
         let last = args.end_line.unwrap_or(usize::MAX);
-        let mut out: String = text
-            .lines()
-            .skip(first - 1)
-            .take(last.saturating_sub(first) + 1)
-            .collect::<Vec<_>>()
-            .join("\n");
-        if out.len() > MAX_READ_BYTES {
-            let cut = (0..=MAX_READ_BYTES).rev().find(|&i| out.is_char_boundary(i)).unwrap_or(0);
-            out.truncate(cut);
-            out.push_str("\n[… cut: the file is longer; read it by line ranges]");
+        if last < first {
+            return Err(ToolError::InvalidArguments(format!(
+                "end_line {last} is before start_line {first}"
+            )));
         }
-        Ok(out)
+        let shown = args.path.clone();
+        tokio::task::spawn_blocking(move || read_lines(&path, &shown, first, last))
+            .await
+            .map_err(|e| ToolError::failed(format!("reading {}: {e}", args.path)))?
     }
+}
+
+/// Lines `first..=last` of the file, streamed: memory stays within [`MAX_READ_BYTES`] (plus
+/// one line's worth, itself cut at that size) whatever the file's size.
+fn read_lines(path: &Path, shown: &str, first: usize, last: usize) -> Result<String, ToolError> {
+    use std::io::{BufRead, Read};
+    let failed = |e: std::io::Error| ToolError::failed(format!("{shown}: {e}"));
+    let mut reader = std::io::BufReader::new(std::fs::File::open(path).map_err(failed)?);
+    if reader.fill_buf().map_err(failed)?.iter().take(8192).any(|&b| b == 0) {
+        return Err(ToolError::failed(format!("{shown} is a binary file")));
+    }
+    let mut out = String::new();
+    let mut line = Vec::new();
+    let mut number = 0;
+    let mut cut = false;
+    while number < last {
+        line.clear();
+        // Each line is read at most MAX_READ_BYTES long; the rest of it is skipped.
+        let read = (&mut reader).take(MAX_READ_BYTES as u64).read_until(b'\n', &mut line);
+        if read.map_err(failed)? == 0 {
+            break;
+        }
+        if line.last() != Some(&b'\n') && line.len() >= MAX_READ_BYTES {
+            reader.skip_until(b'\n').map_err(failed)?;
+        }
+        number += 1;
+        if number < first {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&line);
+        let text = text.trim_end_matches(['\n', '\r']);
+        if out.len() + text.len() + 1 > MAX_READ_BYTES {
+            let room = MAX_READ_BYTES.saturating_sub(out.len() + 1);
+            let end = (0..=room.min(text.len())).rev().find(|&i| text.is_char_boundary(i));
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(&text[..end.unwrap_or(0)]);
+            cut = true;
+            break;
+        }
+        if number > first {
+            out.push('\n');
+        }
+        out.push_str(text);
+    }
+    if cut {
+        out.push_str("\n[… cut: the file is longer; read it by line ranges]");
+    }
+    Ok(out)
 }
 
 /// How many entries `list_files` returns at most.
@@ -166,7 +215,14 @@ impl TypedTool for ListFiles {
         while let Some(entry) =
             reader.next_entry().await.map_err(|e| ToolError::failed(format!("{relative}: {e}")))?
         {
+            // A name with a newline or another control character would read as two entries, or
+            // hide one: such names are shown escaped, as Rust writes them.
             let name = entry.file_name().to_string_lossy().into_owned();
+            let name = if name.chars().any(char::is_control) {
+                name.escape_debug().to_string()
+            } else {
+                name
+            };
             let folder = entry.file_type().await.is_ok_and(|t| t.is_dir());
             entries.push(if folder { format!("{name}/") } else { name });
         }

@@ -722,6 +722,37 @@ async fn no_backend_shows_its_key_in_an_error() {
     check(CohereServer).await;
 }
 
+/// A server that floods one event, or sends a big one that is not JSON: a quick, short error
+/// (the parser's cost grows with the square of a line, and the event would be quoted whole).
+#[tokio::test]
+async fn oversize_and_malformed_events_end_the_stream_with_a_short_error() {
+    async fn check<W: Wire>(wire: W) {
+        let flood = format!("data: {}\n\n", "x".repeat(16 * 1024 * 1024));
+        let bad = format!("data: {{\"a\": \"{}\n\n", "y".repeat(1024 * 1024));
+        for body in [flood, bad] {
+            let server =
+                serve(ResponseTemplate::new(200).set_body_raw(body, "text/event-stream")).await;
+            let started = std::time::Instant::now();
+            let error = match wire.connect(&server).stream(ChatRequest::user("?")).await {
+                Ok(events) => collect_stream(events).await.unwrap_err(),
+                Err(error) => error,
+            };
+            assert_eq!(class(&error), "InvalidResponse", "{}: {error}", wire.name());
+            assert!(
+                error.to_string().len() < 2000,
+                "{}: {} bytes",
+                wire.name(),
+                error.to_string().len()
+            );
+            assert!(started.elapsed() < std::time::Duration::from_secs(10), "{}", wire.name());
+        }
+    }
+    check(OpenAiServer).await;
+    check(AnthropicServer).await;
+    check(GeminiServer).await;
+    check(CohereServer).await;
+}
+
 fn class(error: &Error) -> String {
     format!("{error:?}").split([' ', '{', '(']).next().unwrap_or_default().to_string()
 }

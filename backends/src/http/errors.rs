@@ -157,7 +157,7 @@ pub(crate) fn server_message(body: &str) -> (String, Option<String>) {
         .get("message")
         .and_then(Value::as_str)
         .or_else(|| error.as_str())
-        .map(str::to_string)
+        .map(truncate)
         .unwrap_or_else(|| truncate(body.trim()));
     let code = ["code", "type"]
         .iter()
@@ -166,7 +166,8 @@ pub(crate) fn server_message(body: &str) -> (String, Option<String>) {
     (message, code)
 }
 
-fn truncate(text: &str) -> String {
+/// At most the first 500 characters of a server's text, for an error message.
+pub(crate) fn truncate(text: &str) -> String {
     const LIMIT: usize = 500;
     match text.char_indices().nth(LIMIT) {
         Some((cut, _)) => format!("{}…", &text[..cut]),

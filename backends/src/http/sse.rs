@@ -26,24 +26,69 @@ impl SseEvent {
             return Ok(None);
         }
         serde_json::from_str(&self.data).map(Some).map_err(|err| {
-            Error::invalid_response(format!("a stream event is not JSON ({err}): {}", self.data))
+            let start = errors::truncate(&self.data);
+            Error::invalid_response(format!("a stream event is not JSON ({err}): {start}"))
         })
     }
 }
 
-/// The events of a byte stream, each awaited at most `timeout`.
+/// The most bytes one event may take (its lines together): the parser's cost grows with the
+/// square of a line's length, and an event is held whole in memory, so a server that never
+/// ends its line or its event is cut off here with an error.
+pub(crate) const MAX_EVENT_BYTES: usize = 2 * 1024 * 1024;
+
+/// Counts the bytes of the event being received, across chunks.
+#[derive(Default)]
+struct EventSize {
+    bytes: usize,
+    /// The last byte was a line end (a second one ends the event).
+    line_ended: bool,
+}
+
+impl EventSize {
+    /// Takes a chunk; fails when the event under way has grown past [`MAX_EVENT_BYTES`].
+    fn take(&mut self, chunk: &[u8]) -> Result<()> {
+        for &byte in chunk {
+            match byte {
+                b'\n' if self.line_ended => self.bytes = 0,
+                b'\n' => self.line_ended = true,
+                b'\r' => {}
+                _ => {
+                    self.line_ended = false;
+                    self.bytes += 1;
+                }
+            }
+            if self.bytes > MAX_EVENT_BYTES {
+                return Err(Error::invalid_response(format!(
+                    "a stream event is longer than {} MiB",
+                    MAX_EVENT_BYTES / (1024 * 1024)
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The events of a byte stream, each awaited at most `timeout`, each at most
+/// [`MAX_EVENT_BYTES`] long.
 pub(crate) fn sse_events<B: AsRef<[u8]> + Send + 'static>(
     bytes: impl Stream<Item = reqwest::Result<B>> + Send + 'static,
     timeout: Duration,
 ) -> impl Stream<Item = Result<SseEvent>> + Send + 'static {
-    let events = bytes.eventsource().boxed();
+    let mut size = EventSize::default();
+    let bounded = bytes.map(move |chunk| {
+        let chunk = chunk.map_err(errors::from_transport)?;
+        size.take(chunk.as_ref())?;
+        Ok::<B, Error>(chunk)
+    });
+    let events = bounded.eventsource().boxed();
     stream::unfold(events, move |mut events| async move {
         let item = match tokio::time::timeout(timeout, events.next()).await {
             Err(_) => Some(Err(errors::timed_out("streaming the reply", timeout))),
             Ok(None) => None,
             Ok(Some(Ok(event))) => Some(Ok(SseEvent { event: event.event, data: event.data })),
             Ok(Some(Err(err))) => Some(Err(match err {
-                eventsource_stream::EventStreamError::Transport(err) => errors::from_transport(err),
+                eventsource_stream::EventStreamError::Transport(err) => err,
                 other => Error::invalid_response(format!("the event stream is malformed: {other}")),
             })),
         };

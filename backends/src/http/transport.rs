@@ -16,6 +16,12 @@ use super::remote::Remote;
 use super::secret::Secret;
 use super::sse::{SseEvent, sse_events};
 
+/// The most of a refusal's body read: enough for any server's message.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// The most of a whole (not streamed) reply read: far more than any chat reply.
+pub(crate) const MAX_REPLY_BODY: usize = 32 * 1024 * 1024;
+
 /// A client for one endpoint: the reqwest client, the endpoint's URL, the silence limit and the
 /// headers every request carries (authentication among them, marked sensitive).
 #[derive(Debug, Clone)]
@@ -60,18 +66,25 @@ impl HttpClient {
         }
         let headers = response.headers().clone();
         // Secrets a server echoes back are scrubbed from the error by the model (`Redactor`).
-        let body = match self.within("reading the error body", response.text()).await {
-            Ok(Ok(body)) => body,
-            Ok(Err(_)) | Err(_) => String::new(),
-        };
+        let body =
+            match self.within("reading the error body", bounded(response, MAX_ERROR_BODY)).await {
+                Ok(Ok((body, _))) => String::from_utf8_lossy(&body).into_owned(),
+                Ok(Err(_)) | Err(_) => String::new(),
+            };
         Err(errors::from_status(status, &headers, &body))
     }
 
     /// Reads a whole JSON body; a body that is not the JSON expected is an invalid response that
     /// quotes the start of what came.
     pub(crate) async fn json<T: DeserializeOwned>(&self, response: reqwest::Response) -> Result<T> {
-        let body = self.within("reading the response", response.bytes()).await?;
-        let body = body.map_err(errors::from_transport)?;
+        let body = self.within("reading the response", bounded(response, MAX_REPLY_BODY)).await?;
+        let (body, cut) = body.map_err(errors::from_transport)?;
+        if cut {
+            return Err(Error::invalid_response(format!(
+                "the reply is larger than {} MiB",
+                MAX_REPLY_BODY / (1024 * 1024)
+            )));
+        }
         serde_json::from_slice(&body).map_err(|err| {
             let (start, _) = errors::server_message(&String::from_utf8_lossy(&body));
             Error::invalid_response(format!("the body is not the JSON expected ({err}): {start}"))
@@ -91,6 +104,23 @@ impl HttpClient {
             .await
             .map_err(|_| errors::timed_out(what, self.timeout))
     }
+}
+
+/// At most `limit` bytes of a body, and whether there was more.
+async fn bounded(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> reqwest::Result<(Vec<u8>, bool)> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = limit - body.len();
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            return Ok((body, true));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, false))
 }
 
 /// The header map of a backend: its own headers then the user's extra headers, each checked

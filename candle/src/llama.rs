@@ -52,7 +52,10 @@ impl LlamaShape {
         };
         let heads = get("attention.head_count")?.to_u32()? as usize;
         let embedding = get("embedding_length")?.to_u32()? as usize;
-        Ok(LlamaShape {
+        if heads == 0 {
+            return Err(candle_core::Error::Msg("`llama.attention.head_count` is 0".into()));
+        }
+        let shape = LlamaShape {
             heads,
             kv_heads: get("attention.head_count_kv")?.to_u32()? as usize,
             layers: get("block_count")?.to_u32()? as usize,
@@ -66,7 +69,84 @@ impl LlamaShape {
             context_length: get("context_length")
                 .and_then(|v| v.to_u32())
                 .map_or(4096, |n| n as usize),
-        })
+        };
+        shape.check(content)?;
+        Ok(shape)
+    }
+
+    /// Whether the shape is one a Llama can have, and every tensor the forward pass reads is
+    /// there with the shape the metadata implies: checked before anything is allocated, so a
+    /// damaged or crafted header is an error naming what is wrong, never a huge allocation, a
+    /// division by zero or a "shape mismatch" at the first token.
+    fn check(&self, content: &gguf_file::Content) -> CandleResult<()> {
+        const MAX_LAYERS: usize = 1024;
+        const MAX_EMBEDDING: usize = 65_536;
+        const MAX_HEAD_DIM: usize = 1024;
+        let bad = |what: String| Err(candle_core::Error::Msg(what));
+        if self.kv_heads == 0 || !self.heads.is_multiple_of(self.kv_heads) {
+            return bad(format!(
+                "`llama.attention.head_count_kv` is {}: expected at least 1, dividing head_count ({})",
+                self.kv_heads, self.heads
+            ));
+        }
+        if !(1..=MAX_LAYERS).contains(&self.layers) {
+            return bad(format!(
+                "`llama.block_count` is {}: expected 1 to {MAX_LAYERS}",
+                self.layers
+            ));
+        }
+        if !(1..=MAX_EMBEDDING).contains(&self.embedding) {
+            return bad(format!(
+                "`llama.embedding_length` is {}: expected 1 to {MAX_EMBEDDING}",
+                self.embedding
+            ));
+        }
+        if self.head_dim == 0 || self.head_dim > MAX_HEAD_DIM || !self.head_dim.is_multiple_of(2) {
+            return bad(format!(
+                "the head width (`llama.rope.dimension_count`) is {}: expected an even number up to {MAX_HEAD_DIM}",
+                self.head_dim
+            ));
+        }
+        if !(self.rms_eps.is_finite() && self.rms_eps > 0.0) {
+            return bad(format!("`llama.attention.layer_norm_rms_epsilon` is {}", self.rms_eps));
+        }
+        let dims =
+            |name: &str| content.tensor_infos.get(name).map(|info| info.shape.dims().to_vec());
+        let expect = |name: String, expected: &[usize]| match dims(&name) {
+            None => bad(format!("the tensor `{name}` is missing")),
+            Some(found) if found != expected => bad(format!(
+                "the tensor `{name}` has shape {found:?}, and the metadata implies {expected:?}"
+            )),
+            Some(_) => Ok(()),
+        };
+        let embedding = self.embedding;
+        match dims("token_embd.weight") {
+            Some(found) if found.len() == 2 && found[1] == embedding => {}
+            found => {
+                return bad(format!(
+                    "the tensor `token_embd.weight` has shape {found:?}: expected [vocabulary, {embedding}]"
+                ));
+            }
+        }
+        let ffn = match dims("blk.0.ffn_gate.weight") {
+            Some(found) if found.len() == 2 => found[0],
+            found => return bad(format!("the tensor `blk.0.ffn_gate.weight` has shape {found:?}")),
+        };
+        let (q, kv) = (self.heads * self.head_dim, self.kv_heads * self.head_dim);
+        expect("output_norm.weight".into(), &[embedding])?;
+        for i in 0..self.layers {
+            let name = |part: &str| format!("blk.{i}.{part}.weight");
+            expect(name("attn_norm"), &[embedding])?;
+            expect(name("attn_q"), &[q, embedding])?;
+            expect(name("attn_k"), &[kv, embedding])?;
+            expect(name("attn_v"), &[kv, embedding])?;
+            expect(name("attn_output"), &[embedding, q])?;
+            expect(name("ffn_norm"), &[embedding])?;
+            expect(name("ffn_gate"), &[ffn, embedding])?;
+            expect(name("ffn_up"), &[ffn, embedding])?;
+            expect(name("ffn_down"), &[embedding, ffn])?;
+        }
+        Ok(())
     }
 }
 

@@ -44,9 +44,21 @@ pub(crate) fn load_gguf(config: &LocalConfig, device: &Device) -> Result<Loaded>
     let shown = config.path.display().to_string();
     let mut file =
         File::open(&config.path).map_err(|err| Error::config(format!("{shown}: {err}")))?;
-    let content = gguf_file::Content::read(&mut file).map_err(|err| {
-        Error::config(format!("{shown} is not a readable GGUF file: {}", candle_message(&err)))
-    })?;
+    // candle's reader divides by the header's alignment and sizes vectors from its counts: a
+    // crafted header can make it panic, which is caught here and reported as the damage it is.
+    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        gguf_file::Content::read(&mut file)
+    }));
+    let content = match read {
+        Ok(content) => content.map_err(|err| {
+            Error::config(format!("{shown} is not a readable GGUF file: {}", candle_message(&err)))
+        })?,
+        Err(_) => {
+            return Err(Error::config(format!(
+                "{shown} is not a readable GGUF file: its header is damaged"
+            )));
+        }
+    };
     let metadata = &content.metadata;
     let architecture = metadata
         .get("general.architecture")

@@ -72,7 +72,29 @@ pub struct LocalConfig {
     pub kv_cache: CacheKind,
 }
 
+/// The largest context a local model is given: past a million positions the rotary tables
+/// alone would take gigabytes.
+pub const MAX_CONTEXT_SIZE: usize = 1 << 20;
+
 impl LocalConfig {
+    /// Whether the settings are ones a model can run with, else a configuration error naming
+    /// the setting: a context of 1 to [`MAX_CONTEXT_SIZE`] positions, 1 to 8 threads per core.
+    pub fn check(&self) -> Result<()> {
+        if let Some(size) = self.context_size.filter(|&n| n == 0 || n > MAX_CONTEXT_SIZE) {
+            return Err(Error::config(format!(
+                "context_size {size}: expected 1 to {MAX_CONTEXT_SIZE}"
+            )));
+        }
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        if let Some(threads) = self.threads.filter(|&n| n == 0 || n > 8 * cores) {
+            return Err(Error::config(format!(
+                "threads {threads}: expected 1 to {} (this machine has {cores} cores)",
+                8 * cores
+            )));
+        }
+        Ok(())
+    }
+
     /// A model from this GGUF file, on the CPU.
     pub fn new(path: impl Into<PathBuf>) -> Self {
         LocalConfig {
@@ -106,5 +128,19 @@ mod tests {
         if let Err(err) = DeviceChoice::Cuda(7).open() {
             assert!(matches!(err, Error::Configuration { .. }), "{err}");
         }
+    }
+
+    #[test]
+    fn contexts_and_thread_counts_out_of_range_are_refused() {
+        let with = |context_size, threads| LocalConfig {
+            context_size,
+            threads,
+            ..LocalConfig::new("m.gguf")
+        };
+        let error = with(Some(1 << 32), None).check().unwrap_err().to_string();
+        assert!(error.contains("context_size 4294967296"), "{error}");
+        let error = with(None, Some(100_000)).check().unwrap_err().to_string();
+        assert!(error.contains("threads 100000"), "{error}");
+        assert!(with(Some(4096), Some(1)).check().is_ok());
     }
 }

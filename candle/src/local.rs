@@ -39,6 +39,7 @@ impl LocalModel {
     /// file and what is wrong with it: missing, not GGUF, truncated, an architecture other than
     /// Llama's, a tokenizer that cannot be built.
     pub fn load(config: LocalConfig) -> Result<Self> {
+        config.check()?;
         let device = config.device.open()?;
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(config.threads.unwrap_or(0))

@@ -14,6 +14,10 @@ use serde_json::{Value, json};
 
 use crate::family::{self, Family};
 
+/// The most instructions one rendering may run: real templates take a few thousand per
+/// message, and this many take about a second.
+const TEMPLATE_FUEL: u64 = 20_000_000;
+
 /// A compiled chat template, with the tokens it refers to and the family whose tool calls it
 /// writes.
 #[derive(Debug)]
@@ -37,6 +41,9 @@ impl ChatTemplate {
                 .map_err(|err| Error::config(format!("chat template syntax: {err}")))?,
         );
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        // A template comes with the model file: one that loops without end (or nearly) runs
+        // out of fuel and fails, instead of hanging the call.
+        env.set_fuel(Some(TEMPLATE_FUEL));
         env.add_filter("tojson", tojson);
         env.add_function("raise_exception", raise_exception);
         env.add_function("strftime_now", strftime_now);
@@ -320,5 +327,16 @@ mod tests {
         assert!(err.to_string().contains("roles must alternate"), "{err}");
         let broken = ChatTemplate::new("{% for x in %}", "", "").unwrap_err();
         assert!(matches!(broken, Error::Configuration { .. }), "{broken}");
+    }
+
+    #[test]
+    fn a_template_that_loops_without_end_runs_out_of_fuel() {
+        let source =
+            "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}";
+        let template = ChatTemplate::new(source, "", "").unwrap();
+        let started = std::time::Instant::now();
+        let error = template.render(&[Message::user("hi")], &[], true).unwrap_err();
+        assert!(error.to_string().contains("fuel"), "{error}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
     }
 }

@@ -40,6 +40,9 @@ impl Config {
                 other => other.to_string(),
             });
         }
+        if entry.api_key_env.as_deref().is_some_and(|v| v.trim().is_empty()) {
+            return Err("`api_key_env` is empty: name the environment variable that holds the key, or leave it out".into());
+        }
         let penalties = entry.sampling().penalties_set();
         if let Some(option) = penalties.first()
             && !["candle", "fallback", "router"].contains(&entry.backend.as_str())

@@ -298,6 +298,10 @@ mod tests {
         let error = parse("[agents.x]\ntools = [\"shell\"]\n").unwrap_err();
         assert!(error.message.contains("unknown tool `shell`"), "{error}");
 
+        let error = parse("[models.a]\nbackend = \"openai\"\nmodel = \"x\"\napi_key_env = \"\"\n")
+            .unwrap_err();
+        assert!(error.message.contains("`api_key_env` is empty"), "{error}");
+
         let error =
             parse("[models.a]\nbackend = \"openai\"\nmodel = \"x\"\ntop_p = -3.0\n").unwrap_err();
         assert!(error.message.contains("top_p -3: expected more than 0"), "{error}");
@@ -370,5 +374,15 @@ mod tests {
                 .unwrap();
         assert!(model.name().starts_with("fallback("), "{}", model.name());
         assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    }
+
+    #[tokio::test]
+    async fn a_base_url_that_is_not_http_is_a_configuration_error() {
+        let config = parse(
+            "[models.a]\nbackend = \"openai\"\nmodel = \"x\"\nbase_url = \"ftp://host/v1\"\n",
+        )
+        .unwrap();
+        let error = config.build_model("a").await.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(error.contains("expected an http:// or https:// URL"), "{error}");
     }
 }

@@ -45,6 +45,11 @@ impl HttpClient {
         let joined = format!("{}/{path}", base_url.trim_end_matches('/'));
         let url = reqwest::Url::parse(&joined)
             .map_err(|err| Error::config(format!("base_url `{base_url}` is not a URL: {err}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(Error::config(format!(
+                "base_url `{base_url}`: expected an http:// or https:// URL"
+            )));
+        }
         let headers = header_map(own, &remote.headers)?;
         let timeout = remote.timeout;
         let client = reqwest::Client::builder()

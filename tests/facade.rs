@@ -180,3 +180,27 @@ async fn a_config_built_agent_has_its_model_prompt_and_tools() {
     let error = config.build_agent("nope").await.err().map(|e| e.to_string());
     assert!(error.is_some_and(|e| e.contains("unknown agent `nope`")));
 }
+
+/// `timeout_secs` on a remote entry: a server that stays silent fails the call after that long,
+/// not after the default two minutes.
+#[tokio::test]
+async fn a_configured_timeout_cuts_a_silent_server_short() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_delay(std::time::Duration::from_secs(30)))
+        .mount(&server)
+        .await;
+    let text = format!(
+        "retry = {{ max_retries = 0 }}\n[models.m]\nbackend = \"openai\"\nmodel = \"m\"\nbase_url = \"{}/v1\"\ntimeout_secs = 1\n",
+        server.uri()
+    );
+    let config =
+        anymodel::config::Config::parse(std::path::Path::new("anymodel.toml"), &text).unwrap();
+    let model = config.build_model("m").await.unwrap();
+    let started = std::time::Instant::now();
+    let error = model.chat(anymodel::ChatRequest::user("hi")).await.unwrap_err();
+    assert!(error.to_string().contains("sent nothing for 1 s"), "{error}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}

@@ -40,6 +40,8 @@ pub enum ModelSpec {
         api_key_env: Option<String>,
         /// Extra headers.
         headers: Vec<(String, String)>,
+        /// The longest the server may stay silent; the client's default (120 s) when `None`.
+        timeout: Option<std::time::Duration>,
     },
 }
 
@@ -82,6 +84,7 @@ impl ModelSpec {
             base_url: Some(base_url.unwrap_or_else(|| provider.base_url.to_string())),
             api_key_env,
             headers,
+            timeout: None,
         }
     }
 
@@ -113,8 +116,14 @@ impl ModelSpec {
             ModelSpec::Local { path, device, threads, context_size, kv_cache } => {
                 local(path, device.as_deref(), *threads, *context_size, kv_cache.as_deref()).await
             }
-            ModelSpec::Remote { api, model, base_url, api_key_env, headers } => {
-                remote(*api, model, base_url.as_deref(), api_key_env.as_deref(), headers)
+            ModelSpec::Remote { api, model, base_url, api_key_env, headers, timeout } => {
+                let endpoint = Endpoint {
+                    base_url: base_url.as_deref(),
+                    key: api_key_env.as_deref(),
+                    headers,
+                    timeout: *timeout,
+                };
+                remote(*api, model, endpoint)
             }
         }
     }
@@ -157,63 +166,50 @@ async fn local(
     )))
 }
 
+/// Where a remote model is and how to reach it, as a spec gives it.
+#[cfg_attr(not(feature = "http"), allow(dead_code))]
+struct Endpoint<'a> {
+    base_url: Option<&'a str>,
+    key: Option<&'a str>,
+    headers: &'a [(String, String)],
+    timeout: Option<std::time::Duration>,
+}
+
 #[cfg(feature = "http")]
-fn remote(
-    api: Api,
-    model: &str,
-    base_url: Option<&str>,
-    api_key_env: Option<&str>,
-    headers: &[(String, String)],
-) -> Result<Arc<dyn Model>> {
+fn remote(api: Api, model: &str, endpoint: Endpoint<'_>) -> Result<Arc<dyn Model>> {
     use crate::http::{RemoteModel, Wire};
 
-    fn build<W: Wire>(
-        mut wire: W,
-        base_url: Option<&str>,
-        key: Option<&str>,
-        headers: &[(String, String)],
-    ) -> Result<Arc<dyn Model>> {
-        if let Some(url) = base_url {
+    fn build<W: Wire>(mut wire: W, endpoint: Endpoint<'_>) -> Result<Arc<dyn Model>> {
+        if let Some(url) = endpoint.base_url {
             wire = wire.base_url(url);
         }
-        if let Some(variable) = key {
+        if let Some(variable) = endpoint.key {
             wire = wire.api_key_env(variable)?;
         }
-        for (name, value) in headers {
+        for (name, value) in endpoint.headers {
             wire = wire.header(name, value);
+        }
+        if let Some(timeout) = endpoint.timeout {
+            wire = wire.timeout(timeout);
         }
         Ok(Arc::new(RemoteModel::new(wire)?))
     }
     match api {
         #[cfg(feature = "openai")]
-        Api::OpenAi => {
-            build(crate::openai::OpenAiConfig::new(model), base_url, api_key_env, headers)
-        }
+        Api::OpenAi => build(crate::openai::OpenAiConfig::new(model), endpoint),
         #[cfg(feature = "anthropic")]
-        Api::Anthropic => {
-            build(crate::anthropic::AnthropicConfig::new(model), base_url, api_key_env, headers)
-        }
+        Api::Anthropic => build(crate::anthropic::AnthropicConfig::new(model), endpoint),
         #[cfg(feature = "gemini")]
-        Api::Gemini => {
-            build(crate::gemini::GeminiConfig::new(model), base_url, api_key_env, headers)
-        }
+        Api::Gemini => build(crate::gemini::GeminiConfig::new(model), endpoint),
         #[cfg(feature = "cohere")]
-        Api::Cohere => {
-            build(crate::cohere::CohereConfig::new(model), base_url, api_key_env, headers)
-        }
+        Api::Cohere => build(crate::cohere::CohereConfig::new(model), endpoint),
         #[allow(unreachable_patterns)]
         other => Err(missing_feature(other, model)),
     }
 }
 
 #[cfg(not(feature = "http"))]
-fn remote(
-    api: Api,
-    model: &str,
-    _: Option<&str>,
-    _: Option<&str>,
-    _: &[(String, String)],
-) -> Result<Arc<dyn Model>> {
+fn remote(api: Api, model: &str, _: Endpoint<'_>) -> Result<Arc<dyn Model>> {
     Err(missing_feature(api, model))
 }
 

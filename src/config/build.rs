@@ -155,13 +155,17 @@ impl Config {
                 let provider = provider(id).ok_or_else(|| {
                     Error::config(format!("[models.{name}]: unknown backend `{id}`"))
                 })?;
-                ModelSpec::remote(
+                let mut spec = ModelSpec::remote(
                     provider,
                     &model,
                     entry.base_url.clone(),
                     entry.api_key_env.clone(),
                     headers,
-                )
+                );
+                if let ModelSpec::Remote { timeout, .. } = &mut spec {
+                    *timeout = entry.timeout_secs.map(std::time::Duration::from_secs);
+                }
+                spec
             }
         }))
     }

@@ -19,7 +19,9 @@ impl Config {
             "candle" => &["path", "device", "threads", "context_size", "kv_cache"],
             "fallback" => &["models"],
             "router" => &["models", "spread", "cool_down_secs", "max_in_flight"],
-            id if provider(id).is_some() => &["model", "base_url", "api_key_env", "headers"],
+            id if provider(id).is_some() => {
+                &["model", "base_url", "api_key_env", "headers", "timeout_secs"]
+            }
             other => {
                 return Err(format!(
                     "unknown backend `{other}`; expected one of {}",
@@ -39,6 +41,9 @@ impl Config {
                 anymodel_core::Error::InvalidRequest { message, .. } => message,
                 other => other.to_string(),
             });
+        }
+        if entry.timeout_secs == Some(0) {
+            return Err("timeout_secs must be at least 1".into());
         }
         if entry.api_key_env.as_deref().is_some_and(|v| v.trim().is_empty()) {
             return Err("`api_key_env` is empty: name the environment variable that holds the key, or leave it out".into());

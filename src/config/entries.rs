@@ -34,6 +34,8 @@ pub struct ModelEntry {
     pub api_key_env: Option<String>,
     /// Remote: extra headers.
     pub headers: Option<BTreeMap<String, String>>,
+    /// Remote: the longest the server may stay silent, in seconds (default 120).
+    pub timeout_secs: Option<u64>,
     /// fallback: the models to try in order; router: the models to spread requests over.
     pub models: Option<Vec<String>>,
     /// router: `round_robin` (the default) or `least_in_flight`.
@@ -115,6 +117,7 @@ impl ModelEntry {
             ("spread", self.spread.is_some()),
             ("cool_down_secs", self.cool_down_secs.is_some()),
             ("max_in_flight", self.max_in_flight.is_some()),
+            ("timeout_secs", self.timeout_secs.is_some()),
         ];
         options.into_iter().filter(|(_, set)| *set).map(|(name, _)| name).collect()
     }

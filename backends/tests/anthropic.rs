@@ -436,3 +436,21 @@ async fn the_api_key_never_shows_in_debug_output_or_errors() {
         assert!(!text.contains(KEY), "leaked: {text}");
     }
 }
+
+/// Pings keep the connection busy but bring no reply: they do not restart the silence limit.
+#[tokio::test]
+async fn pings_alone_do_not_keep_a_stream_alive() {
+    let ping = "event: ping\ndata: {\"type\": \"ping\"}\n\n".to_string();
+    let url = support::endless_stream(ping, std::time::Duration::from_millis(50)).await;
+    let config = AnthropicConfig::new("claude-test")
+        .base_url(url)
+        .timeout(std::time::Duration::from_secs(1));
+    let model = Anthropic::new(config).unwrap();
+    let started = std::time::Instant::now();
+    let error = match model.stream(ChatRequest::user("Hi")).await {
+        Ok(events) => anymodel_core::collect_stream(events).await.unwrap_err(),
+        Err(error) => error,
+    };
+    assert!(error.to_string().contains("sent nothing for 1 s"), "{error}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}

@@ -466,6 +466,24 @@ async fn a_missing_key_variable_is_named() {
     );
 }
 
+/// A server that streams text without end is cut off past what `max_tokens` allows.
+#[tokio::test]
+async fn a_server_that_streams_forever_is_cut_off() {
+    let chunk =
+        serde_json::json!({"choices": [{"index": 0, "delta": {"content": "more and more "}}]});
+    let url = support::endless_stream(format!("data: {chunk}\n\n"), Duration::from_millis(1)).await;
+    let model = OpenAi::new(OpenAiConfig::new("gpt-test").base_url(format!("{url}/v1"))).unwrap();
+    let request = ChatRequest::user("Hi")
+        .with_sampling(Sampling { max_tokens: Some(10), ..Default::default() });
+    let events = model.stream(request).await.unwrap();
+    let error =
+        tokio::time::timeout(Duration::from_secs(20), anymodel_core::collect_stream(events))
+            .await
+            .expect("cut off in time")
+            .unwrap_err();
+    assert!(error.to_string().contains("kept streaming past 2560 bytes"), "{error}");
+}
+
 #[tokio::test]
 async fn a_refused_connection_is_transient() {
     // Bind a port, then free it, so that nothing listens there.

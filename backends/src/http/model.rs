@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::remote::{Remote, RemoteConfig};
 use super::secret::{Redactor, Secret};
-use super::sse::{StreamDecoder, decode_stream};
+use super::sse::{StreamDecoder, StreamLimits, decode_stream};
 use super::transport::HttpClient;
 
 /// One provider's API as data in and data out, with no I/O: where a request goes, how it is
@@ -50,6 +50,10 @@ pub trait Wire: RemoteConfig + Clone + fmt::Debug + Send + Sync + 'static {
     /// The core reply of a whole reply; a reply that says it failed is an error.
     fn reply(&self, reply: Self::Reply) -> Result<ChatResponse>;
 }
+
+/// The most bytes of text and arguments a streamed reply may bring when the request sets no
+/// `max_tokens` (with one, 256 bytes a token).
+const MAX_REPLY_BYTES: usize = 32 * 1024 * 1024;
 
 /// A model behind a remote API, speaking it through its [`Wire`]. Every request is checked
 /// against the model's capabilities before anything is sent; errors, including those that
@@ -114,7 +118,14 @@ impl<W: Wire> Model for RemoteModel<W> {
         let events = async {
             self.capabilities.check(&self.name, &request)?;
             let response = self.streamed.post(&self.request_body(&request, true)?).await?;
-            Ok(decode_stream(self.streamed.events(response), W::Decoder::default()))
+            // A token is a few bytes; no reply within max_tokens comes near this many.
+            let max_reply_bytes = request
+                .sampling
+                .max_tokens
+                .map_or(MAX_REPLY_BYTES, |tokens| (tokens as usize).saturating_mul(256))
+                .min(MAX_REPLY_BYTES);
+            let limits = StreamLimits { silence: self.streamed.timeout(), max_reply_bytes };
+            Ok(decode_stream(self.streamed.events(response), W::Decoder::default(), limits))
         };
         let events = events.await.map_err(|error| self.redactor.error(error))?;
         let redactor = self.redactor.clone();

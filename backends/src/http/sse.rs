@@ -4,6 +4,8 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use anymodel_core::{Error, EventStream, Result, StreamEvent};
 use eventsource_stream::Eventsource;
 use futures::{Stream, StreamExt, stream};
@@ -69,11 +71,9 @@ impl EventSize {
     }
 }
 
-/// The events of a byte stream, each awaited at most `timeout`, each at most
-/// [`MAX_EVENT_BYTES`] long.
+/// The events of a byte stream, each at most [`MAX_EVENT_BYTES`] long.
 pub(crate) fn sse_events<B: AsRef<[u8]> + Send + 'static>(
     bytes: impl Stream<Item = reqwest::Result<B>> + Send + 'static,
-    timeout: Duration,
 ) -> impl Stream<Item = Result<SseEvent>> + Send + 'static {
     let mut size = EventSize::default();
     let bounded = bytes.map(move |chunk| {
@@ -83,11 +83,10 @@ pub(crate) fn sse_events<B: AsRef<[u8]> + Send + 'static>(
     });
     let events = bounded.eventsource().boxed();
     stream::unfold(events, move |mut events| async move {
-        let item = match tokio::time::timeout(timeout, events.next()).await {
-            Err(_) => Some(Err(errors::timed_out("streaming the reply", timeout))),
-            Ok(None) => None,
-            Ok(Some(Ok(event))) => Some(Ok(SseEvent { event: event.event, data: event.data })),
-            Ok(Some(Err(err))) => Some(Err(match err {
+        let item = match events.next().await {
+            None => None,
+            Some(Ok(event)) => Some(Ok(SseEvent { event: event.event, data: event.data })),
+            Some(Err(err)) => Some(Err(match err {
                 eventsource_stream::EventStreamError::Transport(err) => err,
                 other => Error::invalid_response(format!("the event stream is malformed: {other}")),
             })),
@@ -107,21 +106,46 @@ pub trait StreamDecoder: Send + 'static {
     fn end_without_marker(&mut self, out: &mut Vec<StreamEvent>) -> Result<()>;
 }
 
+/// How long a stream may go without progress, and how much reply it may bring.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StreamLimits {
+    /// The longest wait for the next piece of the reply: events that carry none (pings,
+    /// keep-alives, a trickle of one event) do not restart it.
+    pub(crate) silence: Duration,
+    /// The most bytes of text and tool-call arguments one reply may bring: a server that
+    /// streams on past this (past `max_tokens`, or without end) is cut off.
+    pub(crate) max_reply_bytes: usize,
+}
+
 struct Decoding<S, D> {
     events: S,
     decoder: D,
     pending: VecDeque<StreamEvent>,
     finished: bool,
+    limits: StreamLimits,
+    /// When the reply last moved on.
+    progress: Instant,
+    /// Bytes of reply so far.
+    received: usize,
 }
 
 /// The core event stream of a provider's event stream. It ends after the provider's end event
-/// (whatever follows is not read), and fails at the first error.
+/// (whatever follows is not read), and fails at the first error, when the reply makes no
+/// progress for the silence limit, or when it grows past its size limit.
 pub(crate) fn decode_stream<D: StreamDecoder>(
     events: impl Stream<Item = Result<SseEvent>> + Send + 'static,
     decoder: D,
+    limits: StreamLimits,
 ) -> EventStream {
-    let state =
-        Decoding { events: events.boxed(), decoder, pending: VecDeque::new(), finished: false };
+    let state = Decoding {
+        events: events.boxed(),
+        decoder,
+        pending: VecDeque::new(),
+        finished: false,
+        limits,
+        progress: Instant::now(),
+        received: 0,
+    };
     Box::pin(stream::unfold(state, |mut state| async move {
         loop {
             if let Some(event) = state.pending.pop_front() {
@@ -131,11 +155,27 @@ pub(crate) fn decode_stream<D: StreamDecoder>(
                 return None;
             }
             let mut out = Vec::new();
-            let step = match state.events.next().await {
-                Some(Ok(event)) => state.decoder.decode(event, &mut out),
-                Some(Err(err)) => Err(err),
-                None => state.decoder.end_without_marker(&mut out).map(|()| true),
+            let silence = state.limits.silence;
+            let next = tokio::time::timeout_at(state.progress + silence, state.events.next());
+            let step = match next.await {
+                Err(_) => Err(errors::timed_out("streaming the reply", silence)),
+                Ok(Some(Ok(event))) => state.decoder.decode(event, &mut out),
+                Ok(Some(Err(err))) => Err(err),
+                Ok(None) => state.decoder.end_without_marker(&mut out).map(|()| true),
             };
+            let step = step.and_then(|end| {
+                if !out.is_empty() {
+                    state.progress = Instant::now();
+                }
+                state.received += out.iter().map(reply_bytes).sum::<usize>();
+                if state.received > state.limits.max_reply_bytes {
+                    return Err(Error::invalid_response(format!(
+                        "the server kept streaming past {} bytes of reply",
+                        state.limits.max_reply_bytes
+                    )));
+                }
+                Ok(end)
+            });
             match step {
                 Ok(end) => state.finished = end,
                 Err(err) => {
@@ -147,4 +187,13 @@ pub(crate) fn decode_stream<D: StreamDecoder>(
             state.pending.extend(out);
         }
     }))
+}
+
+/// The bytes of reply an event carries: its text, or its share of a call's arguments.
+fn reply_bytes(event: &StreamEvent) -> usize {
+    match event {
+        StreamEvent::TextDelta { text } => text.len(),
+        StreamEvent::ToolCallDelta { arguments, .. } => arguments.len(),
+        _ => 0,
+    }
 }

@@ -96,12 +96,17 @@ impl HttpClient {
         })
     }
 
-    /// The server-sent events of a streaming response, each awaited at most the silence limit.
+    /// The server-sent events of a streaming response.
     pub(crate) fn events(
         &self,
         response: reqwest::Response,
     ) -> impl Stream<Item = Result<SseEvent>> + Send + 'static {
-        sse_events(response.bytes_stream(), self.timeout)
+        sse_events(response.bytes_stream())
+    }
+
+    /// The silence limit.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     async fn within<F: Future>(&self, what: &str, future: F) -> Result<F::Output> {

@@ -20,6 +20,9 @@ use crate::load::{load_checkpoint, load_gguf};
 use crate::template::ChatTemplate;
 use crate::tool_calls::ToolCallFilter;
 
+/// More bytes than any token of any vocabulary stands for.
+const MAX_TOKEN_BYTES: usize = 256;
+
 /// A local model. Cloning shares the weights and the key-value cache; calls run one at a time.
 #[derive(Clone)]
 pub struct LocalModel {
@@ -188,7 +191,20 @@ impl Model for LocalModel {
     async fn stream(&self, request: ChatRequest) -> Result<EventStream> {
         self.capabilities().check(&self.name, &request)?;
         let tools = offered_tools(&request);
-        let prompt = self.tokens(&self.render_prompt(&request)?)?;
+        let rendered = self.render_prompt(&request)?;
+        // No token is this long: a prompt with more bytes than the context has room for at this
+        // rate cannot fit, and is refused before it is tokenised (which takes time and memory).
+        let most = self.engine.positions.saturating_mul(MAX_TOKEN_BYTES);
+        if rendered.len() > most {
+            return Err(Error::ContextLengthExceeded {
+                message: format!(
+                    "the prompt is {} bytes; the context holds {} tokens, {most} bytes at most",
+                    rendered.len(),
+                    self.engine.positions
+                ),
+            });
+        }
+        let prompt = self.tokens(&rendered)?;
         let sampling = request.sampling.clone().or(&self.engine.defaults);
         let params = Params::new(&sampling, self.engine.end_tokens.clone());
         let names: Vec<String> = tools.iter().map(|t| t.name.clone()).collect();

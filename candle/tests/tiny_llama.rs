@@ -110,6 +110,12 @@ async fn the_context_window_is_enforced() {
     let model = model("context", first, &cycle, |c| LocalConfig { context_size: Some(48), ..c });
     let err = model.chat(ask(&"word ".repeat(60), 10)).await.unwrap_err();
     assert!(matches!(err, Error::ContextLengthExceeded { .. }), "{err}");
+    // A prompt far too big is refused before it is tokenised (5 MB would take seconds and
+    // most of a gigabyte).
+    let started = std::time::Instant::now();
+    let err = model.chat(ask(&"word ".repeat(1_000_000), 10)).await.unwrap_err();
+    assert!(err.to_string().contains("the prompt is 5000"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
     // A prompt that fits but leaves little room ends at the window, cut for length.
     let reply = model.chat(ask("Hi", 1000)).await.unwrap();
     assert_eq!(reply.finish_reason, FinishReason::Length);

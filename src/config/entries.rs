@@ -225,3 +225,18 @@ pub(super) struct File {
     #[serde(default)]
     pub(super) tools: ToolsEntry,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_agents_tools_are_named_once_with_search_when_it_has_an_index() {
+        let entry = AgentEntry {
+            tools: vec!["calculator".into(), "read_file".into(), "calculator".into()],
+            index: Some("docs".into()),
+            ..Default::default()
+        };
+        assert_eq!(entry.tool_names(), ["calculator", "read_file", "search_documents"]);
+    }
+}

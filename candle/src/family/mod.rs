@@ -103,4 +103,66 @@ mod tests {
         assert_eq!(PYTHONIC.trigger(), None, "no call grammar, so no trigger");
         assert_eq!(HERMES.trigger(), Some("<tool_call>"));
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::ALL;
+        use crate::tool_calls::ToolCallFilter;
+
+        /// Replies made of the pieces calls are made of (markers, brackets, braces, quotes,
+        /// names) with arbitrary text between, so that near-calls come up often.
+        fn reply() -> impl Strategy<Value = String> {
+            let piece = prop_oneof![
+                Just("<tool_call>".to_string()),
+                Just("</tool_call>".to_string()),
+                Just("<|python_tag|>".to_string()),
+                Just("{\"name\": \"get_weather\", \"arguments\": ".to_string()),
+                Just("{\"name\": \"search\", \"parameters\": {}}".to_string()),
+                Just("get_weather(city=".to_string()),
+                Just("[".to_string()),
+                Just("]".to_string()),
+                Just("(".to_string()),
+                Just(")".to_string()),
+                Just("{".to_string()),
+                Just("}".to_string()),
+                Just("\"".to_string()),
+                Just("```json\n".to_string()),
+                "[a-z0-9 ,=:]{0,12}",
+                any::<String>(),
+            ];
+            prop::collection::vec(piece, 0..40).prop_map(|pieces| pieces.concat())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(1024))]
+
+            /// No reply makes a parser panic, and only declared tools become calls, whole or
+            /// streamed in any pieces.
+            #[test]
+            fn any_reply_parses_to_declared_calls_or_text(text in reply(), size in 1usize..16) {
+                let declared = vec!["get_weather".to_string(), "search".to_string()];
+                for family in ALL {
+                    let whole = family.parse(&text, &declared);
+                    prop_assert!(whole.calls.iter().all(|c| declared.contains(&c.name)));
+                    let mut filter = ToolCallFilter::new(family, declared.clone());
+                    let chars: Vec<char> = text.chars().collect();
+                    for piece in chars.chunks(size) {
+                        filter.push(&piece.iter().collect::<String>());
+                    }
+                    let streamed = filter.finish();
+                    prop_assert!(streamed.calls.iter().all(|c| declared.contains(&c.name)));
+                }
+            }
+
+            /// Deeply nested brackets are refused, not a stack overflow.
+            #[test]
+            fn deep_nesting_does_not_overflow(depth in 1usize..20_000, open in "[\\[({]") {
+                let text = format!("[get_weather(city={}", open.repeat(depth));
+                for family in ALL {
+                    let _ = family.parse(&text, &["get_weather".to_string()]);
+                }
+            }
+        }
+    }
 }

@@ -10,7 +10,7 @@ pub(super) type Call = (String, Value);
 /// Parses `[f(a=1), g(b="x")]` (the brackets may be missing for a single call). `None` when the
 /// text is not exactly that.
 pub(super) fn parse_calls(text: &str) -> Option<Vec<Call>> {
-    let mut parser = Parser { chars: text.trim().chars().collect(), at: 0 };
+    let mut parser = Parser { chars: text.trim().chars().collect(), at: 0, depth: 0 };
     let bracketed = parser.eat('[');
     let mut calls = Vec::new();
     loop {
@@ -35,9 +35,15 @@ pub(super) fn parse_calls(text: &str) -> Option<Vec<Call>> {
     (parser.at == parser.chars.len() && !calls.is_empty()).then_some(calls)
 }
 
+/// The deepest nesting of lists and dicts in an argument: the parser recurses, and a reply
+/// of ten thousand `[` would overflow the stack.
+const MAX_DEPTH: usize = 64;
+
 struct Parser {
     chars: Vec<char>,
     at: usize,
+    /// How deep in lists and dicts the parser is.
+    depth: usize,
 }
 
 impl Parser {
@@ -100,6 +106,16 @@ impl Parser {
 
     fn value(&mut self) -> Option<Value> {
         self.skip_space();
+        if self.depth >= MAX_DEPTH {
+            return None;
+        }
+        self.depth += 1;
+        let value = self.nested_or_plain();
+        self.depth -= 1;
+        value
+    }
+
+    fn nested_or_plain(&mut self) -> Option<Value> {
         match self.peek()? {
             '"' | '\'' => self.string().map(Value::String),
             '[' | '(' => {

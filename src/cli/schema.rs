@@ -81,3 +81,20 @@ mod tests {
         assert!(parse(" , ").is_err());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1024))]
+
+        /// Any short description gives an object schema or a usage error, never a panic.
+        #[test]
+        fn any_short_schema_parses_or_is_refused(spec in "[a-z_ :,\n]{0,60}|\\PC{0,60}") {
+            if let Ok(schema) = super::parse(&spec) {
+                prop_assert_eq!(&schema["type"], "object");
+            }
+        }
+    }
+}

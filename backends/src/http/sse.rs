@@ -197,3 +197,79 @@ fn reply_bytes(event: &StreamEvent) -> usize {
         _ => 0,
     }
 }
+
+#[cfg(all(
+    test,
+    feature = "openai",
+    feature = "anthropic",
+    feature = "gemini",
+    feature = "cohere"
+))]
+#[allow(clippy::unwrap_used)] // Tests fail loudly by design.
+mod properties {
+    use futures::StreamExt;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::http::Wire;
+
+    /// Stream bodies made of the pieces real ones are made of (event lines, data lines, JSON
+    /// fragments of each provider's chunks, blank lines, end markers) with arbitrary text between.
+    fn body() -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop_oneof![
+            Just("data: ".to_string()),
+            Just("event: ".to_string()),
+            Just(": keep-alive\n".to_string()),
+            Just("\n".to_string()),
+            Just("\r\n".to_string()),
+            Just("\n\n".to_string()),
+            Just("data: [DONE]\n\n".to_string()),
+            Just(r#"{"choices": [{"index": 0, "delta": {"content": "hi"}}]}"#.to_string()),
+            Just(r#"{"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "id": "c", "function": {"name": "f", "arguments": "{"}}]}}]}"#.to_string()),
+            Just(r#"{"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "x"}}"#.to_string()),
+            Just("message_stop".to_string()),
+            Just(r#"{"candidates": [{"content": {"parts": [{"text": "x"}]}, "finishReason": "STOP"}]}"#.to_string()),
+            Just(r#"{"type": "content-delta", "delta": {"message": {"content": {"text": "x"}}}}"#.to_string()),
+            Just(r#"{"error": {"message": "boom"}}"#.to_string()),
+            "[a-z_{}\":, ]{0,20}",
+            any::<String>(),
+        ];
+        prop::collection::vec(piece, 0..40).prop_map(|pieces| pieces.concat().into_bytes())
+    }
+
+    /// Decodes `body`, cut into chunks of `size`, with the wire's decoder, to the end.
+    fn decode<W: Wire>(body: &[u8], size: usize) {
+        let chunks: Vec<reqwest::Result<Vec<u8>>> =
+            body.chunks(size).map(|chunk| Ok(chunk.to_vec())).collect();
+        let events = sse_events(futures::stream::iter(chunks));
+        let limits = StreamLimits { silence: Duration::from_secs(5), max_reply_bytes: 1024 * 1024 };
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        runtime.block_on(async {
+            let mut stream = decode_stream(events, W::Decoder::default(), limits);
+            while let Some(event) = stream.next().await {
+                if event.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// No body, however cut, makes a provider's stream decoder panic or hang.
+        #[test]
+        fn every_decoder_takes_any_stream_body(body in body(), size in 1usize..64) {
+            decode::<crate::openai::OpenAiConfig>(&body, size);
+            decode::<crate::anthropic::AnthropicConfig>(&body, size);
+            decode::<crate::gemini::GeminiConfig>(&body, size);
+            decode::<crate::cohere::CohereConfig>(&body, size);
+        }
+
+        /// The event-size counter takes any bytes.
+        #[test]
+        fn the_event_size_counter_takes_any_bytes(bytes in prop::collection::vec(any::<u8>(), 0..4096)) {
+            let _ = EventSize::default().take(&bytes);
+        }
+    }
+}

@@ -33,7 +33,7 @@ pub use bench::{BenchReport, BenchResult, BenchTest, benchmark, mib, peak_memory
 /// candle's tensor crate as this backend uses it: GGUF files (reading, and writing test
 /// models), devices.
 pub use candle_core;
-pub use config::{DeviceChoice, LocalConfig};
+pub use config::{DeviceChoice, LocalConfig, MAX_CONTEXT_SIZE};
 pub use cpu::cache::CacheKind;
 pub use family::{CHATML_TEMPLATE, LLAMA3_TEMPLATE};
 pub use generate::GenerationStats;

@@ -349,3 +349,25 @@ fn a_crash_mid_ingest_leaves_the_last_commit() {
     let report = index.ingest(&[temp.path().join("staged.md")], &IngestOptions::default()).unwrap();
     assert_eq!(report.added, 1);
 }
+
+/// One file has one name in the index however its folder is given (`notes`, `notes/../notes`,
+/// `./notes`): ingesting it three ways stores it once. Removing the working folder's entries
+/// leaves those named outside it.
+#[test]
+fn a_file_given_three_ways_is_stored_once() {
+    let temp = tempfile::tempdir().unwrap();
+    let root = temp.path().join("notes");
+    fs::create_dir_all(&root).unwrap();
+    fs::write(root.join("a.md"), "# A\n\nApples are red.\n").unwrap();
+    let index = KnowledgeIndex::create(temp.path().join("index")).unwrap();
+    let options = IngestOptions::default();
+    index.ingest(&[&root], &options).unwrap();
+    let again = index.ingest(&[root.join("../notes")], &options).unwrap();
+    let once_more = index.ingest(&[root.join(".")], &options).unwrap();
+    assert_eq!((again.added, again.unchanged), (0, 1), "{again}");
+    assert_eq!((once_more.added, once_more.unchanged), (0, 1), "{once_more}");
+    assert_eq!(index.searcher().files().unwrap(), 1);
+    // The files here are named by absolute paths, outside the working folder: `./` is not them.
+    assert_eq!(index.remove("./").unwrap(), 0);
+    assert_eq!(index.searcher().files().unwrap(), 1);
+}

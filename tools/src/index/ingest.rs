@@ -177,7 +177,7 @@ impl<'a> Writer<'a> {
                     message: source.to_string(),
                 });
             }
-            let name = display_name(root);
+            let name = index_name(root);
             known.extend(indexed_files(index, &name)?);
             walk(root, &index.folder, &mut files, &mut report.skipped);
         }
@@ -189,7 +189,7 @@ impl<'a> Writer<'a> {
         );
         let fields = index.fields;
         for path in &files {
-            let name = display_name(path);
+            let name = index_name(path);
             progress.set_message(name.clone());
             let was = known.remove(&name);
             let bytes = match std::fs::read(path) {
@@ -256,7 +256,7 @@ impl<'a> Writer<'a> {
 
     /// Stages the removal of every file whose indexed path starts with `prefix`; returns how many.
     pub fn remove(&mut self, prefix: &str) -> Result<usize, IndexError> {
-        let files = indexed_files(self.index, prefix.trim_start_matches("./"))?;
+        let files = indexed_files(self.index, &index_name(Path::new(prefix)))?;
         for name in files.keys() {
             self.writer.delete_term(Term::from_field_text(self.index.fields.path, name));
         }
@@ -277,7 +277,7 @@ fn unreadable(report: &IngestReport, name: &str) -> bool {
     report
         .skipped
         .iter()
-        .any(|s| matches!(s.reason, SkipReason::Unreadable(_)) && display_name(&s.path) == name)
+        .any(|s| matches!(s.reason, SkipReason::Unreadable(_)) && index_name(&s.path) == name)
 }
 
 /// The files indexed under `prefix` (a file name or a folder's), with their content hashes.
@@ -296,11 +296,14 @@ fn indexed_files(
         let doc: TantivyDocument =
             searcher.doc(address).map_err(|e| IndexError::engine(&index.folder, e))?;
         let path = doc.get_first(index.fields.path).and_then(|v| v.as_str()).unwrap_or_default();
+        // The working folder (`""`) holds the files named relative to it, not those named by
+        // an absolute path, which are outside it.
         let under = path == prefix
-            || prefix.is_empty()
-            || path
-                .strip_prefix(prefix)
-                .is_some_and(|rest| rest.starts_with('/') || prefix.ends_with('/'));
+            || (prefix.is_empty() && !path.starts_with('/'))
+            || !prefix.is_empty()
+                && path
+                    .strip_prefix(prefix)
+                    .is_some_and(|rest| rest.starts_with('/') || prefix.ends_with('/'));
         if under {
             let hash =
                 doc.get_first(index.fields.hash).and_then(|v| v.as_bytes()).unwrap_or_default();
@@ -393,7 +396,24 @@ fn error_path(error: &ignore::Error) -> Option<PathBuf> {
     }
 }
 
-/// How the index names a path: `/`-separated, without `.` components.
+/// How the index names a file or folder, one name however it was given (`docs`, `./docs`,
+/// `$PWD/docs`, `docs/../docs`): its real path (links, `.` and `..` resolved), relative to the
+/// working folder when it is inside it, as people usually give it, else absolute. A path that
+/// does not exist (a name to remove) is taken as written.
+fn index_name(path: &Path) -> String {
+    let real = path.canonicalize();
+    let here = std::env::current_dir().and_then(|folder| folder.canonicalize());
+    match (real, here) {
+        (Ok(real), Ok(here)) => match real.strip_prefix(&here) {
+            Ok(inside) => display_name(inside),
+            Err(_) => display_name(&real),
+        },
+        (Ok(real), Err(_)) => display_name(&real),
+        _ => display_name(path),
+    }
+}
+
+/// A path `/`-separated, without `.` components.
 fn display_name(path: &Path) -> String {
     let mut name = String::new();
     for component in path.components() {

@@ -371,3 +371,34 @@ fn a_file_given_three_ways_is_stored_once() {
     assert_eq!(index.remove("./").unwrap(), 0);
     assert_eq!(index.searcher().files().unwrap(), 1);
 }
+
+/// Two first-time `index add`s at once: each opens a whole index (the one made first), and the
+/// second writer is told the index is locked, never that it is damaged.
+#[test]
+fn two_first_time_adds_at_once_see_a_whole_index() {
+    for round in 0..10 {
+        let temp = tempfile::tempdir().unwrap();
+        let notes = temp.path().join("notes");
+        fs::create_dir_all(&notes).unwrap();
+        fs::write(notes.join("a.md"), "# A\n\nApples are red.\n").unwrap();
+        let folder = temp.path().join("index");
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let adds: Vec<_> = (0..2)
+            .map(|_| {
+                let (folder, notes, barrier) = (folder.clone(), notes.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    let index = KnowledgeIndex::open_or_create(&folder)?;
+                    index.ingest(&[&notes], &IngestOptions::default())
+                })
+            })
+            .collect();
+        for add in adds {
+            match add.join().unwrap() {
+                Ok(_) | Err(IndexError::Locked { .. }) => {}
+                Err(other) => panic!("round {round}: {other}"),
+            }
+        }
+        assert_eq!(KnowledgeIndex::open(&folder).unwrap().searcher().files().unwrap(), 1);
+    }
+}

@@ -81,11 +81,19 @@ impl KnowledgeIndex {
 
     /// Creates an empty index at `folder`, which must be missing or empty (a folder holding
     /// anything else is refused rather than mixed with the index's files).
+    ///
+    /// The index is made in a folder beside it and renamed into place, so no other process ever
+    /// sees a half-made index: two that create the same index at once both end up opening the
+    /// one that was renamed first.
     pub fn create(folder: impl AsRef<Path>) -> Result<Self, IndexError> {
         let folder = folder.as_ref();
         let io = |source| IndexError::Io { path: folder.to_path_buf(), source };
-        std::fs::create_dir_all(folder).map_err(io)?;
-        if std::fs::read_dir(folder).map_err(io)?.next().is_some() {
+        let parent = match folder.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        std::fs::create_dir_all(parent).map_err(io)?;
+        if folder.is_dir() && std::fs::read_dir(folder).map_err(io)?.next().is_some() {
             return match schema::check_marker(folder) {
                 Ok(()) => Err(IndexError::Input {
                     path: folder.to_path_buf(),
@@ -97,11 +105,24 @@ impl KnowledgeIndex {
                 }),
             };
         }
-        schema::write_marker(folder)?;
-        let (schema, fields) = schema::schema();
-        let index =
-            Index::create_in_dir(folder, schema).map_err(|e| IndexError::engine(folder, e))?;
-        Self::ready(folder, index, fields)
+        let staging =
+            tempfile::Builder::new().prefix(".anymodel-index-").tempdir_in(parent).map_err(io)?;
+        schema::write_marker(staging.path())?;
+        let (schema, _) = schema::schema();
+        drop(
+            Index::create_in_dir(staging.path(), schema)
+                .map_err(|e| IndexError::engine(folder, e))?,
+        );
+        match std::fs::rename(staging.path(), folder) {
+            Ok(()) => {
+                // The folder now holds it: nothing is left to clean up.
+                let _ = staging.keep();
+            }
+            // Another process renamed its index into place first: that one is opened.
+            Err(_) if folder.is_dir() && schema::check_marker(folder).is_ok() => {}
+            Err(source) => return Err(io(source)),
+        }
+        Self::open(folder)
     }
 
     /// Opens the index at `folder`, creating it when the folder is missing or empty.

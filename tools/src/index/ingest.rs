@@ -428,9 +428,25 @@ fn display_name(path: &Path) -> String {
         if !name.is_empty() && !name.ends_with('/') {
             name.push('/');
         }
-        name.push_str(&component.as_os_str().to_string_lossy());
+        push_component(&mut name, component.as_os_str());
     }
     name
+}
+
+/// A path component as text: itself when it is UTF-8, else its valid parts with each other
+/// byte written `\xNN`, so that two names differing only in invalid bytes stay two names.
+fn push_component(name: &mut String, component: &std::ffi::OsStr) {
+    match component.to_str() {
+        Some(text) => name.push_str(text),
+        None => {
+            for chunk in component.as_encoded_bytes().utf8_chunks() {
+                name.push_str(chunk.valid());
+                for byte in chunk.invalid() {
+                    name.push_str(&format!("\\x{byte:02x}"));
+                }
+            }
+        }
+    }
 }
 
 fn progress_bar(shown: bool, files: usize) -> ProgressBar {
@@ -453,5 +469,9 @@ mod tests {
         assert_eq!(display_name(Path::new("./docs/a.md")), "docs/a.md");
         assert_eq!(display_name(Path::new("docs")), "docs");
         assert_eq!(display_name(Path::new("/abs/x")), "/abs/x");
+        use std::os::unix::ffi::OsStrExt;
+        let one = display_name(Path::new(std::ffi::OsStr::from_bytes(b"docs/a\xff.md")));
+        let two = display_name(Path::new(std::ffi::OsStr::from_bytes(b"docs/a\xfe.md")));
+        assert_eq!((one.as_str(), two.as_str()), ("docs/a\\xff.md", "docs/a\\xfe.md"));
     }
 }

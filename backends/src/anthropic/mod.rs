@@ -6,7 +6,7 @@ mod response;
 use anymodel_core::{Capabilities, ChatRequest, ChatResponse, Result};
 use serde_json::Value;
 
-use crate::http::{Remote, RemoteConfig, RemoteModel, Secret, Wire};
+use crate::http::{Remote, RemoteConfig, RemoteModel, Secret, Wire, remote_capabilities};
 
 /// Anthropic's API, given as Anthropic's SDKs take it (`ANTHROPIC_BASE_URL`): the server's root,
 /// before `/v1/messages`.
@@ -70,11 +70,9 @@ impl Wire for AnthropicConfig {
     /// Tools (forced and parallel) and streaming, with the configured context window; the
     /// Messages API has no JSON output mode and none of the local sampling options.
     fn default_capabilities(&self) -> Capabilities {
-        let mut capabilities = Capabilities::all();
+        let mut capabilities = remote_capabilities(Some(self.context_window));
         capabilities.json_output = false;
         capabilities.json_schema_output = false;
-        capabilities.penalties = false;
-        capabilities.context_window = Some(self.context_window);
         capabilities
     }
 

@@ -5,7 +5,7 @@ mod wire;
 use anymodel_core::{Capabilities, ChatRequest, ChatResponse, Result};
 use serde_json::Value;
 
-use crate::http::{Remote, RemoteConfig, RemoteModel, Secret, Wire};
+use crate::http::{Remote, RemoteConfig, RemoteModel, Secret, Wire, remote_capabilities};
 
 /// Cohere's own API root.
 pub const COHERE_BASE_URL: &str = crate::providers::COHERE.base_url;
@@ -50,10 +50,7 @@ impl Wire for CohereConfig {
     /// Everything but the local models' sampling options: tools (forced and parallel), JSON and
     /// JSON Schema output, streaming; a context window of 256,000 tokens (Command A's).
     fn default_capabilities(&self) -> Capabilities {
-        let mut capabilities = Capabilities::all();
-        capabilities.penalties = false;
-        capabilities.context_window = Some(256_000);
-        capabilities
+        remote_capabilities(Some(256_000))
     }
 
     fn path(&self, _stream: bool) -> String {

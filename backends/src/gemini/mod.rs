@@ -7,7 +7,7 @@ mod response;
 use anymodel_core::{Capabilities, ChatRequest, ChatResponse, Result};
 use serde_json::Value;
 
-use crate::http::{Remote, RemoteConfig, RemoteModel, Secret, Wire};
+use crate::http::{Remote, RemoteConfig, RemoteModel, Secret, Wire, remote_capabilities};
 
 /// Gemini's own API root.
 pub const GEMINI_BASE_URL: &str = crate::providers::GEMINI.base_url;
@@ -52,10 +52,7 @@ impl Wire for GeminiConfig {
     /// Everything but the local models' sampling options: tools (forced and parallel), JSON and
     /// JSON Schema output, streaming; a context window of 1,048,576 tokens (Gemini 2's).
     fn default_capabilities(&self) -> Capabilities {
-        let mut capabilities = Capabilities::all();
-        capabilities.penalties = false;
-        capabilities.context_window = Some(1_048_576);
-        capabilities
+        remote_capabilities(Some(1_048_576))
     }
 
     fn path(&self, stream: bool) -> String {

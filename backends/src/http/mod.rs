@@ -42,6 +42,19 @@ pub(crate) fn system_prompt(messages: &[anymodel_core::Message]) -> Option<Strin
     (!system.is_empty()).then(|| system.join("\n\n"))
 }
 
+/// What the remote wires carry unless they say otherwise: everything but the local models'
+/// sampling options (`min_p`, the repetition penalty), with `context_window` as given.
+pub(crate) fn remote_capabilities(context_window: Option<u32>) -> anymodel_core::Capabilities {
+    let mut capabilities = anymodel_core::Capabilities::all();
+    capabilities.penalties = false;
+    capabilities.context_window = context_window;
+    capabilities
+}
+
+/// The most bytes one reply may bring: a whole body, or the text and arguments of a stream
+/// whose request sets no `max_tokens`.
+pub(crate) const MAX_REPLY_BYTES: usize = 32 * 1024 * 1024;
+
 /// The error for a part of a request a wire has no way to write (a kind of message or option
 /// newer than its mapping): the request is refused, never sent without it.
 pub(crate) fn unwritable(wire: &str, what: impl std::fmt::Debug) -> anymodel_core::Error {

@@ -10,6 +10,7 @@ use futures::StreamExt;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::MAX_REPLY_BYTES;
 use super::remote::{Remote, RemoteConfig};
 use super::secret::{Redactor, Secret};
 use super::sse::{StreamDecoder, StreamLimits, decode_stream};
@@ -51,10 +52,6 @@ pub trait Wire: RemoteConfig + Clone + fmt::Debug + Send + Sync + 'static {
     fn reply(&self, reply: Self::Reply) -> Result<ChatResponse>;
 }
 
-/// The most bytes of text and arguments a streamed reply may bring when the request sets no
-/// `max_tokens` (with one, 256 bytes a token).
-const MAX_REPLY_BYTES: usize = 32 * 1024 * 1024;
-
 /// A model behind a remote API, speaking it through its [`Wire`]. Every request is checked
 /// against the model's capabilities before anything is sent; errors, including those that
 /// arrive inside a stream, are classed the same way for every provider.
@@ -74,7 +71,7 @@ impl<W: Wire> RemoteModel<W> {
     pub fn new(wire: W) -> Result<Self> {
         let remote = wire.endpoint();
         let whole = HttpClient::new(remote, &wire.path(false), wire.auth())?;
-        let streamed = HttpClient::new(remote, &wire.path(true), wire.auth())?;
+        let streamed = whole.at(&remote.base_url, &wire.path(true))?;
         let capabilities =
             remote.capabilities.clone().unwrap_or_else(|| wire.default_capabilities());
         let redactor = Redactor::new(remote.secrets());

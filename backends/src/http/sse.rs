@@ -37,7 +37,7 @@ impl SseEvent {
 /// The most bytes one event may take (its lines together): the parser's cost grows with the
 /// square of a line's length, and an event is held whole in memory, so a server that never
 /// ends its line or its event is cut off here with an error.
-pub(crate) const MAX_EVENT_BYTES: usize = 2 * 1024 * 1024;
+const MAX_EVENT_BYTES: usize = 2 * 1024 * 1024;
 
 /// Counts the bytes of the event being received, across chunks.
 #[derive(Default)]

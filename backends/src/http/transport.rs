@@ -11,6 +11,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::MAX_REPLY_BYTES;
 use super::errors;
 use super::remote::Remote;
 use super::secret::Secret;
@@ -18,9 +19,6 @@ use super::sse::{SseEvent, sse_events};
 
 /// The most of a refusal's body read: enough for any server's message.
 const MAX_ERROR_BODY: usize = 64 * 1024;
-
-/// The most of a whole (not streamed) reply read: far more than any chat reply.
-pub(crate) const MAX_REPLY_BODY: usize = 32 * 1024 * 1024;
 
 /// A client for one endpoint: the reqwest client, the endpoint's URL, the silence limit and the
 /// headers every request carries (authentication among them, marked sensitive).
@@ -41,15 +39,7 @@ impl HttpClient {
         path: &str,
         own: impl IntoIterator<Item = (&'static str, Secret)>,
     ) -> Result<Self> {
-        let base_url = &remote.base_url;
-        let joined = format!("{}/{path}", base_url.trim_end_matches('/'));
-        let url = reqwest::Url::parse(&joined)
-            .map_err(|err| Error::config(format!("base_url `{base_url}` is not a URL: {err}")))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(Error::config(format!(
-                "base_url `{base_url}`: expected an http:// or https:// URL"
-            )));
-        }
+        let url = endpoint_url(&remote.base_url, path)?;
         let headers = header_map(own, &remote.headers)?;
         let timeout = remote.timeout;
         let client = reqwest::Client::builder()
@@ -57,6 +47,12 @@ impl HttpClient {
             .build()
             .map_err(|err| Error::config(format!("the HTTP client could not start: {err}")))?;
         Ok(HttpClient { client, url, headers, timeout })
+    }
+
+    /// The same client (its connections, headers and timeout shared) for another endpoint at
+    /// `path` below `base_url`.
+    pub(crate) fn at(&self, base_url: &str, path: &str) -> Result<Self> {
+        Ok(HttpClient { url: endpoint_url(base_url, path)?, ..self.clone() })
     }
 
     /// POSTs a JSON body and returns the response once its status says success.
@@ -82,12 +78,12 @@ impl HttpClient {
     /// Reads a whole JSON body; a body that is not the JSON expected is an invalid response that
     /// quotes the start of what came.
     pub(crate) async fn json<T: DeserializeOwned>(&self, response: reqwest::Response) -> Result<T> {
-        let body = self.within("reading the response", bounded(response, MAX_REPLY_BODY)).await?;
+        let body = self.within("reading the response", bounded(response, MAX_REPLY_BYTES)).await?;
         let (body, cut) = body.map_err(errors::from_transport)?;
         if cut {
             return Err(Error::invalid_response(format!(
                 "the reply is larger than {} MiB",
-                MAX_REPLY_BODY / (1024 * 1024)
+                MAX_REPLY_BYTES / (1024 * 1024)
             )));
         }
         serde_json::from_slice(&body).map_err(|err| {
@@ -114,6 +110,19 @@ impl HttpClient {
             .await
             .map_err(|_| errors::timed_out(what, self.timeout))
     }
+}
+
+/// The URL of the endpoint at `path` below `base_url`, which must be http(s).
+fn endpoint_url(base_url: &str, path: &str) -> Result<reqwest::Url> {
+    let joined = format!("{}/{path}", base_url.trim_end_matches('/'));
+    let url = reqwest::Url::parse(&joined)
+        .map_err(|err| Error::config(format!("base_url `{base_url}` is not a URL: {err}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(Error::config(format!(
+            "base_url `{base_url}`: expected an http:// or https:// URL"
+        )));
+    }
+    Ok(url)
 }
 
 /// At most `limit` bytes of a body, and whether there was more.

@@ -9,7 +9,7 @@ mod response;
 use anymodel_core::{Capabilities, ChatRequest, ChatResponse, Result};
 use serde_json::Value;
 
-use crate::http::{Remote, RemoteConfig, RemoteModel, Secret, Wire};
+use crate::http::{Remote, RemoteConfig, RemoteModel, Secret, Wire, remote_capabilities};
 
 /// OpenAI's own API.
 pub const OPENAI_BASE_URL: &str = crate::providers::OPENAI.base_url;
@@ -54,9 +54,7 @@ impl Wire for OpenAiConfig {
     /// Everything but the local models' sampling options (which this format does not carry);
     /// the context window is unknown, since it depends on the server and the model.
     fn default_capabilities(&self) -> Capabilities {
-        let mut capabilities = Capabilities::all();
-        capabilities.penalties = false;
-        capabilities
+        remote_capabilities(None)
     }
 
     fn path(&self, _stream: bool) -> String {

@@ -87,18 +87,11 @@ impl ToolCallFilter {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::{Value, json};
+    use serde_json::json;
 
     use super::*;
+    use crate::family::testing::{calls, declared};
     use crate::family::{HERMES, LLAMA3_JSON, PYTHONIC};
-
-    fn declared() -> Vec<String> {
-        vec!["get_weather".into(), "search".into()]
-    }
-
-    fn calls(parsed: &ParsedReply) -> Vec<(String, Value)> {
-        parsed.calls.iter().map(|c| (c.name.clone(), c.arguments.clone())).collect()
-    }
 
     /// Feeds `text` to a filter in pieces of `size` characters.
     fn stream(family: &'static dyn Family, text: &str, size: usize) -> (String, ParsedReply) {

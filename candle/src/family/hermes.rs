@@ -104,21 +104,16 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-
-    fn declared() -> Vec<String> {
-        vec!["get_weather".into(), "search".into()]
-    }
+    use crate::family::testing::{calls, declared};
 
     #[test]
     fn tagged_calls_with_text_around_and_sloppy_forms() {
         let text = "Let me check.\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Rome\"}}\n</tool_call>\n<tool_call>{\"name\": \"search\", \"parameters\": \"{\\\"q\\\": \\\"x\\\"}\"}";
         let parsed = HERMES.parse(text, &declared());
         assert_eq!(parsed.content, "Let me check.");
-        let calls: Vec<_> =
-            parsed.calls.iter().map(|c| (c.name.as_str(), c.arguments.clone())).collect();
         assert_eq!(
-            calls,
-            [("get_weather", json!({"city": "Rome"})), ("search", json!({"q": "x"}))]
+            calls(&parsed),
+            [("get_weather".into(), json!({"city": "Rome"})), ("search".into(), json!({"q": "x"}))]
         );
         let bad = "<tool_call>{\"name\": \"nope\"}</tool_call> done";
         assert_eq!(HERMES.parse(bad, &declared()).content, bad);

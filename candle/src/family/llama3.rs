@@ -60,17 +60,10 @@ impl Family for Llama3Json {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::{Value, json};
+    use serde_json::json;
 
     use super::*;
-
-    fn declared() -> Vec<String> {
-        vec!["get_weather".into(), "search".into()]
-    }
-
-    fn calls(parsed: &ParsedReply) -> Vec<(String, Value)> {
-        parsed.calls.iter().map(|c| (c.name.clone(), c.arguments.clone())).collect()
-    }
+    use crate::family::testing::{calls, declared};
 
     #[test]
     fn llama3_json_with_or_without_the_python_tag() {

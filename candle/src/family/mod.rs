@@ -88,6 +88,25 @@ pub(crate) fn builtin_template(has_token: impl Fn(&str) -> bool) -> &'static str
     if has_token(llama3::HEADER) { LLAMA3_TEMPLATE } else { CHATML_TEMPLATE }
 }
 
+/// What the parsing tests of the families and the stream filter share: the tools they declare,
+/// and calls as (name, arguments) pairs.
+#[cfg(test)]
+pub(crate) mod testing {
+    use serde_json::Value;
+
+    use super::ParsedReply;
+
+    /// The tools the tests declare.
+    pub(crate) fn declared() -> Vec<String> {
+        vec!["get_weather".into(), "search".into()]
+    }
+
+    /// The calls of `parsed`, by name and arguments.
+    pub(crate) fn calls(parsed: &ParsedReply) -> Vec<(String, Value)> {
+        parsed.calls.iter().map(|c| (c.name.clone(), c.arguments.clone())).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,7 +160,7 @@ mod tests {
             /// streamed in any pieces.
             #[test]
             fn any_reply_parses_to_declared_calls_or_text(text in reply(), size in 1usize..16) {
-                let declared = vec!["get_weather".to_string(), "search".to_string()];
+                let declared = super::super::testing::declared();
                 for family in ALL {
                     let whole = family.parse(&text, &declared);
                     prop_assert!(whole.calls.iter().all(|c| declared.contains(&c.name)));

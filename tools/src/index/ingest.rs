@@ -1,7 +1,7 @@
 //! Bringing the index up to date with files and folders: walking them (honouring `.gitignore`),
 //! hashing each file, indexing only what changed, removing what is gone, committing once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Component, Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -169,6 +169,7 @@ impl<'a> Writer<'a> {
         let mut report = IngestReport::default();
         let mut files = Vec::new();
         let mut known = HashMap::new();
+        let here = working_folder();
         for root in roots {
             let root = root.as_ref();
             if let Err(source) = std::fs::metadata(root) {
@@ -177,7 +178,7 @@ impl<'a> Writer<'a> {
                     message: source.to_string(),
                 });
             }
-            let name = index_name(root);
+            let name = index_name(root, here.as_deref());
             known.extend(indexed_files(index, &name)?);
             walk(root, &index.folder, &mut files, &mut report.skipped);
         }
@@ -189,7 +190,7 @@ impl<'a> Writer<'a> {
         );
         let fields = index.fields;
         for path in &files {
-            let name = index_name(path);
+            let name = index_name(path, here.as_deref());
             progress.set_message(name.clone());
             let was = known.remove(&name);
             let bytes = match std::fs::read(path) {
@@ -243,9 +244,16 @@ impl<'a> Writer<'a> {
             }
             progress.inc(1);
         }
-        // What is still known was not found under the roots: it is gone.
+        // What is still known was not found under the roots: it is gone, unless it was there
+        // but could not be read (its old chunks are kept).
+        let unreadable: HashSet<String> = report
+            .skipped
+            .iter()
+            .filter(|s| matches!(s.reason, SkipReason::Unreadable(_)))
+            .map(|s| index_name(&s.path, here.as_deref()))
+            .collect();
         for (name, _) in known {
-            if !unreadable(&report, &name) {
+            if !unreadable.contains(&name) {
                 writer.delete_term(Term::from_field_text(fields.path, &name));
                 report.removed += 1;
             }
@@ -256,7 +264,8 @@ impl<'a> Writer<'a> {
 
     /// Stages the removal of every file whose indexed path starts with `prefix`; returns how many.
     pub fn remove(&mut self, prefix: &str) -> Result<usize, IndexError> {
-        let files = indexed_files(self.index, &index_name(Path::new(prefix)))?;
+        let name = index_name(Path::new(prefix), working_folder().as_deref());
+        let files = indexed_files(self.index, &name)?;
         for name in files.keys() {
             self.writer.delete_term(Term::from_field_text(self.index.fields.path, name));
         }
@@ -270,14 +279,6 @@ impl<'a> Writer<'a> {
         self.writer.wait_merging_threads().map_err(|e| IndexError::engine(folder, e))?;
         self.index.reader.reload().map_err(|e| IndexError::engine(folder, e))
     }
-}
-
-/// Whether the file named `name` was skipped as unreadable (its old chunks are kept).
-fn unreadable(report: &IngestReport, name: &str) -> bool {
-    report
-        .skipped
-        .iter()
-        .any(|s| matches!(s.reason, SkipReason::Unreadable(_)) && index_name(&s.path) == name)
 }
 
 /// The files indexed under `prefix` (a file name or a folder's), with their content hashes.
@@ -399,18 +400,19 @@ fn error_path(error: &ignore::Error) -> Option<PathBuf> {
 /// How the index names a file or folder, one name however it was given (`docs`, `./docs`,
 /// `$PWD/docs`, `docs/../docs`): its real path (links, `.` and `..` resolved), relative to the
 /// working folder when it is inside it, as people usually give it, else absolute. A path that
-/// does not exist (a name to remove) is taken as written.
-fn index_name(path: &Path) -> String {
-    let real = path.canonicalize();
-    let here = std::env::current_dir().and_then(|folder| folder.canonicalize());
-    match (real, here) {
-        (Ok(real), Ok(here)) => match real.strip_prefix(&here) {
-            Ok(inside) => display_name(inside),
-            Err(_) => display_name(&real),
-        },
-        (Ok(real), Err(_)) => display_name(&real),
-        _ => display_name(path),
+/// does not exist (a name to remove) is taken as written. `here` is the working folder's real
+/// path ([`working_folder`]), looked up once by the caller.
+fn index_name(path: &Path, here: Option<&Path>) -> String {
+    let Ok(real) = path.canonicalize() else { return display_name(path) };
+    match here.and_then(|here| real.strip_prefix(here).ok()) {
+        Some(inside) => display_name(inside),
+        None => display_name(&real),
     }
+}
+
+/// The working folder's real path, which index names are relative to.
+fn working_folder() -> Option<PathBuf> {
+    std::env::current_dir().and_then(|folder| folder.canonicalize()).ok()
 }
 
 /// A path `/`-separated, without `.` components.

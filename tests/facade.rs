@@ -204,3 +204,31 @@ async fn a_configured_timeout_cuts_a_silent_server_short() {
     assert!(error.to_string().contains("sent nothing for 1 s"), "{error}");
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }
+
+/// `deadline_secs` on a remote entry: a call still going then is stopped, whatever the silence
+/// limit, and is not retried; 0 is refused when the file is read.
+#[tokio::test]
+async fn a_configured_deadline_stops_a_call_that_goes_on() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_delay(std::time::Duration::from_secs(30)))
+        .mount(&server)
+        .await;
+    let entry = |deadline: u64| {
+        format!(
+            "[models.m]\nbackend = \"openai\"\nmodel = \"m\"\nbase_url = \"{}/v1\"\ntimeout_secs = 20\ndeadline_secs = {deadline}\n",
+            server.uri()
+        )
+    };
+    let path = std::path::Path::new("anymodel.toml");
+    let config = anymodel::config::Config::parse(path, &entry(1)).unwrap();
+    let model = config.build_model("m").await.unwrap();
+    let error = model.chat(anymodel::ChatRequest::user("hi")).await.unwrap_err();
+    assert!(error.to_string().contains("deadline of 1 s"), "{error}");
+    assert!(!error.is_retryable());
+    assert_eq!(server.received_requests().await.unwrap_or_default().len(), 1);
+    let refused = anymodel::config::Config::parse(path, &entry(0)).err().map(|e| e.to_string());
+    assert!(refused.is_some_and(|e| e.contains("deadline_secs must be at least 1")));
+}

@@ -42,6 +42,9 @@ pub enum ModelSpec {
         headers: Vec<(String, String)>,
         /// The longest the server may stay silent; the client's default (120 s) when `None`.
         timeout: Option<std::time::Duration>,
+        /// The longest one call may take, however steadily the server sends; the client's
+        /// default (30 minutes) when `None`.
+        deadline: Option<std::time::Duration>,
     },
 }
 
@@ -85,6 +88,7 @@ impl ModelSpec {
             api_key_env,
             headers,
             timeout: None,
+            deadline: None,
         }
     }
 
@@ -116,12 +120,13 @@ impl ModelSpec {
             ModelSpec::Local { path, device, threads, context_size, kv_cache } => {
                 local(path, device.as_deref(), *threads, *context_size, kv_cache.as_deref()).await
             }
-            ModelSpec::Remote { api, model, base_url, api_key_env, headers, timeout } => {
+            ModelSpec::Remote { api, model, base_url, api_key_env, headers, timeout, deadline } => {
                 let endpoint = Endpoint {
                     base_url: base_url.as_deref(),
                     key: api_key_env.as_deref(),
                     headers,
                     timeout: *timeout,
+                    deadline: *deadline,
                 };
                 remote(*api, model, endpoint)
             }
@@ -173,6 +178,7 @@ struct Endpoint<'a> {
     key: Option<&'a str>,
     headers: &'a [(String, String)],
     timeout: Option<std::time::Duration>,
+    deadline: Option<std::time::Duration>,
 }
 
 #[cfg(feature = "http")]
@@ -191,6 +197,9 @@ fn remote(api: Api, model: &str, endpoint: Endpoint<'_>) -> Result<Arc<dyn Model
         }
         if let Some(timeout) = endpoint.timeout {
             wire = wire.timeout(timeout);
+        }
+        if let Some(deadline) = endpoint.deadline {
+            wire = wire.deadline(deadline);
         }
         Ok(Arc::new(RemoteModel::new(wire)?))
     }

@@ -14,6 +14,7 @@ use anymodel_core::{
     ResponseFormat, Sampling, StreamEvent, ToolCall, ToolChoice, ToolResult, Usage,
 };
 use serde_json::{Value, json};
+use support::faults::{EVENTS, Fault, faulty_server};
 use support::{KEY, bodies, drain, named_events, received, sse_response, weather};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -441,7 +442,8 @@ async fn the_api_key_never_shows_in_debug_output_or_errors() {
 #[tokio::test]
 async fn pings_alone_do_not_keep_a_stream_alive() {
     let ping = "event: ping\ndata: {\"type\": \"ping\"}\n\n".to_string();
-    let url = support::endless_stream(ping, std::time::Duration::from_millis(50)).await;
+    let every = std::time::Duration::from_millis(50);
+    let url = faulty_server(Fault::Repeat { content_type: EVENTS, piece: ping, every }).await;
     let config = AnthropicConfig::new("claude-test")
         .base_url(url)
         .timeout(std::time::Duration::from_secs(1));

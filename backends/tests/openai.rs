@@ -14,6 +14,7 @@ use anymodel_core::{
     ResponseFormat, Sampling, StreamEvent, ToolCall, ToolChoice, ToolResult, Usage,
 };
 use serde_json::{Value, json};
+use support::faults::{EVENTS, Fault, faulty_server};
 use support::{KEY, bodies, data_events, drain, received, sse_response, weather};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -471,7 +472,9 @@ async fn a_missing_key_variable_is_named() {
 async fn a_server_that_streams_forever_is_cut_off() {
     let chunk =
         serde_json::json!({"choices": [{"index": 0, "delta": {"content": "more and more "}}]});
-    let url = support::endless_stream(format!("data: {chunk}\n\n"), Duration::from_millis(1)).await;
+    let piece = format!("data: {chunk}\n\n");
+    let every = Duration::from_millis(1);
+    let url = faulty_server(Fault::Repeat { content_type: EVENTS, piece, every }).await;
     let model = OpenAi::new(OpenAiConfig::new("gpt-test").base_url(format!("{url}/v1"))).unwrap();
     let request = ChatRequest::user("Hi")
         .with_sampling(Sampling { max_tokens: Some(10), ..Default::default() });

@@ -162,8 +162,9 @@ impl Config {
                     entry.api_key_env.clone(),
                     headers,
                 );
-                if let ModelSpec::Remote { timeout, .. } = &mut spec {
+                if let ModelSpec::Remote { timeout, deadline, .. } = &mut spec {
                     *timeout = entry.timeout_secs.map(std::time::Duration::from_secs);
+                    *deadline = entry.deadline_secs.map(std::time::Duration::from_secs);
                 }
                 spec
             }

@@ -20,7 +20,7 @@ impl Config {
             "fallback" => &["models"],
             "router" => &["models", "spread", "cool_down_secs", "max_in_flight"],
             id if provider(id).is_some() => {
-                &["model", "base_url", "api_key_env", "headers", "timeout_secs"]
+                &["model", "base_url", "api_key_env", "headers", "timeout_secs", "deadline_secs"]
             }
             other => {
                 return Err(format!(
@@ -42,8 +42,12 @@ impl Config {
                 other => other.to_string(),
             });
         }
-        if entry.timeout_secs == Some(0) {
-            return Err("timeout_secs must be at least 1".into());
+        for (key, value) in
+            [("timeout_secs", entry.timeout_secs), ("deadline_secs", entry.deadline_secs)]
+        {
+            if value == Some(0) {
+                return Err(format!("{key} must be at least 1"));
+            }
         }
         if entry.api_key_env.as_deref().is_some_and(|v| v.trim().is_empty()) {
             return Err("`api_key_env` is empty: name the environment variable that holds the key, or leave it out".into());

@@ -36,6 +36,9 @@ pub struct ModelEntry {
     pub headers: Option<BTreeMap<String, String>>,
     /// Remote: the longest the server may stay silent, in seconds (default 120).
     pub timeout_secs: Option<u64>,
+    /// Remote: the longest one call may take, in seconds, however steadily the server sends
+    /// (default 1800).
+    pub deadline_secs: Option<u64>,
     /// fallback: the models to try in order; router: the models to spread requests over.
     pub models: Option<Vec<String>>,
     /// router: `round_robin` (the default) or `least_in_flight`.
@@ -118,6 +121,7 @@ impl ModelEntry {
             ("cool_down_secs", self.cool_down_secs.is_some()),
             ("max_in_flight", self.max_in_flight.is_some()),
             ("timeout_secs", self.timeout_secs.is_some()),
+            ("deadline_secs", self.deadline_secs.is_some()),
         ];
         options.into_iter().filter(|(_, set)| *set).map(|(name, _)| name).collect()
     }

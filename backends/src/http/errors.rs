@@ -145,6 +145,17 @@ pub(crate) fn timed_out(what: &str, after: Duration) -> Error {
     Error::transient(format!("{what}: the server sent nothing for {} s", after.as_secs_f64()))
 }
 
+/// A call that ran past its deadline while the server was still sending: not retried, since
+/// another try would take as long.
+pub(crate) fn past_deadline(deadline: Duration) -> Error {
+    Error::Backend {
+        message: format!(
+            "the call took longer than its deadline of {} s and was stopped (raise deadline_secs to allow more)",
+            deadline.as_secs_f64()
+        ),
+    }
+}
+
 /// The message (and error code, if any) a provider put in an error body. OpenAI-style servers
 /// and Anthropic both use `{"error": {"message": ...}}`; some servers send `{"error": "..."}`,
 /// `{"message": ...}` or plain text.

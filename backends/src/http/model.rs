@@ -10,7 +10,10 @@ use futures::StreamExt;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use tokio::time::Instant;
+
 use super::MAX_REPLY_BYTES;
+use super::errors;
 use super::remote::{Remote, RemoteConfig};
 use super::secret::{Redactor, Secret};
 use super::sse::{StreamDecoder, StreamLimits, decode_stream};
@@ -103,25 +106,37 @@ impl<W: Wire> Model for RemoteModel<W> {
     }
 
     async fn chat(&self, request: ChatRequest) -> Result<ChatResponse> {
+        let deadline = self.wire.endpoint().deadline;
         let reply = async {
             self.capabilities.check(&self.name, &request)?;
             let response = self.whole.post(&self.request_body(&request, false)?).await?;
             self.wire.reply(self.whole.json::<W::Reply>(response).await?)
         };
-        reply.await.map_err(|error| self.redactor.error(error))
+        let reply = tokio::time::timeout(deadline, reply)
+            .await
+            .unwrap_or_else(|_| Err(errors::past_deadline(deadline)));
+        reply.map_err(|error| self.redactor.error(error))
     }
 
     async fn stream(&self, request: ChatRequest) -> Result<EventStream> {
+        let deadline = Instant::now() + self.wire.endpoint().deadline;
         let events = async {
             self.capabilities.check(&self.name, &request)?;
-            let response = self.streamed.post(&self.request_body(&request, true)?).await?;
+            let body = self.request_body(&request, true)?;
+            let response = tokio::time::timeout_at(deadline, self.streamed.post(&body))
+                .await
+                .map_err(|_| errors::past_deadline(self.wire.endpoint().deadline))??;
             // A token is a few bytes; no reply within max_tokens comes near this many.
             let max_reply_bytes = request
                 .sampling
                 .max_tokens
                 .map_or(MAX_REPLY_BYTES, |tokens| (tokens as usize).saturating_mul(256))
                 .min(MAX_REPLY_BYTES);
-            let limits = StreamLimits { silence: self.streamed.timeout(), max_reply_bytes };
+            let limits = StreamLimits {
+                silence: self.streamed.timeout(),
+                deadline: (deadline, self.wire.endpoint().deadline),
+                max_reply_bytes,
+            };
             Ok(decode_stream(self.streamed.events(response), W::Decoder::default(), limits))
         };
         let events = events.await.map_err(|error| self.redactor.error(error))?;

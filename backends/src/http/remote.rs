@@ -19,6 +19,10 @@ pub struct Remote {
     /// The longest the server may stay silent (before replying, or between stream chunks)
     /// before the call fails as transient. Default 120 s.
     pub timeout: Duration,
+    /// The longest one call may take, from sending the request to the reply's last byte,
+    /// however steadily the server sends (a trickle that never stops): past it the call fails,
+    /// and is not retried. Default 30 minutes, room for the longest reasoning replies.
+    pub deadline: Duration,
     /// What the model supports, when it is not what its provider's wire assumes (a server that
     /// has no JSON Schema output, say); `None` keeps the wire's.
     pub capabilities: Option<Capabilities>,
@@ -32,6 +36,7 @@ impl Remote {
             api_key: None,
             headers: Vec::new(),
             timeout: Duration::from_secs(120),
+            deadline: Duration::from_secs(30 * 60),
             capabilities: None,
         }
     }
@@ -82,6 +87,12 @@ pub trait RemoteConfig: Sized {
     /// Sets the silence limit.
     fn timeout(mut self, timeout: Duration) -> Self {
         self.remote().timeout = timeout;
+        self
+    }
+
+    /// Sets the deadline of each call.
+    fn deadline(mut self, deadline: Duration) -> Self {
+        self.remote().deadline = deadline;
         self
     }
 

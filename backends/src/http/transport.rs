@@ -1,6 +1,7 @@
 //! The HTTP client the remote backends share, with one rule for timeouts: the server may stay
-//! silent for at most the configured time, whether before its headers, between stream chunks or
-//! while sending a whole body. Long generations that keep streaming are never cut.
+//! silent for at most the configured time, before its headers or between stream chunks, and a
+//! whole body must arrive within it. Long generations that keep streaming are cut only by the
+//! call's deadline (`Remote::deadline`).
 
 use std::future::Future;
 use std::time::Duration;
@@ -78,7 +79,15 @@ impl HttpClient {
     /// Reads a whole JSON body; a body that is not the JSON expected is an invalid response that
     /// quotes the start of what came.
     pub(crate) async fn json<T: DeserializeOwned>(&self, response: reqwest::Response) -> Result<T> {
-        let body = self.within("reading the response", bounded(response, MAX_REPLY_BYTES)).await?;
+        // The whole body within the limit, however it trickles: it comes after the generation.
+        let body = tokio::time::timeout(self.timeout, bounded(response, MAX_REPLY_BYTES))
+            .await
+            .map_err(|_| {
+                Error::transient(format!(
+                    "reading the response: not whole after {} s",
+                    self.timeout.as_secs_f64()
+                ))
+            })?;
         let (body, cut) = body.map_err(errors::from_transport)?;
         if cut {
             return Err(Error::invalid_response(format!(

@@ -2,6 +2,8 @@
 #![allow(dead_code)] // Each test crate uses its own part.
 #![allow(clippy::unwrap_used)] // Tests fail loudly by design.
 
+pub mod faults;
+
 #[cfg(feature = "candle")]
 #[path = "../../../candle/tests/support/llama3.rs"]
 pub mod llama3;
@@ -18,31 +20,6 @@ pub fn weather() -> anymodel_core::ToolSpec {
         description: "The weather in a city.".into(),
         parameters: serde_json::json!({"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}),
     }
-}
-
-/// A server that answers every request with an event stream that never ends: `event` written
-/// again and again, `every` apart, until the client goes away. Its base URL.
-pub async fn endless_stream(event: String, every: std::time::Duration) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let event = event.clone();
-            tokio::spawn(async move {
-                let mut request = [0u8; 65536];
-                let _ = socket.read(&mut request).await;
-                let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n";
-                if socket.write_all(head.as_bytes()).await.is_err() {
-                    return;
-                }
-                while socket.write_all(event.as_bytes()).await.is_ok() {
-                    tokio::time::sleep(every).await;
-                }
-            });
-        }
-    });
-    format!("http://{address}")
 }
 
 /// An API key that must never show up anywhere but in the request header.

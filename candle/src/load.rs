@@ -59,6 +59,7 @@ pub(crate) fn load_gguf(config: &LocalConfig, device: &Device) -> Result<Loaded>
             )));
         }
     };
+    check_tensor_ranges(&content, &file, &shown)?;
     let metadata = &content.metadata;
     let architecture = metadata
         .get("general.architecture")
@@ -87,6 +88,47 @@ pub(crate) fn load_gguf(config: &LocalConfig, device: &Device) -> Result<Loaded>
         .map_err(|err| Error::config(format!("{shown}: {}", candle_message(&err))))?;
     let defaults = defaults::from_gguf(&content.metadata);
     Ok((Weights::Gguf { model, cache }, vocabulary, positions, defaults))
+}
+
+/// Checks that every tensor's bytes lie inside the file and apart from every other's: a crafted
+/// header could point two tensors at the same bytes, or past the end, and load garbage.
+fn check_tensor_ranges(content: &gguf_file::Content, file: &File, shown: &str) -> Result<()> {
+    let file_len = file.metadata().map_err(|err| Error::config(format!("{shown}: {err}")))?.len();
+    let mut ranges = Vec::with_capacity(content.tensor_infos.len());
+    for (name, info) in &content.tensor_infos {
+        let dtype = info.ggml_dtype;
+        let bytes = info
+            .shape
+            .dims()
+            .iter()
+            .try_fold(1u64, |n, &d| n.checked_mul(d as u64))
+            .filter(|elements| elements % dtype.block_size() as u64 == 0)
+            .and_then(|elements| {
+                (elements / dtype.block_size() as u64).checked_mul(dtype.type_size() as u64)
+            });
+        let start = content.tensor_data_offset.checked_add(info.offset);
+        let range = start.zip(bytes).and_then(|(start, n)| Some((start, start.checked_add(n)?)));
+        match range {
+            Some((start, end)) if end <= file_len => ranges.push((start, end, name)),
+            _ => {
+                return Err(Error::config(format!(
+                    "{shown}: the tensor `{name}` ({:?} {dtype:?}, at offset {}) does not fit in the file of {file_len} bytes (is it truncated?)",
+                    info.shape.dims(),
+                    info.offset
+                )));
+            }
+        }
+    }
+    ranges.sort();
+    for pair in ranges.windows(2) {
+        let ((_, end, first), (start, _, second)) = (pair[0], pair[1]);
+        if start < end {
+            return Err(Error::config(format!(
+                "{shown}: the tensors `{first}` and `{second}` overlap in the file: its header is damaged"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A token given in `tokenizer_config.json`, as text or as `{"content": …}`.

@@ -5,6 +5,7 @@
 mod calculator;
 mod clock;
 mod files;
+mod html;
 mod web;
 
 pub use calculator::Calculator;

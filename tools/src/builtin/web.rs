@@ -110,12 +110,9 @@ impl TypedTool for HttpGet {
         }
         let mut text = if html {
             // Rendering is CPU work: off the runtime's threads, so the tool timeout holds.
-            tokio::task::spawn_blocking(move || {
-                html2text::from_read(body.as_slice(), RENDER_WIDTH)
-                    .unwrap_or_else(|_| String::from_utf8_lossy(&body).into_owned())
-            })
-            .await
-            .map_err(|e| ToolError::failed(format!("rendering the page failed: {e}")))?
+            tokio::task::spawn_blocking(move || super::html::page_text(&body, RENDER_WIDTH))
+                .await
+                .map_err(|e| ToolError::failed(format!("rendering the page failed: {e}")))?
         } else {
             String::from_utf8_lossy(&body).into_owned()
         };

@@ -171,6 +171,62 @@ async fn run_streams_an_answer_from_a_remote_model_with_stdin_before_the_prompt(
     assert!(!stderr(&output).contains("sk-test-secret"));
 }
 
+/// In a `while read` loop standard input belongs to the loop: `--no-stdin` leaves it unread
+/// (the lines stay for the loop) and does not wait for a pipe that never ends; input over
+/// 16 MiB is refused, not read whole.
+#[tokio::test(flavor = "multi_thread")]
+async fn no_stdin_leaves_standard_input_to_the_loop_and_huge_input_is_refused() {
+    let temp = tempfile::tempdir().unwrap();
+    let server = MockServer::start().await;
+    openai_says(&server, "Done.", None).await;
+    config(temp.path(), &server, None);
+    let script = format!(
+        "printf 'one\\ntwo\\nthree\\n' | while read -r line; do '{}' run --no-stdin \"item $line\"; done",
+        assert_cmd::cargo::cargo_bin("anymodel").display()
+    );
+    let mut looped = std::process::Command::new("sh");
+    looped.args(["-c", &script]);
+    for (key, value) in anymodel(temp.path()).get_envs() {
+        match value {
+            Some(value) => looped.env(key, value),
+            None => looped.env_remove(key),
+        };
+    }
+    let output = looped.current_dir(temp.path()).env("TEST_OPENAI_KEY", "k").output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let prompts: Vec<Value> =
+        bodies(&server).await.iter().map(|b| b["messages"][0]["content"].clone()).collect();
+    assert_eq!(prompts, [json!("item one"), json!("item two"), json!("item three")]);
+
+    // A pipe that is never closed: --no-stdin runs at once.
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("anymodel"))
+        .args(["run", "--no-stdin", "hi"])
+        .envs(anymodel(temp.path()).get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .env_remove("ANYMODEL_CONFIG")
+        .env("TEST_OPENAI_KEY", "k")
+        .current_dir(temp.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _open = child.stdin.take();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "still waiting for stdin");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(child.wait().unwrap().success());
+
+    let huge = "x".repeat(17 * 1024 * 1024);
+    let output = anymodel(temp.path()).args(["run", "hi"]).write_stdin(huge).output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("standard input is longer than 16 MiB"),
+        "{}",
+        stderr(&output)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn json_output_is_one_record_of_the_run() {
     let temp = tempfile::tempdir().unwrap();

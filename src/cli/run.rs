@@ -14,6 +14,10 @@ use super::{Context, Failure, Outcome, output};
 pub struct RunArgs {
     /// The prompt. Piped standard input comes before it (or is the prompt, when none is given).
     pub prompt: Vec<String>,
+    /// Leave standard input unread: in scripts and `while read` loops, where it is not meant
+    /// for the model.
+    #[arg(long)]
+    pub no_stdin: bool,
     #[command(flatten)]
     pub agent: AgentFlags,
     /// Print the answer once it is complete instead of streaming it.
@@ -37,16 +41,16 @@ pub struct RunArgs {
     pub show_prompt: bool,
 }
 
-/// The prompt: piped standard input, then the words given.
-fn prompt(words: &[String]) -> Result<String, Failure> {
-    let mut piped = String::new();
+/// The most of standard input taken into a prompt.
+const MAX_STDIN_BYTES: u64 = 16 * 1024 * 1024;
+
+/// How long standard input may stay silent before the user is told what is awaited.
+const STDIN_NOTICE_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The prompt: piped standard input (unless `no_stdin`), then the words given.
+fn prompt(context: &Context, words: &[String], no_stdin: bool) -> Result<String, Failure> {
     let stdin = std::io::stdin();
-    if !stdin.is_terminal() {
-        stdin
-            .lock()
-            .read_to_string(&mut piped)
-            .map_err(|e| Failure::Usage(format!("reading standard input: {e}")))?;
-    }
+    let piped = if no_stdin || stdin.is_terminal() { String::new() } else { read_stdin(context)? };
     let words = words.join(" ");
     let prompt = match (piped.trim().is_empty(), words.trim().is_empty()) {
         (true, true) => {
@@ -61,9 +65,42 @@ fn prompt(words: &[String]) -> Result<String, Failure> {
     Ok(prompt)
 }
 
+/// Standard input to its end, at most [`MAX_STDIN_BYTES`]. A pipe that stays silent (a slow
+/// producer, or input meant for someone else) gets a notice saying what is awaited.
+fn read_stdin(context: &Context) -> Result<String, Failure> {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let read = std::io::stdin().lock().take(MAX_STDIN_BYTES + 1).read_to_end(&mut bytes);
+        let _ = sender.send(read.map(|_| bytes));
+    });
+    let read = match receiver.recv_timeout(STDIN_NOTICE_AFTER) {
+        Ok(read) => read,
+        Err(_) => {
+            if !context.quiet && std::io::stderr().is_terminal() {
+                eprintln!("waiting for standard input to end (pass --no-stdin to run without it)");
+            }
+            receiver.recv().map_err(|_| Failure::Usage("reading standard input failed".into()))?
+        }
+    };
+    let bytes = read.map_err(|e| Failure::Usage(format!("reading standard input: {e}")))?;
+    if bytes.len() as u64 > MAX_STDIN_BYTES {
+        return Err(Failure::Usage(format!(
+            "standard input is longer than {} MiB: give the model a part of it, or index it (anymodel index add FILE) and ask with --index",
+            MAX_STDIN_BYTES / (1024 * 1024)
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        Failure::Usage(format!(
+            "standard input is not UTF-8 text (byte {} is not): pipe text in",
+            e.utf8_error().valid_up_to()
+        ))
+    })
+}
+
 /// Runs `run`.
 pub async fn run(context: &Context, args: RunArgs) -> Outcome {
-    let prompt = prompt(&args.prompt)?;
+    let prompt = prompt(context, &args.prompt, args.no_stdin)?;
     let prepared = setup::prepare(context, &args.agent).await?;
     let agent = &prepared.agent;
     let input = vec![Message::user(prompt)];

@@ -6,8 +6,8 @@
 //! family), tool calls held back from a stream (`tool_calls`),
 //! constrained decoding (`constraint`), generation (`generate`, `session`, `loops`), sampling
 //! defaults (`defaults`), the model's settings (`config`), reading it from disk (`load`), the
-//! loaded model and one generation (`engine`), the model itself (`local`) and the speed
-//! benchmark (`bench`).
+//! loaded model and one generation (`engine`), the model itself (`local`), the speed
+//! benchmark (`bench`) and the random-weight Llama files it runs on (`synthetic`).
 //!
 //! `anymodel-backends` re-exports this crate as `anymodel_backends::candle` behind its `candle`
 //! feature; an app depends on either.
@@ -25,6 +25,7 @@ mod load;
 mod local;
 mod loops;
 mod session;
+mod synthetic;
 mod template;
 mod tokenizer;
 mod tool_calls;
@@ -38,6 +39,7 @@ pub use cpu::cache::CacheKind;
 pub use family::{CHATML_TEMPLATE, LLAMA3_TEMPLATE};
 pub use generate::GenerationStats;
 pub use local::LocalModel;
+pub use synthetic::{FileType, LlamaSize, Synthetic, llama3_tokenizer_metadata, write_synthetic};
 pub use tokenizer::{Vocabulary, vocabulary_from_gguf};
 
 /// Deterministic values in [-1, 1] for the kernels' tests: `count` of them, a different run

@@ -18,7 +18,7 @@ use candle_transformers::utils::repeat_kv;
 
 use crate::cpu::attention::Attention;
 use crate::cpu::cache::{CacheKind, LayerCache, Q8_BLOCK};
-use crate::cpu::q4_1::Q4_1Matrix;
+use crate::cpu::matmul::QuantMatrix;
 
 /// The shape of a Llama model, from GGUF metadata.
 #[derive(Debug, Clone, PartialEq)]
@@ -150,24 +150,26 @@ impl LlamaShape {
     }
 }
 
-/// A weight matrix: anymodel's own Q4_1 kernel on the CPU, candle's quantised matmul otherwise.
+/// A weight matrix: anymodel's own kernels on the CPU for the formats it has them for (Q4_1,
+/// Q8_0, Q4_K, Q5_K, Q6_K: read in place from the file's blocks), candle's quantised matmul
+/// otherwise (other formats, GPUs).
 enum Linear {
-    Q4_1(Q4_1Matrix),
+    Own(QuantMatrix),
     Candle(QMatMul),
 }
 
 impl Linear {
-    fn new(weights: QTensor) -> CandleResult<Self> {
-        let weights = Arc::new(weights);
-        Ok(match Q4_1Matrix::new(weights.clone()) {
-            Some(matrix) => Linear::Q4_1(matrix),
+    fn new(weights: impl Into<Arc<QTensor>>) -> CandleResult<Self> {
+        let weights = weights.into();
+        Ok(match QuantMatrix::new(weights.clone()) {
+            Some(matrix) => Linear::Own(matrix),
             None => Linear::Candle(QMatMul::from_arc(weights)?),
         })
     }
 
     fn forward(&self, x: &Tensor) -> CandleResult<Tensor> {
         match self {
-            Linear::Q4_1(matrix) => x.contiguous()?.apply_op1_no_bwd(matrix),
+            Linear::Own(matrix) => x.contiguous()?.apply_op1_no_bwd(matrix),
             Linear::Candle(matmul) => matmul.forward(x),
         }
     }
@@ -217,7 +219,7 @@ pub struct Llama {
     embed: Embeddings,
     blocks: Vec<Block>,
     norm: RmsNorm,
-    output: QMatMul,
+    output: Linear,
     cos: Tensor,
     sin: Tensor,
     device: Device,
@@ -248,8 +250,8 @@ impl Llama {
         let embed = Embeddings { table: table.clone(), width: shape.embedding };
         let norm = RmsNorm::from_qtensor(tensor("output_norm.weight")?, shape.rms_eps)?;
         let output = match tensor("output.weight") {
-            Ok(weights) => QMatMul::from_qtensor(weights)?,
-            Err(_) => QMatMul::from_arc(table)?, // tied embeddings (SmolLM2)
+            Ok(weights) => Linear::new(weights)?,
+            Err(_) => Linear::new(table)?, // tied embeddings (SmolLM2, Llama 3.2)
         };
         // Llama 3.1+ scales rotary frequencies by a factor per dimension pair.
         let factors = match tensor("rope_freqs.weight") {

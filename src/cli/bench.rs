@@ -3,7 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anymodel::backends::candle::{BenchReport, BenchTest, CacheKind, benchmark, mib};
+use anymodel::backends::candle::{
+    BenchReport, BenchTest, CacheKind, Synthetic, benchmark, mib, write_synthetic,
+};
 use anymodel::backends::hub::resolve_model;
 use anymodel::backends::spec::ModelSpec;
 use anymodel::config::Resolved;
@@ -15,8 +17,15 @@ use super::{Context, Failure, Outcome};
 /// What `anymodel bench` takes; the short flags are `llama-bench`'s.
 #[derive(clap::Args)]
 pub struct BenchArgs {
-    /// The model: a GGUF file, `hf:OWNER/REPO/FILE.gguf`, or a configured local model's name.
+    /// The model: a GGUF file, `hf:OWNER/REPO/FILE.gguf`, a configured local model's name, or
+    /// `synthetic:SIZE:TYPE` (SIZE 1b, 3b or 8b; TYPE q4_k_m, q5_k_m, q6_k or q8_0): a Llama 3
+    /// of that shape with random weights, made once in the models folder (speed does not depend
+    /// on the weights).
     model: String,
+    /// The Llama 3 `tokenizer.json` a synthetic model is made with (scripts/fetch-model.sh
+    /// puts one in models/llama3.2/).
+    #[arg(long, value_name = "FILE", default_value = "models/llama3.2/tokenizer.json")]
+    tokenizer: PathBuf,
     /// Thread counts, each measured in a process of its own.
     #[arg(short, long, value_delimiter = ',', default_value = "1")]
     threads: Vec<usize>,
@@ -59,9 +68,14 @@ impl BenchArgs {
     }
 }
 
-/// The file the model `name` names: a path, a Hub name (downloaded when missing), or a
-/// configured model of the local backend.
-async fn model_file(context: &Context, name: &str) -> Result<PathBuf, Failure> {
+/// The file the model `name` names: a path, a Hub name (downloaded when missing), a synthetic
+/// model (made when missing), or a configured model of the local backend.
+async fn model_file(context: &Context, args: &BenchArgs) -> Result<PathBuf, Failure> {
+    let name = args.model.as_str();
+    if let Some(synthetic) = name.strip_prefix("synthetic:") {
+        let model: Synthetic = synthetic.parse().map_err(Failure::Usage)?;
+        return synthetic_file(context, model, &args.tokenizer);
+    }
     match context.config.resolve(name)? {
         Resolved::Single(ModelSpec::Local { path, .. }) => {
             Ok(resolve_model(&path.to_string_lossy()).await?)
@@ -72,10 +86,42 @@ async fn model_file(context: &Context, name: &str) -> Result<PathBuf, Failure> {
     }
 }
 
+/// The file of a synthetic model, in the models folder's `synthetic/`; made first when missing.
+fn synthetic_file(
+    context: &Context,
+    model: Synthetic,
+    tokenizer: &Path,
+) -> Result<PathBuf, Failure> {
+    let folder = anymodel::backends::store::models_folder()
+        .ok_or_else(|| Failure::Usage("no models folder: set HOME or XDG_DATA_HOME".into()))?;
+    let path = folder
+        .join("synthetic")
+        .join(format!("llama-{}.gguf", model.to_string().replace(':', "-")));
+    if path.exists() {
+        return Ok(path);
+    }
+    if !tokenizer.exists() {
+        return Err(Failure::Usage(format!(
+            "{} is missing: a synthetic model needs Llama 3's tokenizer.json (scripts/fetch-model.sh fetches it; or pass --tokenizer FILE)",
+            tokenizer.display()
+        )));
+    }
+    let spinner = super::output::spinner(
+        context.quiet,
+        format!("making {} with random weights", path.display()),
+    );
+    let made = write_synthetic(model, tokenizer, &path, &|name| {
+        spinner.set_message(format!("making {name}"))
+    });
+    spinner.finish_and_clear();
+    made?;
+    Ok(path)
+}
+
 /// Runs the benchmark: a process per thread count (candle sizes its own kernels' pool once per
 /// process, from `CANDLE_NUM_THREADS`), then llama.cpp, then the table.
 pub async fn bench(context: &Context, args: &BenchArgs) -> Outcome {
-    let model = &model_file(context, &args.model).await?;
+    let model = &model_file(context, args).await?;
     if args.child {
         return child(args, model);
     }

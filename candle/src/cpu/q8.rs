@@ -1,8 +1,9 @@
-//! Blocks of 32 values quantised to 8 bits with one scale, llama.cpp's `q8_0`: the form the
-//! Q4_1 kernel takes activations in (`q4_1`), the 8-bit key-value cache stores (`cpu_cache`),
-//! and attention quantises queries to for integer scoring (`int8_scores`).
+//! Values quantised to 8 bits with one scale per block: blocks of 32 (llama.cpp's `q8_0`), the
+//! form the Q4_1 and Q8_0 kernels take activations in, the 8-bit key-value cache stores
+//! (`cache`) and attention quantises queries to for integer scoring (`attention`); and blocks
+//! of 256 with sums of each 16 (`q8_K`), the form the K-format kernels take activations in.
 
-/// Values per block.
+/// Values per block of 32.
 pub(crate) const BLOCK: usize = 32;
 
 /// 32 values quantised to `i8` with one scale (`value ≈ qs[i] × d`), and the scaled sum of the
@@ -37,11 +38,43 @@ impl Q8Block {
         block.s = d * sum as f32;
         block
     }
+}
 
-    /// Quantises `values` (a multiple of 32 long) block by block into `out`.
-    pub(crate) fn quantise_row(values: &[f32], out: &mut [Q8Block]) {
-        for (chunk, block) in values.chunks_exact(BLOCK).zip(out) {
-            *block = Q8Block::quantise(chunk);
+/// Values per block of the K formats (`q4_K`, `q5_K`, `q6_K`) and of their activations.
+pub(crate) const K_BLOCK: usize = 256;
+
+/// 256 values quantised to `i8` with one scale (`value ≈ qs[i] × d`), and the sums of each
+/// 16 quantised values, llama.cpp's `q8_K`: the form the K-format kernels take activations in
+/// (their minimums and offsets multiply the sums).
+#[derive(Clone, Copy)]
+#[repr(C, align(32))]
+pub(crate) struct Q8KBlock {
+    /// The quantised values.
+    pub(crate) qs: [i8; K_BLOCK],
+    /// The sums of each 16 of `qs`.
+    pub(crate) sums: [i16; K_BLOCK / 16],
+    /// The scale.
+    pub(crate) d: f32,
+}
+
+impl Q8KBlock {
+    /// A block of zeros.
+    pub(crate) const ZERO: Q8KBlock =
+        Q8KBlock { qs: [0; K_BLOCK], sums: [0; K_BLOCK / 16], d: 0.0 };
+
+    /// Quantises `values` (256 of them, or fewer and the rest zero): the largest magnitude
+    /// becomes ±127.
+    pub(crate) fn quantise(values: &[f32]) -> Q8KBlock {
+        let amax = values.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let d = amax / 127.0;
+        let inverse = if d == 0.0 { 0.0 } else { 1.0 / d };
+        let mut block = Q8KBlock { d, ..Q8KBlock::ZERO };
+        for (q, v) in block.qs.iter_mut().zip(values) {
+            *q = (v * inverse).round() as i8;
         }
+        for (sum, group) in block.sums.iter_mut().zip(block.qs.chunks_exact(16)) {
+            *sum = group.iter().map(|&q| i16::from(q)).sum();
+        }
+        block
     }
 }

@@ -27,52 +27,7 @@ pub fn need(path: PathBuf) -> PathBuf {
 /// GGUF tokenizer metadata made from a Hugging Face tokenizer.json, as llama.cpp's converter
 /// writes it for Llama 3.
 pub fn llama3_metadata(tokenizer_json: &Path) -> Vec<(String, Value)> {
-    let json: Json = serde_json::from_slice(&std::fs::read(tokenizer_json).unwrap()).unwrap();
-    let mut by_id: HashMap<u64, (String, i32)> = json["model"]["vocab"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(token, id)| (id.as_u64().unwrap(), (token.clone(), 1)))
-        .collect();
-    for added in json["added_tokens"].as_array().unwrap() {
-        let kind = if added["special"] == true { 3 } else { 4 };
-        by_id.insert(
-            added["id"].as_u64().unwrap(),
-            (added["content"].as_str().unwrap().to_string(), kind),
-        );
-    }
-    let count = by_id.keys().max().unwrap() + 1;
-    let (tokens, types): (Vec<Value>, Vec<Value>) = (0..count)
-        .map(|id| {
-            let (token, kind) = by_id.remove(&id).unwrap_or((format!("[PAD{id}]"), 5));
-            (Value::String(token), Value::I32(kind))
-        })
-        .unzip();
-    let merges = json["model"]["merges"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|merge| match merge {
-            Json::String(pair) => Value::String(pair.clone()),
-            Json::Array(pair) => Value::String(format!(
-                "{} {}",
-                pair[0].as_str().unwrap(),
-                pair[1].as_str().unwrap()
-            )),
-            other => panic!("unexpected merge {other}"),
-        })
-        .collect();
-    vec![
-        ("general.architecture".into(), Value::String("llama".into())),
-        ("tokenizer.ggml.model".into(), Value::String("gpt2".into())),
-        ("tokenizer.ggml.pre".into(), Value::String("llama-bpe".into())),
-        ("tokenizer.ggml.tokens".into(), Value::Array(tokens)),
-        ("tokenizer.ggml.token_type".into(), Value::Array(types)),
-        ("tokenizer.ggml.merges".into(), Value::Array(merges)),
-        ("tokenizer.ggml.bos_token_id".into(), Value::U32(128000)),
-        ("tokenizer.ggml.eos_token_id".into(), Value::U32(128009)),
-        ("tokenizer.ggml.add_bos_token".into(), Value::Bool(true)),
-    ]
+    anymodel_candle::llama3_tokenizer_metadata(tokenizer_json, None).unwrap()
 }
 
 /// A tiny Llama 3.1 model (2 blocks, width 16, `rope_freqs`, a 131,072-token context) with the

@@ -1,0 +1,165 @@
+//! The Q6_K format: blocks of 256 six-bit values in 16 groups of 16, each with an `i8` scale
+//! under the block's `f16` scale (210 bytes: 128 bytes of low nibbles, 64 bytes of high bit
+//! pairs, 16 scales, the scale), values stored offset by 32; multiplied with 8-bit activation
+//! blocks of 256 ([`Q8KBlock`]). What Q4_K_M files keep their output head and part of their
+//! value and down projections in.
+//!
+//! In each half `h` of a block (values `128h..128h + 128`), low-nibble byte `l` (of 64) and
+//! high-bit byte `l` (of 32) give four values: bits 0–3 of byte `l` and bits 0–1 of high byte
+//! `l` value `l`; bits 0–3 of byte `l + 32` and bits 2–3 value `l + 32`; bits 4–7 of byte `l`
+//! and bits 4–5 value `l + 64`; bits 4–7 of byte `l + 32` and bits 6–7 value `l + 96`.
+
+use half::f16;
+
+use super::matmul::Format;
+use super::q8::{K_BLOCK, Q8KBlock};
+
+/// The Q6_K format.
+pub(crate) struct Q6K;
+
+/// `Σ_g scales[g] × (the sum of activation group g)`: what the offset of 32 costs.
+fn offset(scales: &[u8], a: &Q8KBlock) -> i32 {
+    scales.iter().zip(&a.sums).map(|(&s, &sum)| i32::from(s as i8) * i32::from(sum)).sum()
+}
+
+impl Format for Q6K {
+    const NAME: &'static str = "q6_K";
+    const BLOCK: usize = K_BLOCK;
+    const BLOCK_BYTES: usize = 210;
+    type Act = Q8KBlock;
+    const ZERO: Q8KBlock = Q8KBlock::ZERO;
+
+    fn quantise(values: &[f32]) -> Q8KBlock {
+        Q8KBlock::quantise(values)
+    }
+
+    fn dot_block(block: &[u8], a: &Q8KBlock) -> f32 {
+        let (low, high, scales) = (&block[..128], &block[128..192], &block[192..208]);
+        let d = f16::from_le_bytes([block[208], block[209]]).to_f32();
+        let mut values = [0u8; K_BLOCK];
+        for h in 0..2 {
+            let (low, high, out) = (&low[64 * h..], &high[32 * h..], &mut values[128 * h..]);
+            for l in 0..32 {
+                out[l] = (low[l] & 0x0F) | ((high[l] & 3) << 4);
+                out[l + 32] = (low[l + 32] & 0x0F) | (((high[l] >> 2) & 3) << 4);
+                out[l + 64] = (low[l] >> 4) | (((high[l] >> 4) & 3) << 4);
+                out[l + 96] = (low[l + 32] >> 4) | (((high[l] >> 6) & 3) << 4);
+            }
+        }
+        let dot: i32 = values
+            .chunks_exact(16)
+            .zip(a.qs.chunks_exact(16))
+            .zip(scales)
+            .map(|((q, x), &s)| {
+                let group: i32 = q.iter().zip(x).map(|(&q, &x)| i32::from(q) * i32::from(x)).sum();
+                i32::from(s as i8) * group
+            })
+            .sum();
+        d * a.d * (dot - 32 * offset(scales, a)) as f32
+    }
+}
+
+/// The AVX2 tile kernel; unsafe code as in [`super::q4_1`].
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    use super::super::matmul::avx2::{Tile, horizontal_sum};
+    use super::{Format, Q6K, Q8KBlock, offset};
+
+    impl Tile for Q6K {
+        // One block index addresses all `R` rows and `A` activation rows alike.
+        #[allow(clippy::needless_range_loop)]
+        #[target_feature(enable = "avx2,fma,f16c")]
+        unsafe fn dot<const R: usize, const A: usize>(
+            rows: [&[u8]; R],
+            acts: [&[Q8KBlock]; A],
+        ) -> [[f32; R]; A] {
+            const BYTES: usize = Q6K::BLOCK_BYTES;
+            let nibble = _mm256_set1_epi8(0x0F);
+            let pair = _mm256_set1_epi8(3);
+            let mut acc = [[_mm256_setzero_ps(); R]; A];
+            let mut offsets = [[0f32; R]; A];
+            let blocks = acts.iter().map(|a| a.len()).min().unwrap_or(0);
+            for b in 0..blocks {
+                for r in 0..R {
+                    let block = &rows[r][b * BYTES..(b + 1) * BYTES];
+                    let scales = &block[192..208];
+                    let d = half::f16::from_le_bytes([block[208], block[209]]).to_f32();
+                    // The 16 scales as pairs of 16-bit lanes: group g in the low half of
+                    // vector g / 2, group g + 1 in its high half.
+                    let mut lane_scales = [_mm256_setzero_si256(); 8];
+                    for (k, scale) in lane_scales.iter_mut().enumerate() {
+                        let first = _mm_set1_epi16(i16::from(scales[2 * k] as i8));
+                        let second = _mm_set1_epi16(i16::from(scales[2 * k + 1] as i8));
+                        *scale = _mm256_set_m128i(second, first);
+                    }
+                    for a in 0..A {
+                        let x = &acts[a][b];
+                        let mut sum = _mm256_setzero_si256();
+                        for h in 0..2 {
+                            // SAFETY: bytes 64h..64h + 64 and 128 + 32h..128 + 32h + 32 are in
+                            // the block's 210 for h < 2.
+                            let (first, second, high) = unsafe {
+                                (
+                                    _mm256_loadu_si256(block[64 * h..].as_ptr().cast()),
+                                    _mm256_loadu_si256(block[64 * h + 32..].as_ptr().cast()),
+                                    _mm256_loadu_si256(block[128 + 32 * h..].as_ptr().cast()),
+                                )
+                            };
+                            let quarters = [
+                                _mm256_or_si256(
+                                    _mm256_and_si256(first, nibble),
+                                    high_bits(high, 0, pair),
+                                ),
+                                _mm256_or_si256(
+                                    _mm256_and_si256(second, nibble),
+                                    high_bits(high, 2, pair),
+                                ),
+                                _mm256_or_si256(
+                                    _mm256_and_si256(_mm256_srli_epi16(first, 4), nibble),
+                                    high_bits(high, 4, pair),
+                                ),
+                                _mm256_or_si256(
+                                    _mm256_and_si256(_mm256_srli_epi16(second, 4), nibble),
+                                    high_bits(high, 6, pair),
+                                ),
+                            ];
+                            for (k, q) in quarters.into_iter().enumerate() {
+                                let at = 128 * h + 32 * k;
+                                // SAFETY: `x.qs` holds 256 bytes; `at + 32 <= 256`.
+                                let xs = unsafe { _mm256_loadu_si256(x.qs[at..].as_ptr().cast()) };
+                                let products = _mm256_maddubs_epi16(q, xs);
+                                let scaled = _mm256_madd_epi16(products, lane_scales[4 * h + k]);
+                                sum = _mm256_add_epi32(sum, scaled);
+                            }
+                        }
+                        let scale = d * x.d;
+                        acc[a][r] = _mm256_fmadd_ps(
+                            _mm256_cvtepi32_ps(sum),
+                            _mm256_set1_ps(scale),
+                            acc[a][r],
+                        );
+                        offsets[a][r] -= scale * (32 * offset(scales, x)) as f32;
+                    }
+                }
+            }
+            let mut result = [[0f32; R]; A];
+            for a in 0..A {
+                for r in 0..R {
+                    result[a][r] = horizontal_sum(acc[a][r]) + offsets[a][r];
+                }
+            }
+            result
+        }
+    }
+
+    /// The bit pair at `shift` of each byte of `high`, moved to bits 4–5.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn high_bits(high: __m256i, shift: i32, pair: __m256i) -> __m256i {
+        let shifted = _mm256_srl_epi16(high, _mm_cvtsi32_si128(shift));
+        _mm256_slli_epi16(_mm256_and_si256(shifted, pair), 4)
+    }
+}

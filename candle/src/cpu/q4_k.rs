@@ -13,33 +13,38 @@ use super::q8::{K_BLOCK, Q8KBlock};
 /// The Q4_K format.
 pub(crate) struct Q4K;
 
-/// The scale and minimum of sub-block `j` (0..8), six bits each, from the 12 packed bytes
-/// of a Q4_K or Q5_K block.
-pub(crate) fn scale_min(j: usize, packed: &[u8]) -> (i32, i32) {
-    let (scale, min) = if j < 4 {
-        (packed[j] & 63, packed[j + 4] & 63)
-    } else {
-        (
-            (packed[j + 4] & 0x0F) | ((packed[j - 4] >> 6) << 4),
-            (packed[j + 4] >> 4) | ((packed[j] >> 6) << 4),
-        )
+/// The 8 scales then the 8 minimums of a Q4_K or Q5_K block's sub-blocks, six bits each,
+/// unpacked from its 12 bytes: scales 0–3 and minimums 0–3 in the low six bits of bytes 0–3
+/// and 4–7; scales and minimums 4–7 in the nibbles of bytes 8–11, their top two bits in the top
+/// bits of bytes 0–3 and 4–7. Done on whole words, as llama.cpp does.
+pub(crate) fn unpack_scales(packed: &[u8]) -> [u8; 16] {
+    let word = |i: usize| {
+        u32::from_le_bytes([packed[4 * i], packed[4 * i + 1], packed[4 * i + 2], packed[4 * i + 3]])
     };
-    (i32::from(scale), i32::from(min))
-}
-
-/// The 8 scales and minimums of a Q4_K or Q5_K block.
-pub(crate) fn scales_mins(packed: &[u8]) -> ([i32; 8], [i32; 8]) {
-    let mut scales = [0; 8];
-    let mut mins = [0; 8];
-    for j in 0..8 {
-        (scales[j], mins[j]) = scale_min(j, packed);
+    let (w0, w1, w2) = (word(0), word(1), word(2));
+    let six = 0x3f3f_3f3f;
+    let nibbles = 0x0f0f_0f0f;
+    let pairs = 0x0303_0303;
+    let words = [
+        w0 & six,
+        (w2 & nibbles) | (((w0 >> 6) & pairs) << 4),
+        w1 & six,
+        ((w2 >> 4) & nibbles) | (((w1 >> 6) & pairs) << 4),
+    ];
+    let mut out = [0u8; 16];
+    for (chunk, word) in out.chunks_exact_mut(4).zip(words) {
+        chunk.copy_from_slice(&word.to_le_bytes());
     }
-    (scales, mins)
+    out
 }
 
-/// `Σ_j mins[j] × (the sum of activation sub-block j)`, from the activations' sums of 16.
-pub(crate) fn minimums(mins: &[i32; 8], a: &Q8KBlock) -> i32 {
-    (0..8).map(|j| mins[j] * (i32::from(a.sums[2 * j]) + i32::from(a.sums[2 * j + 1]))).sum()
+/// `Σ_j minimum[j] × (the sum of activation sub-block j)`, from the activations' sums of 16.
+pub(crate) fn minimums(unpacked: &[u8; 16], a: &Q8KBlock) -> i32 {
+    (0..8)
+        .map(|j| {
+            i32::from(unpacked[8 + j]) * (i32::from(a.sums[2 * j]) + i32::from(a.sums[2 * j + 1]))
+        })
+        .sum()
 }
 
 impl Format for Q4K {
@@ -56,7 +61,7 @@ impl Format for Q4K {
     fn dot_block(block: &[u8], a: &Q8KBlock) -> f32 {
         let d = f16::from_le_bytes([block[0], block[1]]).to_f32();
         let dmin = f16::from_le_bytes([block[2], block[3]]).to_f32();
-        let (scales, mins) = scales_mins(&block[4..16]);
+        let unpacked = unpack_scales(&block[4..16]);
         let mut dot = 0i32;
         for (j, q) in block[16..144].chunks_exact(32).enumerate() {
             let x = &a.qs[64 * j..64 * j + 64];
@@ -64,9 +69,9 @@ impl Format for Q4K {
                 q.iter().zip(&x[..32]).map(|(&q, &x)| i32::from(q & 0x0F) * i32::from(x)).sum();
             let hi: i32 =
                 q.iter().zip(&x[32..]).map(|(&q, &x)| i32::from(q >> 4) * i32::from(x)).sum();
-            dot += scales[2 * j] * lo + scales[2 * j + 1] * hi;
+            dot += i32::from(unpacked[2 * j]) * lo + i32::from(unpacked[2 * j + 1]) * hi;
         }
-        a.d * (d * dot as f32 - dmin * minimums(&mins, a) as f32)
+        a.d * (d * dot as f32 - dmin * minimums(&unpacked, a) as f32)
     }
 }
 
@@ -77,7 +82,7 @@ mod avx2 {
     use std::arch::x86_64::*;
 
     use super::super::matmul::avx2::{Tile, horizontal_sum};
-    use super::{Format, Q4K, Q8KBlock, minimums, scales_mins};
+    use super::{Format, Q4K, Q8KBlock, unpack_scales};
 
     impl Tile for Q4K {
         // One block index addresses all `R` rows and `A` activation rows alike.
@@ -90,14 +95,30 @@ mod avx2 {
             const BYTES: usize = Q4K::BLOCK_BYTES;
             let low = _mm256_set1_epi8(0x0F);
             let mut acc = [[_mm256_setzero_ps(); R]; A];
-            let mut offsets = [[0f32; R]; A];
+            let mut offsets = [[_mm_setzero_ps(); R]; A];
             let blocks = acts.iter().map(|a| a.len()).min().unwrap_or(0);
             for b in 0..blocks {
+                // Each activation block's sums of 32 (pairs of its sums of 16).
+                let mut sums = [_mm_setzero_si128(); A];
+                for a in 0..A {
+                    // SAFETY: `sums` is 16 `i16`s, 32 bytes.
+                    let all = unsafe { _mm256_loadu_si256(acts[a][b].sums.as_ptr().cast()) };
+                    sums[a] = _mm_hadd_epi16(
+                        _mm256_castsi256_si128(all),
+                        _mm256_extracti128_si256(all, 1),
+                    );
+                }
                 for r in 0..R {
                     let block = &rows[r][b * BYTES..(b + 1) * BYTES];
-                    let d = half::f16::from_le_bytes([block[0], block[1]]).to_f32();
-                    let dmin = half::f16::from_le_bytes([block[2], block[3]]).to_f32();
-                    let (scales, mins) = scales_mins(&block[4..16]);
+                    // The scale and the minimum, two f16 side by side.
+                    let dm = u32::from_le_bytes([block[0], block[1], block[2], block[3]]);
+                    let dm = _mm_cvtph_ps(_mm_cvtsi32_si128(dm as i32));
+                    let (d, dmin) = (_mm_cvtss_f32(dm), _mm_cvtss_f32(_mm_movehdup_ps(dm)));
+                    let unpacked = unpack_scales(&block[4..16]);
+                    // SAFETY: `unpacked` is 16 bytes.
+                    let minimums = _mm_cvtepu8_epi16(unsafe {
+                        _mm_loadl_epi64(unpacked[8..].as_ptr().cast())
+                    });
                     let qs = &block[16..];
                     for a in 0..A {
                         let x = &acts[a][b];
@@ -116,21 +137,31 @@ mod avx2 {
                             let hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low);
                             let lo = _mm256_maddubs_epi16(lo, xl);
                             let hi = _mm256_maddubs_epi16(hi, xh);
-                            let lo = _mm256_madd_epi16(lo, _mm256_set1_epi16(scales[2 * j] as i16));
-                            let hi =
-                                _mm256_madd_epi16(hi, _mm256_set1_epi16(scales[2 * j + 1] as i16));
+                            let lo = _mm256_madd_epi16(
+                                lo,
+                                _mm256_set1_epi16(i16::from(unpacked[2 * j])),
+                            );
+                            let hi = _mm256_madd_epi16(
+                                hi,
+                                _mm256_set1_epi16(i16::from(unpacked[2 * j + 1])),
+                            );
                             sum = _mm256_add_epi32(sum, _mm256_add_epi32(lo, hi));
                         }
                         let scale = _mm256_set1_ps(d * x.d);
                         acc[a][r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), scale, acc[a][r]);
-                        offsets[a][r] -= dmin * x.d * minimums(&mins, x) as f32;
+                        let products = _mm_cvtepi32_ps(_mm_madd_epi16(minimums, sums[a]));
+                        offsets[a][r] =
+                            _mm_fmadd_ps(products, _mm_set1_ps(-dmin * x.d), offsets[a][r]);
                     }
                 }
             }
             let mut result = [[0f32; R]; A];
             for a in 0..A {
                 for r in 0..R {
-                    result[a][r] = horizontal_sum(acc[a][r]) + offsets[a][r];
+                    let offset =
+                        _mm_add_ps(offsets[a][r], _mm_movehl_ps(offsets[a][r], offsets[a][r]));
+                    let offset = _mm_add_ss(offset, _mm_movehdup_ps(offset));
+                    result[a][r] = horizontal_sum(acc[a][r]) + _mm_cvtss_f32(offset);
                 }
             }
             result

@@ -7,7 +7,7 @@
 use half::f16;
 
 use super::matmul::Format;
-use super::q4_k::{minimums, scales_mins};
+use super::q4_k::{minimums, unpack_scales};
 use super::q8::{K_BLOCK, Q8KBlock};
 
 /// The Q5_K format.
@@ -27,7 +27,7 @@ impl Format for Q5K {
     fn dot_block(block: &[u8], a: &Q8KBlock) -> f32 {
         let d = f16::from_le_bytes([block[0], block[1]]).to_f32();
         let dmin = f16::from_le_bytes([block[2], block[3]]).to_f32();
-        let (scales, mins) = scales_mins(&block[4..16]);
+        let unpacked = unpack_scales(&block[4..16]);
         let high = &block[16..48];
         let mut dot = 0i32;
         for (j, q) in block[48..176].chunks_exact(32).enumerate() {
@@ -39,9 +39,9 @@ impl Format for Q5K {
                 lo += i32::from(low_value) * i32::from(x[l]);
                 hi += i32::from(high_value) * i32::from(x[32 + l]);
             }
-            dot += scales[2 * j] * lo + scales[2 * j + 1] * hi;
+            dot += i32::from(unpacked[2 * j]) * lo + i32::from(unpacked[2 * j + 1]) * hi;
         }
-        a.d * (d * dot as f32 - dmin * minimums(&mins, a) as f32)
+        a.d * (d * dot as f32 - dmin * minimums(&unpacked, a) as f32)
     }
 }
 
@@ -52,7 +52,7 @@ mod avx2 {
     use std::arch::x86_64::*;
 
     use super::super::matmul::avx2::{Tile, horizontal_sum};
-    use super::{Format, Q5K, Q8KBlock, minimums, scales_mins};
+    use super::{Format, Q5K, Q8KBlock, minimums, unpack_scales};
 
     impl Tile for Q5K {
         // One block index addresses all `R` rows and `A` activation rows alike.
@@ -73,7 +73,7 @@ mod avx2 {
                     let block = &rows[r][b * BYTES..(b + 1) * BYTES];
                     let d = half::f16::from_le_bytes([block[0], block[1]]).to_f32();
                     let dmin = half::f16::from_le_bytes([block[2], block[3]]).to_f32();
-                    let (scales, mins) = scales_mins(&block[4..16]);
+                    let unpacked = unpack_scales(&block[4..16]);
                     // SAFETY: bytes 16..48 of the block are 32 bytes.
                     let high = unsafe { _mm256_loadu_si256(block[16..].as_ptr().cast()) };
                     let qs = &block[48..];
@@ -104,14 +104,19 @@ mod avx2 {
                             );
                             let lo = _mm256_maddubs_epi16(lo, xl);
                             let hi = _mm256_maddubs_epi16(hi, xh);
-                            let lo = _mm256_madd_epi16(lo, _mm256_set1_epi16(scales[2 * j] as i16));
-                            let hi =
-                                _mm256_madd_epi16(hi, _mm256_set1_epi16(scales[2 * j + 1] as i16));
+                            let lo = _mm256_madd_epi16(
+                                lo,
+                                _mm256_set1_epi16(i16::from(unpacked[2 * j])),
+                            );
+                            let hi = _mm256_madd_epi16(
+                                hi,
+                                _mm256_set1_epi16(i16::from(unpacked[2 * j + 1])),
+                            );
                             sum = _mm256_add_epi32(sum, _mm256_add_epi32(lo, hi));
                         }
                         let scale = _mm256_set1_ps(d * x.d);
                         acc[a][r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), scale, acc[a][r]);
-                        offsets[a][r] -= dmin * x.d * minimums(&mins, x) as f32;
+                        offsets[a][r] -= dmin * x.d * minimums(&unpacked, x) as f32;
                     }
                 }
             }

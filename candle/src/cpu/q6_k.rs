@@ -66,7 +66,7 @@ mod avx2 {
     use std::arch::x86_64::*;
 
     use super::super::matmul::avx2::{Tile, horizontal_sum};
-    use super::{Format, Q6K, Q8KBlock, offset};
+    use super::{Format, Q6K, Q8KBlock};
 
     impl Tile for Q6K {
         // One block index addresses all `R` rows and `A` activation rows alike.
@@ -80,21 +80,26 @@ mod avx2 {
             let nibble = _mm256_set1_epi8(0x0F);
             let pair = _mm256_set1_epi8(3);
             let mut acc = [[_mm256_setzero_ps(); R]; A];
-            let mut offsets = [[0f32; R]; A];
+
             let blocks = acts.iter().map(|a| a.len()).min().unwrap_or(0);
             for b in 0..blocks {
                 for r in 0..R {
                     let block = &rows[r][b * BYTES..(b + 1) * BYTES];
                     let scales = &block[192..208];
                     let d = half::f16::from_le_bytes([block[208], block[209]]).to_f32();
+                    // SAFETY: bytes 192..208 are the block's 16 scales.
+                    let scale_bytes = unsafe { _mm_loadu_si128(scales.as_ptr().cast()) };
                     // The 16 scales as pairs of 16-bit lanes: group g in the low half of
                     // vector g / 2, group g + 1 in its high half.
                     let mut lane_scales = [_mm256_setzero_si256(); 8];
                     for (k, scale) in lane_scales.iter_mut().enumerate() {
-                        let first = _mm_set1_epi16(i16::from(scales[2 * k] as i8));
-                        let second = _mm_set1_epi16(i16::from(scales[2 * k + 1] as i8));
-                        *scale = _mm256_set_m128i(second, first);
+                        let pick = _mm_set_epi64x(
+                            0x0101_0101_0101_0101 * (2 * k as i64 + 1),
+                            0x0101_0101_0101_0101 * (2 * k as i64),
+                        );
+                        *scale = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(scale_bytes, pick));
                     }
+                    let all_scales = _mm256_cvtepi8_epi16(scale_bytes);
                     for a in 0..A {
                         let x = &acts[a][b];
                         let mut sum = _mm256_setzero_si256();
@@ -135,20 +140,20 @@ mod avx2 {
                                 sum = _mm256_add_epi32(sum, scaled);
                             }
                         }
-                        let scale = d * x.d;
-                        acc[a][r] = _mm256_fmadd_ps(
-                            _mm256_cvtepi32_ps(sum),
-                            _mm256_set1_ps(scale),
-                            acc[a][r],
-                        );
-                        offsets[a][r] -= scale * (32 * offset(scales, x)) as f32;
+                        // What the offset of 32 costs: 32 × Σ_g scale[g] × sum[g].
+                        // SAFETY: `sums` is 16 `i16`s, 32 bytes.
+                        let sums = unsafe { _mm256_loadu_si256(x.sums.as_ptr().cast()) };
+                        let offset = _mm256_slli_epi32(_mm256_madd_epi16(all_scales, sums), 5);
+                        let sum = _mm256_sub_epi32(sum, offset);
+                        let scale = _mm256_set1_ps(d * x.d);
+                        acc[a][r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), scale, acc[a][r]);
                     }
                 }
             }
             let mut result = [[0f32; R]; A];
             for a in 0..A {
                 for r in 0..R {
-                    result[a][r] = horizontal_sum(acc[a][r]) + offsets[a][r];
+                    result[a][r] = horizontal_sum(acc[a][r]);
                 }
             }
             result

@@ -51,10 +51,15 @@ impl Format for Q5K {
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::super::matmul::avx2::{Tile, horizontal_sum};
+    use super::super::matmul::avx2::{Tile, horizontal_sum, tile_loop};
     use super::{Format, Q5K, Q8KBlock, minimums, unpack_scales};
 
     impl Tile for Q5K {
+        unsafe fn tiled(rows: &[u8], row_bytes: usize, acts: &[Q8KBlock], out: &mut [f32]) {
+            // SAFETY: the caller's contract.
+            unsafe { tile_loop::<Self, 1, 4>(rows, row_bytes, acts, out) }
+        }
+
         // One block index addresses all `R` rows and `A` activation rows alike.
         #[allow(clippy::needless_range_loop)]
         #[target_feature(enable = "avx2,fma,f16c")]

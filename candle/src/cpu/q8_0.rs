@@ -34,10 +34,15 @@ impl Format for Q8_0 {
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::super::matmul::avx2::{Tile, horizontal_sum};
+    use super::super::matmul::avx2::{Tile, horizontal_sum, tile_loop};
     use super::{Format, Q8_0, Q8Block};
 
     impl Tile for Q8_0 {
+        unsafe fn tiled(rows: &[u8], row_bytes: usize, acts: &[Q8Block], out: &mut [f32]) {
+            // SAFETY: the caller's contract.
+            unsafe { tile_loop::<Self, 1, 4>(rows, row_bytes, acts, out) }
+        }
+
         // One block index addresses all `R` rows and `A` activation rows alike.
         #[allow(clippy::needless_range_loop)]
         #[target_feature(enable = "avx2,fma,f16c")]

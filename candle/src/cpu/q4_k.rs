@@ -18,6 +18,15 @@ pub(crate) struct Q4K;
 /// and 4–7; scales and minimums 4–7 in the nibbles of bytes 8–11, their top two bits in the top
 /// bits of bytes 0–3 and 4–7. Done on whole words, as llama.cpp does.
 pub(crate) fn unpack_scales(packed: &[u8]) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    for (chunk, word) in out.chunks_exact_mut(4).zip(scale_words(packed)) {
+        chunk.copy_from_slice(&word.to_le_bytes());
+    }
+    out
+}
+
+/// [`unpack_scales`] as four little-endian words (scales 0–3, 4–7, minimums 0–3, 4–7).
+pub(crate) fn scale_words(packed: &[u8]) -> [u32; 4] {
     let word = |i: usize| {
         u32::from_le_bytes([packed[4 * i], packed[4 * i + 1], packed[4 * i + 2], packed[4 * i + 3]])
     };
@@ -25,17 +34,12 @@ pub(crate) fn unpack_scales(packed: &[u8]) -> [u8; 16] {
     let six = 0x3f3f_3f3f;
     let nibbles = 0x0f0f_0f0f;
     let pairs = 0x0303_0303;
-    let words = [
+    [
         w0 & six,
         (w2 & nibbles) | (((w0 >> 6) & pairs) << 4),
         w1 & six,
         ((w2 >> 4) & nibbles) | (((w1 >> 6) & pairs) << 4),
-    ];
-    let mut out = [0u8; 16];
-    for (chunk, word) in out.chunks_exact_mut(4).zip(words) {
-        chunk.copy_from_slice(&word.to_le_bytes());
-    }
-    out
+    ]
 }
 
 /// `Σ_j minimum[j] × (the sum of activation sub-block j)`, from the activations' sums of 16.
@@ -59,30 +63,50 @@ impl Format for Q4K {
     }
 
     fn dot_block(block: &[u8], a: &Q8KBlock) -> f32 {
-        let d = f16::from_le_bytes([block[0], block[1]]).to_f32();
-        let dmin = f16::from_le_bytes([block[2], block[3]]).to_f32();
-        let unpacked = unpack_scales(&block[4..16]);
-        let mut dot = 0i32;
-        for (j, q) in block[16..144].chunks_exact(32).enumerate() {
-            let x = &a.qs[64 * j..64 * j + 64];
-            let lo: i32 =
-                q.iter().zip(&x[..32]).map(|(&q, &x)| i32::from(q & 0x0F) * i32::from(x)).sum();
-            let hi: i32 =
-                q.iter().zip(&x[32..]).map(|(&q, &x)| i32::from(q >> 4) * i32::from(x)).sum();
-            dot += i32::from(unpacked[2 * j]) * lo + i32::from(unpacked[2 * j + 1]) * hi;
-        }
-        a.d * (d * dot as f32 - dmin * minimums(&unpacked, a) as f32)
+        dot_block::<false>(block, a)
     }
 }
 
-/// The AVX2 tile kernel; unsafe code as in [`super::q4_1`].
+/// Where a block's values start: after the scales, and for Q5_K after its 32 bytes of fifth
+/// bits.
+const fn values_at(five: bool) -> usize {
+    if five { 48 } else { 16 }
+}
+
+/// One Q4_K block (or, with `FIVE`, one Q5_K block: the same with a fifth bit per value from
+/// bytes 16..48, bit `2j` of byte `l` for value `l` of sub-block `2j`, bit `2j + 1` for
+/// sub-block `2j + 1`) times one activation block, in portable code.
+pub(crate) fn dot_block<const FIVE: bool>(block: &[u8], a: &Q8KBlock) -> f32 {
+    let d = f16::from_le_bytes([block[0], block[1]]).to_f32();
+    let dmin = f16::from_le_bytes([block[2], block[3]]).to_f32();
+    let unpacked = unpack_scales(&block[4..16]);
+    let at = values_at(FIVE);
+    let mut dot = 0i32;
+    for (j, q) in block[at..at + 128].chunks_exact(32).enumerate() {
+        let x = &a.qs[64 * j..64 * j + 64];
+        let (mut lo, mut hi) = (0i32, 0i32);
+        for l in 0..32 {
+            let (mut low, mut high) = (q[l] & 0x0F, q[l] >> 4);
+            if FIVE {
+                low |= ((block[16 + l] >> (2 * j)) & 1) << 4;
+                high |= ((block[16 + l] >> (2 * j + 1)) & 1) << 4;
+            }
+            lo += i32::from(low) * i32::from(x[l]);
+            hi += i32::from(high) * i32::from(x[32 + l]);
+        }
+        dot += i32::from(unpacked[2 * j]) * lo + i32::from(unpacked[2 * j + 1]) * hi;
+    }
+    a.d * (d * dot as f32 - dmin * minimums(&unpacked, a) as f32)
+}
+
+/// The AVX2 tile kernel, Q5_K's too; unsafe code as in [`super::q4_1`].
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
-mod avx2 {
+pub(crate) mod avx2 {
     use std::arch::x86_64::*;
 
     use super::super::matmul::avx2::{Tile, horizontal_sum, tile_loop};
-    use super::{Format, Q4K, Q8KBlock, unpack_scales};
+    use super::{Format, Q4K, Q8KBlock, scale_words, values_at};
 
     impl Tile for Q4K {
         unsafe fn tiled(rows: &[u8], row_bytes: usize, acts: &[Q8KBlock], out: &mut [f32]) {
@@ -90,86 +114,109 @@ mod avx2 {
             unsafe { tile_loop::<Self, 1, 4>(rows, row_bytes, acts, out) }
         }
 
-        // One block index addresses all `R` rows and `A` activation rows alike.
-        #[allow(clippy::needless_range_loop)]
         #[target_feature(enable = "avx2,fma,f16c")]
         unsafe fn dot<const R: usize, const A: usize>(
             rows: [&[u8]; R],
             acts: [&[Q8KBlock]; A],
         ) -> [[f32; R]; A] {
-            const BYTES: usize = Q4K::BLOCK_BYTES;
-            let low = _mm256_set1_epi8(0x0F);
-            let mut acc = [[_mm256_setzero_ps(); R]; A];
-            let mut offsets = [[_mm_setzero_ps(); R]; A];
-            let blocks = acts.iter().map(|a| a.len()).min().unwrap_or(0);
-            for b in 0..blocks {
-                // Each activation block's sums of 32 (pairs of its sums of 16).
-                let mut sums = [_mm_setzero_si128(); A];
-                for a in 0..A {
-                    // SAFETY: `sums` is 16 `i16`s, 32 bytes.
-                    let all = unsafe { _mm256_loadu_si256(acts[a][b].sums.as_ptr().cast()) };
-                    sums[a] = _mm_hadd_epi16(
-                        _mm256_castsi256_si128(all),
-                        _mm256_extracti128_si256(all, 1),
-                    );
-                }
-                for r in 0..R {
-                    let block = &rows[r][b * BYTES..(b + 1) * BYTES];
-                    // The scale and the minimum, two f16 side by side.
-                    let dm = u32::from_le_bytes([block[0], block[1], block[2], block[3]]);
-                    let dm = _mm_cvtph_ps(_mm_cvtsi32_si128(dm as i32));
-                    let (d, dmin) = (_mm_cvtss_f32(dm), _mm_cvtss_f32(_mm_movehdup_ps(dm)));
-                    let unpacked = unpack_scales(&block[4..16]);
-                    // SAFETY: `unpacked` is 16 bytes.
-                    let minimums = _mm_cvtepu8_epi16(unsafe {
-                        _mm_loadl_epi64(unpacked[8..].as_ptr().cast())
-                    });
-                    let qs = &block[16..];
-                    for a in 0..A {
-                        let x = &acts[a][b];
-                        let mut sum = _mm256_setzero_si256();
-                        for j in 0..4 {
-                            // SAFETY: `qs` holds 128 bytes and `x.qs` 256: both loads are in
-                            // bounds for j < 4.
-                            let (q, xl, xh) = unsafe {
-                                (
-                                    _mm256_loadu_si256(qs[32 * j..].as_ptr().cast()),
-                                    _mm256_loadu_si256(x.qs[64 * j..].as_ptr().cast()),
-                                    _mm256_loadu_si256(x.qs[64 * j + 32..].as_ptr().cast()),
-                                )
-                            };
-                            let lo = _mm256_and_si256(q, low);
-                            let hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low);
-                            let lo = _mm256_maddubs_epi16(lo, xl);
-                            let hi = _mm256_maddubs_epi16(hi, xh);
-                            let lo = _mm256_madd_epi16(
-                                lo,
-                                _mm256_set1_epi16(i16::from(unpacked[2 * j])),
-                            );
-                            let hi = _mm256_madd_epi16(
-                                hi,
-                                _mm256_set1_epi16(i16::from(unpacked[2 * j + 1])),
-                            );
-                            sum = _mm256_add_epi32(sum, _mm256_add_epi32(lo, hi));
-                        }
-                        let scale = _mm256_set1_ps(d * x.d);
-                        acc[a][r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), scale, acc[a][r]);
-                        let products = _mm_cvtepi32_ps(_mm_madd_epi16(minimums, sums[a]));
-                        offsets[a][r] =
-                            _mm_fmadd_ps(products, _mm_set1_ps(-dmin * x.d), offsets[a][r]);
-                    }
-                }
-            }
-            let mut result = [[0f32; R]; A];
-            for a in 0..A {
-                for r in 0..R {
-                    let offset =
-                        _mm_add_ps(offsets[a][r], _mm_movehl_ps(offsets[a][r], offsets[a][r]));
-                    let offset = _mm_add_ss(offset, _mm_movehdup_ps(offset));
-                    result[a][r] = horizontal_sum(acc[a][r]) + _mm_cvtss_f32(offset);
-                }
-            }
-            result
+            dot::<R, A, false>(rows, acts)
         }
+    }
+
+    /// [`Tile::dot`] for Q4_K blocks, or with `FIVE` Q5_K blocks (see
+    /// [`super::dot_block`]).
+    // One block index addresses all `R` rows and `A` activation rows alike.
+    #[allow(clippy::needless_range_loop)]
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub(crate) fn dot<const R: usize, const A: usize, const FIVE: bool>(
+        rows: [&[u8]; R],
+        acts: [&[Q8KBlock]; A],
+    ) -> [[f32; R]; A] {
+        let bytes = if FIVE { 176 } else { Q4K::BLOCK_BYTES };
+        let at = values_at(FIVE);
+        let low = _mm256_set1_epi8(0x0F);
+        let one = _mm256_set1_epi8(1);
+        let mut acc = [[_mm256_setzero_ps(); R]; A];
+        let mut offsets = [[_mm_setzero_ps(); R]; A];
+        let blocks = acts.iter().map(|a| a.len()).min().unwrap_or(0);
+        for b in 0..blocks {
+            // Each activation block's sums of 32 (pairs of its sums of 16).
+            let mut sums = [_mm_setzero_si128(); A];
+            for a in 0..A {
+                // SAFETY: `sums` is 16 `i16`s, 32 bytes.
+                let all = unsafe { _mm256_loadu_si256(acts[a][b].sums.as_ptr().cast()) };
+                sums[a] =
+                    _mm_hadd_epi16(_mm256_castsi256_si128(all), _mm256_extracti128_si256(all, 1));
+            }
+            for r in 0..R {
+                let block = &rows[r][b * bytes..(b + 1) * bytes];
+                // The scale and the minimum, two f16 side by side.
+                let dm = u32::from_le_bytes([block[0], block[1], block[2], block[3]]);
+                let dm = _mm_cvtph_ps(_mm_cvtsi32_si128(dm as i32));
+                let (d, dmin) = (_mm_cvtss_f32(dm), _mm_cvtss_f32(_mm_movehdup_ps(dm)));
+                let [w0, w1, w2, w3] = scale_words(&block[4..16]);
+                let wide =
+                    _mm256_cvtepu8_epi16(_mm_set_epi32(w3 as i32, w2 as i32, w1 as i32, w0 as i32));
+                let scales = _mm256_castsi256_si128(wide);
+                let scales = _mm256_set_m128i(scales, scales);
+                let minimums = _mm256_extracti128_si256(wide, 1);
+                // SAFETY: a Q5_K block has 32 bytes of fifth bits at 16..48.
+                let fifth = if FIVE {
+                    unsafe { _mm256_loadu_si256(block[16..].as_ptr().cast()) }
+                } else {
+                    _mm256_setzero_si256()
+                };
+                let qs = &block[at..at + 128];
+                for a in 0..A {
+                    let x = &acts[a][b];
+                    let mut sum = _mm256_setzero_si256();
+                    for j in 0..4 {
+                        // SAFETY: `qs` holds 128 bytes and `x.qs` 256: both loads are in
+                        // bounds for j < 4.
+                        let (q, xl, xh) = unsafe {
+                            (
+                                _mm256_loadu_si256(qs[32 * j..].as_ptr().cast()),
+                                _mm256_loadu_si256(x.qs[64 * j..].as_ptr().cast()),
+                                _mm256_loadu_si256(x.qs[64 * j + 32..].as_ptr().cast()),
+                            )
+                        };
+                        let mut lo = _mm256_and_si256(q, low);
+                        let mut hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low);
+                        if FIVE {
+                            let bits = _mm256_srl_epi16(fifth, _mm_cvtsi32_si128(2 * j as i32));
+                            let lo_bit = _mm256_slli_epi16(_mm256_and_si256(bits, one), 4);
+                            let hi_bit = _mm256_slli_epi16(
+                                _mm256_and_si256(_mm256_srli_epi16(bits, 1), one),
+                                4,
+                            );
+                            lo = _mm256_or_si256(lo, lo_bit);
+                            hi = _mm256_or_si256(hi, hi_bit);
+                        }
+                        let lo = _mm256_maddubs_epi16(lo, xl);
+                        let hi = _mm256_maddubs_epi16(hi, xh);
+                        let pick =
+                            |s: usize| _mm256_set1_epi16((((2 * s + 1) << 8) | (2 * s)) as i16);
+                        let lo = _mm256_madd_epi16(lo, _mm256_shuffle_epi8(scales, pick(2 * j)));
+                        let hi =
+                            _mm256_madd_epi16(hi, _mm256_shuffle_epi8(scales, pick(2 * j + 1)));
+                        sum = _mm256_add_epi32(sum, _mm256_add_epi32(lo, hi));
+                    }
+                    let scale = _mm256_set1_ps(d * x.d);
+                    acc[a][r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), scale, acc[a][r]);
+                    let products = _mm_cvtepi32_ps(_mm_madd_epi16(minimums, sums[a]));
+                    offsets[a][r] = _mm_fmadd_ps(products, _mm_set1_ps(-dmin * x.d), offsets[a][r]);
+                }
+            }
+        }
+        let mut result = [[0f32; R]; A];
+        for a in 0..A {
+            for r in 0..R {
+                let offset = _mm_add_ps(offsets[a][r], _mm_movehl_ps(offsets[a][r], offsets[a][r]));
+                let offset = _mm_add_ss(offset, _mm_movehdup_ps(offset));
+                result[a][r] = horizontal_sum(acc[a][r]) + _mm_cvtss_f32(offset);
+            }
+        }
+        result
     }
 }

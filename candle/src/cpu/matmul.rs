@@ -27,20 +27,24 @@ const ROWS_PER_TASK: usize = 32;
 pub(crate) trait Format: Sync + 'static {
     /// The format's name, for errors.
     const NAME: &'static str;
-    /// Values per weight block (and per activation block).
-    const BLOCK: usize;
     /// Bytes per weight block.
     const BLOCK_BYTES: usize;
-    /// An activation block.
-    type Act: Copy + Send + Sync;
-    /// An activation block of zeros.
-    const ZERO: Self::Act;
-
-    /// Quantises `values` (a block of them) to an activation block.
-    fn quantise(values: &[f32]) -> Self::Act;
+    /// The activation block a weight block is multiplied with (as many values).
+    type Act: Activation;
 
     /// One weight block (`BLOCK_BYTES` bytes) times one activation block, in portable code.
     fn dot_block(block: &[u8], act: &Self::Act) -> f32;
+}
+
+/// A block of activations quantised to 8 bits, as the formats' kernels take them.
+pub(crate) trait Activation: Copy + Send + Sync {
+    /// Values per block.
+    const BLOCK: usize;
+    /// A block of zeros.
+    const ZERO: Self;
+
+    /// Quantises `values` (a block of them, or fewer and the rest zero).
+    fn quantise(values: &[f32]) -> Self;
 }
 
 /// A format with every kernel this target has: on x86_64, its AVX2 tiles too.
@@ -136,11 +140,11 @@ impl QuantMatrix {
 
     fn forward<F: Kernels>(&self, input: &[f32]) -> Result<Vec<f32>> {
         let m = input.len() / self.columns;
-        let blocks = self.columns / F::BLOCK;
-        let mut acts = vec![F::ZERO; m * blocks];
+        let blocks = self.columns / F::Act::BLOCK;
+        let mut acts = vec![F::Act::ZERO; m * blocks];
         input.par_chunks(self.columns).zip(acts.par_chunks_mut(blocks)).for_each(|(row, out)| {
-            for (values, act) in row.chunks_exact(F::BLOCK).zip(out) {
-                *act = F::quantise(values);
+            for (values, act) in row.chunks_exact(F::Act::BLOCK).zip(out) {
+                *act = F::Act::quantise(values);
             }
         });
         let data = self.weights.data()?;
@@ -373,9 +377,9 @@ mod tests {
         )
         .unwrap();
         let data = weights.data().unwrap();
-        let blocks = columns / F::BLOCK;
+        let blocks = columns / F::Act::BLOCK;
         let input = values(m * columns, 9);
-        let acts: Vec<F::Act> = input.chunks(F::BLOCK).map(F::quantise).collect();
+        let acts: Vec<F::Act> = input.chunks(F::Act::BLOCK).map(F::Act::quantise).collect();
         let row_bytes = blocks * F::BLOCK_BYTES;
         let mut simd = vec![0f32; rows * m];
         let mut portable = vec![0f32; rows * m];

@@ -14,14 +14,8 @@ pub(crate) struct Q4_1;
 
 impl Format for Q4_1 {
     const NAME: &'static str = "q4_1";
-    const BLOCK: usize = BLOCK;
     const BLOCK_BYTES: usize = 20;
     type Act = Q8Block;
-    const ZERO: Q8Block = Q8Block::ZERO;
-
-    fn quantise(values: &[f32]) -> Q8Block {
-        Q8Block::quantise(values)
-    }
 
     fn dot_block(block: &[u8], a: &Q8Block) -> f32 {
         let d = f16::from_le_bytes([block[0], block[1]]).to_f32();

@@ -8,7 +8,7 @@
 use half::f16;
 
 use super::matmul::Format;
-use super::q8::{K_BLOCK, Q8KBlock};
+use super::q8::Q8KBlock;
 
 /// The Q4_K format.
 pub(crate) struct Q4K;
@@ -53,14 +53,8 @@ pub(crate) fn minimums(unpacked: &[u8; 16], a: &Q8KBlock) -> i32 {
 
 impl Format for Q4K {
     const NAME: &'static str = "q4_K";
-    const BLOCK: usize = K_BLOCK;
     const BLOCK_BYTES: usize = 144;
     type Act = Q8KBlock;
-    const ZERO: Q8KBlock = Q8KBlock::ZERO;
-
-    fn quantise(values: &[f32]) -> Q8KBlock {
-        Q8KBlock::quantise(values)
-    }
 
     fn dot_block(block: &[u8], a: &Q8KBlock) -> f32 {
         dot_block::<false>(block, a)

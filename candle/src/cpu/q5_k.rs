@@ -4,21 +4,15 @@
 //! ([`super::q4_k`]), reading the fifth bits.
 
 use super::matmul::Format;
-use super::q8::{K_BLOCK, Q8KBlock};
+use super::q8::Q8KBlock;
 
 /// The Q5_K format.
 pub(crate) struct Q5K;
 
 impl Format for Q5K {
     const NAME: &'static str = "q5_K";
-    const BLOCK: usize = K_BLOCK;
     const BLOCK_BYTES: usize = 176;
     type Act = Q8KBlock;
-    const ZERO: Q8KBlock = Q8KBlock::ZERO;
-
-    fn quantise(values: &[f32]) -> Q8KBlock {
-        Q8KBlock::quantise(values)
-    }
 
     fn dot_block(block: &[u8], a: &Q8KBlock) -> f32 {
         super::q4_k::dot_block::<true>(block, a)

@@ -24,14 +24,8 @@ fn offset(scales: &[u8], a: &Q8KBlock) -> i32 {
 
 impl Format for Q6K {
     const NAME: &'static str = "q6_K";
-    const BLOCK: usize = K_BLOCK;
     const BLOCK_BYTES: usize = 210;
     type Act = Q8KBlock;
-    const ZERO: Q8KBlock = Q8KBlock::ZERO;
-
-    fn quantise(values: &[f32]) -> Q8KBlock {
-        Q8KBlock::quantise(values)
-    }
 
     fn dot_block(block: &[u8], a: &Q8KBlock) -> f32 {
         let (low, high, scales) = (&block[..128], &block[128..192], &block[192..208]);

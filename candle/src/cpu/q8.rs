@@ -3,6 +3,8 @@
 //! (`cache`) and attention quantises queries to for integer scoring (`attention`); and blocks
 //! of 256 with sums of each 16 (`q8_K`), the form the K-format kernels take activations in.
 
+use super::matmul::Activation;
+
 /// Values per block of 32.
 pub(crate) const BLOCK: usize = 32;
 
@@ -76,5 +78,23 @@ impl Q8KBlock {
             *sum = group.iter().map(|&q| i16::from(q)).sum();
         }
         block
+    }
+}
+
+impl Activation for Q8Block {
+    const BLOCK: usize = BLOCK;
+    const ZERO: Q8Block = Q8Block::ZERO;
+
+    fn quantise(values: &[f32]) -> Q8Block {
+        Q8Block::quantise(values)
+    }
+}
+
+impl Activation for Q8KBlock {
+    const BLOCK: usize = K_BLOCK;
+    const ZERO: Q8KBlock = Q8KBlock::ZERO;
+
+    fn quantise(values: &[f32]) -> Q8KBlock {
+        Q8KBlock::quantise(values)
     }
 }

@@ -4,21 +4,15 @@
 use half::f16;
 
 use super::matmul::Format;
-use super::q8::{BLOCK, Q8Block};
+use super::q8::Q8Block;
 
 /// The Q8_0 format.
 pub(crate) struct Q8_0;
 
 impl Format for Q8_0 {
     const NAME: &'static str = "q8_0";
-    const BLOCK: usize = BLOCK;
     const BLOCK_BYTES: usize = 34;
     type Act = Q8Block;
-    const ZERO: Q8Block = Q8Block::ZERO;
-
-    fn quantise(values: &[f32]) -> Q8Block {
-        Q8Block::quantise(values)
-    }
 
     fn dot_block(block: &[u8], a: &Q8Block) -> f32 {
         let d = f16::from_le_bytes([block[0], block[1]]).to_f32();

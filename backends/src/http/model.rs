@@ -119,13 +119,14 @@ impl<W: Wire> Model for RemoteModel<W> {
     }
 
     async fn stream(&self, request: ChatRequest) -> Result<EventStream> {
-        let deadline = Instant::now() + self.wire.endpoint().deadline;
+        let allowed = self.wire.endpoint().deadline;
+        let deadline = Instant::now() + allowed;
         let events = async {
             self.capabilities.check(&self.name, &request)?;
             let body = self.request_body(&request, true)?;
             let response = tokio::time::timeout_at(deadline, self.streamed.post(&body))
                 .await
-                .map_err(|_| errors::past_deadline(self.wire.endpoint().deadline))??;
+                .map_err(|_| errors::past_deadline(allowed))??;
             // A token is a few bytes; no reply within max_tokens comes near this many.
             let max_reply_bytes = request
                 .sampling
@@ -134,7 +135,7 @@ impl<W: Wire> Model for RemoteModel<W> {
                 .min(MAX_REPLY_BYTES);
             let limits = StreamLimits {
                 silence: self.streamed.timeout(),
-                deadline: (deadline, self.wire.endpoint().deadline),
+                deadline: (deadline, allowed),
                 max_reply_bytes,
             };
             Ok(decode_stream(self.streamed.events(response), W::Decoder::default(), limits))

@@ -91,34 +91,26 @@ pub(crate) fn dot_rows_portable<F: Format>(
     }
 }
 
-/// The formats anymodel has kernels for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kernel {
-    Q4_1,
-    Q8_0,
-    Q4K,
-    Q5K,
-    Q6K,
-}
+/// A matrix product in one format: the weights times an input of whole rows.
+type Forward = fn(&QuantMatrix, &[f32]) -> Result<Vec<f32>>;
 
-impl Kernel {
-    fn of(dtype: GgmlDType) -> Option<Kernel> {
-        Some(match dtype {
-            GgmlDType::Q4_1 => Kernel::Q4_1,
-            GgmlDType::Q8_0 => Kernel::Q8_0,
-            GgmlDType::Q4K => Kernel::Q4K,
-            GgmlDType::Q5K => Kernel::Q5K,
-            GgmlDType::Q6K => Kernel::Q6K,
-            _ => return None,
-        })
-    }
+/// The product of the formats anymodel has kernels for.
+fn forward_of(dtype: GgmlDType) -> Option<Forward> {
+    Some(match dtype {
+        GgmlDType::Q4_1 => QuantMatrix::forward::<Q4_1>,
+        GgmlDType::Q8_0 => QuantMatrix::forward::<Q8_0>,
+        GgmlDType::Q4K => QuantMatrix::forward::<Q4K>,
+        GgmlDType::Q5K => QuantMatrix::forward::<Q5K>,
+        GgmlDType::Q6K => QuantMatrix::forward::<Q6K>,
+        _ => return None,
+    })
 }
 
 /// A quantised weight matrix (`rows` × `columns`, one row per output feature) applied as a
 /// candle custom op: `x (…, columns) → (…, rows)`.
 pub(crate) struct QuantMatrix {
     weights: Arc<QTensor>,
-    kernel: Kernel,
+    forward: Forward,
     rows: usize,
     columns: usize,
 }
@@ -128,11 +120,11 @@ impl QuantMatrix {
     /// format anymodel has a kernel for, whose rows are whole blocks.
     pub(crate) fn new(weights: Arc<QTensor>) -> Option<Self> {
         let (rows, columns) = weights.shape().dims2().ok()?;
-        let kernel = Kernel::of(weights.dtype())?;
+        let forward = forward_of(weights.dtype())?;
         let whole = columns % weights.dtype().block_size() == 0;
         (weights.device().is_cpu() && whole).then_some(QuantMatrix {
             weights,
-            kernel,
+            forward,
             rows,
             columns,
         })
@@ -187,13 +179,7 @@ impl CustomOp1 for QuantMatrix {
         if dims.last() != Some(&self.columns) {
             candle_core::bail!("quant-matmul: input {dims:?} for a {}-column matrix", self.columns);
         }
-        let output = match self.kernel {
-            Kernel::Q4_1 => self.forward::<Q4_1>(input)?,
-            Kernel::Q8_0 => self.forward::<Q8_0>(input)?,
-            Kernel::Q4K => self.forward::<Q4K>(input)?,
-            Kernel::Q5K => self.forward::<Q5K>(input)?,
-            Kernel::Q6K => self.forward::<Q6K>(input)?,
-        };
+        let output = (self.forward)(self, input)?;
         let mut shape = dims.to_vec();
         if let Some(last) = shape.last_mut() {
             *last = self.rows;
@@ -207,6 +193,8 @@ impl CustomOp1 for QuantMatrix {
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 pub(crate) mod avx2 {
+    use std::arch::x86_64::*;
+
     use super::Format;
 
     /// A format's AVX2 kernel for a tile of weight rows by activation rows.
@@ -303,10 +291,33 @@ pub(crate) mod avx2 {
         }
     }
 
+    /// Two `f16` side by side at the start of `bytes` (a block's scale and minimum), as `f32`.
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub(crate) fn half_pair(bytes: &[u8]) -> (f32, f32) {
+        let pair = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+        let pair = _mm_cvtph_ps(_mm_cvtsi32_si128(pair as i32));
+        (_mm_cvtss_f32(pair), _mm_cvtss_f32(_mm_movehdup_ps(pair)))
+    }
+
+    /// The lane sums of a tile's accumulators.
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub(crate) fn lane_sums<const R: usize, const A: usize>(
+        acc: [[__m256; R]; A],
+    ) -> [[f32; R]; A] {
+        let mut sums = [[0f32; R]; A];
+        for (sums, acc) in sums.iter_mut().zip(acc) {
+            for (sum, acc) in sums.iter_mut().zip(acc) {
+                *sum = horizontal_sum(acc);
+            }
+        }
+        sums
+    }
+
     /// The sum of the eight lanes.
     #[target_feature(enable = "avx2,fma,f16c")]
-    pub(crate) fn horizontal_sum(v: std::arch::x86_64::__m256) -> f32 {
-        use std::arch::x86_64::*;
+    pub(crate) fn horizontal_sum(v: __m256) -> f32 {
         let pair = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
         let pair = _mm_add_ps(pair, _mm_movehl_ps(pair, pair));
         _mm_cvtss_f32(_mm_add_ss(pair, _mm_movehdup_ps(pair)))

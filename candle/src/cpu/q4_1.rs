@@ -37,7 +37,7 @@ impl Format for Q4_1 {
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::super::matmul::avx2::{Tile, horizontal_sum};
+    use super::super::matmul::avx2::{Tile, half_pair, lane_sums};
     use super::{Format, Q4_1, Q8Block};
 
     impl Tile for Q4_1 {
@@ -61,11 +61,7 @@ mod avx2 {
                 for r in 0..R {
                     // Every row holds as many blocks as the activations (the tiler cuts both so).
                     let block = &rows[r][b * BYTES..(b + 1) * BYTES];
-                    // The scale and the minimum, two f16 side by side.
-                    let dm = u32::from_le_bytes([block[0], block[1], block[2], block[3]]);
-                    let dm = _mm_cvtph_ps(_mm_cvtsi32_si128(dm as i32));
-                    d[r] = _mm_cvtss_f32(dm);
-                    min[r] = _mm_cvtss_f32(_mm_movehdup_ps(dm));
+                    (d[r], min[r]) = half_pair(block);
                     // SAFETY: bytes 4..20 of the block are 16 bytes.
                     let packed = unsafe { _mm_loadu_si128(block[4..].as_ptr().cast()) };
                     let lo = _mm_and_si128(packed, low);
@@ -84,10 +80,10 @@ mod avx2 {
                     }
                 }
             }
-            let mut result = [[0f32; R]; A];
+            let mut result = lane_sums(acc);
             for a in 0..A {
                 for r in 0..R {
-                    result[a][r] = horizontal_sum(acc[a][r]) + minimums[a][r];
+                    result[a][r] += minimums[a][r];
                 }
             }
             result

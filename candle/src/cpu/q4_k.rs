@@ -99,7 +99,7 @@ pub(crate) fn dot_block<const FIVE: bool>(block: &[u8], a: &Q8KBlock) -> f32 {
 pub(crate) mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::super::matmul::avx2::{Tile, horizontal_sum, tile_loop};
+    use super::super::matmul::avx2::{Tile, half_pair, horizontal_sum, lane_sums, tile_loop};
     use super::{Format, Q4K, Q8KBlock, scale_words, values_at};
 
     impl Tile for Q4K {
@@ -145,10 +145,7 @@ pub(crate) mod avx2 {
             }
             for r in 0..R {
                 let block = &rows[r][b * bytes..(b + 1) * bytes];
-                // The scale and the minimum, two f16 side by side.
-                let dm = u32::from_le_bytes([block[0], block[1], block[2], block[3]]);
-                let dm = _mm_cvtph_ps(_mm_cvtsi32_si128(dm as i32));
-                let (d, dmin) = (_mm_cvtss_f32(dm), _mm_cvtss_f32(_mm_movehdup_ps(dm)));
+                let (d, dmin) = half_pair(block);
                 let [w0, w1, w2, w3] = scale_words(&block[4..16]);
                 let wide =
                     _mm256_cvtepu8_epi16(_mm_set_epi32(w3 as i32, w2 as i32, w1 as i32, w0 as i32));
@@ -203,12 +200,10 @@ pub(crate) mod avx2 {
                 }
             }
         }
-        let mut result = [[0f32; R]; A];
+        let mut result = lane_sums(acc);
         for a in 0..A {
             for r in 0..R {
-                let offset = _mm_add_ps(offsets[a][r], _mm_movehl_ps(offsets[a][r], offsets[a][r]));
-                let offset = _mm_add_ss(offset, _mm_movehdup_ps(offset));
-                result[a][r] = horizontal_sum(acc[a][r]) + _mm_cvtss_f32(offset);
+                result[a][r] += horizontal_sum(_mm256_zextps128_ps256(offsets[a][r]));
             }
         }
         result

@@ -59,7 +59,7 @@ impl Format for Q6K {
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::super::matmul::avx2::{Tile, horizontal_sum};
+    use super::super::matmul::avx2::{Tile, lane_sums};
     use super::{Format, Q6K, Q8KBlock};
 
     impl Tile for Q6K {
@@ -144,13 +144,7 @@ mod avx2 {
                     }
                 }
             }
-            let mut result = [[0f32; R]; A];
-            for a in 0..A {
-                for r in 0..R {
-                    result[a][r] = horizontal_sum(acc[a][r]);
-                }
-            }
-            result
+            lane_sums(acc)
         }
     }
 

@@ -28,7 +28,7 @@ impl Format for Q8_0 {
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::super::matmul::avx2::{Tile, horizontal_sum, tile_loop};
+    use super::super::matmul::avx2::{Tile, lane_sums, tile_loop};
     use super::{Format, Q8_0, Q8Block};
 
     impl Tile for Q8_0 {
@@ -74,13 +74,7 @@ mod avx2 {
                     }
                 }
             }
-            let mut result = [[0f32; R]; A];
-            for a in 0..A {
-                for r in 0..R {
-                    result[a][r] = horizontal_sum(acc[a][r]);
-                }
-            }
-            result
+            lane_sums(acc)
         }
     }
 }

@@ -327,8 +327,9 @@ pub fn write_synthetic(
     if let Some(folder) = path.parent() {
         std::fs::create_dir_all(folder).map_err(|e| Error::config(format!("{shown}: {e}")))?;
     }
-    // Written beside, then renamed: an interrupted run leaves no half file under the name.
-    let partial = path.with_extension("gguf.partial");
+    // Written beside, under a name of this process's own, then renamed: an interrupted run
+    // leaves no half file under the name, and two runs at once each rename a whole file.
+    let partial = path.with_extension(format!("gguf.partial-{}", std::process::id()));
     let mut file =
         std::fs::File::create(&partial).map_err(|e| Error::config(format!("{shown}: {e}")))?;
     gguf_file::write(&mut file, &pairs, &tensors)

@@ -71,11 +71,13 @@ enum Command {
     /// Benchmarks: retrieval quality and speed on a BEIR dataset.
     #[command(subcommand)]
     Eval(cli::index::EvalCommand),
-    /// Measures a local GGUF model: prompt and decode speed and peak memory, beside llama.cpp.
+    /// Measures a local GGUF model: prompt and decode speed, peak memory and load time, beside
+    /// llama.cpp.
     ///
     /// Runs the tests `llama-bench` runs (pp512: a 512-token prompt; tg128: 128 tokens decoded one
     /// at a time; tg128 @ d4000: the same after 4,000 tokens), each thread count in a process of
-    /// its own. When llama.cpp's `llama-bench` is found (--llama-bench, $LLAMA_BENCH, or on the
+    /// its own, and times loading to the first token (for llama.cpp: a whole run of a one-token
+    /// prompt without warm-up). When llama.cpp's `llama-bench` is found (--llama-bench, $LLAMA_BENCH, or on the
     /// PATH; `scripts/llama-bench.sh` builds one), it runs the same tests on the same file and
     /// thread counts, and the table gives the ratios. Build with `--release`.
     #[cfg(feature = "candle")]

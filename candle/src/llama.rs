@@ -7,9 +7,9 @@
 //! (`q4_1`) and attention reads the cache in place (`attention`); elsewhere candle's ops run.
 
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::fs::File;
 
-use candle_core::quantized::{QMatMul, QStorage, QTensor, gguf_file};
+use candle_core::quantized::{GgmlDType, QMatMul, QStorage, QTensor, gguf_file};
 use candle_core::{
     DType, Device, IndexOp, Layout, Module, Result as CandleResult, Storage, Tensor, WithDType,
 };
@@ -18,6 +18,7 @@ use candle_transformers::utils::repeat_kv;
 
 use crate::cpu::attention::Attention;
 use crate::cpu::cache::{CacheKind, LayerCache, Q8_BLOCK};
+use crate::cpu::mapped::{FileBytes, Region};
 use crate::cpu::matmul::QuantMatrix;
 
 /// The shape of a Llama model, from GGUF metadata.
@@ -159,12 +160,17 @@ enum Linear {
 }
 
 impl Linear {
-    fn new(weights: impl Into<Arc<QTensor>>) -> CandleResult<Self> {
-        let weights = weights.into();
-        Ok(match QuantMatrix::new(weights.clone()) {
-            Some(matrix) => Linear::Own(matrix),
-            None => Linear::Candle(QMatMul::from_arc(weights)?),
-        })
+    /// The matrix `name`: in place from the file's bytes where anymodel has a kernel for its
+    /// format on this device, else copied into candle's quantised matmul.
+    fn new(tensors: &Tensors, name: &str) -> CandleResult<Self> {
+        let (region, info) = tensors.region(name)?;
+        if tensors.device.is_cpu()
+            && let Ok((rows, columns)) = info.shape.dims2()
+            && let Some(matrix) = QuantMatrix::new(region, info.ggml_dtype, rows, columns)
+        {
+            return Ok(Linear::Own(matrix));
+        }
+        Ok(Linear::Candle(QMatMul::from_qtensor(tensors.qtensor(name)?)?))
     }
 
     fn forward(&self, x: &Tensor) -> CandleResult<Tensor> {
@@ -187,18 +193,50 @@ struct Block {
     down: Linear,
 }
 
-/// The token embedding table, kept quantised: only the rows of the tokens at hand are
-/// dequantised, so the table costs its file size rather than four bytes per weight.
+/// The tensors of a GGUF file, read from its bytes (mapped where the system allows).
+struct Tensors<'a> {
+    content: &'a gguf_file::Content,
+    bytes: FileBytes,
+    device: &'a Device,
+}
+
+impl Tensors<'_> {
+    /// The bytes of the tensor `name`, and what the header says of it.
+    fn region(&self, name: &str) -> CandleResult<(Region, &gguf_file::TensorInfo)> {
+        let info =
+            self.content.tensor_infos.get(name).ok_or_else(|| {
+                candle_core::Error::Msg(format!("the tensor `{name}` is missing"))
+            })?;
+        let dtype = info.ggml_dtype;
+        let len = (info.shape.elem_count() / dtype.block_size() * dtype.type_size()) as u64;
+        let start = self.content.tensor_data_offset.checked_add(info.offset);
+        let region = start.and_then(|start| self.bytes.region(start, len)).ok_or_else(|| {
+            candle_core::Error::Msg(format!("the tensor `{name}` runs past the end of the file"))
+        })?;
+        Ok((region, info))
+    }
+
+    /// The tensor `name`, copied onto the device as candle's quantised tensor.
+    fn qtensor(&self, name: &str) -> CandleResult<QTensor> {
+        let (region, info) = self.region(name)?;
+        let storage = QStorage::from_data(Cow::Borrowed(&region), self.device, info.ggml_dtype)?;
+        QTensor::new(storage, info.shape.clone())
+    }
+}
+
+/// The token embedding table, read in place and kept quantised: only the rows of the tokens at
+/// hand are dequantised, so the table costs no memory beyond the file's.
 struct Embeddings {
-    table: Arc<QTensor>,
+    table: Region,
+    dtype: GgmlDType,
     width: usize,
 }
 
 impl Embeddings {
     fn forward(&self, tokens: &[u32], device: &Device) -> CandleResult<Tensor> {
-        let dtype = self.table.dtype();
+        let dtype = self.dtype;
         let row_bytes = self.width / dtype.block_size() * dtype.type_size();
-        let data = self.table.data()?;
+        let data = &*self.table;
         let mut values = Vec::with_capacity(tokens.len() * self.width);
         for &token in tokens {
             let start = token as usize * row_bytes;
@@ -232,50 +270,59 @@ const CACHE_DTYPE: DType = DType::F16;
 const PREFILL_CHUNK: usize = 64;
 
 impl Llama {
-    /// Loads the weights of a GGUF file, with rotary tables for `positions` positions.
-    pub fn from_gguf<R: std::io::Read + std::io::Seek>(
+    /// Loads the weights of the GGUF `file`, whose header is `content`, with rotary tables for
+    /// `positions` positions. On the CPU the weights stay in the file, mapped into memory, and
+    /// are read in place; a device gets copies.
+    pub fn from_gguf(
         content: &gguf_file::Content,
-        reader: &mut R,
+        file: &File,
         device: &Device,
         positions: usize,
     ) -> CandleResult<Self> {
         let shape = LlamaShape::from_gguf(content)?;
-        let mut tensor = |name: &str| content.tensor(reader, name, device);
-        let table = Arc::new(tensor("token_embd.weight")?);
-        if shape.embedding % table.dtype().block_size() != 0 {
+        let tensors = Tensors { content, bytes: FileBytes::open(file)?, device };
+        let (table, info) = tensors.region("token_embd.weight")?;
+        let dtype = info.ggml_dtype;
+        if shape.embedding % dtype.block_size() != 0 {
             return Err(candle_core::Error::Msg(
                 "the embedding width is not a whole number of blocks".into(),
             ));
         }
-        let embed = Embeddings { table: table.clone(), width: shape.embedding };
-        let norm = RmsNorm::from_qtensor(tensor("output_norm.weight")?, shape.rms_eps)?;
-        let output = match tensor("output.weight") {
-            Ok(weights) => Linear::new(weights)?,
-            Err(_) => Linear::new(table)?, // tied embeddings (SmolLM2, Llama 3.2)
+        let embed = Embeddings { table, dtype, width: shape.embedding };
+        let norm = |name: &str| RmsNorm::from_qtensor(tensors.qtensor(name)?, shape.rms_eps);
+        let output = match content.tensor_infos.contains_key("output.weight") {
+            true => Linear::new(&tensors, "output.weight")?,
+            false => Linear::new(&tensors, "token_embd.weight")?, // tied (SmolLM2, Llama 3.2)
         };
         // Llama 3.1+ scales rotary frequencies by a factor per dimension pair.
-        let factors = match tensor("rope_freqs.weight") {
-            Ok(factors) => {
-                Some(factors.dequantize(device)?.to_dtype(DType::F32)?.to_vec1::<f32>()?)
-            }
-            Err(_) => None,
+        let factors = match content.tensor_infos.contains_key("rope_freqs.weight") {
+            true => Some(
+                tensors
+                    .qtensor("rope_freqs.weight")?
+                    .dequantize(device)?
+                    .to_dtype(DType::F32)?
+                    .to_vec1::<f32>()?,
+            ),
+            false => None,
         };
         let mut blocks = Vec::with_capacity(shape.layers);
         for i in 0..shape.layers {
-            let mut get = |name: &str| tensor(&format!("blk.{i}.{name}.weight"));
+            let name = |part: &str| format!("blk.{i}.{part}.weight");
+            let linear = |part: &str| Linear::new(&tensors, &name(part));
             blocks.push(Block {
-                attn_norm: RmsNorm::from_qtensor(get("attn_norm")?, shape.rms_eps)?,
-                wq: Linear::new(get("attn_q")?)?,
-                wk: Linear::new(get("attn_k")?)?,
-                wv: Linear::new(get("attn_v")?)?,
-                wo: Linear::new(get("attn_output")?)?,
-                ffn_norm: RmsNorm::from_qtensor(get("ffn_norm")?, shape.rms_eps)?,
-                gate: Linear::new(get("ffn_gate")?)?,
-                up: Linear::new(get("ffn_up")?)?,
-                down: Linear::new(get("ffn_down")?)?,
+                attn_norm: norm(&name("attn_norm"))?,
+                wq: linear("attn_q")?,
+                wk: linear("attn_k")?,
+                wv: linear("attn_v")?,
+                wo: linear("attn_output")?,
+                ffn_norm: norm(&name("ffn_norm"))?,
+                gate: linear("ffn_gate")?,
+                up: linear("ffn_up")?,
+                down: linear("ffn_down")?,
             });
         }
         let (cos, sin) = rotary_tables(&shape, factors.as_deref(), positions, device)?;
+        let norm = norm("output_norm.weight")?;
         Ok(Llama { shape, embed, blocks, norm, output, cos, sin, device: device.clone() })
     }
 

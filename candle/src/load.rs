@@ -2,6 +2,7 @@
 //! weights, vocabulary, context length and sampling defaults.
 
 use std::fs::File;
+use std::io::BufReader;
 
 use anymodel_core::{Error, Result, Sampling};
 use candle_core::Device;
@@ -42,24 +43,8 @@ pub(crate) type Loaded = (Weights, Vocabulary, usize, Sampling);
 /// Loads a GGUF file.
 pub(crate) fn load_gguf(config: &LocalConfig, device: &Device) -> Result<Loaded> {
     let shown = config.path.display().to_string();
-    let mut file =
-        File::open(&config.path).map_err(|err| Error::config(format!("{shown}: {err}")))?;
-    // candle's reader divides by the header's alignment and sizes vectors from its counts: a
-    // crafted header can make it panic, which is caught here and reported as the damage it is.
-    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        gguf_file::Content::read(&mut file)
-    }));
-    let content = match read {
-        Ok(content) => content.map_err(|err| {
-            Error::config(format!("{shown} is not a readable GGUF file: {}", candle_message(&err)))
-        })?,
-        Err(_) => {
-            return Err(Error::config(format!(
-                "{shown} is not a readable GGUF file: its header is damaged"
-            )));
-        }
-    };
-    check_tensor_ranges(&content, &file, &shown)?;
+    let file = File::open(&config.path).map_err(|err| Error::config(format!("{shown}: {err}")))?;
+    let content = read_header(&file, &shown)?;
     let metadata = &content.metadata;
     let architecture = metadata
         .get("general.architecture")
@@ -77,7 +62,7 @@ pub(crate) fn load_gguf(config: &LocalConfig, device: &Device) -> Result<Loaded>
         .and_then(|v| v.to_u32().ok())
         .map_or(4096, |n| n as usize);
     let positions = config.context_size.unwrap_or(trained.min(DEFAULT_CONTEXT_CAP));
-    let model = Llama::from_gguf(&content, &mut file, device, positions).map_err(|err| {
+    let model = Llama::from_gguf(&content, &file, device, positions).map_err(|err| {
         Error::config(format!(
             "{shown}: the weights cannot be loaded (is the file truncated?): {}",
             candle_message(&err)
@@ -88,6 +73,30 @@ pub(crate) fn load_gguf(config: &LocalConfig, device: &Device) -> Result<Loaded>
         .map_err(|err| Error::config(format!("{shown}: {}", candle_message(&err))))?;
     let defaults = defaults::from_gguf(&content.metadata);
     Ok((Weights::Gguf { model, cache }, vocabulary, positions, defaults))
+}
+
+/// Reads the header of the GGUF `file` (shown as `shown` in errors) and checks that its
+/// tensors lie inside the file and apart.
+pub(crate) fn read_header(file: &File, shown: &str) -> Result<gguf_file::Content> {
+    // Buffered: the header is read a string at a time, and a Llama 3 vocabulary holds 400,000.
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    // candle's reader divides by the header's alignment and sizes vectors from its counts: a
+    // crafted header can make it panic, which is caught here and reported as the damage it is.
+    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        gguf_file::Content::read(&mut reader)
+    }));
+    let content = match read {
+        Ok(content) => content.map_err(|err| {
+            Error::config(format!("{shown} is not a readable GGUF file: {}", candle_message(&err)))
+        })?,
+        Err(_) => {
+            return Err(Error::config(format!(
+                "{shown} is not a readable GGUF file: its header is damaged"
+            )));
+        }
+    };
+    check_tensor_ranges(&content, file, shown)?;
+    Ok(content)
 }
 
 /// Checks that every tensor's bytes lie inside the file and apart from every other's: a crafted

@@ -232,6 +232,15 @@ fn print_table(
             other.map_or("-".into(), |m| format!("{m:.0}")),
             ratio(mine, other)
         );
+        let mine = Some(ours.first_token_seconds);
+        let other = theirs.as_ref().and_then(|t| t.first_token_seconds);
+        outln!(
+            "| load and first token, s | {} | {} | {} | {} |",
+            ours.threads,
+            mine.map_or("-".into(), |s| format!("{s:.2}")),
+            other.map_or("-".into(), |s| format!("{s:.2}")),
+            ratio(mine, other)
+        );
     }
     print_long_context_ratios(args, rows);
 }

@@ -4,7 +4,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anymodel::backends::candle::{BenchTest, peak_memory_of};
 
@@ -21,6 +21,9 @@ pub struct Measured {
     results: Vec<(BenchTest, f64)>,
     /// The largest peak resident memory of its runs, where `/proc` tells it.
     pub peak_memory_bytes: Option<u64>,
+    /// Seconds a run of a one-token prompt without warm-up took, start to end: loading the
+    /// model and its first token.
+    pub first_token_seconds: Option<f64>,
 }
 
 impl Measured {
@@ -77,20 +80,30 @@ impl LlamaBench {
         let prompts = if prompts.is_empty() { vec![0] } else { prompts };
         let mut runs = vec![(comma_list(&prompts), shallow, 0)];
         runs.extend(decodes.iter().filter(|(_, d)| *d > 0).map(|&(n, d)| ("0".to_string(), n, d)));
-        let mut measured = Measured::default();
-        for (prompts, decode, depth) in runs {
+        let command = |prompts: &str, decode: usize, depth: usize, repetitions: usize| {
             let mut command = Command::new(&self.path);
             command
                 .arg("-m")
                 .arg(model)
-                .args(["-t", &threads.to_string(), "-p", &prompts, "-n", &decode.to_string()])
+                .args(["-t", &threads.to_string(), "-p", prompts, "-n", &decode.to_string()])
                 .args(["-d", &depth.to_string(), "-r", &repetitions.max(1).to_string()])
                 .args(["-o", "json"]);
             if cache_type != "f16" {
                 // llama.cpp quantises the value cache only with flash attention.
                 command.args(["-ctk", cache_type, "-ctv", cache_type, "-fa", "1"]);
             }
-            let (stdout, peak) = run_watching_memory(command)?;
+            command
+        };
+        let mut measured = Measured::default();
+        let mut first = command("1", 0, 0, 1);
+        first.arg("--no-warmup");
+        let started = Instant::now();
+        let (_, peak) = run_watching_memory(first)?;
+        measured.first_token_seconds = Some(started.elapsed().as_secs_f64());
+        measured.peak_memory_bytes = peak;
+        for (prompts, decode, depth) in runs {
+            let (stdout, peak) =
+                run_watching_memory(command(&prompts, decode, depth, repetitions))?;
             measured.results.extend(parse(&stdout)?);
             measured.peak_memory_bytes = measured.peak_memory_bytes.max(peak);
         }

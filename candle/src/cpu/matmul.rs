@@ -7,12 +7,11 @@
 //! Each weight format ([`Format`]) says how its blocks are laid out and multiplied, portably
 //! and with AVX2 where the CPU has it; [`QuantMatrix`] drives any of them as a candle op.
 
-use std::sync::Arc;
-
-use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::quantized::GgmlDType;
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape};
 use rayon::prelude::*;
 
+use super::mapped::Region;
 use super::q4_1::Q4_1;
 use super::q4_k::Q4K;
 use super::q5_k::Q5K;
@@ -25,8 +24,6 @@ const ROWS_PER_TASK: usize = 32;
 /// A weight format: its blocks, the 8-bit activation blocks they are multiplied with, and the
 /// products.
 pub(crate) trait Format: Sync + 'static {
-    /// The format's name, for errors.
-    const NAME: &'static str;
     /// Bytes per weight block.
     const BLOCK_BYTES: usize;
     /// The activation block a weight block is multiplied with (as many values).
@@ -109,25 +106,25 @@ fn forward_of(dtype: GgmlDType) -> Option<Forward> {
 /// A quantised weight matrix (`rows` × `columns`, one row per output feature) applied as a
 /// candle custom op: `x (…, columns) → (…, rows)`.
 pub(crate) struct QuantMatrix {
-    weights: Arc<QTensor>,
+    weights: Region,
     forward: Forward,
     rows: usize,
     columns: usize,
 }
 
 impl QuantMatrix {
-    /// The matrix of `weights`, if they are a two-dimensional tensor in CPU memory, of a
-    /// format anymodel has a kernel for, whose rows are whole blocks.
-    pub(crate) fn new(weights: Arc<QTensor>) -> Option<Self> {
-        let (rows, columns) = weights.shape().dims2().ok()?;
-        let forward = forward_of(weights.dtype())?;
-        let whole = columns % weights.dtype().block_size() == 0;
-        (weights.device().is_cpu() && whole).then_some(QuantMatrix {
-            weights,
-            forward,
-            rows,
-            columns,
-        })
+    /// The `rows` × `columns` matrix whose blocks of `dtype` are `weights`, if anymodel has a
+    /// kernel for the format, the rows are whole blocks and `weights` holds them all.
+    pub(crate) fn new(
+        weights: Region,
+        dtype: GgmlDType,
+        rows: usize,
+        columns: usize,
+    ) -> Option<Self> {
+        let forward = forward_of(dtype)?;
+        let whole = columns.is_multiple_of(dtype.block_size());
+        let bytes = rows.checked_mul(columns / dtype.block_size() * dtype.type_size())?;
+        (whole && weights.len() >= bytes).then_some(QuantMatrix { weights, forward, rows, columns })
     }
 
     fn forward<F: Kernels>(&self, input: &[f32]) -> Result<Vec<f32>> {
@@ -139,11 +136,8 @@ impl QuantMatrix {
                 *act = F::Act::quantise(values);
             }
         });
-        let data = self.weights.data()?;
+        let data = &*self.weights;
         let row_bytes = blocks * F::BLOCK_BYTES;
-        if data.len() < self.rows * row_bytes {
-            candle_core::bail!("{}: the weights are shorter than their shape", F::NAME);
-        }
         // Tasks own runs of weight rows; each computes them against every input row, so the
         // weights are read once. The result comes out transposed (rows × m) and is turned.
         let mut transposed = vec![0f32; self.rows * m];
@@ -327,7 +321,12 @@ pub(crate) mod avx2 {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // Tests fail loudly by design.
 mod tests {
+    use std::sync::Arc;
+
+    use candle_core::quantized::QTensor;
     use candle_core::{Device, Tensor};
+
+    use super::super::mapped::FileBytes;
 
     use super::*;
 
@@ -352,7 +351,10 @@ mod tests {
                     .map(Arc::new)
                     .unwrap();
             let exact = weights.dequantize(&Device::Cpu).unwrap().to_vec2::<f32>().unwrap();
-            let ours = QuantMatrix::new(weights).unwrap();
+            let bytes = weights.data().unwrap().to_vec();
+            let len = bytes.len() as u64;
+            let region = FileBytes::from(bytes).region(0, len).unwrap();
+            let ours = QuantMatrix::new(region, dtype, rows, columns).unwrap();
             let block = dtype.block_size();
             for m in [1, 5] {
                 let input = values(m * columns, 7 + m as u32);

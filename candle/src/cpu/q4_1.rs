@@ -13,7 +13,6 @@ use super::q8::{BLOCK, Q8Block};
 pub(crate) struct Q4_1;
 
 impl Format for Q4_1 {
-    const NAME: &'static str = "q4_1";
     const BLOCK_BYTES: usize = 20;
     type Act = Q8Block;
 

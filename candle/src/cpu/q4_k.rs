@@ -52,7 +52,6 @@ pub(crate) fn minimums(unpacked: &[u8; 16], a: &Q8KBlock) -> i32 {
 }
 
 impl Format for Q4K {
-    const NAME: &'static str = "q4_K";
     const BLOCK_BYTES: usize = 144;
     type Act = Q8KBlock;
 

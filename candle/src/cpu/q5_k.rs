@@ -10,7 +10,6 @@ use super::q8::Q8KBlock;
 pub(crate) struct Q5K;
 
 impl Format for Q5K {
-    const NAME: &'static str = "q5_K";
     const BLOCK_BYTES: usize = 176;
     type Act = Q8KBlock;
 

@@ -23,7 +23,6 @@ fn offset(scales: &[u8], a: &Q8KBlock) -> i32 {
 }
 
 impl Format for Q6K {
-    const NAME: &'static str = "q6_K";
     const BLOCK_BYTES: usize = 210;
     type Act = Q8KBlock;
 

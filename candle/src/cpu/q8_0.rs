@@ -10,7 +10,6 @@ use super::q8::Q8Block;
 pub(crate) struct Q8_0;
 
 impl Format for Q8_0 {
-    const NAME: &'static str = "q8_0";
     const BLOCK_BYTES: usize = 34;
     type Act = Q8Block;
 

@@ -146,6 +146,34 @@ pub fn benchmark(
     })
 }
 
+/// The natural-log probabilities of every token following `tokens`, from the GGUF model at
+/// `path` run on the CPU in a pool of `threads` threads with a half-precision cache: what the
+/// comparison with llama.cpp (`scripts/check-logprobs.sh`) reads.
+pub fn next_token_logprobs(path: &Path, tokens: &[u32], threads: usize) -> Result<Vec<f32>> {
+    let shown = path.display().to_string();
+    let fail = |err: candle_core::Error| Error::Backend {
+        message: format!("{shown}: {}", candle_message(&err)),
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|err| Error::config(format!("threads: {err}")))?;
+    pool.install(|| {
+        let file = File::open(path).map_err(|err| Error::config(format!("{shown}: {err}")))?;
+        let content = read_header(&file, &shown)?;
+        let model =
+            Llama::from_gguf(&content, &file, &Device::Cpu, tokens.len() + 1).map_err(fail)?;
+        let mut cache = model.new_cache_of(CacheKind::Half).map_err(fail)?;
+        let logits = model.forward(tokens, &mut cache).map_err(fail)?;
+        let logits = logits.to_dtype(candle_core::DType::F32).and_then(|l| l.to_vec1::<f32>());
+        let logits = logits.map_err(fail)?;
+        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let total: f64 = logits.iter().map(|&l| f64::from(l - max).exp()).sum();
+        let norm = max + total.ln() as f32;
+        Ok(logits.iter().map(|&l| l - norm).collect())
+    })
+}
+
 /// The positions a test fills.
 fn positions(test: &BenchTest) -> usize {
     match test {

@@ -30,7 +30,9 @@ mod template;
 mod tokenizer;
 mod tool_calls;
 
-pub use bench::{BenchReport, BenchResult, BenchTest, benchmark, mib, peak_memory_of};
+pub use bench::{
+    BenchReport, BenchResult, BenchTest, benchmark, mib, next_token_logprobs, peak_memory_of,
+};
 /// candle's tensor crate as this backend uses it: GGUF files (reading, and writing test
 /// models), devices.
 pub use candle_core;

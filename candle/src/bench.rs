@@ -11,11 +11,14 @@ use std::time::Instant;
 
 use anymodel_core::{Error, Result};
 use candle_core::Device;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::candle_message;
 use super::llama::{Cache, Llama};
+use crate::config::DeviceChoice;
 use crate::cpu::cache::CacheKind;
+use crate::cpu::mapped::FileBytes;
 use crate::load::read_header;
 
 /// One test, named as `llama-bench` names it.
@@ -68,6 +71,18 @@ pub struct BenchReport {
     pub peak_memory_bytes: Option<u64>,
     /// The model file's size, in bytes.
     pub file_bytes: u64,
+    /// The bytes of weights each decoded token reads.
+    pub decode_bytes: u64,
+    /// Bytes per second these threads read from memory (the best of a few passes over the
+    /// mapped file, which is larger than the caches): the roofline decoding is bound by.
+    pub read_bytes_per_second: f64,
+}
+
+impl BenchReport {
+    /// The share of the read roofline a decoding speed of `tokens_per_second` reaches.
+    pub fn roofline_share(&self, tokens_per_second: f64) -> f64 {
+        tokens_per_second * self.decode_bytes as f64 / self.read_bytes_per_second
+    }
 }
 
 impl fmt::Display for BenchReport {
@@ -100,11 +115,12 @@ pub fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
-/// Loads `path` on the CPU in a pool of `threads` threads and runs each test `repetitions`
-/// times (at least once), each time on an empty cache of `kv_cache`.
+/// Loads `path` on `device` (CPU threads: a pool of `threads`) and runs each test
+/// `repetitions` times (at least once), each time on an empty cache of `kv_cache`.
 pub fn benchmark(
     path: &Path,
     threads: usize,
+    device: &DeviceChoice,
     tests: &[BenchTest],
     repetitions: usize,
     kv_cache: CacheKind,
@@ -119,12 +135,13 @@ pub fn benchmark(
         .num_threads(threads)
         .build()
         .map_err(|err| Error::config(format!("threads: {err}")))?;
+    let device = device.open()?;
     pool.install(|| {
         let started = Instant::now();
         let file = File::open(path).map_err(|err| Error::config(format!("{shown}: {err}")))?;
         let content = read_header(&file, &shown)?;
         let positions = tests.iter().map(positions).max().unwrap_or(0) + 1;
-        let model = Llama::from_gguf(&content, &file, &Device::Cpu, positions).map_err(fail)?;
+        let model = Llama::from_gguf(&content, &file, &device, positions).map_err(fail)?;
         run(&model, BenchTest::Prompt { tokens: 1 }, kv_cache).map_err(fail)?;
         let first_token_seconds = started.elapsed().as_secs_f64();
         let mut results = Vec::with_capacity(tests.len());
@@ -136,12 +153,17 @@ pub fn benchmark(
             speeds.sort_by(f64::total_cmp);
             results.push(BenchResult { test: *test, tokens_per_second: speeds[speeds.len() / 2] });
         }
+        let peak_memory_bytes = peak_memory_of("self");
         Ok(BenchReport {
             threads,
             first_token_seconds,
             results,
-            peak_memory_bytes: peak_memory_of("self"),
+            peak_memory_bytes,
             file_bytes,
+            decode_bytes: model.decode_bytes(),
+            read_bytes_per_second: read_bandwidth(&file).map_err(|err| Error::Backend {
+                message: format!("{shown}: measuring the read bandwidth: {err}"),
+            })?,
         })
     })
 }
@@ -172,6 +194,30 @@ pub fn next_token_logprobs(path: &Path, tokens: &[u32], threads: usize) -> Resul
         let norm = max + total.ln() as f32;
         Ok(logits.iter().map(|&l| l - norm).collect())
     })
+}
+
+/// Bytes per second the current pool's threads read from memory: the best of three passes
+/// summing the mapped `file` (in the page cache after the tests), split over the pool.
+fn read_bandwidth(file: &File) -> std::io::Result<f64> {
+    let bytes = FileBytes::open(file)?;
+    let len = file.metadata()?.len();
+    let all = bytes.region(0, len).ok_or_else(|| std::io::Error::other("the file shrank"))?;
+    let mut best = 0f64;
+    for _ in 0..3 {
+        let started = Instant::now();
+        let sum = all
+            .par_chunks(1 << 20)
+            .map(|chunk| {
+                let words = chunk.chunks_exact(8);
+                words
+                    .map(|w| u64::from_le_bytes(w.try_into().unwrap_or_default()))
+                    .fold(0, u64::wrapping_add)
+            })
+            .reduce(|| 0, u64::wrapping_add);
+        std::hint::black_box(sum);
+        best = best.max(len as f64 / started.elapsed().as_secs_f64());
+    }
+    Ok(best)
 }
 
 /// The positions a test fills.

@@ -57,8 +57,9 @@ pub struct LocalConfig {
     pub path: PathBuf,
     /// Where to run it. Default: the CPU.
     pub device: DeviceChoice,
-    /// CPU threads of this model's own pool; `None` for one per core. The Q4_1 matrix products
-    /// and attention run on it; candle's kernels for other quantisation types use a
+    /// CPU threads of this model's own pool; `None` for one per core. anymodel's matrix
+    /// products (Q4_1, Q8_0, Q4_K, Q5_K, Q6_K) and attention run on it; candle's kernels for
+    /// other quantisation types use a
     /// process-wide pool instead, sized once from the `CANDLE_NUM_THREADS` environment variable
     /// (default: the physical cores).
     pub threads: Option<usize>,

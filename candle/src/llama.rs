@@ -173,6 +173,17 @@ impl Linear {
         Ok(Linear::Candle(QMatMul::from_qtensor(tensors.qtensor(name)?)?))
     }
 
+    /// The bytes of its weights: what one decoded token reads of it.
+    fn bytes(&self) -> usize {
+        match self {
+            Linear::Own(matrix) => matrix.bytes(),
+            Linear::Candle(QMatMul::QTensor(weights)) => weights.storage_size_in_bytes(),
+            Linear::Candle(QMatMul::Tensor(weights) | QMatMul::TensorF16(weights)) => {
+                weights.elem_count() * weights.dtype().size_in_bytes()
+            }
+        }
+    }
+
     fn forward(&self, x: &Tensor) -> CandleResult<Tensor> {
         match self {
             Linear::Own(matrix) => x.contiguous()?.apply_op1_no_bwd(matrix),
@@ -324,6 +335,23 @@ impl Llama {
         let (cos, sin) = rotary_tables(&shape, factors.as_deref(), positions, device)?;
         let norm = norm("output_norm.weight")?;
         Ok(Llama { shape, embed, blocks, norm, output, cos, sin, device: device.clone() })
+    }
+
+    /// The bytes of weights each decoded token reads: every matrix once (the embedding table
+    /// only a row, so not counted unless it is also the output head). What decoding speed is
+    /// bound by.
+    pub fn decode_bytes(&self) -> u64 {
+        let blocks: usize = self
+            .blocks
+            .iter()
+            .map(|b| {
+                [&b.wq, &b.wk, &b.wv, &b.wo, &b.gate, &b.up, &b.down]
+                    .iter()
+                    .map(|l| l.bytes())
+                    .sum::<usize>()
+            })
+            .sum();
+        (blocks + self.output.bytes()) as u64
     }
 
     /// The most positions this instance can process (its rotary tables' length).

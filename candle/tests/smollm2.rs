@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use anymodel_candle::candle_core::quantized::gguf_file::{self, Value};
-use anymodel_candle::{CacheKind, LocalConfig, LocalModel};
+use anymodel_candle::{CacheKind, DeviceChoice, LocalConfig, LocalModel};
 use anymodel_core::{
     ChatRequest, Error, FinishReason, Message, Model, ResponseFormat, Sampling, StreamEvent,
     ToolChoice, ToolSpec, collect_stream,
@@ -21,8 +21,13 @@ fn model_path() -> PathBuf {
     path
 }
 
+/// The embedded model, on the device `$ANYMODEL_TEST_DEVICE` names (default the CPU; the GPU
+/// check `scripts/cuda.sh check` sets `cuda:0`).
 fn load() -> LocalModel {
-    LocalModel::load(LocalConfig { threads: Some(1), ..LocalConfig::new(model_path()) }).unwrap()
+    let device =
+        std::env::var("ANYMODEL_TEST_DEVICE").map_or(DeviceChoice::Cpu, |d| d.parse().unwrap());
+    LocalModel::load(LocalConfig { threads: Some(1), device, ..LocalConfig::new(model_path()) })
+        .unwrap()
 }
 
 fn greedy(max_tokens: u32) -> Sampling {

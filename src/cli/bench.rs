@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anymodel::backends::candle::{
-    BenchReport, BenchTest, CacheKind, Synthetic, benchmark, mib, write_synthetic,
+    BenchReport, BenchTest, CacheKind, DeviceChoice, Synthetic, benchmark, mib, write_synthetic,
 };
 use anymodel::backends::hub::resolve_model;
 use anymodel::backends::spec::ModelSpec;
@@ -45,6 +45,10 @@ pub struct BenchArgs {
     /// flash attention, which its quantised cache needs).
     #[arg(long, default_value = "f16", value_name = "TYPE")]
     cache_type: String,
+    /// Where anymodel runs the model: cpu, or cuda:N (a build with the `cuda` feature).
+    /// llama.cpp runs where its build puts it.
+    #[arg(long, default_value = "cpu", value_name = "DEVICE")]
+    device: String,
     /// llama.cpp's llama-bench (default: $LLAMA_BENCH, then the PATH).
     #[arg(long, value_name = "PATH")]
     llama_bench: Option<PathBuf>,
@@ -118,8 +122,9 @@ fn synthetic_file(
     Ok(path)
 }
 
-/// Runs the benchmark: a process per thread count (candle sizes its own kernels' pool once per
-/// process, from `CANDLE_NUM_THREADS`), then llama.cpp, then the table.
+/// Runs the benchmark: the file read once into the page cache, then a process per thread count
+/// (candle sizes its own kernels' pool once per process, from `CANDLE_NUM_THREADS`), then
+/// llama.cpp, then the table.
 pub async fn bench(context: &Context, args: &BenchArgs) -> Outcome {
     let model = &model_file(context, args).await?;
     if args.child {
@@ -128,6 +133,11 @@ pub async fn bench(context: &Context, args: &BenchArgs) -> Outcome {
     if let Err(message) = args.cache_type.parse::<CacheKind>() {
         return Err(Failure::Usage(format!("bench --cache-type: {message}")));
     }
+    // Both programs start with the file in the page cache, whichever runs first.
+    let mut file = std::fs::File::open(model)
+        .map_err(|err| Failure::Usage(format!("{}: {err}", model.display())))?;
+    std::io::copy(&mut file, &mut std::io::sink())
+        .map_err(|err| Failure::Run(format!("reading {}: {err}", model.display())))?;
     let tests = args.tests();
     let llama = (!args.no_llama).then(|| LlamaBench::find(args.llama_bench.as_deref())).flatten();
     let mut rows = Vec::new();
@@ -161,7 +171,7 @@ fn measure_in_child(args: &BenchArgs, model: &Path, threads: usize) -> Result<Be
             "--repetitions",
             &args.repetitions.to_string(),
         ])
-        .args(["--cache-type", &args.cache_type])
+        .args(["--cache-type", &args.cache_type, "--device", &args.device])
         .arg("--child")
         .env("CANDLE_NUM_THREADS", &threads_text)
         .env("RAYON_NUM_THREADS", &threads_text);
@@ -181,7 +191,8 @@ fn measure_in_child(args: &BenchArgs, model: &Path, threads: usize) -> Result<Be
 fn child(args: &BenchArgs, model: &Path) -> Outcome {
     let threads = args.threads.first().copied().unwrap_or(1);
     let kv_cache: CacheKind = args.cache_type.parse().map_err(Failure::Usage)?;
-    let report = benchmark(model, threads, &args.tests(), args.repetitions, kv_cache)?;
+    let device: DeviceChoice = args.device.parse()?;
+    let report = benchmark(model, threads, &device, &args.tests(), args.repetitions, kv_cache)?;
     outln!("{}", serde_json::to_string(&report).unwrap_or_default());
     Ok(())
 }
@@ -220,6 +231,20 @@ fn print_table(
                 ours.threads,
                 figure(mine),
                 figure(other),
+                ratio(mine, other)
+            );
+        }
+        for test in tests.iter().filter(|t| matches!(t, BenchTest::Decode { .. })) {
+            let mine = speed(ours, test).map(|s| ours.roofline_share(s));
+            let other = theirs.as_ref().and_then(|t| t.speed(test)).map(|s| ours.roofline_share(s));
+            let percent =
+                |share: Option<f64>| share.map_or("-".into(), |s| format!("{:.0}%", s * 100.0));
+            outln!(
+                "| {test}, share of {:.1} GB/s read | {} | {} | {} | {} |",
+                ours.read_bytes_per_second / 1e9,
+                ours.threads,
+                percent(mine),
+                percent(other),
                 ratio(mine, other)
             );
         }

@@ -127,6 +127,11 @@ impl QuantMatrix {
         (whole && weights.len() >= bytes).then_some(QuantMatrix { weights, forward, rows, columns })
     }
 
+    /// The bytes of its weights.
+    pub(crate) fn bytes(&self) -> usize {
+        self.weights.len()
+    }
+
     fn forward<F: Kernels>(&self, input: &[f32]) -> Result<Vec<f32>> {
         let m = input.len() / self.columns;
         let blocks = self.columns / F::Act::BLOCK;

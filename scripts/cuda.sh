@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
 # The local backend on NVIDIA GPUs.
 #
-#   scripts/cuda.sh build   compiles the CUDA build (candle's CUDA kernels included) on any
-#                           machine, GPU or none: nvcc comes from PyPI. Minutes on two cores.
-#   scripts/cuda.sh check   on a machine with a GPU: that build's local-model tests on cuda:0,
-#                           a reply from the embedded model there, and the benchmark beside the
-#                           CPU's. Figures go to standard output.
+#   scripts/cuda.sh build   compiles the local backend's CUDA build (candle's CUDA kernels
+#                           included) on any machine, GPU or none: nvcc comes from PyPI. About
+#                           20 minutes on two cores. Linking a program needs the driver's
+#                           libcuda, which only a machine with a GPU has, so this builds the
+#                           library.
+#   scripts/cuda.sh check   on a machine with a GPU: links the binary and the tests against the
+#                           driver and CUDA's libraries (cuBLAS, cuRAND, NVRTC from PyPI), runs
+#                           the local-model tests on cuda:0, a reply from the embedded model
+#                           there, and the benchmark beside the CPU's. Figures go to standard
+#                           output.
 #
-# nvcc is CUDA 13's (`nvidia-cuda-nvcc` and the packages it names): the `-cu12` package on PyPI
-# ships ptxas without nvcc. CUDA_COMPUTE_CAP picks the GPU generation the kernels are compiled
+# nvcc is CUDA 13's (`nvidia-cuda-nvcc`, the packages it names, and libcu++ from
+# `nvidia-cuda-cccl`): the `-cu12` nvcc package on PyPI ships ptxas without nvcc. CUDA_COMPUTE_CAP picks the GPU generation the kernels are compiled
 # for (default 90, Hopper: H100, H200); the driver must be CUDA 13's or newer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 version=13.0.88
+cccl=13.0.85 # libcu++ (`nv/target`), which cuda_fp16.h includes
 root=$PWD/.cuda
 target=target/cuda
 export CUDA_COMPUTE_CAP=${CUDA_COMPUTE_CAP:-90}
@@ -24,29 +30,54 @@ nvcc_home() {
   fi
   local home
   home=$("$root/venv/bin/python" -c 'import nvidia, os; print(os.path.join(nvidia.__path__[0], "cu13"))' 2>/dev/null || true)
-  if [ -z "$home" ] || [ ! -x "$home/bin/nvcc" ]; then
+  local installed
+  installed=$("$root/venv/bin/pip" show nvidia-nvvm 2> /dev/null | sed -n 's/^Version: //p')
+  if [ -z "$home" ] || [ ! -x "$home/bin/nvcc" ] || [ "$installed" != "$version" ] ||
+    [ ! -e "$home/include/nv/target" ]; then
     echo "fetching nvcc $version from PyPI" >&2
-    "$root/venv/bin/pip" install --quiet "nvidia-cuda-nvcc==$version" >&2
+    # One release throughout: a newer nvvm writes PTX this ptxas cannot read.
+    "$root/venv/bin/pip" install --quiet "nvidia-cuda-nvcc==$version" "nvidia-nvvm==$version" \
+      "nvidia-cuda-crt==$version" "nvidia-cuda-runtime==$version" "nvidia-cuda-cccl==$cccl" >&2
     home=$("$root/venv/bin/python" -c 'import nvidia, os; print(os.path.join(nvidia.__path__[0], "cu13"))')
   fi
   echo "$home"
 }
 
-build() {
+toolchain() {
   local home
   home=$(nvcc_home)
   export PATH="$home/bin:$PATH" CUDA_ROOT="$home" CUDA_PATH="$home" CUDA_HOME="$home"
   export NVCC_PREPEND_FLAGS="-I$home/include"
+  echo "$home"
+}
+
+build() {
+  toolchain > /dev/null
   echo "building the CUDA build (compute capability $CUDA_COMPUTE_CAP) into $target" >&2
-  cargo build --release --features cuda --target-dir "$target"
-  cargo test --release -p anymodel-candle --features cuda --target-dir "$target" --no-run
+  cargo build --release -p anymodel-candle --features cuda --target-dir "$target"
+}
+
+# The libraries the programs link with, under unversioned names in .cuda/lib: CUDA's from PyPI,
+# the driver's libcuda from the system.
+link_libraries() {
+  "$root/venv/bin/pip" install --quiet "nvidia-cublas==13.0.0.19" "nvidia-curand==10.4.0.35" \
+    "nvidia-cuda-nvrtc==$version" >&2
+  local home=$1 driver
+  driver=$(ldconfig -p | awk '/libcuda\.so\.1 / { print $NF; exit }')
+  [ -n "$driver" ] || { echo "no libcuda.so.1: is the NVIDIA driver installed?" >&2; exit 1; }
+  mkdir -p "$root/lib"
+  ln -sf "$driver" "$root/lib/libcuda.so"
+  for name in cudart cublas cublasLt curand nvrtc; do
+    ln -sf "$(find "$home/lib" -name "lib$name.so.*" | sort | head -1)" "$root/lib/lib$name.so"
+  done
 }
 
 check() {
-  build
   local home
-  home=$(nvcc_home)
-  export LD_LIBRARY_PATH="$home/lib:${LD_LIBRARY_PATH:-}"
+  home=$(toolchain)
+  link_libraries "$home"
+  export LIBRARY_PATH="$root/lib" LD_LIBRARY_PATH="$root/lib:$home/lib:${LD_LIBRARY_PATH:-}"
+  cargo build --release --features cuda --target-dir "$target"
   [ -f models/SmolLM2-135M-Instruct.Q4_1.gguf ] || scripts/fetch-model.sh
   echo "== the local-model tests on cuda:0"
   ANYMODEL_TEST_DEVICE=cuda:0 cargo test --release -p anymodel-candle --features cuda \

@@ -555,14 +555,23 @@ fn bench_measures_the_local_model_beside_llama_bench() {
         assert!(out.contains(&format!("| pp32 / pp16 | {threads} |")), "{out}");
         assert!(out.contains(&format!("| tg4 @ d8 / tg4 | {threads} | ")), "{out}");
         assert!(out.contains(&format!("| peak memory, MiB | {threads} |")), "{out}");
+        assert!(out.contains(&format!("| load and first token, s | {threads} |")), "{out}");
+        // Decode against the read roofline, for both programs: percentages.
+        let share = out
+            .lines()
+            .find(|l| l.starts_with("| tg4, share of ") && l.contains(&format!(" | {threads} | ")))
+            .unwrap_or_else(|| panic!("no roofline share at {threads} threads in {out}"));
+        assert_eq!(share.matches('%').count(), 2, "{share}");
     }
-    // llama.cpp ran per thread count: the prompts and the shallow decode, then the deep one.
+    // llama.cpp ran per thread count: a timed one-token prompt without warm-up, the prompts
+    // and the shallow decode, then the deep one.
     let calls = fs::read_to_string(temp.path().join("calls")).unwrap();
     let calls: Vec<&str> = calls.lines().collect();
-    assert_eq!(calls.len(), 4, "{calls:?}");
-    assert!(calls[0].contains("-t 1 -p 16,32 -n 4 -d 0"), "{calls:?}");
-    assert!(calls[1].contains("-t 1 -p 0 -n 4 -d 8"), "{calls:?}");
-    assert!(calls[3].contains("-t 2 -p 0 -n 4 -d 8"), "{calls:?}");
+    assert_eq!(calls.len(), 6, "{calls:?}");
+    assert!(calls[0].contains("-t 1 -p 1 -n 0 -d 0 -r 1") && calls[0].contains("--no-warmup"));
+    assert!(calls[1].contains("-t 1 -p 16,32 -n 4 -d 0"), "{calls:?}");
+    assert!(calls[2].contains("-t 1 -p 0 -n 4 -d 8"), "{calls:?}");
+    assert!(calls[5].contains("-t 2 -p 0 -n 4 -d 8"), "{calls:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

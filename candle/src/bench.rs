@@ -126,22 +126,14 @@ pub fn benchmark(
     kv_cache: CacheKind,
 ) -> Result<BenchReport> {
     let shown = path.display().to_string();
-    let fail = |err: candle_core::Error| Error::Backend {
-        message: format!("{shown}: {}", candle_message(&err)),
-    };
+    let fail = failure(&shown);
     let file_bytes =
         std::fs::metadata(path).map_err(|err| Error::config(format!("{shown}: {err}")))?.len();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|err| Error::config(format!("threads: {err}")))?;
     let device = device.open()?;
-    pool.install(|| {
+    pool(threads)?.install(|| {
         let started = Instant::now();
-        let file = File::open(path).map_err(|err| Error::config(format!("{shown}: {err}")))?;
-        let content = read_header(&file, &shown)?;
         let positions = tests.iter().map(positions).max().unwrap_or(0) + 1;
-        let model = Llama::from_gguf(&content, &file, &device, positions).map_err(fail)?;
+        let (model, file) = load(path, &device, positions)?;
         run(&model, BenchTest::Prompt { tokens: 1 }, kv_cache).map_err(fail)?;
         let first_token_seconds = started.elapsed().as_secs_f64();
         let mut results = Vec::with_capacity(tests.len());
@@ -161,8 +153,8 @@ pub fn benchmark(
             peak_memory_bytes,
             file_bytes,
             decode_bytes: model.decode_bytes(),
-            read_bytes_per_second: read_bandwidth(&file).map_err(|err| Error::Backend {
-                message: format!("{shown}: measuring the read bandwidth: {err}"),
+            read_bytes_per_second: read_bandwidth(&file, file_bytes).map_err(|err| {
+                Error::Backend { message: format!("{shown}: measuring the read bandwidth: {err}") }
             })?,
         })
     })
@@ -173,18 +165,9 @@ pub fn benchmark(
 /// comparison with llama.cpp (`scripts/check-logprobs.sh`) reads.
 pub fn next_token_logprobs(path: &Path, tokens: &[u32], threads: usize) -> Result<Vec<f32>> {
     let shown = path.display().to_string();
-    let fail = |err: candle_core::Error| Error::Backend {
-        message: format!("{shown}: {}", candle_message(&err)),
-    };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|err| Error::config(format!("threads: {err}")))?;
-    pool.install(|| {
-        let file = File::open(path).map_err(|err| Error::config(format!("{shown}: {err}")))?;
-        let content = read_header(&file, &shown)?;
-        let model =
-            Llama::from_gguf(&content, &file, &Device::Cpu, tokens.len() + 1).map_err(fail)?;
+    let fail = failure(&shown);
+    pool(threads)?.install(|| {
+        let (model, _) = load(path, &Device::Cpu, tokens.len() + 1)?;
         let mut cache = model.new_cache_of(CacheKind::Half).map_err(fail)?;
         let logits = model.forward(tokens, &mut cache).map_err(fail)?;
         let logits = logits.to_dtype(candle_core::DType::F32).and_then(|l| l.to_vec1::<f32>());
@@ -196,11 +179,33 @@ pub fn next_token_logprobs(path: &Path, tokens: &[u32], threads: usize) -> Resul
     })
 }
 
+/// A pool of `threads` threads to measure in.
+fn pool(threads: usize) -> Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|err| Error::config(format!("threads: {err}")))
+}
+
+/// candle's errors on the file `shown`, as this crate's.
+fn failure(shown: &str) -> impl Fn(candle_core::Error) -> Error + Copy + '_ {
+    move |err| Error::Backend { message: format!("{shown}: {}", candle_message(&err)) }
+}
+
+/// The GGUF model at `path` on `device` with rotary tables for `positions`, and its file.
+fn load(path: &Path, device: &Device, positions: usize) -> Result<(Llama, File)> {
+    let shown = path.display().to_string();
+    let file = File::open(path).map_err(|err| Error::config(format!("{shown}: {err}")))?;
+    let content = read_header(&file, &shown)?;
+    let model = Llama::from_gguf(&content, &file, device, positions).map_err(failure(&shown))?;
+    Ok((model, file))
+}
+
 /// Bytes per second the current pool's threads read from memory: the best of three passes
-/// summing the mapped `file` (in the page cache after the tests), split over the pool.
-fn read_bandwidth(file: &File) -> std::io::Result<f64> {
+/// summing the mapped `file` of `len` bytes (in the page cache after the tests), split over the
+/// pool.
+fn read_bandwidth(file: &File, len: u64) -> std::io::Result<f64> {
     let bytes = FileBytes::open(file)?;
-    let len = file.metadata()?.len();
     let all = bytes.region(0, len).ok_or_else(|| std::io::Error::other("the file shrank"))?;
     let mut best = 0f64;
     for _ in 0..3 {

@@ -204,6 +204,20 @@ struct Block {
     down: Linear,
 }
 
+/// Where the bytes of the tensor `info` lie in its GGUF file: their offset and length, if the
+/// header's figures neither overflow nor leave a partial block.
+pub(crate) fn tensor_bytes(
+    content: &gguf_file::Content,
+    info: &gguf_file::TensorInfo,
+) -> Option<(u64, u64)> {
+    let dtype = info.ggml_dtype;
+    let elements = info.shape.dims().iter().try_fold(1u64, |n, &d| n.checked_mul(d as u64))?;
+    let blocks = elements.is_multiple_of(dtype.block_size() as u64).then_some(elements)?
+        / dtype.block_size() as u64;
+    let len = blocks.checked_mul(dtype.type_size() as u64)?;
+    Some((content.tensor_data_offset.checked_add(info.offset)?, len))
+}
+
 /// The tensors of a GGUF file, read from its bytes (mapped where the system allows).
 struct Tensors<'a> {
     content: &'a gguf_file::Content,
@@ -218,12 +232,13 @@ impl Tensors<'_> {
             self.content.tensor_infos.get(name).ok_or_else(|| {
                 candle_core::Error::Msg(format!("the tensor `{name}` is missing"))
             })?;
-        let dtype = info.ggml_dtype;
-        let len = (info.shape.elem_count() / dtype.block_size() * dtype.type_size()) as u64;
-        let start = self.content.tensor_data_offset.checked_add(info.offset);
-        let region = start.and_then(|start| self.bytes.region(start, len)).ok_or_else(|| {
-            candle_core::Error::Msg(format!("the tensor `{name}` runs past the end of the file"))
-        })?;
+        let region = tensor_bytes(self.content, info)
+            .and_then(|(start, len)| self.bytes.region(start, len))
+            .ok_or_else(|| {
+                candle_core::Error::Msg(format!(
+                    "the tensor `{name}` runs past the end of the file"
+                ))
+            })?;
         Ok((region, info))
     }
 

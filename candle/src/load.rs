@@ -10,7 +10,7 @@ use candle_core::quantized::gguf_file;
 use candle_transformers::models::llama as hf;
 
 use crate::config::LocalConfig;
-use crate::llama::{Cache, Llama};
+use crate::llama::{Cache, Llama, tensor_bytes};
 use crate::session::{Checkpoint, CheckpointSession, CheckpointState, GgufSession, Session};
 use crate::tokenizer::{Vocabulary, vocabulary_from_gguf};
 use crate::{candle_message, defaults};
@@ -106,17 +106,8 @@ fn check_tensor_ranges(content: &gguf_file::Content, file: &File, shown: &str) -
     let mut ranges = Vec::with_capacity(content.tensor_infos.len());
     for (name, info) in &content.tensor_infos {
         let dtype = info.ggml_dtype;
-        let bytes = info
-            .shape
-            .dims()
-            .iter()
-            .try_fold(1u64, |n, &d| n.checked_mul(d as u64))
-            .filter(|elements| elements % dtype.block_size() as u64 == 0)
-            .and_then(|elements| {
-                (elements / dtype.block_size() as u64).checked_mul(dtype.type_size() as u64)
-            });
-        let start = content.tensor_data_offset.checked_add(info.offset);
-        let range = start.zip(bytes).and_then(|(start, n)| Some((start, start.checked_add(n)?)));
+        let range =
+            tensor_bytes(content, info).and_then(|(start, n)| Some((start, start.checked_add(n)?)));
         match range {
             Some((start, end)) if end <= file_len => ranges.push((start, end, name)),
             _ => {

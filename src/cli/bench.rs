@@ -226,46 +226,21 @@ fn print_table(
         for test in tests {
             let mine = speed(ours, test);
             let other = theirs.as_ref().and_then(|t| t.speed(test));
-            outln!(
-                "| {test} | {} | {} | {} | {} |",
-                ours.threads,
-                figure(mine),
-                figure(other),
-                ratio(mine, other)
-            );
+            row(&test.to_string(), ours.threads, mine, other, |v| format!("{v:.1}"));
         }
         for test in tests.iter().filter(|t| matches!(t, BenchTest::Decode { .. })) {
+            let label =
+                format!("{test}, share of {:.1} GB/s read", ours.read_bytes_per_second / 1e9);
             let mine = speed(ours, test).map(|s| ours.roofline_share(s));
             let other = theirs.as_ref().and_then(|t| t.speed(test)).map(|s| ours.roofline_share(s));
-            let percent =
-                |share: Option<f64>| share.map_or("-".into(), |s| format!("{:.0}%", s * 100.0));
-            outln!(
-                "| {test}, share of {:.1} GB/s read | {} | {} | {} | {} |",
-                ours.read_bytes_per_second / 1e9,
-                ours.threads,
-                percent(mine),
-                percent(other),
-                ratio(mine, other)
-            );
+            row(&label, ours.threads, mine, other, |s| format!("{:.0}%", s * 100.0));
         }
         let mine = ours.peak_memory_bytes.map(mib);
         let other = theirs.as_ref().and_then(|t| t.peak_memory_bytes).map(mib);
-        outln!(
-            "| peak memory, MiB | {} | {} | {} | {} |",
-            ours.threads,
-            mine.map_or("-".into(), |m| format!("{m:.0}")),
-            other.map_or("-".into(), |m| format!("{m:.0}")),
-            ratio(mine, other)
-        );
+        row("peak memory, MiB", ours.threads, mine, other, |m| format!("{m:.0}"));
         let mine = Some(ours.first_token_seconds);
         let other = theirs.as_ref().and_then(|t| t.first_token_seconds);
-        outln!(
-            "| load and first token, s | {} | {} | {} | {} |",
-            ours.threads,
-            mine.map_or("-".into(), |s| format!("{s:.2}")),
-            other.map_or("-".into(), |s| format!("{s:.2}")),
-            ratio(mine, other)
-        );
+        row("load and first token, s", ours.threads, mine, other, |s| format!("{s:.2}"));
     }
     print_long_context_ratios(args, rows);
 }
@@ -306,8 +281,17 @@ fn speed(report: &BenchReport, test: &BenchTest) -> Option<f64> {
     report.results.iter().find(|r| r.test == *test).map(|r| r.tokens_per_second)
 }
 
-fn figure(value: Option<f64>) -> String {
-    value.map_or("-".into(), |v| format!("{v:.1}"))
+/// One row of the table: anymodel's figure, llama.cpp's (each as `shown`, `-` where missing),
+/// and their ratio.
+fn row(
+    label: &str,
+    threads: usize,
+    mine: Option<f64>,
+    other: Option<f64>,
+    shown: fn(f64) -> String,
+) {
+    let cell = |value: Option<f64>| value.map_or("-".into(), shown);
+    outln!("| {label} | {threads} | {} | {} | {} |", cell(mine), cell(other), ratio(mine, other));
 }
 
 fn ratio(ours: Option<f64>, theirs: Option<f64>) -> String {

@@ -574,6 +574,23 @@ fn bench_measures_the_local_model_beside_llama_bench() {
     assert!(calls[5].contains("-t 2 -p 0 -n 4 -d 8"), "{calls:?}");
 }
 
+/// A file that is not GGUF fails in the measuring process; the command says so once, as the
+/// configuration error it is.
+#[test]
+fn bench_on_a_file_that_is_not_gguf_is_a_configuration_error_said_once() {
+    let temp = tempfile::tempdir().unwrap();
+    let junk = temp.path().join("junk.gguf");
+    fs::write(&junk, vec![0x5a; 4096]).unwrap();
+    let output = anymodel(temp.path())
+        .args(["bench", junk.to_str().unwrap(), "-p", "4", "-n", "1", "-r", "1", "--no-llama"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(err.contains("is not a readable GGUF file"), "{err}");
+    assert_eq!(err.matches("anymodel:").count(), 1, "{err}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn schema_prints_a_json_object_of_the_schema() {
     let temp = tempfile::tempdir().unwrap();

@@ -142,7 +142,7 @@ pub async fn bench(context: &Context, args: &BenchArgs) -> Outcome {
     let llama = (!args.no_llama).then(|| LlamaBench::find(args.llama_bench.as_deref())).flatten();
     let mut rows = Vec::new();
     for &threads in &args.threads {
-        let ours = measure_in_child(args, model, threads).map_err(Failure::Run)?;
+        let ours = measure_in_child(args, model, threads)?;
         let theirs = llama.as_ref().map(|llama| {
             let run = llama.run(model, threads, &tests, args.repetitions, &args.cache_type);
             run.unwrap_or_else(|message| {
@@ -156,9 +156,15 @@ pub async fn bench(context: &Context, args: &BenchArgs) -> Outcome {
     Ok(())
 }
 
-/// This command again, as a child measuring `model` with `threads` threads.
-fn measure_in_child(args: &BenchArgs, model: &Path, threads: usize) -> Result<BenchReport, String> {
-    let exe = std::env::current_exe().map_err(|err| format!("cannot find itself: {err}"))?;
+/// This command again, as a child measuring `model` with `threads` threads. Its failure is
+/// relayed as it said it (a configuration error stays one, named once).
+fn measure_in_child(
+    args: &BenchArgs,
+    model: &Path,
+    threads: usize,
+) -> Result<BenchReport, Failure> {
+    let exe = std::env::current_exe()
+        .map_err(|err| Failure::Run(format!("cannot find itself: {err}")))?;
     let threads_text = threads.to_string();
     let mut command = Command::new(exe);
     command
@@ -178,14 +184,20 @@ fn measure_in_child(args: &BenchArgs, model: &Path, threads: usize) -> Result<Be
     if !args.depth.is_empty() {
         command.args(["--depth", &comma_list(&args.depth)]);
     }
-    let output = command
-        .output()
-        .map_err(|err| format!("could not start itself with {threads} threads: {err}"))?;
+    let output = command.output().map_err(|err| {
+        Failure::Run(format!("could not start itself with {threads} threads: {err}"))
+    })?;
     if !output.status.success() {
-        return Err(String::from_utf8_lossy(&output.stderr).trim().to_string());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let message = stderr.trim();
+        let message = message.strip_prefix("anymodel: ").unwrap_or(message).to_string();
+        return Err(match output.status.code() {
+            Some(2) => Failure::Usage(message),
+            _ => Failure::Run(message),
+        });
     }
     serde_json::from_slice(&output.stdout)
-        .map_err(|err| format!("the measuring process's report did not parse: {err}"))
+        .map_err(|err| Failure::Run(format!("the measuring process's report did not parse: {err}")))
 }
 
 fn child(args: &BenchArgs, model: &Path) -> Outcome {

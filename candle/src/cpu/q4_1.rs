@@ -15,16 +15,17 @@ pub(crate) struct Q4_1;
 impl Format for Q4_1 {
     const BLOCK_BYTES: usize = 20;
     type Act = Q8Block;
+    const GROUP: usize = BLOCK;
+    const OFFSETS: bool = true;
 
-    fn dot_block(block: &[u8], a: &Q8Block) -> f32 {
-        let d = f16::from_le_bytes([block[0], block[1]]).to_f32();
-        let min = f16::from_le_bytes([block[2], block[3]]).to_f32();
-        let mut dot = 0i32;
-        for (j, byte) in block[4..20].iter().enumerate() {
-            dot += i32::from(byte & 0x0F) * i32::from(a.qs[j]);
-            dot += i32::from(byte >> 4) * i32::from(a.qs[j + BLOCK / 2]);
+    fn unpack(block: &[u8], q: &mut [i8], scales: &mut [f32], offsets: &mut [f32]) {
+        scales[0] = f16::from_le_bytes([block[0], block[1]]).to_f32();
+        offsets[0] = f16::from_le_bytes([block[2], block[3]]).to_f32();
+        let (low, high) = q.split_at_mut(BLOCK / 2);
+        for ((low, high), &byte) in low.iter_mut().zip(high).zip(&block[4..20]) {
+            *low = (byte & 0x0F) as i8;
+            *high = (byte >> 4) as i8;
         }
-        d * a.d * dot as f32 + min * a.s
     }
 }
 
@@ -86,6 +87,22 @@ mod avx2 {
                 }
             }
             result
+        }
+    }
+}
+
+/// AVX-512: the AVX2 kernel, one row at a time (its blocks of 20 bytes fill no wider vector).
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod avx512 {
+    use super::super::matmul::avx2::Tile;
+    use super::super::matmul::avx512::Row;
+    use super::{Q4_1, Q8Block};
+
+    impl Row for Q4_1 {
+        unsafe fn dot(row: &[u8], acts: &[Q8Block]) -> f32 {
+            // SAFETY: the caller's contract includes AVX2, FMA and F16C.
+            unsafe { <Q4_1 as Tile>::dot::<1, 1>([row], [acts])[0][0] }
         }
     }
 }

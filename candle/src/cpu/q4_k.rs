@@ -17,7 +17,7 @@ pub(crate) struct Q4K;
 /// unpacked from its 12 bytes: scales 0–3 and minimums 0–3 in the low six bits of bytes 0–3
 /// and 4–7; scales and minimums 4–7 in the nibbles of bytes 8–11, their top two bits in the top
 /// bits of bytes 0–3 and 4–7. Done on whole words, as llama.cpp does.
-pub(crate) fn unpack_scales(packed: &[u8]) -> [u8; 16] {
+fn unpack_scales(packed: &[u8]) -> [u8; 16] {
     let mut out = [0u8; 16];
     for (chunk, word) in out.chunks_exact_mut(4).zip(scale_words(packed)) {
         chunk.copy_from_slice(&word.to_le_bytes());
@@ -42,21 +42,14 @@ pub(crate) fn scale_words(packed: &[u8]) -> [u32; 4] {
     ]
 }
 
-/// `Σ_j minimum[j] × (the sum of activation sub-block j)`, from the activations' sums of 16.
-pub(crate) fn minimums(unpacked: &[u8; 16], a: &Q8KBlock) -> i32 {
-    (0..8)
-        .map(|j| {
-            i32::from(unpacked[8 + j]) * (i32::from(a.sums[2 * j]) + i32::from(a.sums[2 * j + 1]))
-        })
-        .sum()
-}
-
 impl Format for Q4K {
     const BLOCK_BYTES: usize = 144;
     type Act = Q8KBlock;
+    const GROUP: usize = 32;
+    const OFFSETS: bool = true;
 
-    fn dot_block(block: &[u8], a: &Q8KBlock) -> f32 {
-        dot_block::<false>(block, a)
+    fn unpack(block: &[u8], q: &mut [i8], scales: &mut [f32], offsets: &mut [f32]) {
+        unpack_block::<false>(block, q, scales, offsets);
     }
 }
 
@@ -66,30 +59,38 @@ const fn values_at(five: bool) -> usize {
     if five { 48 } else { 16 }
 }
 
-/// One Q4_K block (or, with `FIVE`, one Q5_K block: the same with a fifth bit per value from
-/// bytes 16..48, bit `2j` of byte `l` for value `l` of sub-block `2j`, bit `2j + 1` for
-/// sub-block `2j + 1`) times one activation block, in portable code.
-pub(crate) fn dot_block<const FIVE: bool>(block: &[u8], a: &Q8KBlock) -> f32 {
+/// [`Format::unpack`] for a Q4_K block, or with `FIVE` a Q5_K block: the same with a fifth
+/// bit per value from bytes 16..48, bit `2j` of byte `l` for value `l` of sub-block `2j`, bit
+/// `2j + 1` for sub-block `2j + 1`. Sub-block `j`'s weights are `d × scale[j] × q −
+/// dmin × minimum[j]`.
+pub(crate) fn unpack_block<const FIVE: bool>(
+    block: &[u8],
+    q: &mut [i8],
+    scales: &mut [f32],
+    offsets: &mut [f32],
+) {
     let d = f16::from_le_bytes([block[0], block[1]]).to_f32();
     let dmin = f16::from_le_bytes([block[2], block[3]]).to_f32();
     let unpacked = unpack_scales(&block[4..16]);
-    let at = values_at(FIVE);
-    let mut dot = 0i32;
-    for (j, q) in block[at..at + 128].chunks_exact(32).enumerate() {
-        let x = &a.qs[64 * j..64 * j + 64];
-        let (mut lo, mut hi) = (0i32, 0i32);
-        for l in 0..32 {
-            let (mut low, mut high) = (q[l] & 0x0F, q[l] >> 4);
-            if FIVE {
-                low |= ((block[16 + l] >> (2 * j)) & 1) << 4;
-                high |= ((block[16 + l] >> (2 * j + 1)) & 1) << 4;
-            }
-            lo += i32::from(low) * i32::from(x[l]);
-            hi += i32::from(high) * i32::from(x[32 + l]);
-        }
-        dot += i32::from(unpacked[2 * j]) * lo + i32::from(unpacked[2 * j + 1]) * hi;
+    for (j, (scale, offset)) in scales.iter_mut().zip(offsets.iter_mut()).take(8).enumerate() {
+        *scale = d * f32::from(unpacked[j]);
+        *offset = -dmin * f32::from(unpacked[8 + j]);
     }
-    a.d * (d * dot as f32 - dmin * minimums(&unpacked, a) as f32)
+    let at = values_at(FIVE);
+    for (j, (bytes, q)) in
+        block[at..at + 128].chunks_exact(32).zip(q.chunks_exact_mut(64)).enumerate()
+    {
+        let (low, high) = q.split_at_mut(32);
+        for (l, &byte) in bytes.iter().enumerate() {
+            let (mut lo, mut hi) = (byte & 0x0F, byte >> 4);
+            if FIVE {
+                lo |= ((block[16 + l] >> (2 * j)) & 1) << 4;
+                hi |= ((block[16 + l] >> (2 * j + 1)) & 1) << 4;
+            }
+            low[l] = lo as i8;
+            high[l] = hi as i8;
+        }
+    }
 }
 
 /// The AVX2 tile kernel, Q5_K's too; unsafe code as in [`super::q4_1`].
@@ -117,7 +118,7 @@ pub(crate) mod avx2 {
     }
 
     /// [`Tile::dot`] for Q4_K blocks, or with `FIVE` Q5_K blocks (see
-    /// [`super::dot_block`]).
+    /// [`super::unpack_block`]).
     // One block index addresses all `R` rows and `A` activation rows alike.
     #[allow(clippy::needless_range_loop)]
     #[inline]
@@ -206,5 +207,110 @@ pub(crate) mod avx2 {
             }
         }
         result
+    }
+}
+
+/// The AVX-512 row kernel, Q5_K's too; unsafe code as in [`super::q4_1`].
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+pub(crate) mod avx512 {
+    use std::arch::x86_64::*;
+
+    use super::super::matmul::avx2::half_pair;
+    use super::super::matmul::avx512::Row;
+    use super::{Format, Q4K, Q8KBlock, scale_words, values_at};
+
+    impl Row for Q4K {
+        #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+        unsafe fn dot(row: &[u8], acts: &[Q8KBlock]) -> f32 {
+            dot::<false>(row, acts)
+        }
+    }
+
+    /// `vpshufb` controls that give each 16-bit lane of the first 256 bits the scale `first`
+    /// and of the second 256 bits the scale `second`, from eight 16-bit scales repeated in
+    /// each 128 bits.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn pick(first: i64, second: i64) -> __m512i {
+        let word = |s: i64| ((2 * s) | ((2 * s + 1) << 8)) * 0x0001_0001_0001_0001;
+        let (a, b) = (word(first), word(second));
+        _mm512_set_epi64(b, b, b, b, a, a, a, a)
+    }
+
+    /// [`Row::dot`] for Q4_K blocks, or with `FIVE` Q5_K blocks (see
+    /// [`super::unpack_block`]). The 128 bytes of nibbles are two vectors: low nibbles of the
+    /// first are sub-blocks 0 and 2, high nibbles 1 and 3 (4–7 in the second); swapping their
+    /// halves puts sub-blocks `2j` and `2j + 1` side by side, in the activations' order.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+    pub(crate) fn dot<const FIVE: bool>(row: &[u8], acts: &[Q8KBlock]) -> f32 {
+        let bytes = if FIVE { 176 } else { Q4K::BLOCK_BYTES };
+        let at = values_at(FIVE);
+        let nibble = _mm512_set1_epi8(0x0F);
+        let sixteen = _mm512_set1_epi8(16);
+        let picks = [pick(0, 1), pick(2, 3), pick(4, 5), pick(6, 7)];
+        // The fifth bit of value `l` of sub-block `s` is bit `s` of byte `l`.
+        let fifth_bits: [__m512i; 4] = std::array::from_fn(|j| {
+            let bit = |b: usize| (0x0101_0101_0101_0101u64 << b) as i64;
+            let (low, high) = (bit(2 * j), bit(2 * j + 1));
+            _mm512_set_epi64(high, high, high, high, low, low, low, low)
+        });
+        let mut acc = _mm512_setzero_ps();
+        let mut minimums = _mm_setzero_ps();
+        let blocks = acts.len().min(row.len() / bytes);
+        for (b, x) in acts.iter().enumerate().take(blocks) {
+            let block = &row[b * bytes..(b + 1) * bytes];
+            let (d, dmin) = half_pair(block);
+            let [w0, w1, w2, w3] = scale_words(&block[4..16]);
+            let scales = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, w1 as i32, w0 as i32));
+            let scales = _mm512_broadcast_i32x4(scales);
+            let mins = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, w3 as i32, w2 as i32));
+            // SAFETY: a block holds 128 bytes of nibbles from `at`.
+            let (first, second) = unsafe {
+                (
+                    _mm512_loadu_si512(block[at..].as_ptr().cast()),
+                    _mm512_loadu_si512(block[at + 64..].as_ptr().cast()),
+                )
+            };
+            let (lo0, hi0) = (
+                _mm512_and_si512(first, nibble),
+                _mm512_and_si512(_mm512_srli_epi16(first, 4), nibble),
+            );
+            let (lo1, hi1) = (
+                _mm512_and_si512(second, nibble),
+                _mm512_and_si512(_mm512_srli_epi16(second, 4), nibble),
+            );
+            let mut values = [
+                _mm512_shuffle_i64x2::<0x44>(lo0, hi0),
+                _mm512_shuffle_i64x2::<0xEE>(lo0, hi0),
+                _mm512_shuffle_i64x2::<0x44>(lo1, hi1),
+                _mm512_shuffle_i64x2::<0xEE>(lo1, hi1),
+            ];
+            if FIVE {
+                // SAFETY: a Q5_K block has 32 bytes of fifth bits at 16..48.
+                let bits = unsafe { _mm256_loadu_si256(block[16..].as_ptr().cast()) };
+                let bits = _mm512_broadcast_i64x4(bits);
+                for (values, select) in values.iter_mut().zip(fifth_bits) {
+                    let set = _mm512_test_epi8_mask(bits, select);
+                    *values = _mm512_mask_add_epi8(*values, set, *values, sixteen);
+                }
+            }
+            let mut sum = _mm512_setzero_si512();
+            for (j, values) in values.into_iter().enumerate() {
+                // SAFETY: `x.qs` holds 256 bytes; `64 j + 64 <= 256`.
+                let xs = unsafe { _mm512_loadu_si512(x.qs[64 * j..].as_ptr().cast()) };
+                let products = _mm512_maddubs_epi16(values, xs);
+                sum = _mm512_dpwssd_epi32(sum, products, _mm512_shuffle_epi8(scales, picks[j]));
+            }
+            acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_set1_ps(d * x.d), acc);
+            // SAFETY: `sums` is 16 `i16`s, 32 bytes.
+            let sums = unsafe { _mm256_loadu_si256(x.sums.as_ptr().cast()) };
+            let pairs =
+                _mm_hadd_epi16(_mm256_castsi256_si128(sums), _mm256_extracti128_si256(sums, 1));
+            let products = _mm_cvtepi32_ps(_mm_madd_epi16(mins, pairs));
+            minimums = _mm_fmadd_ps(products, _mm_set1_ps(-dmin * x.d), minimums);
+        }
+        _mm512_reduce_add_ps(acc) + _mm512_reduce_add_ps(_mm512_zextps128_ps512(minimums))
     }
 }

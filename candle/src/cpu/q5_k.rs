@@ -13,8 +13,11 @@ impl Format for Q5K {
     const BLOCK_BYTES: usize = 176;
     type Act = Q8KBlock;
 
-    fn dot_block(block: &[u8], a: &Q8KBlock) -> f32 {
-        super::q4_k::dot_block::<true>(block, a)
+    const GROUP: usize = 32;
+    const OFFSETS: bool = true;
+
+    fn unpack(block: &[u8], q: &mut [i8], scales: &mut [f32], offsets: &mut [f32]) {
+        super::q4_k::unpack_block::<true>(block, q, scales, offsets);
     }
 }
 
@@ -38,6 +41,22 @@ mod avx2 {
             acts: [&[Q8KBlock]; A],
         ) -> [[f32; R]; A] {
             dot::<R, A, true>(rows, acts)
+        }
+    }
+}
+
+/// The AVX-512 row kernel: Q4_K's, with the fifth bits.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod avx512 {
+    use super::super::matmul::avx512::Row;
+    use super::super::q4_k::avx512::dot;
+    use super::{Q5K, Q8KBlock};
+
+    impl Row for Q5K {
+        #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+        unsafe fn dot(row: &[u8], acts: &[Q8KBlock]) -> f32 {
+            dot::<true>(row, acts)
         }
     }
 }

@@ -88,6 +88,14 @@ impl Activation for Q8Block {
     fn quantise(values: &[f32]) -> Q8Block {
         Q8Block::quantise(values)
     }
+
+    fn values(&self) -> &[i8] {
+        &self.qs
+    }
+
+    fn scale(&self) -> f32 {
+        self.d
+    }
 }
 
 impl Activation for Q8KBlock {
@@ -96,5 +104,13 @@ impl Activation for Q8KBlock {
 
     fn quantise(values: &[f32]) -> Q8KBlock {
         Q8KBlock::quantise(values)
+    }
+
+    fn values(&self) -> &[i8] {
+        &self.qs
+    }
+
+    fn scale(&self) -> f32 {
+        self.d
     }
 }

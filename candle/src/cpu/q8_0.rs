@@ -12,12 +12,15 @@ pub(crate) struct Q8_0;
 impl Format for Q8_0 {
     const BLOCK_BYTES: usize = 34;
     type Act = Q8Block;
+    const GROUP: usize = 32;
+    const OFFSETS: bool = false;
 
-    fn dot_block(block: &[u8], a: &Q8Block) -> f32 {
-        let d = f16::from_le_bytes([block[0], block[1]]).to_f32();
-        let dot: i32 =
-            block[2..34].iter().zip(&a.qs).map(|(&w, &x)| i32::from(w as i8) * i32::from(x)).sum();
-        d * a.d * dot as f32
+    fn unpack(block: &[u8], q: &mut [i8], scales: &mut [f32], offsets: &mut [f32]) {
+        scales[0] = f16::from_le_bytes([block[0], block[1]]).to_f32();
+        offsets[0] = 0.0;
+        for (q, &byte) in q.iter_mut().zip(&block[2..34]) {
+            *q = byte as i8;
+        }
     }
 }
 
@@ -74,6 +77,46 @@ mod avx2 {
                 }
             }
             lane_sums(acc)
+        }
+    }
+}
+
+/// The AVX-512 row kernel; unsafe code as in [`super::q4_1`].
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod avx512 {
+    use std::arch::x86_64::*;
+
+    use super::super::matmul::avx2::horizontal_sum;
+    use super::super::matmul::avx512::Row;
+    use super::{Format, Q8_0, Q8Block};
+
+    impl Row for Q8_0 {
+        /// Weights are flipped to unsigned (plus 128) for `vpdpbusd`, and 128 × the
+        /// activations' sum taken back out at the end.
+        #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+        unsafe fn dot(row: &[u8], acts: &[Q8Block]) -> f32 {
+            const BYTES: usize = Q8_0::BLOCK_BYTES;
+            let flip = _mm256_set1_epi8(i8::MIN);
+            let mut acc = _mm256_setzero_ps();
+            let mut flipped = 0f32;
+            let blocks = acts.len().min(row.len() / BYTES);
+            for (b, x) in acts.iter().enumerate().take(blocks) {
+                let block = &row[b * BYTES..(b + 1) * BYTES];
+                let d = half::f16::from_le_bytes([block[0], block[1]]).to_f32();
+                // SAFETY: bytes 2..34 of the block and `x.qs` are 32 bytes each.
+                let (w, xs) = unsafe {
+                    (
+                        _mm256_loadu_si256(block[2..].as_ptr().cast()),
+                        _mm256_loadu_si256(x.qs.as_ptr().cast()),
+                    )
+                };
+                let sums =
+                    _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_xor_si256(w, flip), xs);
+                acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_set1_ps(d * x.d), acc);
+                flipped += d * x.s;
+            }
+            horizontal_sum(acc) - 128.0 * flipped
         }
     }
 }

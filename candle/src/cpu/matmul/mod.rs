@@ -21,6 +21,11 @@ use super::q8_0::Q8_0;
 /// Weight rows one task of the pool computes.
 const ROWS_PER_TASK: usize = 32;
 
+/// Tokens from which a product goes to the prompt kernel where the CPU has one (fewer take
+/// the decode kernel once per token).
+#[cfg(target_arch = "x86_64")]
+const PROMPT_TOKENS: usize = 4;
+
 /// A weight format: its blocks, the 8-bit activation blocks they are multiplied with, and the
 /// products.
 pub(crate) trait Format: Sync + 'static {
@@ -29,9 +34,45 @@ pub(crate) trait Format: Sync + 'static {
     /// The activation block a weight block is multiplied with (as many values).
     type Act: Activation;
 
-    /// One weight block (`BLOCK_BYTES` bytes) times one activation block, in portable code.
-    fn dot_block(block: &[u8], act: &Self::Act) -> f32;
+    /// Weights per group that share a scale and an offset in [`Format::unpack`].
+    const GROUP: usize;
+    /// Whether [`Format::unpack`] gives groups offsets (else they are all zero).
+    const OFFSETS: bool;
+
+    /// One weight block as small integers, the form every kernel multiplies: weight `i` is
+    /// `scales[i / GROUP] × q[i] + offsets[i / GROUP]`, for the block's `Act::BLOCK` weights
+    /// (`offsets` all zero unless `OFFSETS`). The format's one portable reading of its blocks.
+    fn unpack(block: &[u8], q: &mut [i8], scales: &mut [f32], offsets: &mut [f32]);
+
+    /// One weight block (`BLOCK_BYTES` bytes) times one activation block, in portable code:
+    /// per group, the integer product scaled, and the activations' sum times the offset.
+    fn dot_block(block: &[u8], act: &Self::Act) -> f32 {
+        let values = Self::Act::BLOCK;
+        let groups = values / Self::GROUP;
+        let mut q = [0i8; MAX_BLOCK];
+        let mut scales = [0f32; MAX_BLOCK / MIN_GROUP];
+        let mut offsets = [0f32; MAX_BLOCK / MIN_GROUP];
+        Self::unpack(block, &mut q[..values], &mut scales[..groups], &mut offsets[..groups]);
+        let x = act.values();
+        let mut sum = 0f32;
+        for (g, (q, x)) in
+            q[..values].chunks_exact(Self::GROUP).zip(x.chunks_exact(Self::GROUP)).enumerate()
+        {
+            let dot: i32 = q.iter().zip(x).map(|(&q, &x)| i32::from(q) * i32::from(x)).sum();
+            sum += scales[g] * dot as f32;
+            if Self::OFFSETS {
+                let total: i32 = x.iter().map(|&x| i32::from(x)).sum();
+                sum += offsets[g] * total as f32;
+            }
+        }
+        act.scale() * sum
+    }
 }
+
+/// The most values a block of any format holds (the K formats' 256).
+pub(crate) const MAX_BLOCK: usize = 256;
+/// The fewest values a group of any format holds (Q6_K's 16).
+pub(crate) const MIN_GROUP: usize = 16;
 
 /// A block of activations quantised to 8 bits, as the formats' kernels take them.
 pub(crate) trait Activation: Copy + Send + Sync {
@@ -42,13 +83,20 @@ pub(crate) trait Activation: Copy + Send + Sync {
 
     /// Quantises `values` (a block of them, or fewer and the rest zero).
     fn quantise(values: &[f32]) -> Self;
+
+    /// The quantised values (`BLOCK` of them).
+    fn values(&self) -> &[i8];
+
+    /// The scale: value `i` is `values()[i] × scale()`.
+    fn scale(&self) -> f32;
 }
 
-/// A format with every kernel this target has: on x86_64, its AVX2 tiles too.
+/// A format with every kernel this target has: on x86_64, its AVX2 tiles and AVX-512 rows
+/// too.
 #[cfg(target_arch = "x86_64")]
-pub(crate) trait Kernels: avx2::Tile {}
+pub(crate) trait Kernels: avx2::Tile + avx512::Row {}
 #[cfg(target_arch = "x86_64")]
-impl<T: avx2::Tile> Kernels for T {}
+impl<T: avx2::Tile + avx512::Row> Kernels for T {}
 /// A format with every kernel this target has: the portable ones here.
 #[cfg(not(target_arch = "x86_64"))]
 pub(crate) trait Kernels: Format {}
@@ -65,7 +113,9 @@ pub(crate) fn dot_rows<F: Kernels>(
     out: &mut [f32],
 ) {
     #[cfg(target_arch = "x86_64")]
-    if avx2::dot_rows::<F>(rows, row_bytes, acts, out) {
+    if avx512::dot_rows::<F>(rows, row_bytes, acts, out)
+        || avx2::dot_rows::<F>(rows, row_bytes, acts, out)
+    {
         return;
     }
     dot_rows_portable::<F>(rows, row_bytes, acts, out);
@@ -134,6 +184,11 @@ impl QuantMatrix {
 
     fn forward<F: Kernels>(&self, input: &[f32]) -> Result<Vec<f32>> {
         let m = input.len() / self.columns;
+        #[cfg(target_arch = "x86_64")]
+        if m >= PROMPT_TOKENS && vnni::available() {
+            let transposed = vnni::products::<F>(&self.weights, self.rows, self.columns, input);
+            return Ok(transpose(transposed, self.rows, m));
+        }
         let blocks = self.columns / F::Act::BLOCK;
         let mut acts = vec![F::Act::ZERO; m * blocks];
         input.par_chunks(self.columns).zip(acts.par_chunks_mut(blocks)).for_each(|(row, out)| {
@@ -151,17 +206,22 @@ impl QuantMatrix {
             let rows = &data[first..first + out.len() / m * row_bytes];
             dot_rows::<F>(rows, row_bytes, &acts, out);
         });
-        if m == 1 {
-            return Ok(transposed);
-        }
-        let mut output = vec![0f32; m * self.rows];
-        output.par_chunks_mut(self.rows).enumerate().for_each(|(i, out)| {
-            for (value, row) in out.iter_mut().zip(transposed.chunks_exact(m)) {
-                *value = row[i];
-            }
-        });
-        Ok(output)
+        Ok(transpose(transposed, self.rows, m))
     }
+}
+
+/// `rows × m` values as `m × rows`.
+fn transpose(values: Vec<f32>, rows: usize, m: usize) -> Vec<f32> {
+    if m == 1 {
+        return values;
+    }
+    let mut output = vec![0f32; m * rows];
+    output.par_chunks_mut(rows).enumerate().for_each(|(i, out)| {
+        for (value, row) in out.iter_mut().zip(values.chunks_exact(m)) {
+            *value = row[i];
+        }
+    });
+    output
 }
 
 impl CustomOp1 for QuantMatrix {
@@ -187,141 +247,18 @@ impl CustomOp1 for QuantMatrix {
     }
 }
 
-/// The AVX2 tiling every format's kernel shares. Unsafe code is allowed here: the tile
-/// kernels are entered once the CPU is known to have the features they are compiled for.
+/// The AVX2 tiling every format's kernel shares.
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
-pub(crate) mod avx2 {
-    use std::arch::x86_64::*;
-
-    use super::Format;
-
-    /// A format's AVX2 kernel for a tile of weight rows by activation rows.
-    pub(crate) trait Tile: Format + Sized {
-        /// `R` weight rows times `A` activation rows, as many blocks each: `[activation][row]`.
-        ///
-        /// # Safety
-        /// The CPU has AVX2, FMA and F16C.
-        unsafe fn dot<const R: usize, const A: usize>(
-            rows: [&[u8]; R],
-            acts: [&[Self::Act]; A],
-        ) -> [[f32; R]; A];
-
-        /// Every row times every activation row ([`super::dot_rows`]), in the tile shape this
-        /// format runs fastest in: four weight rows by two activation rows unless it says
-        /// otherwise (measured on prompts of 64 tokens).
-        ///
-        /// # Safety
-        /// The CPU has AVX2, FMA and F16C.
-        unsafe fn tiled(rows: &[u8], row_bytes: usize, acts: &[Self::Act], out: &mut [f32]) {
-            // SAFETY: the caller's contract.
-            unsafe { tile_loop::<Self, 4, 2>(rows, row_bytes, acts, out) }
-        }
-    }
-
-    /// Whether the CPU has what the tile kernels are compiled for.
-    pub(crate) fn available() -> bool {
-        is_x86_feature_detected!("avx2")
-            && is_x86_feature_detected!("fma")
-            && is_x86_feature_detected!("f16c")
-    }
-
-    /// [`super::dot_rows`] with format `T`'s tiles, if the CPU has AVX2 (else `false`).
-    pub(crate) fn dot_rows<T: Tile>(
-        rows: &[u8],
-        row_bytes: usize,
-        acts: &[T::Act],
-        out: &mut [f32],
-    ) -> bool {
-        let available = available();
-        if available {
-            // SAFETY: the CPU has the features `tiled` is compiled for.
-            unsafe { T::tiled(rows, row_bytes, acts, out) };
-        }
-        available
-    }
-
-    /// Tiles of `R` weight rows by `A` activation rows (each weight block unpacked once serves
-    /// `A` activation rows, each activation load `R` weight rows), then the edges; one row at
-    /// a time for a single activation row (decode), where a tile's registers would spill and
-    /// the weights' stream is best read straight.
-    #[target_feature(enable = "avx2,fma,f16c")]
-    pub(crate) fn tile_loop<T: Tile, const R: usize, const A: usize>(
-        rows: &[u8],
-        row_bytes: usize,
-        acts: &[T::Act],
-        out: &mut [f32],
-    ) {
-        let blocks = row_bytes / T::BLOCK_BYTES;
-        if blocks == 0 {
-            return;
-        }
-        let m = acts.len() / blocks;
-        let n = (rows.len() / row_bytes).min(out.len() / m.max(1));
-        let row = |r: usize| &rows[r * row_bytes..(r + 1) * row_bytes];
-        let act = |i: usize| &acts[i * blocks..(i + 1) * blocks];
-        let mut r = 0;
-        // SAFETY (every `T::dot` below): this function runs with AVX2, FMA and F16C.
-        while m > 1 && r + R <= n {
-            let w: [&[u8]; R] = std::array::from_fn(|q| row(r + q));
-            let mut i = 0;
-            while i + A <= m {
-                let x: [&[T::Act]; A] = std::array::from_fn(|k| act(i + k));
-                let tile = unsafe { T::dot(w, x) };
-                for (k, values) in tile.iter().enumerate() {
-                    for (q, value) in values.iter().enumerate() {
-                        out[(r + q) * m + i + k] = *value;
-                    }
-                }
-                i += A;
-            }
-            for i in i..m {
-                let [values] = unsafe { T::dot(w, [act(i)]) };
-                for (q, value) in values.iter().enumerate() {
-                    out[(r + q) * m + i] = *value;
-                }
-            }
-            r += R;
-        }
-        for r in r..n {
-            for i in 0..m {
-                out[r * m + i] = unsafe { T::dot([row(r)], [act(i)]) }[0][0];
-            }
-        }
-    }
-
-    /// Two `f16` side by side at the start of `bytes` (a block's scale and minimum), as `f32`.
-    #[inline]
-    #[target_feature(enable = "avx2,fma,f16c")]
-    pub(crate) fn half_pair(bytes: &[u8]) -> (f32, f32) {
-        let pair = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
-        let pair = _mm_cvtph_ps(_mm_cvtsi32_si128(pair as i32));
-        (_mm_cvtss_f32(pair), _mm_cvtss_f32(_mm_movehdup_ps(pair)))
-    }
-
-    /// The lane sums of a tile's accumulators.
-    #[inline]
-    #[target_feature(enable = "avx2,fma,f16c")]
-    pub(crate) fn lane_sums<const R: usize, const A: usize>(
-        acc: [[__m256; R]; A],
-    ) -> [[f32; R]; A] {
-        let mut sums = [[0f32; R]; A];
-        for (sums, acc) in sums.iter_mut().zip(acc) {
-            for (sum, acc) in sums.iter_mut().zip(acc) {
-                *sum = horizontal_sum(acc);
-            }
-        }
-        sums
-    }
-
-    /// The sum of the eight lanes.
-    #[target_feature(enable = "avx2,fma,f16c")]
-    pub(crate) fn horizontal_sum(v: __m256) -> f32 {
-        let pair = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-        let pair = _mm_add_ps(pair, _mm_movehl_ps(pair, pair));
-        _mm_cvtss_f32(_mm_add_ss(pair, _mm_movehdup_ps(pair)))
-    }
-}
+pub(crate) mod avx2;
+/// Decode with AVX-512, each format's row kernel driven.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+pub(crate) mod avx512;
+/// Prompts with AVX-512 VNNI, every format alike.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod vnni;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // Tests fail loudly by design.
@@ -343,8 +280,8 @@ mod tests {
         [GgmlDType::Q4_1, GgmlDType::Q8_0, GgmlDType::Q4K, GgmlDType::Q5K, GgmlDType::Q6K];
 
     /// The product against the exact one with the dequantised weights, for every format, one
-    /// input row (decode) and several (a prompt), with a row count that is not a multiple of
-    /// the task or tile size. The only error allowed is the activations' rounding: at most half
+    /// input row (decode), a few, and prompts of one and several runs of 16 tokens, with a row
+    /// count that is not a multiple of the task or tile size. The only error allowed is the activations' rounding: at most half
     /// a step (`amax / 127 / 2` of their block) per value, times the weight it meets.
     #[test]
     fn every_format_matches_the_exact_product_up_to_the_activations_rounding() {
@@ -361,7 +298,7 @@ mod tests {
             let region = FileBytes::from(bytes).region(0, len).unwrap();
             let ours = QuantMatrix::new(region, dtype, rows, columns).unwrap();
             let block = dtype.block_size();
-            for m in [1, 5] {
+            for m in [1, 3, 5, 21, 40] {
                 let input = values(m * columns, 7 + m as u32);
                 let x = Tensor::from_vec(input.clone(), (1, m, columns), &Device::Cpu).unwrap();
                 let got = x.apply_op1_no_bwd(&ours).unwrap();
@@ -387,8 +324,54 @@ mod tests {
         }
     }
 
+    /// Each format's blocks read as llama.cpp reads them: `scale × q + offset` is candle's
+    /// dequantised weight.
+    #[test]
+    fn every_format_unpacks_to_the_dequantised_weights() {
+        fn check<F: Format>(dtype: GgmlDType) {
+            let (rows, columns) = (3, 512);
+            let weights = QTensor::quantize(
+                &Tensor::from_vec(values(rows * columns, 5), (rows, columns), &Device::Cpu)
+                    .unwrap(),
+                dtype,
+            )
+            .unwrap();
+            let exact = weights.dequantize(&Device::Cpu).unwrap().flatten_all().unwrap();
+            let exact = exact.to_vec1::<f32>().unwrap();
+            let data = weights.data().unwrap();
+            let values = F::Act::BLOCK;
+            let groups = values / F::GROUP;
+            for (block, exact) in data.chunks_exact(F::BLOCK_BYTES).zip(exact.chunks(values)) {
+                let mut q = vec![0i8; values];
+                let (mut scales, mut offsets) = (vec![0f32; groups], vec![f32::NAN; groups]);
+                F::unpack(block, &mut q, &mut scales, &mut offsets);
+                for (i, (&q, &exact)) in q.iter().zip(exact).enumerate() {
+                    let g = i / F::GROUP;
+                    let offset = if F::OFFSETS { offsets[g] } else { 0.0 };
+                    let weight = scales[g] * f32::from(q) + offset;
+                    assert!(
+                        (weight - exact).abs() <= 1e-6 * exact.abs().max(1e-3),
+                        "{dtype:?} weight {i}: {weight} vs {exact}"
+                    );
+                    assert!(
+                        F::OFFSETS || offsets[g] == 0.0,
+                        "{dtype:?}: an offset it says it has not"
+                    );
+                }
+            }
+        }
+        check::<Q4_1>(GgmlDType::Q4_1);
+        check::<Q8_0>(GgmlDType::Q8_0);
+        check::<Q4K>(GgmlDType::Q4K);
+        check::<Q5K>(GgmlDType::Q5K);
+        check::<Q6K>(GgmlDType::Q6K);
+    }
+
+    /// Every kernel this CPU can run (AVX2 tiles, AVX-512 rows, the AVX-512 VNNI prompt
+    /// product) against the portable one, each called directly whichever the dispatch would
+    /// pick; on CPUs without them, the portable code alone.
     fn agree<F: Kernels>(dtype: GgmlDType) {
-        let (rows, columns, m) = (9, 512, 3);
+        let (rows, columns, m) = (9, 512, 19);
         let weights = QTensor::quantize(
             &Tensor::from_vec(values(rows * columns, 3), (rows, columns), &Device::Cpu).unwrap(),
             dtype,
@@ -399,12 +382,25 @@ mod tests {
         let input = values(m * columns, 9);
         let acts: Vec<F::Act> = input.chunks(F::Act::BLOCK).map(F::Act::quantise).collect();
         let row_bytes = blocks * F::BLOCK_BYTES;
-        let mut simd = vec![0f32; rows * m];
         let mut portable = vec![0f32; rows * m];
-        dot_rows::<F>(&data, row_bytes, &acts, &mut simd);
         dot_rows_portable::<F>(&data, row_bytes, &acts, &mut portable);
-        for (s, p) in simd.iter().zip(&portable) {
-            assert!((s - p).abs() <= 1e-3 * p.abs().max(1.0), "{dtype:?}: {s} vs {p}");
+        let check = |kernel: &str, got: &[f32]| {
+            for (s, p) in got.iter().zip(&portable) {
+                assert!((s - p).abs() <= 1e-3 * p.abs().max(1.0), "{dtype:?} {kernel}: {s} vs {p}");
+            }
+        };
+        #[cfg(target_arch = "x86_64")]
+        {
+            let mut simd = vec![0f32; rows * m];
+            if avx2::dot_rows::<F>(&data, row_bytes, &acts, &mut simd) {
+                check("AVX2", &simd);
+            }
+            if avx512::dot_rows::<F>(&data, row_bytes, &acts, &mut simd) {
+                check("AVX-512", &simd);
+            }
+            if vnni::available() {
+                check("AVX-512 VNNI prompt", &vnni::products::<F>(&data, rows, columns, &input));
+            }
         }
     }
 

@@ -217,7 +217,7 @@ pub(crate) mod avx512 {
     use std::arch::x86_64::*;
 
     use super::super::matmul::avx2::half_pair;
-    use super::super::matmul::avx512::Row;
+    use super::super::matmul::avx512::{Row, prefetch};
     use super::{Format, Q4K, Q8KBlock, scale_words, values_at};
 
     impl Row for Q4K {
@@ -260,6 +260,7 @@ pub(crate) mod avx512 {
         let mut minimums = _mm_setzero_ps();
         let blocks = acts.len().min(row.len() / bytes);
         for (b, x) in acts.iter().enumerate().take(blocks) {
+            prefetch(row, b * bytes, bytes);
             let block = &row[b * bytes..(b + 1) * bytes];
             let (d, dmin) = half_pair(block);
             let [w0, w1, w2, w3] = scale_words(&block[4..16]);

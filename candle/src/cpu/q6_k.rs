@@ -154,7 +154,7 @@ mod avx512 {
     use std::arch::x86_64::*;
 
     use super::super::matmul::avx2::horizontal_sum;
-    use super::super::matmul::avx512::Row;
+    use super::super::matmul::avx512::{Row, prefetch};
     use super::{Format, Q6K, Q8KBlock};
 
     impl Row for Q6K {
@@ -183,6 +183,7 @@ mod avx512 {
             let mut offsets = _mm256_setzero_ps();
             let blocks = acts.len().min(row.len() / BYTES);
             for (b, x) in acts.iter().enumerate().take(blocks) {
+                prefetch(row, b * BYTES, BYTES);
                 let block = &row[b * BYTES..(b + 1) * BYTES];
                 let d = half::f16::from_le_bytes([block[208], block[209]]).to_f32();
                 // SAFETY: bytes 192..208 are the block's 16 scales.

@@ -88,7 +88,7 @@ mod avx512 {
     use std::arch::x86_64::*;
 
     use super::super::matmul::avx2::horizontal_sum;
-    use super::super::matmul::avx512::Row;
+    use super::super::matmul::avx512::{Row, prefetch};
     use super::{Format, Q8_0, Q8Block};
 
     impl Row for Q8_0 {
@@ -102,6 +102,7 @@ mod avx512 {
             let mut flipped = 0f32;
             let blocks = acts.len().min(row.len() / BYTES);
             for (b, x) in acts.iter().enumerate().take(blocks) {
+                prefetch(row, b * BYTES, BYTES);
                 let block = &row[b * BYTES..(b + 1) * BYTES];
                 let d = half::f16::from_le_bytes([block[0], block[1]]).to_f32();
                 // SAFETY: bytes 2..34 of the block and `x.qs` are 32 bytes each.

@@ -48,3 +48,23 @@ pub(crate) fn dot_rows<T: Row>(
     }
     true
 }
+
+/// Bytes ahead of the block at hand that the row kernels ask the memory for: decode reads
+/// every weight once, in order, and the hardware's prefetcher stops at each 4 KiB page, so
+/// without this one core waits on memory and reads a third of what it could.
+pub(crate) const PREFETCH_AHEAD: usize = 2048;
+
+/// Asks for the cache lines of `len` bytes from `PREFETCH_AHEAD` after `at` in `bytes` (past
+/// its end too: a prefetch never faults).
+#[inline(always)]
+pub(crate) fn prefetch(bytes: &[u8], at: usize, len: usize) {
+    let start = bytes.as_ptr().wrapping_add(at + PREFETCH_AHEAD);
+    for line in (0..len).step_by(64) {
+        // SAFETY: a prefetch is a hint: it reads nothing the program sees and never faults.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                start.wrapping_add(line).cast(),
+            )
+        };
+    }
+}

@@ -210,15 +210,22 @@ impl QuantMatrix {
     }
 }
 
-/// `rows × m` values as `m × rows`.
+/// `rows × m` values as `m × rows`, sixteen columns at a time: each row's sixteen values are
+/// one cache line read, and the sixteen output rows they go to stay in the cache. (One output
+/// row at a time reads a line per value: a fifth of a 512-token prompt's time went there.)
 fn transpose(values: Vec<f32>, rows: usize, m: usize) -> Vec<f32> {
+    const COLUMNS: usize = 16;
     if m == 1 {
         return values;
     }
     let mut output = vec![0f32; m * rows];
-    output.par_chunks_mut(rows).enumerate().for_each(|(i, out)| {
-        for (value, row) in out.iter_mut().zip(values.chunks_exact(m)) {
-            *value = row[i];
+    output.par_chunks_mut(COLUMNS * rows).enumerate().for_each(|(strip, out)| {
+        let first = strip * COLUMNS;
+        let count = out.len() / rows;
+        for (r, row) in values.chunks_exact(m).enumerate() {
+            for (i, &value) in row[first..first + count].iter().enumerate() {
+                out[i * rows + r] = value;
+            }
         }
     });
     output

@@ -78,9 +78,9 @@ impl Tokens {
                         scales[b * LANES + lane] = act.scale();
                         for (i, four) in act.values().chunks_exact(4).enumerate() {
                             let at = ((b * block / 4 + i) * LANES + lane) * 4;
-                            for (out, &v) in values[at..at + 4].iter_mut().zip(four) {
-                                *out = (v as u8) ^ 0x80;
-                            }
+                            let four = [four[0] as u8, four[1] as u8, four[2] as u8, four[3] as u8];
+                            let flipped = u32::from_le_bytes(four) ^ 0x8080_8080;
+                            values[at..at + 4].copy_from_slice(&flipped.to_le_bytes());
                         }
                         let per_block = block / F::GROUP;
                         for (g, group) in act.values().chunks_exact(F::GROUP).enumerate() {
@@ -111,34 +111,41 @@ struct Unpacked {
 }
 
 impl Unpacked {
-    /// Unpacks `rows` (`row_bytes` each, whole rows) of format `F`, padded to `padded` rows.
+    /// Unpacks `rows` (`row_bytes` each, whole rows) of format `F`, followed by rows of zeros
+    /// up to `padded` rows. The buffers only grow: what they held is overwritten, not cleared.
     fn fill<F: Format>(&mut self, rows: &[u8], row_bytes: usize, columns: usize, padded: usize) {
         let block = F::Act::BLOCK;
         let (blocks, groups) = (columns / block, columns / F::GROUP);
         let per_block = block / F::GROUP;
-        self.q.clear();
-        self.q.resize(padded * columns, 0);
-        self.scales.clear();
-        self.scales.resize(padded * groups, 0.0);
-        self.offsets.clear();
-        self.offsets.resize(padded * groups, 0.0);
-        self.starts.clear();
-        self.starts.resize(padded * blocks, 0.0);
+        let n = rows.len() / row_bytes;
+        grow(&mut self.q, padded * columns);
+        grow(&mut self.scales, padded * groups);
+        grow(&mut self.offsets, padded * groups);
+        grow(&mut self.starts, padded * blocks);
+        self.q[n * columns..padded * columns].fill(0);
+        self.scales[n * groups..padded * groups].fill(0.0);
+        self.offsets[n * groups..padded * groups].fill(0.0);
+        self.starts[n * blocks..padded * blocks].fill(0.0);
         for (r, row) in rows.chunks_exact(row_bytes).enumerate() {
             for (b, bytes) in row.chunks_exact(F::BLOCK_BYTES).enumerate() {
                 let q = &mut self.q[r * columns + b * block..][..block];
                 let at = r * groups + b * per_block;
                 let scales = &mut self.scales[at..at + per_block];
                 F::unpack(bytes, q, scales, &mut self.offsets[at..at + per_block]);
-                self.starts[r * blocks + b] = -128.0
-                    * q.chunks_exact(F::GROUP)
-                        .zip(scales.iter())
-                        .map(|(q, scale)| {
-                            scale * q.iter().map(|&q| i32::from(q)).sum::<i32>() as f32
-                        })
-                        .sum::<f32>();
+                let mut start = 0f32;
+                for (q, scale) in q.chunks_exact(F::GROUP).zip(scales.iter()) {
+                    start += scale * q.iter().map(|&q| i32::from(q)).sum::<i32>() as f32;
+                }
+                self.starts[r * blocks + b] = -128.0 * start;
             }
         }
+    }
+}
+
+/// Makes `buffer` at least `len` long.
+fn grow<T: Copy + Default>(buffer: &mut Vec<T>, len: usize) {
+    if buffer.len() < len {
+        buffer.resize(len, T::default());
     }
 }
 
@@ -173,8 +180,8 @@ pub(crate) fn products<F: Format>(
         UNPACKED.with_borrow_mut(|unpacked| {
             unpacked.fill::<F>(&data[first..first + n * row_bytes], row_bytes, columns, padded);
             let mut totals = std::mem::take(&mut unpacked.totals);
-            totals.clear();
-            totals.resize(padded * width, 0.0);
+            grow(&mut totals, padded * width);
+            totals[..padded * width].fill(0.0);
             for start in (0..blocks).step_by(chunk) {
                 let end = (start + chunk).min(blocks);
                 for panel in 0..padded / ROWS {

@@ -38,6 +38,7 @@ mod avx2 {
     use std::arch::x86_64::*;
 
     use super::super::matmul::avx2::{Tile, half_pair, lane_sums};
+    use super::super::matmul::prefetch_ahead;
     use super::{Format, Q4_1, Q8Block};
 
     impl Tile for Q4_1 {
@@ -60,6 +61,7 @@ mod avx2 {
                 let mut min = [0f32; R];
                 for r in 0..R {
                     // Every row holds as many blocks as the activations (the tiler cuts both so).
+                    prefetch_ahead(rows[r], b * BYTES, BYTES);
                     let block = &rows[r][b * BYTES..(b + 1) * BYTES];
                     (d[r], min[r]) = half_pair(block);
                     // SAFETY: bytes 4..20 of the block are 16 bytes.
@@ -93,16 +95,4 @@ mod avx2 {
 
 /// AVX-512: the AVX2 kernel, one row at a time (its blocks of 20 bytes fill no wider vector).
 #[cfg(target_arch = "x86_64")]
-#[allow(unsafe_code)]
-mod avx512 {
-    use super::super::matmul::avx2::Tile;
-    use super::super::matmul::avx512::Row;
-    use super::{Q4_1, Q8Block};
-
-    impl Row for Q4_1 {
-        unsafe fn dot(row: &[u8], acts: &[Q8Block]) -> f32 {
-            // SAFETY: the caller's contract includes AVX2, FMA and F16C.
-            unsafe { <Q4_1 as Tile>::dot::<1, 1>([row], [acts])[0][0] }
-        }
-    }
-}
+impl super::matmul::avx512::Row for Q4_1 {}

@@ -18,15 +18,6 @@ pub(crate) struct Q4K;
 /// and 4–7; scales and minimums 4–7 in the nibbles of bytes 8–11, their top two bits in the top
 /// bits of bytes 0–3 and 4–7. Done on whole words, as llama.cpp does.
 fn unpack_scales(packed: &[u8]) -> [u8; 16] {
-    let mut out = [0u8; 16];
-    for (chunk, word) in out.chunks_exact_mut(4).zip(scale_words(packed)) {
-        chunk.copy_from_slice(&word.to_le_bytes());
-    }
-    out
-}
-
-/// [`unpack_scales`] as four little-endian words (scales 0–3, 4–7, minimums 0–3, 4–7).
-pub(crate) fn scale_words(packed: &[u8]) -> [u32; 4] {
     let word = |i: usize| {
         u32::from_le_bytes([packed[4 * i], packed[4 * i + 1], packed[4 * i + 2], packed[4 * i + 3]])
     };
@@ -34,12 +25,17 @@ pub(crate) fn scale_words(packed: &[u8]) -> [u32; 4] {
     let six = 0x3f3f_3f3f;
     let nibbles = 0x0f0f_0f0f;
     let pairs = 0x0303_0303;
-    [
+    let words = [
         w0 & six,
         (w2 & nibbles) | (((w0 >> 6) & pairs) << 4),
         w1 & six,
         ((w2 >> 4) & nibbles) | (((w1 >> 6) & pairs) << 4),
-    ]
+    ];
+    let mut out = [0u8; 16];
+    for (chunk, word) in out.chunks_exact_mut(4).zip(words) {
+        chunk.copy_from_slice(&word.to_le_bytes());
+    }
+    out
 }
 
 impl Format for Q4K {
@@ -100,7 +96,8 @@ pub(crate) mod avx2 {
     use std::arch::x86_64::*;
 
     use super::super::matmul::avx2::{Tile, half_pair, horizontal_sum, lane_sums, tile_loop};
-    use super::{Format, Q4K, Q8KBlock, scale_words, values_at};
+    use super::super::matmul::prefetch_ahead;
+    use super::{Format, Q4K, Q8KBlock, values_at};
 
     impl Tile for Q4K {
         unsafe fn tiled(rows: &[u8], row_bytes: usize, acts: &[Q8KBlock], out: &mut [f32]) {
@@ -115,6 +112,26 @@ pub(crate) mod avx2 {
         ) -> [[f32; R]; A] {
             dot::<R, A, false>(rows, acts)
         }
+    }
+
+    /// [`super::unpack_scales`] in one vector, from the block's bytes 4..20 (the 12 packed
+    /// bytes, then four of the next): the 8 scales in bytes 0–7, the 8 minimums in 8–15.
+    /// (Done on scalar words, the compiler turned the three words into a copy through the stack
+    /// and a call in Q5_K's kernels: they ran at half Q4_K's speed.)
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub(crate) fn scales_and_minimums(packed: __m128i) -> __m128i {
+        // Words w0 (scales 0–3 and the top bits of 4–7), w1 (the same for minimums), w2 (the
+        // low bits of scales and minimums 4–7, in its low and high nibbles).
+        let low = _mm_shuffle_epi32::<0b10_01_10_00>(packed); // [w0, w2, w1, w2]
+        let high = _mm_shuffle_epi32::<0b01_01_00_00>(packed); // [w0, w0, w1, w1]
+        let six = _mm_set_epi32(0, 0x3f3f_3f3f, 0, 0x3f3f_3f3f);
+        let nibbles = _mm_set_epi32(0x0f0f_0f0f, 0, 0x0f0f_0f0f, 0);
+        let tops = _mm_set_epi32(0x3030_3030, 0, 0x3030_3030, 0);
+        let firsts = _mm_and_si128(low, six);
+        let seconds = _mm_and_si128(_mm_srlv_epi32(low, _mm_set_epi32(4, 0, 0, 0)), nibbles);
+        let top_bits = _mm_and_si128(_mm_srli_epi32(high, 2), tops);
+        _mm_or_si128(_mm_or_si128(firsts, seconds), top_bits)
     }
 
     /// [`Tile::dot`] for Q4_K blocks, or with `FIVE` Q5_K blocks (see
@@ -144,11 +161,12 @@ pub(crate) mod avx2 {
                     _mm_hadd_epi16(_mm256_castsi256_si128(all), _mm256_extracti128_si256(all, 1));
             }
             for r in 0..R {
+                prefetch_ahead(rows[r], b * bytes, bytes);
                 let block = &rows[r][b * bytes..(b + 1) * bytes];
                 let (d, dmin) = half_pair(block);
-                let [w0, w1, w2, w3] = scale_words(&block[4..16]);
-                let wide =
-                    _mm256_cvtepu8_epi16(_mm_set_epi32(w3 as i32, w2 as i32, w1 as i32, w0 as i32));
+                // SAFETY: bytes 4..20 lie in the block.
+                let packed = unsafe { _mm_loadu_si128(block[4..].as_ptr().cast()) };
+                let wide = _mm256_cvtepu8_epi16(scales_and_minimums(packed));
                 let scales = _mm256_castsi256_si128(wide);
                 let scales = _mm256_set_m128i(scales, scales);
                 let minimums = _mm256_extracti128_si256(wide, 1);
@@ -210,108 +228,11 @@ pub(crate) mod avx2 {
     }
 }
 
-/// The AVX-512 row kernel, Q5_K's too; unsafe code as in [`super::q4_1`].
+/// AVX-512: the AVX2 kernel, one row at a time. A kernel of 64-byte vectors (sub-blocks
+/// side by side, activations reordered to match) measured slower on one Xeon core (18.8
+/// against 21 GB/s from the cache, 9.5 against 13.8 from memory): 64-byte vectors take two of
+/// the three vector ports, and every load of a 144-byte block's nibbles straddles two cache
+/// lines. At AVX2's width with `vpdpwssd` (products scaled and summed in one instruction) it
+/// was no faster either.
 #[cfg(target_arch = "x86_64")]
-#[allow(unsafe_code)]
-pub(crate) mod avx512 {
-    use std::arch::x86_64::*;
-
-    use super::super::matmul::avx2::half_pair;
-    use super::super::matmul::avx512::{Row, prefetch};
-    use super::{Format, Q4K, Q8KBlock, scale_words, values_at};
-
-    impl Row for Q4K {
-        #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-        unsafe fn dot(row: &[u8], acts: &[Q8KBlock]) -> f32 {
-            dot::<false>(row, acts)
-        }
-    }
-
-    /// `vpshufb` controls that give each 16-bit lane of the first 256 bits the scale `first`
-    /// and of the second 256 bits the scale `second`, from eight 16-bit scales repeated in
-    /// each 128 bits.
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    fn pick(first: i64, second: i64) -> __m512i {
-        let word = |s: i64| ((2 * s) | ((2 * s + 1) << 8)) * 0x0001_0001_0001_0001;
-        let (a, b) = (word(first), word(second));
-        _mm512_set_epi64(b, b, b, b, a, a, a, a)
-    }
-
-    /// [`Row::dot`] for Q4_K blocks, or with `FIVE` Q5_K blocks (see
-    /// [`super::unpack_block`]). The 128 bytes of nibbles are two vectors: low nibbles of the
-    /// first are sub-blocks 0 and 2, high nibbles 1 and 3 (4–7 in the second); swapping their
-    /// halves puts sub-blocks `2j` and `2j + 1` side by side, in the activations' order.
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-    pub(crate) fn dot<const FIVE: bool>(row: &[u8], acts: &[Q8KBlock]) -> f32 {
-        let bytes = if FIVE { 176 } else { Q4K::BLOCK_BYTES };
-        let at = values_at(FIVE);
-        let nibble = _mm512_set1_epi8(0x0F);
-        let sixteen = _mm512_set1_epi8(16);
-        let picks = [pick(0, 1), pick(2, 3), pick(4, 5), pick(6, 7)];
-        // The fifth bit of value `l` of sub-block `s` is bit `s` of byte `l`.
-        let fifth_bits: [__m512i; 4] = std::array::from_fn(|j| {
-            let bit = |b: usize| (0x0101_0101_0101_0101u64 << b) as i64;
-            let (low, high) = (bit(2 * j), bit(2 * j + 1));
-            _mm512_set_epi64(high, high, high, high, low, low, low, low)
-        });
-        let mut acc = _mm512_setzero_ps();
-        let mut minimums = _mm_setzero_ps();
-        let blocks = acts.len().min(row.len() / bytes);
-        for (b, x) in acts.iter().enumerate().take(blocks) {
-            prefetch(row, b * bytes, bytes);
-            let block = &row[b * bytes..(b + 1) * bytes];
-            let (d, dmin) = half_pair(block);
-            let [w0, w1, w2, w3] = scale_words(&block[4..16]);
-            let scales = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, w1 as i32, w0 as i32));
-            let scales = _mm512_broadcast_i32x4(scales);
-            let mins = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, w3 as i32, w2 as i32));
-            // SAFETY: a block holds 128 bytes of nibbles from `at`.
-            let (first, second) = unsafe {
-                (
-                    _mm512_loadu_si512(block[at..].as_ptr().cast()),
-                    _mm512_loadu_si512(block[at + 64..].as_ptr().cast()),
-                )
-            };
-            let (lo0, hi0) = (
-                _mm512_and_si512(first, nibble),
-                _mm512_and_si512(_mm512_srli_epi16(first, 4), nibble),
-            );
-            let (lo1, hi1) = (
-                _mm512_and_si512(second, nibble),
-                _mm512_and_si512(_mm512_srli_epi16(second, 4), nibble),
-            );
-            let mut values = [
-                _mm512_shuffle_i64x2::<0x44>(lo0, hi0),
-                _mm512_shuffle_i64x2::<0xEE>(lo0, hi0),
-                _mm512_shuffle_i64x2::<0x44>(lo1, hi1),
-                _mm512_shuffle_i64x2::<0xEE>(lo1, hi1),
-            ];
-            if FIVE {
-                // SAFETY: a Q5_K block has 32 bytes of fifth bits at 16..48.
-                let bits = unsafe { _mm256_loadu_si256(block[16..].as_ptr().cast()) };
-                let bits = _mm512_broadcast_i64x4(bits);
-                for (values, select) in values.iter_mut().zip(fifth_bits) {
-                    let set = _mm512_test_epi8_mask(bits, select);
-                    *values = _mm512_mask_add_epi8(*values, set, *values, sixteen);
-                }
-            }
-            let mut sum = _mm512_setzero_si512();
-            for (j, values) in values.into_iter().enumerate() {
-                // SAFETY: `x.qs` holds 256 bytes; `64 j + 64 <= 256`.
-                let xs = unsafe { _mm512_loadu_si512(x.qs[64 * j..].as_ptr().cast()) };
-                let products = _mm512_maddubs_epi16(values, xs);
-                sum = _mm512_dpwssd_epi32(sum, products, _mm512_shuffle_epi8(scales, picks[j]));
-            }
-            acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_set1_ps(d * x.d), acc);
-            // SAFETY: `sums` is 16 `i16`s, 32 bytes.
-            let sums = unsafe { _mm256_loadu_si256(x.sums.as_ptr().cast()) };
-            let pairs =
-                _mm_hadd_epi16(_mm256_castsi256_si128(sums), _mm256_extracti128_si256(sums, 1));
-            let products = _mm_cvtepi32_ps(_mm_madd_epi16(mins, pairs));
-            minimums = _mm_fmadd_ps(products, _mm_set1_ps(-dmin * x.d), minimums);
-        }
-        _mm512_reduce_add_ps(acc) + _mm512_reduce_add_ps(_mm512_zextps128_ps512(minimums))
-    }
-}
+impl super::matmul::avx512::Row for Q4K {}

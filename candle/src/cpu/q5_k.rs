@@ -45,18 +45,6 @@ mod avx2 {
     }
 }
 
-/// The AVX-512 row kernel: Q4_K's, with the fifth bits.
+/// AVX-512: the AVX2 kernel, as for Q4_K.
 #[cfg(target_arch = "x86_64")]
-#[allow(unsafe_code)]
-mod avx512 {
-    use super::super::matmul::avx512::Row;
-    use super::super::q4_k::avx512::dot;
-    use super::{Q5K, Q8KBlock};
-
-    impl Row for Q5K {
-        #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-        unsafe fn dot(row: &[u8], acts: &[Q8KBlock]) -> f32 {
-            dot::<true>(row, acts)
-        }
-    }
-}
+impl super::matmul::avx512::Row for Q5K {}

@@ -31,6 +31,7 @@ mod avx2 {
     use std::arch::x86_64::*;
 
     use super::super::matmul::avx2::{Tile, lane_sums, tile_loop};
+    use super::super::matmul::prefetch_ahead;
     use super::{Format, Q8_0, Q8Block};
 
     impl Tile for Q8_0 {
@@ -55,6 +56,7 @@ mod avx2 {
                 let mut signs = [_mm256_setzero_si256(); R];
                 let mut d = [0f32; R];
                 for r in 0..R {
+                    prefetch_ahead(rows[r], b * BYTES, BYTES);
                     let block = &rows[r][b * BYTES..(b + 1) * BYTES];
                     d[r] = half::f16::from_le_bytes([block[0], block[1]]).to_f32();
                     // SAFETY: bytes 2..34 of the block are 32 bytes.
@@ -88,21 +90,22 @@ mod avx512 {
     use std::arch::x86_64::*;
 
     use super::super::matmul::avx2::horizontal_sum;
-    use super::super::matmul::avx512::{Row, prefetch};
+    use super::super::matmul::avx512::Row;
+    use super::super::matmul::prefetch_ahead;
     use super::{Format, Q8_0, Q8Block};
 
     impl Row for Q8_0 {
         /// Weights are flipped to unsigned (plus 128) for `vpdpbusd`, and 128 × the
         /// activations' sum taken back out at the end.
         #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-        unsafe fn dot(row: &[u8], acts: &[Q8Block]) -> f32 {
+        unsafe fn dot_row(row: &[u8], acts: &[Q8Block]) -> f32 {
             const BYTES: usize = Q8_0::BLOCK_BYTES;
             let flip = _mm256_set1_epi8(i8::MIN);
             let mut acc = _mm256_setzero_ps();
             let mut flipped = 0f32;
             let blocks = acts.len().min(row.len() / BYTES);
             for (b, x) in acts.iter().enumerate().take(blocks) {
-                prefetch(row, b * BYTES, BYTES);
+                prefetch_ahead(row, b * BYTES, BYTES);
                 let block = &row[b * BYTES..(b + 1) * BYTES];
                 let d = half::f16::from_le_bytes([block[0], block[1]]).to_f32();
                 // SAFETY: bytes 2..34 of the block and `x.qs` are 32 bytes each.

@@ -1,18 +1,22 @@
 //! Decode with AVX-512: one weight row times one token at a time, the row read once, straight
-//! from the file's blocks, 64 weights to an instruction where AVX2 takes 32 (`vpmaddubsw` for
-//! the products, `vpdpwssd` to scale and add them in one step). Each format's kernel is in its
-//! module; this one drives them. Unsafe code is allowed here: the kernels are entered once the
-//! CPU is known to have the features they are compiled for.
+//! from the file's blocks. Each format's kernel is in its module; this one drives them. Where
+//! a wider kernel measured no faster than AVX2's (64-byte vectors take two of a core's three
+//! vector ports), a format keeps its AVX2 kernel here. Unsafe code is allowed here: the
+//! kernels are entered once the CPU is known to have the features they are compiled for.
 
-use super::{Format, avx2};
+use super::avx2;
 
-/// A format's AVX-512 kernel for one weight row times one activation row.
-pub(crate) trait Row: Format {
+/// A format's AVX-512 kernel for one weight row times one activation row: by default its
+/// AVX2 kernel, which is what the formats whose wider kernel measured no faster keep.
+pub(crate) trait Row: avx2::Tile {
     /// `row` (whole blocks) times `acts` (as many blocks).
     ///
     /// # Safety
     /// The CPU has the features [`available`] checks.
-    unsafe fn dot(row: &[u8], acts: &[Self::Act]) -> f32;
+    unsafe fn dot_row(row: &[u8], acts: &[Self::Act]) -> f32 {
+        // SAFETY: the caller's contract includes AVX2, FMA and F16C.
+        unsafe { <Self as avx2::Tile>::dot::<1, 1>([row], [acts])[0][0] }
+    }
 }
 
 /// Whether the CPU has what the row kernels are compiled for: AVX-512 (foundation, bytes and
@@ -43,28 +47,8 @@ pub(crate) fn dot_rows<T: Row>(
     for (row, out) in rows.chunks_exact(row_bytes).zip(out.chunks_exact_mut(m)) {
         for (value, acts) in out.iter_mut().zip(acts.chunks_exact(blocks)) {
             // SAFETY: the CPU has the features `dot` is compiled for.
-            *value = unsafe { T::dot(row, acts) };
+            *value = unsafe { T::dot_row(row, acts) };
         }
     }
     true
-}
-
-/// Bytes ahead of the block at hand that the row kernels ask the memory for: decode reads
-/// every weight once, in order, and the hardware's prefetcher stops at each 4 KiB page, so
-/// without this one core waits on memory and reads a third of what it could.
-pub(crate) const PREFETCH_AHEAD: usize = 2048;
-
-/// Asks for the cache lines of `len` bytes from `PREFETCH_AHEAD` after `at` in `bytes` (past
-/// its end too: a prefetch never faults).
-#[inline(always)]
-pub(crate) fn prefetch(bytes: &[u8], at: usize, len: usize) {
-    let start = bytes.as_ptr().wrapping_add(at + PREFETCH_AHEAD);
-    for line in (0..len).step_by(64) {
-        // SAFETY: a prefetch is a hint: it reads nothing the program sees and never faults.
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                start.wrapping_add(line).cast(),
-            )
-        };
-    }
 }

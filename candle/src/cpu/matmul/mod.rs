@@ -254,6 +254,31 @@ impl CustomOp1 for QuantMatrix {
     }
 }
 
+/// Bytes ahead of the block at hand that the kernels ask the memory for. Decode reads every
+/// weight once, in order, and the hardware's prefetcher stops at each 4 KiB page: without
+/// asking ahead, one core waited on memory and read 5–7 GB/s of Q4_K where it can read 11–13.
+/// (Asking for a whole row as each row starts did worse than a steady stream block by block.)
+#[cfg(target_arch = "x86_64")]
+const PREFETCH_AHEAD: usize = 2048;
+
+/// Asks for the cache lines of the `len` bytes from `at` in `bytes` moved `PREFETCH_AHEAD`
+/// on (past the end of `bytes` too: a prefetch is a hint, which never faults). Each kernel
+/// calls it for the block it starts.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) fn prefetch_ahead(bytes: &[u8], at: usize, len: usize) {
+    use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+    let start = bytes.as_ptr().wrapping_add(at + PREFETCH_AHEAD);
+    for line in (0..len).step_by(64) {
+        // SAFETY: a prefetch reads nothing the program sees and never faults, whatever the
+        // address.
+        #[allow(unsafe_code)]
+        unsafe {
+            _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(line).cast())
+        };
+    }
+}
+
 /// The AVX2 tiling every format's kernel shares.
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]

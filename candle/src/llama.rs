@@ -293,7 +293,7 @@ pub struct Llama {
 const CACHE_DTYPE: DType = DType::F16;
 
 /// How many prompt tokens go through the model at once.
-const PREFILL_CHUNK: usize = 128;
+const PREFILL_CHUNK: usize = 256;
 
 impl Llama {
     /// Loads the weights of the GGUF `file`, whose header is `content`, with rotary tables for

@@ -73,15 +73,19 @@ pub(crate) fn unpack_block<const FIVE: bool>(
         *offset = -dmin * f32::from(unpacked[8 + j]);
     }
     let at = values_at(FIVE);
-    for (j, (bytes, q)) in
-        block[at..at + 128].chunks_exact(32).zip(q.chunks_exact_mut(64)).enumerate()
-    {
-        let (low, high) = q.split_at_mut(32);
+    let (nibbles, _) = block[at..at + 128].as_chunks::<32>();
+    let (Ok(fifth), (pairs, _)) = (<&[u8; 32]>::try_from(&block[16..48]), q.as_chunks_mut::<64>())
+    else {
+        unreachable!("a Q4_K or Q5_K block holds 48 bytes before its nibbles")
+    };
+    // Arrays, so that the compiler checks no index and vectorises the loop.
+    for (j, (bytes, pair)) in nibbles.iter().zip(pairs).enumerate() {
+        let (low, high) = pair.split_at_mut(32);
         for (l, &byte) in bytes.iter().enumerate() {
             let (mut lo, mut hi) = (byte & 0x0F, byte >> 4);
             if FIVE {
-                lo |= ((block[16 + l] >> (2 * j)) & 1) << 4;
-                hi |= ((block[16 + l] >> (2 * j + 1)) & 1) << 4;
+                lo |= ((fifth[l] >> (2 * j)) & 1) << 4;
+                hi |= ((fifth[l] >> (2 * j + 1)) & 1) << 4;
             }
             low[l] = lo as i8;
             high[l] = hi as i8;

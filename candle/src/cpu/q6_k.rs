@@ -26,14 +26,23 @@ impl Format for Q6K {
     fn unpack(block: &[u8], q: &mut [i8], scales: &mut [f32], offsets: &mut [f32]) {
         let (low, high, group_scales) = (&block[..128], &block[128..192], &block[192..208]);
         let d = f16::from_le_bytes([block[208], block[209]]).to_f32();
-        for h in 0..2 {
-            let (low, high, out) = (&low[64 * h..], &high[32 * h..], &mut q[128 * h..]);
+        for (h, out) in q.chunks_exact_mut(128).take(2).enumerate() {
+            // Fixed lengths, so that the compiler checks no index and vectorises each loop.
+            let (Ok(low), Ok(high)) = (
+                <&[u8; 64]>::try_from(&low[64 * h..64 * h + 64]),
+                <&[u8; 32]>::try_from(&high[32 * h..32 * h + 32]),
+            ) else {
+                unreachable!("a Q6_K block's halves have 64 and 32 bytes")
+            };
             let value = |low: u8, high: u8| ((low | (high << 4)) as i8) - 32;
-            for l in 0..32 {
-                out[l] = value(low[l] & 0x0F, high[l] & 3);
-                out[l + 32] = value(low[l + 32] & 0x0F, (high[l] >> 2) & 3);
-                out[l + 64] = value(low[l] >> 4, (high[l] >> 4) & 3);
-                out[l + 96] = value(low[l + 32] >> 4, (high[l] >> 6) & 3);
+            // Quarter `k` of the half: value `32k + l` takes its low bits from byte `l` (or
+            // `l + 32`) of `low` and its high bits from bits `2k`, `2k + 1` of `high[l]`.
+            for (k, out) in out.chunks_exact_mut(32).enumerate() {
+                let nibbles = &low[32 * (k % 2)..32 * (k % 2) + 32];
+                let shift = 4 * (k / 2);
+                for ((out, &nibble), &pairs) in out.iter_mut().zip(nibbles).zip(high) {
+                    *out = value((nibble >> shift) & 0x0F, (pairs >> (2 * k)) & 3);
+                }
             }
         }
         for (scale, &s) in scales.iter_mut().zip(group_scales) {

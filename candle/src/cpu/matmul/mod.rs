@@ -186,8 +186,7 @@ impl QuantMatrix {
         let m = input.len() / self.columns;
         #[cfg(target_arch = "x86_64")]
         if m >= PROMPT_TOKENS && vnni::available() {
-            let transposed = vnni::products::<F>(&self.weights, self.rows, self.columns, input);
-            return Ok(transpose(transposed, self.rows, m));
+            return Ok(vnni::products::<F>(&self.weights, self.rows, self.columns, input));
         }
         let blocks = self.columns / F::Act::BLOCK;
         let mut acts = vec![F::Act::ZERO; m * blocks];
@@ -431,7 +430,10 @@ mod tests {
                 check("AVX-512", &simd);
             }
             if vnni::available() {
-                check("AVX-512 VNNI prompt", &vnni::products::<F>(&data, rows, columns, &input));
+                let products = vnni::products::<F>(&data, rows, columns, &input);
+                let turned: Vec<f32> =
+                    (0..rows * m).map(|i| products[(i % m) * rows + i / m]).collect();
+                check("AVX-512 VNNI prompt", &turned);
             }
         }
     }

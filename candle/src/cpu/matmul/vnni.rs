@@ -134,7 +134,8 @@ impl Unpacked {
                 F::unpack(bytes, q, scales, &mut self.offsets[at..at + per_block]);
                 let mut start = 0f32;
                 for (q, scale) in q.chunks_exact(F::GROUP).zip(scales.iter()) {
-                    start += scale * q.iter().map(|&q| i32::from(q)).sum::<i32>() as f32;
+                    // At most 32 × 128 in magnitude: 16 bits hold it, and sum 16 at a time.
+                    start += scale * f32::from(q.iter().map(|&q| i16::from(q)).sum::<i16>());
                 }
                 self.starts[r * blocks + b] = -128.0 * start;
             }
@@ -155,7 +156,7 @@ thread_local! {
 }
 
 /// `rows` × `columns` weights of format `F` (`data`, whole rows) times `input` (whole rows of
-/// `columns`), as `[row][token]`: what [`super::dot_rows`] computes, for many tokens.
+/// `columns`), as `[token][row]`: what the product op returns.
 ///
 /// # Panics
 /// If the CPU lacks AVX-512F or VNNI ([`available`]), or `data` holds fewer than `rows` rows.
@@ -172,10 +173,12 @@ pub(crate) fn products<F: Format>(
     let row_bytes = columns / F::Act::BLOCK * F::BLOCK_BYTES;
     let blocks = columns / F::Act::BLOCK;
     let chunk = (CHUNK_BYTES / (width * F::Act::BLOCK)).clamp(1, blocks.max(1));
-    let mut padded_out = vec![0f32; rows * width];
-    padded_out.par_chunks_mut(ROWS_PER_TASK * width).enumerate().for_each(|(task, out)| {
-        let n = out.len() / width;
-        let first = task * ROWS_PER_TASK * row_bytes;
+    let mut output = vec![0f32; m * rows];
+    let shared = Output { values: output.as_mut_ptr(), len: output.len() };
+    (0..rows.div_ceil(ROWS_PER_TASK)).into_par_iter().for_each(|task| {
+        let first_row = task * ROWS_PER_TASK;
+        let n = ROWS_PER_TASK.min(rows - first_row);
+        let first = first_row * row_bytes;
         let padded = n.div_ceil(ROWS) * ROWS;
         UNPACKED.with_borrow_mut(|unpacked| {
             unpacked.fill::<F>(&data[first..first + n * row_bytes], row_bytes, columns, padded);
@@ -202,18 +205,42 @@ pub(crate) fn products<F: Format>(
                     }
                 }
             }
-            out.copy_from_slice(&totals[..n * width]);
+            for t in 0..m {
+                // SAFETY: each task writes its own rows of each token, and no other task
+                // touches them; `t × rows + first_row + n <= m × rows`.
+                let out = unsafe { shared.rows(t * rows + first_row, n) };
+                for (r, value) in out.iter_mut().enumerate() {
+                    *value = totals[r * width + t];
+                }
+            }
             unpacked.totals = totals;
         });
     });
-    if width == m {
-        return padded_out;
+    output
+}
+
+/// The product's output, written by the tasks in parallel, each its own rows of every token.
+struct Output {
+    values: *mut f32,
+    len: usize,
+}
+
+// SAFETY: the tasks write through it to disjoint elements only ([`Output::rows`]).
+unsafe impl Send for Output {}
+unsafe impl Sync for Output {}
+
+impl Output {
+    /// The `n` values from `at`.
+    ///
+    /// # Safety
+    /// No other slice of these values is alive while this one is.
+    // The point is a mutable slice from a shared handle.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn rows(&self, at: usize, n: usize) -> &mut [f32] {
+        assert!(at + n <= self.len, "a task's rows lie outside the output");
+        // SAFETY: in bounds (asserted), and unaliased by the caller's contract.
+        unsafe { std::slice::from_raw_parts_mut(self.values.add(at), n) }
     }
-    let mut out = vec![0f32; rows * m];
-    for (out, padded) in out.chunks_exact_mut(m).zip(padded_out.chunks_exact(width)) {
-        out.copy_from_slice(&padded[..m]);
-    }
-    out
 }
 
 /// One kernel call: the four rows of `panel` times the runs of tokens from `run`.

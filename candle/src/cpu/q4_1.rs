@@ -92,7 +92,3 @@ mod avx2 {
         }
     }
 }
-
-/// AVX-512: the AVX2 kernel, one row at a time (its blocks of 20 bytes fill no wider vector).
-#[cfg(target_arch = "x86_64")]
-impl super::matmul::avx512::Row for Q4_1 {}

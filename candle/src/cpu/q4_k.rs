@@ -231,12 +231,3 @@ pub(crate) mod avx2 {
         result
     }
 }
-
-/// AVX-512: the AVX2 kernel, one row at a time. A kernel of 64-byte vectors (sub-blocks
-/// side by side, activations reordered to match) measured slower on one Xeon core (18.8
-/// against 21 GB/s from the cache, 9.5 against 13.8 from memory): 64-byte vectors take two of
-/// the three vector ports, and every load of a 144-byte block's nibbles straddles two cache
-/// lines. At AVX2's width with `vpdpwssd` (products scaled and summed in one instruction) it
-/// was no faster either.
-#[cfg(target_arch = "x86_64")]
-impl super::matmul::avx512::Row for Q4K {}

@@ -44,7 +44,3 @@ mod avx2 {
         }
     }
 }
-
-/// AVX-512: the AVX2 kernel, as for Q4_K.
-#[cfg(target_arch = "x86_64")]
-impl super::matmul::avx512::Row for Q5K {}

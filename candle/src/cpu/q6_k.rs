@@ -157,9 +157,3 @@ mod avx2 {
         _mm256_slli_epi16(_mm256_and_si256(shifted, pair), 4)
     }
 }
-
-/// AVX-512: the AVX2 kernel, one row at a time. A kernel of 64-byte vectors (each half block
-/// as one vector of low nibbles, its high bit pairs shifted per half) measured no faster on
-/// one Xeon core: 31–33 GB/s from the cache either way, and the same from memory.
-#[cfg(target_arch = "x86_64")]
-impl super::matmul::avx512::Row for Q6K {}

@@ -91,12 +91,11 @@ pub(crate) trait Activation: Copy + Send + Sync {
     fn scale(&self) -> f32;
 }
 
-/// A format with every kernel this target has: on x86_64, its AVX2 tiles and AVX-512 rows
-/// too.
+/// A format with every kernel this target has: on x86_64, its AVX2 tiles too.
 #[cfg(target_arch = "x86_64")]
-pub(crate) trait Kernels: avx2::Tile + avx512::Row {}
+pub(crate) trait Kernels: avx2::Tile {}
 #[cfg(target_arch = "x86_64")]
-impl<T: avx2::Tile + avx512::Row> Kernels for T {}
+impl<T: avx2::Tile> Kernels for T {}
 /// A format with every kernel this target has: the portable ones here.
 #[cfg(not(target_arch = "x86_64"))]
 pub(crate) trait Kernels: Format {}
@@ -113,9 +112,7 @@ pub(crate) fn dot_rows<F: Kernels>(
     out: &mut [f32],
 ) {
     #[cfg(target_arch = "x86_64")]
-    if avx512::dot_rows::<F>(rows, row_bytes, acts, out)
-        || avx2::dot_rows::<F>(rows, row_bytes, acts, out)
-    {
+    if avx2::dot_rows::<F>(rows, row_bytes, acts, out) {
         return;
     }
     dot_rows_portable::<F>(rows, row_bytes, acts, out);
@@ -282,10 +279,6 @@ pub(crate) fn prefetch_ahead(bytes: &[u8], at: usize, len: usize) {
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 pub(crate) mod avx2;
-/// Decode with AVX-512, each format's row kernel driven.
-#[cfg(target_arch = "x86_64")]
-#[allow(unsafe_code)]
-pub(crate) mod avx512;
 /// Prompts with AVX-512 VNNI, every format alike.
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
@@ -398,8 +391,8 @@ mod tests {
         check::<Q6K>(GgmlDType::Q6K);
     }
 
-    /// Every kernel this CPU can run (AVX2 tiles, AVX-512 rows, the AVX-512 VNNI prompt
-    /// product) against the portable one, each called directly whichever the dispatch would
+    /// Every kernel this CPU can run (AVX2 tiles, the AVX-512 VNNI prompt product) against
+    /// the portable one, each called directly whichever the dispatch would
     /// pick; on CPUs without them, the portable code alone.
     fn agree<F: Kernels>(dtype: GgmlDType) {
         let (rows, columns, m) = (9, 512, 19);
@@ -425,9 +418,6 @@ mod tests {
             let mut simd = vec![0f32; rows * m];
             if avx2::dot_rows::<F>(&data, row_bytes, &acts, &mut simd) {
                 check("AVX2", &simd);
-            }
-            if avx512::dot_rows::<F>(&data, row_bytes, &acts, &mut simd) {
-                check("AVX-512", &simd);
             }
             if vnni::available() {
                 let products = vnni::products::<F>(&data, rows, columns, &input);

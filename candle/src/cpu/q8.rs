@@ -8,6 +8,21 @@ use super::matmul::Activation;
 /// Values per block of 32.
 pub(crate) const BLOCK: usize = 32;
 
+/// The largest magnitude among `values`, in sixteen lanes the compiler vectorises: one running
+/// maximum (a fold) is a chain of dependent scalar steps, and quantising a prompt's
+/// activations spent a tenth of its time there. Quantised values round half to even, as
+/// llama.cpp's SIMD code does.
+fn largest_magnitude(values: &[f32]) -> f32 {
+    let mut lanes = [0f32; 16];
+    let (chunks, rest) = values.as_chunks::<16>();
+    for chunk in chunks {
+        for (lane, v) in lanes.iter_mut().zip(chunk) {
+            *lane = lane.max(v.abs());
+        }
+    }
+    rest.iter().chain(&lanes).fold(0f32, |m, v| m.max(v.abs()))
+}
+
 /// 32 values quantised to `i8` with one scale (`value ≈ qs[i] × d`), and the scaled sum of the
 /// quantised values (`s = d × Σ qs`), which offsets and minimums multiply.
 #[derive(Clone, Copy)]
@@ -28,13 +43,12 @@ impl Q8Block {
     /// Quantises `values` (32 of them, or fewer and the rest zero): the largest magnitude
     /// becomes ±127.
     pub(crate) fn quantise(values: &[f32]) -> Q8Block {
-        let amax = values.iter().fold(0f32, |m, v| m.max(v.abs()));
-        let d = amax / 127.0;
+        let d = largest_magnitude(values) / 127.0;
         let inverse = if d == 0.0 { 0.0 } else { 1.0 / d };
         let mut block = Q8Block { d, ..Q8Block::ZERO };
         let mut sum = 0i32;
         for (q, v) in block.qs.iter_mut().zip(values) {
-            *q = (v * inverse).round() as i8;
+            *q = (v * inverse).round_ties_even() as i8;
             sum += i32::from(*q);
         }
         block.s = d * sum as f32;
@@ -67,12 +81,11 @@ impl Q8KBlock {
     /// Quantises `values` (256 of them, or fewer and the rest zero): the largest magnitude
     /// becomes ±127.
     pub(crate) fn quantise(values: &[f32]) -> Q8KBlock {
-        let amax = values.iter().fold(0f32, |m, v| m.max(v.abs()));
-        let d = amax / 127.0;
+        let d = largest_magnitude(values) / 127.0;
         let inverse = if d == 0.0 { 0.0 } else { 1.0 / d };
         let mut block = Q8KBlock { d, ..Q8KBlock::ZERO };
         for (q, v) in block.qs.iter_mut().zip(values) {
-            *q = (v * inverse).round() as i8;
+            *q = (v * inverse).round_ties_even() as i8;
         }
         for (sum, group) in block.sums.iter_mut().zip(block.qs.chunks_exact(16)) {
             *sum = group.iter().map(|&q| i16::from(q)).sum();

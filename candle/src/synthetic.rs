@@ -329,18 +329,80 @@ pub fn write_synthetic(
     }
     // Written beside, under a name of this process's own, then renamed: an interrupted run
     // leaves no half file under the name, and two runs at once each rename a whole file.
+    remove_abandoned_partials(path);
     let partial = path.with_extension(format!("gguf.partial-{}", std::process::id()));
-    let mut file =
-        std::fs::File::create(&partial).map_err(|e| Error::config(format!("{shown}: {e}")))?;
-    gguf_file::write(&mut file, &pairs, &tensors)
-        .map_err(|e| Error::config(format!("writing {shown}: {}", candle_message(&e))))?;
-    std::fs::rename(&partial, path).map_err(|e| Error::config(format!("{shown}: {e}")))
+    let written = std::fs::File::create(&partial)
+        .map_err(|e| Error::config(format!("{shown}: {e}")))
+        .and_then(|mut file| {
+            gguf_file::write(&mut file, &pairs, &tensors)
+                .map_err(|e| Error::config(format!("writing {shown}: {}", candle_message(&e))))
+        })
+        .and_then(|()| {
+            std::fs::rename(&partial, path).map_err(|e| Error::config(format!("{shown}: {e}")))
+        });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    written
+}
+
+/// A partial file untouched this long belongs to a run that was stopped: a live one writes
+/// its file in one go, once its tensors are made.
+const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// Removes the partial files of `path` that runs stopped while writing (a killed run cannot
+/// remove its own, and an 8B file's is gigabytes).
+fn remove_abandoned_partials(path: &Path) {
+    let (Some(folder), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let prefix = format!("{}.partial-", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let abandoned = entry.file_name().to_string_lossy().starts_with(&prefix)
+            && entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|at| at.elapsed().is_ok_and(|age| age > ABANDONED_AFTER));
+        if abandoned {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // Tests fail loudly by design.
 mod tests {
     use super::*;
+
+    /// A partial file left by a stopped run goes once it is old; a fresh one, maybe a live
+    /// run's, stays.
+    #[test]
+    fn abandoned_partial_files_are_removed() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("llama-1b-q8_0.gguf");
+        let old = folder.path().join("llama-1b-q8_0.gguf.partial-1");
+        let fresh = folder.path().join("llama-1b-q8_0.gguf.partial-2");
+        let other = folder.path().join("llama-8b-q8_0.gguf.partial-3");
+        for file in [&old, &fresh, &other] {
+            std::fs::write(file, b"half").unwrap();
+        }
+        let long_ago = std::time::SystemTime::now() - 2 * ABANDONED_AFTER;
+        for file in [&old, &other] {
+            std::fs::File::options()
+                .write(true)
+                .open(file)
+                .unwrap()
+                .set_modified(long_ago)
+                .unwrap();
+        }
+        remove_abandoned_partials(&path);
+        assert!(!old.exists());
+        assert!(fresh.exists());
+        assert!(other.exists(), "another model's partial file is not this one's");
+    }
 
     #[test]
     fn names_parse_and_print_back() {

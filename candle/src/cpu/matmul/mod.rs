@@ -4,8 +4,10 @@
 //! block's product is an integer dot product scaled once. Weight rows are split over the
 //! threads of the calling rayon pool.
 //!
-//! Each weight format ([`Format`]) says how its blocks are laid out and multiplied, portably
-//! and with AVX2 where the CPU has it; [`QuantMatrix`] drives any of them as a candle op.
+//! Each weight format ([`Format`]) says how its blocks are laid out ([`Format::unpack`], the
+//! portable reading) and multiplied with AVX2 (its module's tiles: decode, and prompts on CPUs
+//! without AVX-512 VNNI); prompts on CPUs with AVX-512 VNNI take one product for every format
+//! (`vnni`). [`QuantMatrix`] drives them as a candle op, picking by the CPU it runs on.
 
 use candle_core::quantized::GgmlDType;
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape};
@@ -21,8 +23,8 @@ use super::q8_0::Q8_0;
 /// Weight rows one task of the pool computes.
 const ROWS_PER_TASK: usize = 32;
 
-/// Tokens from which a product goes to the prompt kernel where the CPU has one (fewer take
-/// the decode kernel once per token).
+/// Tokens from which a product goes to the AVX-512 VNNI prompt kernel where the CPU has it
+/// (fewer take the AVX2 tiles).
 #[cfg(target_arch = "x86_64")]
 const PROMPT_TOKENS: usize = 4;
 

@@ -67,7 +67,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             AgentEvent::Finished { run } => {
                 println!("answer: {} ({} steps)", run.answer, run.steps.len())
             }
-            AgentEvent::TextDelta { .. } | AgentEvent::StepDone { .. } => {}
+            _ => {} // text and reasoning as they stream, the end of each step
         }
     }
     Ok(())

@@ -45,6 +45,20 @@ pub struct Provider {
     /// The environment variable its SDKs read the key from; `None` for a server on one's own
     /// machine that needs none.
     pub key_env: Option<&'static str>,
+    /// How the names of its reasoning models start: models that take `max_completion_tokens`
+    /// and no sampling temperature (a config entry's `reasoning_model` overrides).
+    pub reasoning_models: &'static [&'static str],
+}
+
+impl Provider {
+    /// Whether `model` is one of this provider's reasoning models, by its name (after any
+    /// `openai/` of a router that serves OpenAI's models under it).
+    pub fn is_reasoning_model(&self, model: &str) -> bool {
+        let model = model.strip_prefix("openai/").unwrap_or(model);
+        self.reasoning_models.iter().any(|prefix| {
+            model.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('-'))
+        })
+    }
 }
 
 const fn row(
@@ -53,12 +67,14 @@ const fn row(
     base_url: &'static str,
     key_env: Option<&'static str>,
 ) -> Provider {
-    Provider { id, api, base_url, key_env }
+    Provider { id, api, base_url, key_env, reasoning_models: &[] }
 }
 
 /// OpenAI's own API.
-pub const OPENAI: Provider =
-    row("openai", Api::OpenAi, "https://api.openai.com/v1", Some("OPENAI_API_KEY"));
+pub const OPENAI: Provider = Provider {
+    reasoning_models: &["o1", "o3", "o4-mini", "gpt-5", "gpt-5.1", "gpt-5.2"],
+    ..row("openai", Api::OpenAi, "https://api.openai.com/v1", Some("OPENAI_API_KEY"))
+};
 /// Anthropic's own API.
 pub const ANTHROPIC: Provider =
     row("anthropic", Api::Anthropic, "https://api.anthropic.com", Some("ANTHROPIC_API_KEY"));
@@ -113,5 +129,11 @@ mod tests {
         }
         assert_eq!(provider("groq").map(|p| p.api), Some(Api::OpenAi));
         assert!(inline_forms().starts_with("openai:MODEL, anthropic:MODEL"));
+        for reasoner in ["gpt-5-mini", "gpt-5", "o3", "o4-mini-2025-04-16", "openai/o1"] {
+            assert!(OPENAI.is_reasoning_model(reasoner), "{reasoner}");
+        }
+        for plain in ["gpt-4o-mini", "o3x", "gpt-4.1"] {
+            assert!(!OPENAI.is_reasoning_model(plain), "{plain}");
+        }
     }
 }

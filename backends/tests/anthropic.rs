@@ -124,6 +124,7 @@ async fn tool_results_are_merged_into_one_user_turn() {
                 ToolCall::new("toolu_a", "weather", json!({"city": "Paris"})),
                 ToolCall::new("toolu_b", "weather", json!({"city": "Rome"})),
             ],
+            ..Default::default()
         }),
         result("toolu_a", "18C", false),
         result("toolu_b", "service down", true),

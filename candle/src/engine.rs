@@ -10,9 +10,50 @@ use tokio::sync::mpsc;
 use crate::constraint::{Grammars, Guide};
 use crate::generate::{GenerationStats, Params, generate};
 use crate::load::Weights;
+use crate::reasoning::{Piece, ThinkSplitter};
 use crate::template::ChatTemplate;
 use crate::tokenizer::Vocabulary;
 use crate::tool_calls::ToolCallFilter;
+
+/// What a generation's text passes through before it is sent: the reasoning splitter (models
+/// that think in tags), then the tool-call filter (requests with tools).
+pub(crate) struct TextFilters {
+    pub(crate) splitter: Option<ThinkSplitter>,
+    pub(crate) calls: Option<ToolCallFilter>,
+}
+
+impl TextFilters {
+    /// The events `text` completes: reasoning as it is, the answer through the call filter.
+    fn push(&mut self, text: &str) -> Vec<StreamEvent> {
+        let pieces = match self.splitter.as_mut() {
+            Some(splitter) => splitter.push(text),
+            None => vec![Piece::Answer(text.to_string())],
+        };
+        self.events(pieces)
+    }
+
+    /// The events of whatever the splitter still held.
+    fn flush(&mut self) -> Vec<StreamEvent> {
+        let pieces = self.splitter.take().map(ThinkSplitter::finish).unwrap_or_default();
+        self.events(pieces)
+    }
+
+    fn events(&mut self, pieces: Vec<Piece>) -> Vec<StreamEvent> {
+        pieces
+            .into_iter()
+            .filter_map(|piece| match piece {
+                Piece::Reasoning(text) => Some(StreamEvent::ReasoningDelta { text }),
+                Piece::Answer(text) => {
+                    let text = match self.calls.as_mut() {
+                        Some(filter) => filter.push(&text),
+                        None => text,
+                    };
+                    (!text.is_empty()).then_some(StreamEvent::TextDelta { text })
+                }
+            })
+            .collect()
+    }
+}
 
 /// Everything a loaded model holds.
 pub(crate) struct Engine {
@@ -48,7 +89,7 @@ impl Engine {
         prompt: &[u32],
         params: &Params,
         mut guide: Option<Guide>,
-        mut filter: Option<ToolCallFilter>,
+        mut text: TextFilters,
         sender: &mpsc::Sender<Result<StreamEvent>>,
     ) {
         let send = |event| sender.blocking_send(Ok(event)).is_ok();
@@ -57,12 +98,8 @@ impl Engine {
         let outcome = self.pool.install(|| {
             let session = &mut *weights.session();
             let tokenizer = &self.vocabulary.tokenizer;
-            generate(session, tokenizer, prompt, params, guide.as_mut(), |text| {
-                let text = match filter.as_mut() {
-                    Some(filter) => filter.push(text),
-                    None => text.to_string(),
-                };
-                text.is_empty() || send(StreamEvent::TextDelta { text })
+            generate(session, tokenizer, prompt, params, guide.as_mut(), |piece| {
+                text.push(piece).into_iter().all(send)
             })
         });
         let (reason, stats) = match outcome {
@@ -75,7 +112,10 @@ impl Engine {
         *self.last.lock().unwrap_or_else(PoisonError::into_inner) = stats;
         // No reason: the stream was dropped, and nobody is listening.
         let Some(mut reason) = reason else { return };
-        if let Some(filter) = filter {
+        if !text.flush().into_iter().all(send) {
+            return;
+        }
+        if let Some(filter) = text.calls {
             let parsed = filter.finish();
             if !parsed.content.is_empty() && !send(StreamEvent::TextDelta { text: parsed.content })
             {
@@ -91,7 +131,10 @@ impl Engine {
                 }
             }
         }
-        let usage = Usage::new(stats.prompt_tokens as u64, stats.completion_tokens as u64);
+        // The prefix the cache still held was read, not computed: the local model's cached input.
+        let reused = stats.prompt_tokens - stats.prompt_tokens_processed;
+        let usage = Usage::new(stats.prompt_tokens as u64, stats.completion_tokens as u64)
+            .with_cached_input(reused as u64);
         let _ = send(StreamEvent::Usage { usage }) && send(StreamEvent::Finish { reason });
     }
 }

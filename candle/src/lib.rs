@@ -24,6 +24,7 @@ mod llama;
 mod load;
 mod local;
 mod loops;
+mod reasoning;
 mod session;
 mod synthetic;
 mod template;

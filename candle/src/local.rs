@@ -14,9 +14,11 @@ use tokio::sync::mpsc;
 use crate::config::LocalConfig;
 use crate::constraint::Guide;
 use crate::engine::Engine;
+use crate::engine::TextFilters;
 use crate::family;
 use crate::generate::{GenerationStats, Params, budget};
 use crate::load::{load_checkpoint, load_gguf};
+use crate::reasoning::ThinkSplitter;
 use crate::template::ChatTemplate;
 use crate::tool_calls::ToolCallFilter;
 
@@ -181,6 +183,11 @@ impl Model for LocalModel {
         // Constrained decoding makes the reply a call (no grammar for pythonic calls yet).
         capabilities.forced_tool_choice = self.engine.template.family().call_syntax().is_some();
         capabilities.context_window = u32::try_from(self.context_size()).ok();
+        // Text in and out: no image or document reader, no reasoning knob, no server options.
+        capabilities.vision = false;
+        capabilities.documents = false;
+        capabilities.reasoning = false;
+        capabilities.provider_options = false;
         capabilities
     }
 
@@ -226,11 +233,16 @@ impl Model for LocalModel {
             };
             return Err(Error::InvalidRequest { status: None, message });
         }
+        // A constraint from the first token leaves no room for reasoning tags.
+        let free_start = guide.as_ref().is_none_or(|guide| guide.trigger.is_some());
+        let splitter = (self.engine.template.thinks() && free_start)
+            .then(|| ThinkSplitter::for_prompt(&rendered));
         let (sender, receiver) = mpsc::channel(64);
         let engine = self.engine.clone();
         // Inference is blocking work: it runs off the async runtime, and stops when the
         // receiver (the stream) is dropped.
-        tokio::task::spawn_blocking(move || engine.run(&prompt, &params, guide, filter, &sender));
+        let text = TextFilters { splitter, calls: filter };
+        tokio::task::spawn_blocking(move || engine.run(&prompt, &params, guide, text, &sender));
         // A generation that ends without its Finish event (a panic in the blocking task) is
         // an error, never a silently short reply.
         Ok(Box::pin(stream::unfold((receiver, false), |(mut receiver, done)| async move {

@@ -26,6 +26,7 @@ pub(crate) struct ChatTemplate {
     bos_token: String,
     eos_token: String,
     family: &'static dyn Family,
+    thinks: bool,
 }
 
 impl ChatTemplate {
@@ -54,7 +55,14 @@ impl ChatTemplate {
             bos_token: bos_token.to_string(),
             eos_token: eos_token.to_string(),
             family: family::of_template(source),
+            thinks: source.contains(crate::reasoning::OPEN),
         })
+    }
+
+    /// Whether the template writes `<think>` tags: its models reason inside them before they
+    /// answer, and the reasoning is parted from the answer.
+    pub(crate) fn thinks(&self) -> bool {
+        self.thinks
     }
 
     /// The template's family.
@@ -120,7 +128,7 @@ impl ChatTemplate {
 fn hf_message(message: &Message) -> Result<Value> {
     Ok(match message {
         Message::System { content } => json!({"role": "system", "content": content}),
-        Message::User { content } => json!({"role": "user", "content": content}),
+        Message::User { content } => json!({"role": "user", "content": content.text()}),
         Message::Assistant(reply) => {
             let mut value = json!({"role": "assistant", "content": reply.content});
             if !reply.tool_calls.is_empty() {
@@ -136,7 +144,7 @@ fn hf_message(message: &Message) -> Result<Value> {
             "role": "tool",
             "tool_call_id": result.tool_call_id,
             "name": result.name,
-            "content": result.content,
+            "content": result.content.text(),
         }),
         other => {
             return Err(Error::InvalidRequest {

@@ -28,6 +28,16 @@ pub enum Capability {
     /// The sampling options of local models that were set (`min_p`, `repetition_penalty`,
     /// `repeat_last_n`).
     Penalties(String),
+    /// Images in the conversation.
+    Vision,
+    /// Documents (PDFs) in the conversation.
+    Documents,
+    /// Reasoning options (an effort or budget).
+    Reasoning,
+    /// Provider options in the request's body (`extra`), by key.
+    ProviderOptions(String),
+    /// A sampling option the model fixes itself (a reasoning model's temperature), by name.
+    Sampling(String),
 }
 
 impl fmt::Display for Capability {
@@ -40,6 +50,18 @@ impl fmt::Display for Capability {
             Capability::JsonSchemaOutput => "JSON Schema output",
             Capability::Penalties(options) => {
                 return write!(f, "the local-model sampling options {options}");
+            }
+            Capability::Vision => "images",
+            Capability::Documents => "documents",
+            Capability::Reasoning => "reasoning options",
+            Capability::ProviderOptions(keys) => {
+                return write!(f, "provider options ({keys})");
+            }
+            Capability::Sampling(option) => {
+                return write!(
+                    f,
+                    "setting {option} (a reasoning model samples as it decides): leave it unset"
+                );
             }
         })
     }

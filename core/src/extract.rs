@@ -72,7 +72,7 @@ impl Strategy {
 /// ```
 pub async fn extract<T: JsonSchema + DeserializeOwned>(
     model: &dyn Model,
-    prompt: impl Into<String>,
+    prompt: impl Into<crate::content::Content>,
 ) -> Result<T> {
     let value =
         extract_value(model, ChatRequest::user(prompt), &schema_for::<T>(), DEFAULT_RETRIES)
@@ -283,7 +283,10 @@ mod tests {
         assert_eq!(person.age, 36);
         let retry = &model.requests()[1];
         let Some(Message::User { content }) = retry.messages.last() else { panic!() };
-        assert!(content.contains("not valid") && content.contains("/age"), "{content}");
+        assert!(
+            content.text().contains("not valid") && content.text().contains("/age"),
+            "{content}"
+        );
 
         let stubborn = ScriptedModel::new([
             ChatResponse::text("no"),

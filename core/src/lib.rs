@@ -14,6 +14,7 @@
 //! `anymodel-backends`, the index in `anymodel-tools`.
 
 pub mod agent;
+mod content;
 mod error;
 mod extract;
 mod message;
@@ -31,11 +32,15 @@ pub use agent::{
     Agent, AgentBuilder, AgentError, AgentErrorKind, AgentEvent, AgentHook, AgentRun, Limits, Step,
     ToolDecision, ToolInvocation,
 };
+pub use content::{Content, Media, MediaSource, Part};
 pub use error::{Capability, Error, Result};
 pub use extract::{DEFAULT_RETRIES, RETRY_TEMPERATURE, Strategy, extract, extract_value};
-pub use message::{AssistantMessage, Message, Role, ToolCall, ToolResult};
+pub use message::{AssistantMessage, Message, Reasoning, Role, ToolCall, ToolResult};
 pub use model::{Capabilities, Model};
-pub use request::{ChatRequest, ResponseFormat, Sampling, ToolChoice, ToolSpec};
+pub use request::{
+    CacheBreakpoint, CacheTarget, CacheTtl, ChatRequest, ReasoningEffort, ReasoningOptions,
+    ResponseFormat, Sampling, ToolChoice, ToolSpec,
+};
 pub use response::{ChatResponse, FinishReason, Usage};
 pub use retrieval::{Filter, Passage, RetrievalQuery, Retriever, Source};
 pub use schema::schema_for;

@@ -3,6 +3,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::content::Content;
+
 /// Who a [`Message`] comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -30,10 +32,10 @@ pub enum Message {
         /// The instructions.
         content: String,
     },
-    /// What the user said.
+    /// What the user said: text, or text with images and documents.
     User {
-        /// The text.
-        content: String,
+        /// The text and media, in order.
+        content: Content,
     },
     /// What the model replied: text, tool calls, or both.
     Assistant(AssistantMessage),
@@ -47,8 +49,8 @@ impl Message {
         Message::System { content: content.into() }
     }
 
-    /// A user message.
-    pub fn user(content: impl Into<String>) -> Self {
+    /// A user message: text (`Message::user("hi")`), or [`Content`] with images and documents.
+    pub fn user(content: impl Into<Content>) -> Self {
         Message::User { content: content.into() }
     }
 
@@ -80,9 +82,14 @@ impl From<ToolResult> for Message {
     }
 }
 
-/// A reply of the model: text, tool calls, or both.
+/// A reply of the model: text, tool calls, or both, and the reasoning that came before them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AssistantMessage {
+    /// The model's reasoning before its answer (a reasoning model's thinking), in order. Kept in
+    /// the conversation so that it goes back to the provider that made it: Anthropic requires
+    /// its signed thinking back while a tool loop runs, Gemini its thought signatures.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasoning: Vec<Reasoning>,
     /// The text of the reply; empty when the model only called tools.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub content: String,
@@ -94,12 +101,53 @@ pub struct AssistantMessage {
 impl AssistantMessage {
     /// A reply holding only text.
     pub fn text(content: impl Into<String>) -> Self {
-        AssistantMessage { content: content.into(), tool_calls: Vec::new() }
+        AssistantMessage { content: content.into(), ..Default::default() }
     }
 
     /// A reply holding only tool calls.
     pub fn with_tool_calls(tool_calls: Vec<ToolCall>) -> Self {
-        AssistantMessage { content: String::new(), tool_calls }
+        AssistantMessage { tool_calls, ..Default::default() }
+    }
+
+    /// The reasoning's text, blocks joined by blank lines (empty without any).
+    pub fn reasoning_text(&self) -> String {
+        let texts: Vec<&str> =
+            self.reasoning.iter().map(|r| r.text.as_str()).filter(|t| !t.is_empty()).collect();
+        texts.join("\n\n")
+    }
+}
+
+/// One block of a model's reasoning: its text, and what the provider that made it needs to
+/// take it back (a signature over the text, or the reasoning in an opaque form it alone reads).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Reasoning {
+    /// The reasoning as the model wrote it (or the provider's summary of it); empty when the
+    /// provider gave only an opaque form.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub text: String,
+    /// The provider's signature over the text (Anthropic's `signature`, Gemini's
+    /// `thoughtSignature`), sent back with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+    /// Reasoning the provider withheld or encrypted (Anthropic's `redacted_thinking`), sent back
+    /// as it came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redacted: Option<String>,
+    /// The wire that made the signature or the opaque form (`anthropic`, `gemini`), which only
+    /// it can read: other wires leave those out. `None` for plain text any wire may take.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+}
+
+impl Reasoning {
+    /// Reasoning as plain text, with nothing provider-specific.
+    pub fn text(text: impl Into<String>) -> Self {
+        Reasoning { text: text.into(), ..Default::default() }
+    }
+
+    /// Whether this block carries a signature or opaque form made by `provider`.
+    pub fn is_from(&self, provider: &str) -> bool {
+        self.provider.as_deref() == Some(provider)
     }
 }
 
@@ -146,8 +194,9 @@ pub struct ToolResult {
     pub tool_call_id: String,
     /// The name of the tool that was called (some providers require it).
     pub name: String,
-    /// What the tool returned, or what went wrong, as text for the model.
-    pub content: String,
+    /// What the tool returned (text, or text with images and documents where the model takes
+    /// them), or what went wrong, for the model.
+    pub content: Content,
     /// Whether `content` describes a failure rather than a result.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub is_error: bool,
@@ -167,6 +216,48 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn transcripts_saved_before_content_parts_and_reasoning_still_load() {
+        // Written by the release before parts, reasoning and cache usage existed.
+        let saved = r#"[{"role":"system","content":"be brief"},{"role":"user","content":"hi"},
+            {"role":"assistant","tool_calls":[{"id":"c1","name":"clock","arguments":{}}]},
+            {"role":"tool","tool_call_id":"c1","name":"clock","content":"noon"},
+            {"role":"assistant","content":"It is noon."}]"#;
+        let messages: Vec<Message> = serde_json::from_str(saved).unwrap();
+        assert_eq!(messages[1], Message::user("hi"));
+        let Message::Tool(result) = &messages[3] else { panic!("{:?}", messages[3]) };
+        assert_eq!(result.content, "noon");
+        assert_eq!(messages[4], Message::assistant("It is noon."));
+        // And text-only messages are written as they were.
+        let written = serde_json::to_string(&messages[..2]).unwrap();
+        assert_eq!(
+            written,
+            r#"[{"role":"system","content":"be brief"},{"role":"user","content":"hi"}]"#
+        );
+    }
+
+    #[test]
+    fn reasoning_round_trips_with_its_signature() {
+        let reply = AssistantMessage {
+            reasoning: vec![
+                Reasoning {
+                    text: "The user wants the time.".into(),
+                    signature: Some("sig".into()),
+                    provider: Some("anthropic".into()),
+                    ..Default::default()
+                },
+                Reasoning { redacted: Some("opaque".into()), ..Default::default() },
+            ],
+            ..AssistantMessage::with_tool_calls(vec![ToolCall::new("c1", "clock", json!({}))])
+        };
+        let text = serde_json::to_string(&Message::from(reply.clone())).unwrap();
+        assert_eq!(serde_json::from_str::<Message>(&text).unwrap(), Message::from(reply.clone()));
+        assert_eq!(reply.reasoning_text(), "The user wants the time.");
+        assert!(
+            reply.reasoning[0].is_from("anthropic") && !reply.reasoning[1].is_from("anthropic")
+        );
+    }
+
+    #[test]
     fn messages_round_trip_through_json_with_a_role_tag() {
         let messages = vec![
             Message::system("be brief"),
@@ -174,6 +265,7 @@ mod tests {
             Message::Assistant(AssistantMessage {
                 content: "Let me check.".into(),
                 tool_calls: vec![ToolCall::new("c1", "weather", json!({"city": "Paris"}))],
+                ..Default::default()
             }),
             Message::Tool(ToolResult {
                 tool_call_id: "c1".into(),

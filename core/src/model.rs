@@ -6,7 +6,8 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Capability, Error, Result};
-use crate::request::{ChatRequest, ResponseFormat, ToolChoice};
+use crate::message::Message;
+use crate::request::{CacheTarget, ChatRequest, ResponseFormat, ToolChoice};
 use crate::response::ChatResponse;
 use crate::stream::{EventStream, collect_stream};
 
@@ -33,6 +34,17 @@ pub struct Capabilities {
     /// It takes the sampling options of local models: `min_p`, `repetition_penalty` and
     /// `repeat_last_n`. A model that does not refuses them rather than ignore them.
     pub penalties: bool,
+    /// It reads images in user messages and tool results.
+    pub vision: bool,
+    /// It reads documents (PDFs) in user messages and tool results.
+    pub documents: bool,
+    /// It takes [`crate::ReasoningOptions`] (a reasoning effort or budget).
+    pub reasoning: bool,
+    /// It takes provider options in [`ChatRequest::extra`] (remote models).
+    pub provider_options: bool,
+    /// It samples as it alone decides (OpenAI's reasoning models): a temperature or `top_p`
+    /// other than 1 is refused rather than sent to be rejected.
+    pub fixed_sampling: bool,
 }
 
 impl Capabilities {
@@ -47,6 +59,11 @@ impl Capabilities {
             streaming: true,
             context_window: None,
             penalties: true,
+            vision: true,
+            documents: true,
+            reasoning: true,
+            provider_options: true,
+            fixed_sampling: false,
         }
     }
 
@@ -62,6 +79,11 @@ impl Capabilities {
             streaming: self.streaming || other.streaming,
             context_window: self.context_window.max(other.context_window),
             penalties: self.penalties || other.penalties,
+            vision: self.vision || other.vision,
+            documents: self.documents || other.documents,
+            reasoning: self.reasoning || other.reasoning,
+            provider_options: self.provider_options || other.provider_options,
+            fixed_sampling: self.fixed_sampling && other.fixed_sampling,
         }
     }
 
@@ -77,6 +99,11 @@ impl Capabilities {
             streaming: self.streaming && other.streaming,
             context_window: self.context_window.zip(other.context_window).map(|(a, b)| a.min(b)),
             penalties: self.penalties && other.penalties,
+            vision: self.vision && other.vision,
+            documents: self.documents && other.documents,
+            reasoning: self.reasoning && other.reasoning,
+            provider_options: self.provider_options && other.provider_options,
+            fixed_sampling: self.fixed_sampling || other.fixed_sampling,
         }
     }
 
@@ -103,6 +130,36 @@ impl Capabilities {
         if !self.penalties && !request.sampling.penalties_set().is_empty() {
             return Err(lacks(Capability::Penalties(request.sampling.penalties_set().join(", "))));
         }
+        self.check_content(request).map_err(lacks)?;
+        if request.reasoning.is_some() && !self.reasoning {
+            return Err(lacks(Capability::Reasoning));
+        }
+        if !request.extra.is_empty() && !self.provider_options {
+            let keys: Vec<&str> = request.extra.keys().map(String::as_str).collect();
+            return Err(lacks(Capability::ProviderOptions(keys.join(", "))));
+        }
+        if self.fixed_sampling {
+            let sampling = &request.sampling;
+            let set = |value: Option<f64>| value.is_some_and(|v| v != 1.0);
+            if set(sampling.temperature) {
+                return Err(lacks(Capability::Sampling("temperature".into())));
+            }
+            if set(sampling.top_p) {
+                return Err(lacks(Capability::Sampling("top_p".into())));
+            }
+        }
+        if let Some(point) = request.cache.iter().find(|point| {
+            matches!(point.target, CacheTarget::Message { index } if index >= request.messages.len())
+        }) {
+            return Err(Error::InvalidRequest {
+                status: None,
+                message: format!(
+                    "a cache breakpoint is at {:?}, past the request's {} messages",
+                    point.target,
+                    request.messages.len()
+                ),
+            });
+        }
         let forced = matches!(request.tool_choice, ToolChoice::Required | ToolChoice::Tool { .. });
         if forced && !request.tools.is_empty() && !self.forced_tool_choice {
             return Err(lacks(Capability::ForcedToolChoice));
@@ -122,6 +179,27 @@ impl Capabilities {
             }
             _ => Ok(()),
         }
+    }
+}
+
+impl Capabilities {
+    /// The first image or document in the request's user messages and tool results that
+    /// these capabilities cannot read, as the capability it lacks.
+    fn check_content(&self, request: &ChatRequest) -> std::result::Result<(), Capability> {
+        for message in &request.messages {
+            let content = match message {
+                Message::User { content } => content,
+                Message::Tool(result) => &result.content,
+                _ => continue,
+            };
+            if content.has_images() && !self.vision {
+                return Err(Capability::Vision);
+            }
+            if content.has_documents() && !self.documents {
+                return Err(Capability::Documents);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -250,6 +328,46 @@ mod tests {
             error.to_string(),
             "model `remote` does not support the local-model sampling options min_p, repetition_penalty"
         );
+    }
+
+    #[test]
+    fn media_reasoning_and_provider_options_need_their_capabilities() {
+        use crate::{Content, Part, ReasoningOptions};
+        let text_only = Capabilities { streaming: true, ..Default::default() };
+        let photo =
+            ChatRequest::user(Content::from("What is it?").with(Part::image(b"x", "image/png")));
+        assert_eq!(
+            text_only.check("local", &photo).unwrap_err().to_string(),
+            "model `local` does not support images"
+        );
+        let pdf = ChatRequest::user(Content::from(Part::document(b"%PDF", "application/pdf")));
+        assert!(matches!(
+            text_only.check("local", &pdf),
+            Err(Error::Unsupported { capability: Capability::Documents, .. })
+        ));
+        let thinking = ChatRequest::user("hi").with_reasoning(ReasoningOptions::budget(1024));
+        assert!(matches!(
+            text_only.check("local", &thinking),
+            Err(Error::Unsupported { capability: Capability::Reasoning, .. })
+        ));
+        let extra = ChatRequest::user("hi").with_extra("user", "u1");
+        assert!(text_only.check("local", &extra).unwrap_err().to_string().contains("(user)"));
+        for request in [&photo, &pdf, &thinking, &extra] {
+            assert_eq!(Capabilities::all().check("remote", request), Ok(()));
+        }
+        let reasoner = Capabilities { fixed_sampling: true, ..Capabilities::all() };
+        let warm = ChatRequest::user("hi")
+            .with_sampling(crate::Sampling { temperature: Some(0.2), ..Default::default() });
+        assert!(reasoner.check("o3", &warm).unwrap_err().to_string().contains("temperature"));
+        let default_temperature = ChatRequest::user("hi")
+            .with_sampling(crate::Sampling { temperature: Some(1.0), ..Default::default() });
+        assert_eq!(reasoner.check("o3", &default_temperature), Ok(()));
+        let past_the_end = ChatRequest::user("hi")
+            .with_cache(crate::CacheBreakpoint::at(CacheTarget::Message { index: 3 }));
+        assert!(matches!(
+            Capabilities::all().check("m", &past_the_end),
+            Err(Error::InvalidRequest { .. })
+        ));
     }
 
     #[test]

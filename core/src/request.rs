@@ -1,8 +1,9 @@
 //! What is sent to a model: the conversation, the tools it may call, and how to sample.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
+use crate::content::Content;
 use crate::error::{Error, Result};
 use crate::message::Message;
 
@@ -27,6 +28,20 @@ pub struct ChatRequest {
     /// The shape the reply must take.
     #[serde(default)]
     pub response_format: ResponseFormat,
+    /// How much a reasoning model thinks before it answers; `None` leaves the model's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<ReasoningOptions>,
+    /// Where the provider may cache the prompt up to (Anthropic's `cache_control`). Providers
+    /// that cache on their own (OpenAI, Gemini, DeepSeek) and local models need none, and take
+    /// a request with breakpoints as if it had none: caching changes cost, never the reply.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cache: Vec<CacheBreakpoint>,
+    /// Provider options anymodel does not model (OpenAI's `user` or `service_tier`, vLLM's
+    /// sampling fields, Anthropic's `metadata`), merged into the top level of a remote request's
+    /// body. A key anymodel writes itself is refused, not overridden: set it through the
+    /// request's own fields. Local models refuse a request with any.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub extra: Map<String, Value>,
 }
 
 impl ChatRequest {
@@ -36,7 +51,7 @@ impl ChatRequest {
     }
 
     /// A request holding one user message.
-    pub fn user(prompt: impl Into<String>) -> Self {
+    pub fn user(prompt: impl Into<Content>) -> Self {
         ChatRequest::new([Message::user(prompt)])
     }
 
@@ -63,6 +78,192 @@ impl ChatRequest {
         self.response_format = format;
         self
     }
+
+    /// Sets how much a reasoning model thinks.
+    pub fn with_reasoning(mut self, reasoning: ReasoningOptions) -> Self {
+        self.reasoning = Some(reasoning);
+        self
+    }
+
+    /// Adds a cache breakpoint.
+    pub fn with_cache(mut self, breakpoint: CacheBreakpoint) -> Self {
+        self.cache.push(breakpoint);
+        self
+    }
+
+    /// Adds a provider option to the request's body.
+    pub fn with_extra(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.extra.insert(key.into(), value.into());
+        self
+    }
+
+    /// Whether a cache breakpoint falls on the message at `index`.
+    pub fn caches_message(&self, index: usize) -> Option<&CacheBreakpoint> {
+        let last = self.messages.len().checked_sub(1);
+        self.cache.iter().find(|point| match point.target {
+            CacheTarget::Message { index: at } => at == index,
+            CacheTarget::LastMessage => last == Some(index),
+            CacheTarget::System | CacheTarget::Tools => false,
+        })
+    }
+
+    /// The breakpoint on `target` (the system prompt or the tools), if there is one.
+    pub fn caches(&self, target: CacheTarget) -> Option<&CacheBreakpoint> {
+        self.cache.iter().find(|point| point.target == target)
+    }
+}
+
+/// How much a reasoning model thinks before it answers. Each backend maps what it can: an
+/// effort to OpenAI's `reasoning_effort`, a budget to Anthropic's `thinking` and Gemini's
+/// `thinkingBudget`; given one where a wire takes the other, it is converted
+/// ([`ReasoningOptions::budget_or`], [`ReasoningOptions::effort_or`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReasoningOptions {
+    /// How hard to think.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effort: Option<ReasoningEffort>,
+    /// The most tokens to spend thinking.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_tokens: Option<u32>,
+}
+
+impl ReasoningOptions {
+    /// Thinking at this effort.
+    pub fn effort(effort: ReasoningEffort) -> Self {
+        ReasoningOptions { effort: Some(effort), budget_tokens: None }
+    }
+
+    /// Thinking within this many tokens.
+    pub fn budget(tokens: u32) -> Self {
+        ReasoningOptions { effort: None, budget_tokens: Some(tokens) }
+    }
+
+    /// The budget, or one for the effort (low 1,024 tokens, medium 4,096, high 16,384; none
+    /// 0), or `default` when neither is set.
+    pub fn budget_or(&self, default: u32) -> u32 {
+        self.budget_tokens.unwrap_or(match self.effort {
+            None => default,
+            Some(ReasoningEffort::None) => 0,
+            Some(ReasoningEffort::Minimal) => 512,
+            Some(ReasoningEffort::Low) => 1024,
+            Some(ReasoningEffort::Medium) => 4096,
+            Some(ReasoningEffort::High) => 16384,
+        })
+    }
+
+    /// The effort, or the one whose budget is nearest above the budget set; `None` when
+    /// neither is set.
+    pub fn effort_or_budget(&self) -> Option<ReasoningEffort> {
+        self.effort.or_else(|| {
+            self.budget_tokens.map(|tokens| match tokens {
+                0 => ReasoningEffort::None,
+                1..=512 => ReasoningEffort::Minimal,
+                513..=1024 => ReasoningEffort::Low,
+                1025..=4096 => ReasoningEffort::Medium,
+                _ => ReasoningEffort::High,
+            })
+        })
+    }
+}
+
+/// How hard a reasoning model thinks (OpenAI's `reasoning_effort` values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasoningEffort {
+    /// No reasoning, where the model allows it.
+    None,
+    /// The least.
+    Minimal,
+    /// Little.
+    Low,
+    /// The usual default.
+    Medium,
+    /// The most.
+    High,
+}
+
+impl ReasoningEffort {
+    /// The name on the wire and the command line: `none`, `minimal`, `low`, `medium`, `high`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReasoningEffort::None => "none",
+            ReasoningEffort::Minimal => "minimal",
+            ReasoningEffort::Low => "low",
+            ReasoningEffort::Medium => "medium",
+            ReasoningEffort::High => "high",
+        }
+    }
+}
+
+impl std::str::FromStr for ReasoningEffort {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        [
+            ReasoningEffort::None,
+            ReasoningEffort::Minimal,
+            ReasoningEffort::Low,
+            ReasoningEffort::Medium,
+            ReasoningEffort::High,
+        ]
+        .into_iter()
+        .find(|effort| effort.as_str() == text)
+        .ok_or_else(|| {
+            format!("reasoning effort `{text}`: expected none, minimal, low, medium or high")
+        })
+    }
+}
+
+/// A point the provider may cache the prompt up to: everything before it, and it, is cached
+/// for later requests that start the same way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacheBreakpoint {
+    /// Where the cached prefix ends.
+    pub target: CacheTarget,
+    /// How long the cache lives; the provider's default (Anthropic: 5 minutes) when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<CacheTtl>,
+}
+
+impl CacheBreakpoint {
+    /// A breakpoint at `target` with the provider's default lifetime.
+    pub fn at(target: CacheTarget) -> Self {
+        CacheBreakpoint { target, ttl: None }
+    }
+
+    /// The same breakpoint with this lifetime.
+    pub fn ttl(mut self, ttl: CacheTtl) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+}
+
+/// Where a [`CacheBreakpoint`] falls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "at", rename_all = "snake_case")]
+pub enum CacheTarget {
+    /// The end of the tool list.
+    Tools,
+    /// The end of the system prompt.
+    System,
+    /// The end of the message at this position in [`ChatRequest::messages`].
+    Message {
+        /// Its position.
+        index: usize,
+    },
+    /// The end of the last message, wherever it is: the usual breakpoint of a conversation
+    /// that grows, each turn reading the cache of the one before.
+    LastMessage,
+}
+
+/// How long a cached prompt lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CacheTtl {
+    /// Five minutes (Anthropic's `5m`).
+    FiveMinutes,
+    /// An hour (Anthropic's `1h`).
+    OneHour,
 }
 
 /// A tool as the model sees it: its name, what it does, and the JSON Schema of its arguments.
@@ -243,6 +444,27 @@ mod tests {
         let text = serde_json::to_string(&request).unwrap();
         let back: ChatRequest = serde_json::from_str(&text).unwrap();
         assert_eq!(back, request);
+        let request = request
+            .with_reasoning(ReasoningOptions::budget(2048))
+            .with_cache(CacheBreakpoint::at(CacheTarget::LastMessage).ttl(CacheTtl::OneHour))
+            .with_extra("service_tier", "flex");
+        let text = serde_json::to_string(&request).unwrap();
+        assert_eq!(serde_json::from_str::<ChatRequest>(&text).unwrap(), request);
+        assert!(
+            request.caches_message(0).is_some() && request.caches(CacheTarget::Tools).is_none()
+        );
+    }
+
+    #[test]
+    fn efforts_and_budgets_convert() {
+        assert_eq!(ReasoningOptions::effort(ReasoningEffort::Low).budget_or(99), 1024);
+        assert_eq!(ReasoningOptions::default().budget_or(99), 99);
+        assert_eq!(
+            ReasoningOptions::budget(3000).effort_or_budget(),
+            Some(ReasoningEffort::Medium)
+        );
+        assert_eq!("high".parse::<ReasoningEffort>(), Ok(ReasoningEffort::High));
+        assert!("max".parse::<ReasoningEffort>().unwrap_err().contains("`max`"));
     }
 
     #[test]

@@ -64,18 +64,71 @@ pub enum FinishReason {
 }
 
 /// Tokens read and written by one or more model calls. Adding usages sums them.
+///
+/// The counts mean the same for every backend: `input_tokens` is the whole prompt, of which
+/// `cached_input_tokens` were read from a cache and `cache_write_input_tokens` written to one
+/// (Anthropic counts those apart from its `input_tokens`; they are added in here), and
+/// `output_tokens` is everything generated, of which `reasoning_tokens` were reasoning.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
-    /// Tokens of the prompt.
+    /// Tokens of the prompt, cached or not.
     pub input_tokens: u64,
-    /// Tokens generated.
+    /// Tokens generated, reasoning included.
     pub output_tokens: u64,
+    /// Prompt tokens read from the provider's prompt cache (or, for a local model, a prefix its
+    /// key-value cache still held).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cached_input_tokens: u64,
+    /// Prompt tokens written to the provider's prompt cache (Anthropic's cache writes).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cache_write_input_tokens: u64,
+    /// Generated tokens that were reasoning, where the provider reports them.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reasoning_tokens: u64,
+}
+
+fn is_zero(count: &u64) -> bool {
+    *count == 0
 }
 
 impl Usage {
     /// A usage of so many input and output tokens.
     pub fn new(input_tokens: u64, output_tokens: u64) -> Self {
-        Usage { input_tokens, output_tokens }
+        Usage { input_tokens, output_tokens, ..Default::default() }
+    }
+
+    /// The same usage with this many input tokens read from a cache.
+    pub fn with_cached_input(mut self, tokens: u64) -> Self {
+        self.cached_input_tokens = tokens;
+        self
+    }
+
+    /// The same usage with this many input tokens written to a cache.
+    pub fn with_cache_write_input(mut self, tokens: u64) -> Self {
+        self.cache_write_input_tokens = tokens;
+        self
+    }
+
+    /// The same usage with this many output tokens of reasoning.
+    pub fn with_reasoning(mut self, tokens: u64) -> Self {
+        self.reasoning_tokens = tokens;
+        self
+    }
+
+    /// Each count of `later` that is not zero in place of this one's: how running totals that
+    /// arrive in pieces (input at a stream's start, output at its end) combine.
+    pub fn updated_by(self, later: Usage) -> Usage {
+        let pick = |old: u64, new: u64| if new > 0 { new } else { old };
+        Usage {
+            input_tokens: pick(self.input_tokens, later.input_tokens),
+            output_tokens: pick(self.output_tokens, later.output_tokens),
+            cached_input_tokens: pick(self.cached_input_tokens, later.cached_input_tokens),
+            cache_write_input_tokens: pick(
+                self.cache_write_input_tokens,
+                later.cache_write_input_tokens,
+            ),
+            reasoning_tokens: pick(self.reasoning_tokens, later.reasoning_tokens),
+        }
     }
 
     /// Input and output tokens together.
@@ -88,7 +141,14 @@ impl Add for Usage {
     type Output = Usage;
 
     fn add(self, other: Usage) -> Usage {
-        Usage::new(self.input_tokens + other.input_tokens, self.output_tokens + other.output_tokens)
+        Usage {
+            input_tokens: self.input_tokens + other.input_tokens,
+            output_tokens: self.output_tokens + other.output_tokens,
+            cached_input_tokens: self.cached_input_tokens + other.cached_input_tokens,
+            cache_write_input_tokens: self.cache_write_input_tokens
+                + other.cache_write_input_tokens,
+            reasoning_tokens: self.reasoning_tokens + other.reasoning_tokens,
+        }
     }
 }
 
@@ -113,6 +173,14 @@ mod tests {
         let total: Usage = [Usage::new(10, 2), Usage::new(15, 3)].into_iter().sum();
         assert_eq!(total, Usage::new(25, 5));
         assert_eq!(total.total_tokens(), 30);
+        let cached = Usage::new(100, 10).with_cached_input(80).with_reasoning(4);
+        let both = cached + Usage::new(1, 1).with_cache_write_input(1);
+        assert_eq!((both.cached_input_tokens, both.cache_write_input_tokens), (80, 1));
+        assert_eq!(both.reasoning_tokens, 4);
+        // Saved usages without the new counts load, and are written as before.
+        let old: Usage = serde_json::from_str(r#"{"input_tokens":3,"output_tokens":4}"#).unwrap();
+        assert_eq!(old, Usage::new(3, 4));
+        assert_eq!(serde_json::to_string(&old).unwrap(), r#"{"input_tokens":3,"output_tokens":4}"#);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::message::{AssistantMessage, ToolCall};
+use crate::message::{AssistantMessage, Reasoning, ToolCall};
 use crate::response::{ChatResponse, FinishReason, Usage};
 
 /// A stream of [`StreamEvent`]s, as [`crate::Model::stream`] returns it.
@@ -24,6 +24,26 @@ pub type EventStream = Pin<Box<dyn Stream<Item = Result<StreamEvent>> + Send>>;
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum StreamEvent {
+    /// More of the model's reasoning, before its answer: shown apart from the answer (dimmed,
+    /// or not at all), kept in the reply's [`AssistantMessage::reasoning`].
+    ReasoningDelta {
+        /// The new reasoning text.
+        text: String,
+    },
+    /// The current block of reasoning is complete; what the provider needs to take it back
+    /// comes with it. A block of opaque reasoning alone (Anthropic's redacted thinking) is an
+    /// end without deltas before it.
+    ReasoningEnd {
+        /// The provider's signature over the block's text.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signature: Option<String>,
+        /// Reasoning in a form only the provider reads.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        redacted: Option<String>,
+        /// The wire that made the signature or opaque form.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        provider: Option<String>,
+    },
     /// More text of the reply.
     TextDelta {
         /// The new text.
@@ -85,6 +105,16 @@ impl ChatResponse {
     /// replaying a saved reply.
     pub fn into_events(self) -> Vec<StreamEvent> {
         let mut events = Vec::new();
+        for block in self.message.reasoning {
+            if !block.text.is_empty() {
+                events.push(StreamEvent::ReasoningDelta { text: block.text });
+            }
+            events.push(StreamEvent::ReasoningEnd {
+                signature: block.signature,
+                redacted: block.redacted,
+                provider: block.provider,
+            });
+        }
         if !self.message.content.is_empty() {
             events.push(StreamEvent::TextDelta { text: self.message.content });
         }
@@ -104,6 +134,9 @@ impl ChatResponse {
 /// and [`FinishReason::Stop`] otherwise.
 #[derive(Debug, Default)]
 pub struct ReplyAggregator {
+    reasoning: Vec<Reasoning>,
+    /// The reasoning block still open (text arrived, no end yet).
+    open_reasoning: Option<String>,
     text: String,
     calls: BTreeMap<usize, PartialCall>,
     usage: Usage,
@@ -127,6 +160,13 @@ impl ReplyAggregator {
     /// for a call that never started, or a call index started twice with different ids.
     pub fn push(&mut self, event: StreamEvent) -> Result<()> {
         match event {
+            StreamEvent::ReasoningDelta { text } => {
+                self.open_reasoning.get_or_insert_with(String::new).push_str(&text);
+            }
+            StreamEvent::ReasoningEnd { signature, redacted, provider } => {
+                let text = self.open_reasoning.take().unwrap_or_default();
+                self.reasoning.push(Reasoning { text, signature, redacted, provider });
+            }
             StreamEvent::TextDelta { text } => self.text.push_str(&text),
             StreamEvent::ToolCallStart { index, id, name } => match self.calls.get(&index) {
                 Some(call) if call.id != id => {
@@ -155,14 +195,7 @@ impl ReplyAggregator {
                     )));
                 }
             }
-            StreamEvent::Usage { usage } => {
-                if usage.input_tokens > 0 {
-                    self.usage.input_tokens = usage.input_tokens;
-                }
-                if usage.output_tokens > 0 {
-                    self.usage.output_tokens = usage.output_tokens;
-                }
-            }
+            StreamEvent::Usage { usage } => self.usage = self.usage.updated_by(usage),
             StreamEvent::Finish { reason } => self.finish_reason = Some(reason),
         }
         Ok(())
@@ -170,7 +203,10 @@ impl ReplyAggregator {
 
     /// The whole reply. Each call's arguments are parsed as JSON; empty arguments become `{}`,
     /// and text that is not JSON is kept as a JSON string so the model can be told of it.
-    pub fn finish(self) -> ChatResponse {
+    pub fn finish(mut self) -> ChatResponse {
+        if let Some(text) = self.open_reasoning.take() {
+            self.reasoning.push(Reasoning::text(text));
+        }
         let tool_calls: Vec<ToolCall> = self
             .calls
             .into_values()
@@ -186,7 +222,7 @@ impl ReplyAggregator {
             FinishReason::ToolCalls
         });
         ChatResponse {
-            message: AssistantMessage { content: self.text, tool_calls },
+            message: AssistantMessage { reasoning: self.reasoning, content: self.text, tool_calls },
             finish_reason,
             usage: self.usage,
         }
@@ -306,6 +342,15 @@ mod tests {
     fn a_reply_survives_the_trip_through_events() {
         let reply = ChatResponse {
             message: AssistantMessage {
+                reasoning: vec![
+                    Reasoning {
+                        text: "Oslo, then.".into(),
+                        signature: Some("sig".into()),
+                        provider: Some("anthropic".into()),
+                        ..Default::default()
+                    },
+                    Reasoning { redacted: Some("opaque".into()), ..Default::default() },
+                ],
                 content: "On it.".into(),
                 tool_calls: vec![
                     ToolCall::new("a", "weather", json!({"city": "Oslo"})),
@@ -313,8 +358,30 @@ mod tests {
                 ],
             },
             finish_reason: FinishReason::ToolCalls,
-            usage: Usage::new(9, 4),
+            usage: Usage::new(9, 4).with_cached_input(8).with_reasoning(2),
         };
         assert_eq!(aggregate(reply.clone().into_events()).unwrap(), reply);
+    }
+
+    #[test]
+    fn reasoning_deltas_gather_into_blocks_apart_from_the_answer() {
+        let think = |text: &str| StreamEvent::ReasoningDelta { text: text.into() };
+        let reply = aggregate(vec![
+            think("Let me "),
+            think("think."),
+            StreamEvent::ReasoningEnd {
+                signature: Some("s1".into()),
+                redacted: None,
+                provider: Some("anthropic".into()),
+            },
+            think("Unsigned, never closed."),
+            StreamEvent::TextDelta { text: "Answer.".into() },
+        ])
+        .unwrap();
+        assert_eq!(reply.message.content, "Answer.");
+        assert_eq!(reply.message.reasoning.len(), 2);
+        assert_eq!(reply.message.reasoning[0].text, "Let me think.");
+        assert_eq!(reply.message.reasoning[0].signature.as_deref(), Some("s1"));
+        assert_eq!(reply.message.reasoning[1], Reasoning::text("Unsigned, never closed."));
     }
 }

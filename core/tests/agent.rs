@@ -98,7 +98,7 @@ fn tool_results(transcript: &[Message]) -> Vec<(String, String, bool)> {
     transcript
         .iter()
         .filter_map(|m| match m {
-            Message::Tool(r) => Some((r.tool_call_id.clone(), r.content.clone(), r.is_error)),
+            Message::Tool(r) => Some((r.tool_call_id.clone(), r.content.text(), r.is_error)),
             _ => None,
         })
         .collect()
@@ -420,12 +420,14 @@ async fn streamed_events_come_in_order() {
         .iter()
         .map(|event| match event.as_ref().unwrap() {
             AgentEvent::TextDelta { step, text } => format!("{step} text {text}"),
+            AgentEvent::ReasoningDelta { step, text } => format!("{step} thought {text}"),
             AgentEvent::ToolCallRequested { step, call } => format!("{step} call {}", call.id),
             AgentEvent::ToolResult { step, invocation } => {
                 format!("{step} result {}", invocation.call.id)
             }
             AgentEvent::StepDone { step } => format!("{} done", step.index),
             AgentEvent::Finished { run } => format!("finished: {}", run.answer),
+            other => format!("{other:?}"),
         })
         .collect();
     assert_eq!(

@@ -127,7 +127,9 @@ pub async fn chat(context: &Context, args: ChatArgs) -> Outcome {
         }
         conversation.push(Message::user(line));
         let mut shown = String::new();
-        let reply = run::stream(context, &prepared.agent, conversation.clone(), &mut shown);
+        let show_reasoning = args.agent.show_reasoning;
+        let reply =
+            run::stream(context, &prepared.agent, conversation.clone(), &mut shown, show_reasoning);
         let outcome = tokio::select! {
             outcome = reply => Some(outcome),
             _ = tokio::signal::ctrl_c() => None,

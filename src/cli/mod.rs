@@ -2,6 +2,7 @@
 //! configuration, output conventions and exit codes.
 
 #[cfg(feature = "candle")]
+mod attach;
 pub mod bench;
 pub mod chat;
 pub mod index;

@@ -49,6 +49,13 @@ pub fn activity(quiet: bool, line: impl std::fmt::Display) {
     }
 }
 
+/// Writes a piece of a model's reasoning dim on standard error, as it streams, unless quiet.
+pub fn reasoning(quiet: bool, text: &str) {
+    if !quiet {
+        bars().suspend(|| eprint!("{}", style(text).dim()));
+    }
+}
+
 /// A spinner on standard error while something slow happens (drawn only on a terminal).
 pub fn spinner(quiet: bool, message: impl Into<String>) -> ProgressBar {
     if quiet {

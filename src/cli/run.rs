@@ -2,7 +2,7 @@
 
 use std::io::{IsTerminal, Read};
 
-use anymodel::{AgentEvent, Message, output_text};
+use anymodel::{AgentEvent, Content, Message, output_text};
 use futures::StreamExt;
 
 use super::output::{out, outln};
@@ -14,6 +14,10 @@ use super::{Context, Failure, Outcome, output};
 pub struct RunArgs {
     /// The prompt. Piped standard input comes before it (or is the prompt, when none is given).
     pub prompt: Vec<String>,
+    /// An image (PNG, JPEG, GIF, WebP) or PDF to give the model with the prompt, from a file or
+    /// an http(s) address (repeatable): for models that read images or documents.
+    #[arg(short = 'a', long = "attach", value_name = "FILE|URL")]
+    pub attach: Vec<String>,
     /// Leave standard input unread: in scripts and `while read` loops, where it is not meant
     /// for the model.
     #[arg(long)]
@@ -103,7 +107,8 @@ pub async fn run(context: &Context, args: RunArgs) -> Outcome {
     let prompt = prompt(context, &args.prompt, args.no_stdin)?;
     let prepared = setup::prepare(context, &args.agent).await?;
     let agent = &prepared.agent;
-    let input = vec![Message::user(prompt)];
+    let attachments = super::attach::parts(&args.attach)?;
+    let input = vec![Message::user(Content::from(prompt).with_all(attachments))];
     if args.show_prompt {
         // The agent's model: with `--rag`, its preview has the passages in it.
         let request = agent.first_request(input);
@@ -151,10 +156,10 @@ pub async fn run(context: &Context, args: RunArgs) -> Outcome {
         return Ok(());
     }
     let question = match input.last() {
-        Some(Message::User { content }) => content.clone(),
+        Some(Message::User { content }) => content.text(),
         _ => String::new(),
     };
-    stream(context, agent, input, &mut String::new()).await?;
+    stream(context, agent, input, &mut String::new(), args.agent.show_reasoning).await?;
     if let Some(index) = &prepared.rag {
         print_sources(index, &question)?;
     }
@@ -211,11 +216,25 @@ pub async fn stream(
     agent: &anymodel::Agent,
     input: Vec<Message>,
     shown: &mut String,
+    show_reasoning: bool,
 ) -> Result<anymodel::AgentRun, Failure> {
     let mut events = agent.run_messages_stream(input);
     let mut at_line_start = true;
+    // Whether the last reasoning shown ended its line, so the answer starts on a fresh one.
+    let mut reasoning_open = false;
     while let Some(event) = events.next().await {
-        match event.map_err(|e| Failure::Run(e.kind.to_string()))? {
+        let event = event.map_err(|e| Failure::Run(e.kind.to_string()))?;
+        if reasoning_open && !matches!(event, AgentEvent::ReasoningDelta { .. }) {
+            output::reasoning(context.quiet, "\n");
+            reasoning_open = false;
+        }
+        match event {
+            AgentEvent::ReasoningDelta { text, .. } => {
+                if show_reasoning {
+                    output::reasoning(context.quiet, &text);
+                    reasoning_open = !text.ends_with('\n');
+                }
+            }
             AgentEvent::TextDelta { text, .. } => {
                 out!("{text}");
                 shown.push_str(&text);
@@ -235,7 +254,6 @@ pub async fn stream(
                 };
                 output::activity(context.quiet, format!("← {}", output::short(&text, 160)));
             }
-            AgentEvent::StepDone { .. } => {}
             AgentEvent::Finished { run } => {
                 if !at_line_start {
                     outln!();
@@ -243,6 +261,7 @@ pub async fn stream(
                 notice_ending(context, &run);
                 return Ok(run);
             }
+            _ => {} // the end of a step
         }
     }
     Err(Failure::Run("the run ended without finishing".into()))

@@ -52,6 +52,14 @@ pub struct AgentFlags {
     /// -o temperature=0.
     #[arg(short = 'o', long = "option", value_name = "KEY=VALUE")]
     pub options: Vec<String>,
+    /// How hard a reasoning model thinks: none, minimal, low, medium or high (OpenAI's
+    /// reasoning effort; a thinking budget for Anthropic and Gemini).
+    #[arg(long, value_name = "EFFORT")]
+    pub reasoning_effort: Option<anymodel::ReasoningEffort>,
+    /// Show a reasoning model's thinking, dimmed on standard error, as it arrives (hidden by
+    /// default; `--json` records it either way).
+    #[arg(long)]
+    pub show_reasoning: bool,
 }
 
 /// An agent ready to run, and the model under it.
@@ -150,6 +158,10 @@ pub fn build_agent(
     // The configured model's own settings travel with it (Config::build_model); these override.
     let sampling = sampling(&flags.options)?;
     let choice = tool_choice(flags.tool_choice.as_deref(), &tool_names)?;
+    let builder = match flags.reasoning_effort {
+        Some(effort) => builder.reasoning(anymodel::ReasoningOptions::effort(effort)),
+        None => builder,
+    };
     Ok(builder.sampling(sampling).tool_choice(choice).build()?)
 }
 

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use anymodel_core::{
-    Capabilities, ChatRequest, ChatResponse, EventStream, Message, Model, Result, RetrievalQuery,
-    Retriever, async_trait,
+    Capabilities, ChatRequest, ChatResponse, Content, EventStream, Message, Model, Part, Result,
+    RetrievalQuery, Retriever, async_trait,
 };
 
 use crate::context::format_passages;
@@ -58,8 +58,9 @@ impl<M: Model> RetrievalAugmented<M> {
         else {
             return Ok(request);
         };
+        let question = content.text();
         let passages =
-            self.retriever.retrieve(&RetrievalQuery::new(content.clone(), self.k)).await?;
+            self.retriever.retrieve(&RetrievalQuery::new(question.clone(), self.k)).await?;
         let context = if passages.is_empty() {
             "(no passage of the documents matches the question)".to_string()
         } else {
@@ -67,14 +68,17 @@ impl<M: Model> RetrievalAugmented<M> {
         };
         // The passages first and the question last, closest to the answer: small models follow
         // that best.
-        *content = format!(
+        let text = format!(
             "Passages from the user's documents, each under its citation in square brackets:\n\n{context}\n\n\
              Answer the question below from these passages, and cite the passages you use by their \
-             citation, such as [{example}]. If they do not answer it, say so.\n\nQuestion: {content}",
+             citation, such as [{example}]. If they do not answer it, say so.\n\nQuestion: {question}",
             example = passages
                 .first()
                 .map_or_else(|| "docs/guide.md:10-24".to_string(), |p| p.source.to_string()),
         );
+        // Images and documents the question came with stay, after it.
+        let media = content.parts().iter().filter(|part| part.media().is_some()).cloned();
+        *content = Content::new(std::iter::once(Part::text(text)).chain(media));
         Ok(request)
     }
 

@@ -96,6 +96,7 @@ fn retrieval_augmented_requests_carry_the_passages_and_the_question() {
     let sent = model.inner().requests().remove(0);
     assert_eq!(sent.messages[0], Message::system("Be brief."));
     let Message::User { content } = &sent.messages[1] else { panic!("{sent:?}") };
+    let content = content.text();
     assert!(
         content.contains(&format!(
             "[{guide}:10-12] Install > Windows\n## Windows\n\nDouble-click the installer."

@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 
 use anymodel_core::{
-    AssistantMessage, ChatResponse, Error, FinishReason, Result, StreamEvent, ToolCall, Usage,
+    AssistantMessage, ChatResponse, Error, FinishReason, Reasoning, Result, StreamEvent, ToolCall,
+    Usage,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -31,8 +32,22 @@ enum Block {
         #[serde(default)]
         input: Value,
     },
+    Thinking {
+        #[serde(default)]
+        thinking: String,
+        #[serde(default)]
+        signature: Option<String>,
+    },
+    RedactedThinking {
+        data: String,
+    },
     #[serde(other)]
     Other,
+}
+
+/// The provider named on reasoning this wire signed.
+fn provider() -> Option<String> {
+    Some(crate::providers::ANTHROPIC.id.to_string())
 }
 
 #[derive(Deserialize, Default)]
@@ -41,11 +56,21 @@ struct WireUsage {
     input_tokens: u64,
     #[serde(default)]
     output_tokens: u64,
+    #[serde(default)]
+    cache_read_input_tokens: u64,
+    #[serde(default)]
+    cache_creation_input_tokens: u64,
 }
 
+/// Anthropic's `input_tokens` leaves out the tokens read from and written to its cache; the
+/// core's counts the whole prompt.
 impl From<WireUsage> for Usage {
     fn from(usage: WireUsage) -> Usage {
-        Usage::new(usage.input_tokens, usage.output_tokens)
+        let input =
+            usage.input_tokens + usage.cache_read_input_tokens + usage.cache_creation_input_tokens;
+        Usage::new(input, usage.output_tokens)
+            .with_cached_input(usage.cache_read_input_tokens)
+            .with_cache_write_input(usage.cache_creation_input_tokens)
     }
 }
 
@@ -60,6 +85,17 @@ impl Message {
                         if input.is_null() { Value::Object(Default::default()) } else { input };
                     message.tool_calls.push(ToolCall { id, name, arguments });
                 }
+                Block::Thinking { thinking, signature } => message.reasoning.push(Reasoning {
+                    text: thinking,
+                    signature,
+                    redacted: None,
+                    provider: provider(),
+                }),
+                Block::RedactedThinking { data } => message.reasoning.push(Reasoning {
+                    redacted: Some(data),
+                    provider: provider(),
+                    ..Default::default()
+                }),
                 Block::Other => {}
             }
         }
@@ -88,6 +124,8 @@ fn stop_reason(reason: Option<&str>) -> FinishReason {
 pub struct EventDecoder {
     /// Content block index → tool call index, for tool-use blocks.
     tool_blocks: BTreeMap<u64, usize>,
+    /// The thinking block open, and the signature that arrived for it.
+    thinking: Option<(u64, Option<String>)>,
     stop_reason: Option<String>,
 }
 
@@ -119,6 +157,17 @@ impl StreamDecoder for EventDecoder {
                             out.push(StreamEvent::TextDelta { text: text.to_string() });
                         }
                     }
+                    Some("thinking") => {
+                        self.thinking = Some((block.unwrap_or_default(), None));
+                        if let Some(text) = content["thinking"].as_str().filter(|t| !t.is_empty()) {
+                            out.push(StreamEvent::ReasoningDelta { text: text.to_string() });
+                        }
+                    }
+                    Some("redacted_thinking") => out.push(StreamEvent::ReasoningEnd {
+                        signature: None,
+                        redacted: content["data"].as_str().map(str::to_string),
+                        provider: provider(),
+                    }),
                     _ => {}
                 }
             }
@@ -128,6 +177,15 @@ impl StreamDecoder for EventDecoder {
                     Some("text_delta") => {
                         let text = delta["text"].as_str().unwrap_or_default().to_string();
                         out.push(StreamEvent::TextDelta { text });
+                    }
+                    Some("thinking_delta") => {
+                        let text = delta["thinking"].as_str().unwrap_or_default().to_string();
+                        out.push(StreamEvent::ReasoningDelta { text });
+                    }
+                    Some("signature_delta") => {
+                        if let Some((_, signature)) = self.thinking.as_mut() {
+                            *signature = delta["signature"].as_str().map(str::to_string);
+                        }
                     }
                     Some("input_json_delta") => {
                         let index = block
@@ -148,6 +206,15 @@ impl StreamDecoder for EventDecoder {
             "content_block_stop" => {
                 if let Some(&index) = block.and_then(|b| self.tool_blocks.get(&b)) {
                     out.push(StreamEvent::ToolCallEnd { index });
+                }
+                if let Some((_, signature)) =
+                    self.thinking.take_if(|(at, _)| Some(*at) == block.or(Some(0)))
+                {
+                    out.push(StreamEvent::ReasoningEnd {
+                        signature,
+                        redacted: None,
+                        provider: provider(),
+                    });
                 }
             }
             "message_delta" => {

@@ -91,8 +91,35 @@ impl<W: Wire> RemoteModel<W> {
     /// The JSON body this model sends for `request`: what `--show-prompt` prints, since keys
     /// travel in headers and never in the body.
     pub fn request_body(&self, request: &ChatRequest, stream: bool) -> Result<Value> {
-        self.wire.body(request, stream)
+        let mut body = self.wire.body(request, stream)?;
+        merge_extra(&mut body, &self.wire.endpoint().extra, &request.extra)?;
+        Ok(body)
     }
+}
+
+/// Merges provider options into a body: the configured ones, then the request's over them. A
+/// key the wire wrote itself is refused, so that an option never silently replaces one
+/// anymodel sets from the request's own fields (`max_tokens`, `messages`, `tools`, ...).
+fn merge_extra(
+    body: &mut Value,
+    configured: &serde_json::Map<String, Value>,
+    requested: &serde_json::Map<String, Value>,
+) -> Result<()> {
+    let Value::Object(body) = body else { return Ok(()) };
+    let mut extra = configured.clone();
+    extra.extend(requested.iter().map(|(key, value)| (key.clone(), value.clone())));
+    for (key, value) in extra {
+        if body.contains_key(&key) {
+            return Err(anymodel_core::Error::InvalidRequest {
+                status: None,
+                message: format!(
+                    "provider option `{key}` is one anymodel writes from the request itself: set it through the request's own field, not `extra`"
+                ),
+            });
+        }
+        body.insert(key, value);
+    }
+    Ok(())
 }
 
 #[async_trait]

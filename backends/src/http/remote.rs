@@ -26,6 +26,9 @@ pub struct Remote {
     /// What the model supports, when it is not what its provider's wire assumes (a server that
     /// has no JSON Schema output, say); `None` keeps the wire's.
     pub capabilities: Option<Capabilities>,
+    /// Provider options merged into every request's body, beneath each request's own
+    /// [`ChatRequest::extra`](anymodel_core::ChatRequest::extra) (which wins over these).
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Remote {
@@ -38,6 +41,7 @@ impl Remote {
             timeout: Duration::from_secs(120),
             deadline: Duration::from_secs(30 * 60),
             capabilities: None,
+            extra: serde_json::Map::new(),
         }
     }
 
@@ -93,6 +97,12 @@ pub trait RemoteConfig: Sized {
     /// Sets the deadline of each call.
     fn deadline(mut self, deadline: Duration) -> Self {
         self.remote().deadline = deadline;
+        self
+    }
+
+    /// Adds a provider option to every request's body (a request's own options win over it).
+    fn extra(mut self, key: impl Into<String>, value: impl Into<serde_json::Value>) -> Self {
+        self.remote().extra.insert(key.into(), value.into());
         self
     }
 

@@ -23,12 +23,25 @@ pub struct OpenAiConfig {
     pub remote: Remote,
     /// The model's name on that server.
     pub model: String,
+    /// Whether it is a reasoning model (OpenAI's o-series and gpt-5 family): its token limit
+    /// goes as `max_completion_tokens`, and a temperature or `top_p` other than 1 is refused.
+    /// Set from the model's name by [`OpenAiConfig::new`] (the provider table's list).
+    pub reasoning_model: bool,
 }
 
 impl OpenAiConfig {
     /// A model on OpenAI's API, with no key yet.
     pub fn new(model: impl Into<String>) -> Self {
-        OpenAiConfig { remote: Remote::new(OPENAI_BASE_URL), model: model.into() }
+        let model = model.into();
+        let reasoning_model = crate::providers::OPENAI.is_reasoning_model(&model);
+        OpenAiConfig { remote: Remote::new(OPENAI_BASE_URL), model, reasoning_model }
+    }
+
+    /// The same model, declared a reasoning model or not (for a server whose names the
+    /// provider table does not know).
+    pub fn reasoning_model(mut self, reasoning: bool) -> Self {
+        self.reasoning_model = reasoning;
+        self
     }
 }
 
@@ -54,7 +67,9 @@ impl Wire for OpenAiConfig {
     /// Everything but the local models' sampling options (which this format does not carry);
     /// the context window is unknown, since it depends on the server and the model.
     fn default_capabilities(&self) -> Capabilities {
-        remote_capabilities(None)
+        let mut capabilities = remote_capabilities(None);
+        capabilities.fixed_sampling = self.reasoning_model;
+        capabilities
     }
 
     fn path(&self, _stream: bool) -> String {
@@ -66,7 +81,7 @@ impl Wire for OpenAiConfig {
     }
 
     fn body(&self, request: &ChatRequest, stream: bool) -> Result<Value> {
-        request::body(&self.model, request, stream)
+        request::body(&self.model, request, stream, self.reasoning_model)
     }
 
     fn reply(&self, reply: response::Completion) -> Result<ChatResponse> {

@@ -5,7 +5,8 @@
 use std::collections::BTreeSet;
 
 use anymodel_core::{
-    AssistantMessage, ChatResponse, Error, FinishReason, Result, StreamEvent, ToolCall, Usage,
+    AssistantMessage, ChatResponse, Error, FinishReason, Reasoning, Result, StreamEvent, ToolCall,
+    Usage,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -28,6 +29,12 @@ struct Choice {
 #[derive(Deserialize)]
 struct WireMessage {
     content: Option<String>,
+    /// The reasoning of servers that return it: DeepSeek, vLLM and llama-server
+    /// (`reasoning_content`), OpenRouter and newer vLLM (`reasoning`).
+    #[serde(default)]
+    reasoning_content: Option<String>,
+    #[serde(default)]
+    reasoning: Option<Value>,
     #[serde(default)]
     tool_calls: Option<Vec<WireToolCall>>,
 }
@@ -51,11 +58,37 @@ struct WireUsage {
     prompt_tokens: u64,
     #[serde(default)]
     completion_tokens: u64,
+    #[serde(default)]
+    prompt_tokens_details: Option<PromptDetails>,
+    #[serde(default)]
+    completion_tokens_details: Option<CompletionDetails>,
+    /// DeepSeek's count of prompt tokens read from its cache.
+    #[serde(default)]
+    prompt_cache_hit_tokens: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+struct PromptDetails {
+    #[serde(default)]
+    cached_tokens: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+struct CompletionDetails {
+    #[serde(default)]
+    reasoning_tokens: Option<u64>,
 }
 
 impl From<WireUsage> for Usage {
     fn from(usage: WireUsage) -> Usage {
+        let cached = usage
+            .prompt_tokens_details
+            .and_then(|details| details.cached_tokens)
+            .or(usage.prompt_cache_hit_tokens);
+        let reasoning = usage.completion_tokens_details.and_then(|d| d.reasoning_tokens);
         Usage::new(usage.prompt_tokens, usage.completion_tokens)
+            .with_cached_input(cached.unwrap_or_default())
+            .with_reasoning(reasoning.unwrap_or_default())
     }
 }
 
@@ -81,6 +114,13 @@ impl Completion {
         let finish_reason = finish_reason(choice.finish_reason.as_deref(), !tool_calls.is_empty());
         Ok(ChatResponse {
             message: AssistantMessage {
+                reasoning: reasoning_text(
+                    choice.message.reasoning_content,
+                    choice.message.reasoning,
+                )
+                .map(Reasoning::text)
+                .into_iter()
+                .collect(),
                 content: choice.message.content.unwrap_or_default(),
                 tool_calls,
             },
@@ -88,6 +128,17 @@ impl Completion {
             usage: self.usage.map(Usage::from).unwrap_or_default(),
         })
     }
+}
+
+/// The reasoning text of a message or delta, from whichever field the server writes it in
+/// (some write both, the same text twice); `reasoning` may be an object on servers that use the
+/// name for something else, and is then not text.
+fn reasoning_text(content: Option<String>, reasoning: Option<Value>) -> Option<String> {
+    let reasoning = match reasoning {
+        Some(Value::String(text)) => Some(text),
+        _ => None,
+    };
+    content.filter(|text| !text.is_empty()).or(reasoning.filter(|text| !text.is_empty()))
 }
 
 /// Whole arguments as a value: JSON text parsed (empty text is `{}`), an object as it is, text
@@ -131,6 +182,10 @@ struct ChunkChoice {
 #[derive(Deserialize)]
 struct Delta {
     content: Option<String>,
+    #[serde(default)]
+    reasoning_content: Option<String>,
+    #[serde(default)]
+    reasoning: Option<Value>,
     #[serde(default)]
     tool_calls: Option<Vec<DeltaToolCall>>,
 }
@@ -205,6 +260,9 @@ impl StreamDecoder for ChunkDecoder {
         // Only the first choice is followed; the core asks for one.
         for choice in chunk.choices.into_iter().filter(|choice| choice.index == 0) {
             if let Some(delta) = choice.delta {
+                if let Some(text) = reasoning_text(delta.reasoning_content, delta.reasoning) {
+                    out.push(StreamEvent::ReasoningDelta { text });
+                }
                 if let Some(text) = delta.content.filter(|text| !text.is_empty()) {
                     out.push(StreamEvent::TextDelta { text });
                 }

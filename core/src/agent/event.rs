@@ -7,12 +7,20 @@ use crate::message::ToolCall;
 
 /// Something that happened during an agent run, in the order it happened.
 ///
-/// For each step: the model's text deltas, then a `ToolCallRequested` for each call it made, a
+/// For each step: the model's reasoning and text deltas, then a `ToolCallRequested` for each call it made, a
 /// `ToolResult` for each call in call order, then `StepDone`. The last event is `Finished`, unless
 /// the run fails, in which case the stream's last item is the error.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum AgentEvent {
+    /// The model produced more reasoning (a reasoning model's thinking, before its answer).
+    ReasoningDelta {
+        /// The step, from 1.
+        step: usize,
+        /// The new reasoning text.
+        text: String,
+    },
     /// The model produced more text.
     TextDelta {
         /// The step, from 1.

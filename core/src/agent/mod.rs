@@ -18,7 +18,9 @@ pub use record::{AgentRun, Step, ToolInvocation};
 
 use crate::error::Result;
 use crate::model::Model;
-use crate::request::{Sampling, ToolChoice};
+#[cfg(doc)]
+use crate::request::CacheTarget;
+use crate::request::{CacheBreakpoint, ReasoningOptions, Sampling, ToolChoice};
 use crate::tool::Tool;
 use crate::toolset::ToolSet;
 
@@ -58,6 +60,8 @@ pub struct Agent {
     system: Option<String>,
     tools: ToolSet,
     sampling: Sampling,
+    reasoning: Option<ReasoningOptions>,
+    cache: Vec<CacheBreakpoint>,
     tool_choice: ToolChoice,
     limits: Limits,
     hooks: Vec<Arc<dyn AgentHook>>,
@@ -70,6 +74,8 @@ impl std::fmt::Debug for Agent {
             .field("system", &self.system)
             .field("tools", &self.tools)
             .field("sampling", &self.sampling)
+            .field("reasoning", &self.reasoning)
+            .field("cache", &self.cache)
             .field("tool_choice", &self.tool_choice)
             .field("limits", &self.limits)
             .field("hooks", &self.hooks.len())
@@ -86,6 +92,8 @@ impl Agent {
                 system: None,
                 tools: ToolSet::new(),
                 sampling: Sampling::default(),
+                reasoning: None,
+                cache: Vec::new(),
                 tool_choice: ToolChoice::Auto,
                 limits: Limits::default(),
                 hooks: Vec::new(),
@@ -149,6 +157,20 @@ impl AgentBuilder {
     /// The sampling options of every model call.
     pub fn sampling(mut self, sampling: Sampling) -> Self {
         self.agent.sampling = sampling;
+        self
+    }
+
+    /// How much a reasoning model thinks at every model call.
+    pub fn reasoning(mut self, reasoning: ReasoningOptions) -> Self {
+        self.agent.reasoning = Some(reasoning);
+        self
+    }
+
+    /// Adds a cache breakpoint to every model call: [`CacheTarget::System`] and
+    /// [`CacheTarget::Tools`] cache what every call repeats, [`CacheTarget::LastMessage`] the
+    /// conversation so far, for the next step to read.
+    pub fn cache(mut self, breakpoint: CacheBreakpoint) -> Self {
+        self.agent.cache.push(breakpoint);
         self
     }
 

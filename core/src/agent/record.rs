@@ -62,7 +62,7 @@ impl ToolInvocation {
         ToolResult {
             tool_call_id: self.call.id.clone(),
             name: self.call.name.clone(),
-            content,
+            content: content.into(),
             is_error,
         }
     }

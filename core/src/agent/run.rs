@@ -12,6 +12,7 @@ use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use super::{
     Agent, AgentError, AgentErrorKind, AgentEvent, AgentRun, Step, ToolDecision, ToolInvocation,
 };
+use crate::content::Content;
 use crate::error::Error;
 use crate::message::{Message, ToolCall};
 use crate::request::{ChatRequest, ToolChoice};
@@ -36,7 +37,7 @@ fn millis_since(start: Instant) -> u64 {
 
 impl Agent {
     /// Runs the agent on one user prompt until the model answers.
-    pub async fn run(&self, prompt: impl Into<String>) -> Result<AgentRun, AgentError> {
+    pub async fn run(&self, prompt: impl Into<Content>) -> Result<AgentRun, AgentError> {
         self.run_messages(vec![Message::user(prompt)]).await
     }
 
@@ -50,7 +51,7 @@ impl Agent {
     /// streamed, so its text arrives as it is generated. Dropping the stream cancels the run.
     pub fn run_stream(
         &self,
-        prompt: impl Into<String>,
+        prompt: impl Into<Content>,
     ) -> BoxStream<'_, Result<AgentEvent, AgentError>> {
         self.run_messages_stream(vec![Message::user(prompt)])
     }
@@ -100,6 +101,8 @@ impl Agent {
             tools: self.tools.specs(),
             tool_choice,
             sampling: self.sampling.clone(),
+            reasoning: self.reasoning,
+            cache: self.cache.clone(),
             ..Default::default()
         }
     }
@@ -182,8 +185,14 @@ impl Agent {
         let mut aggregator = ReplyAggregator::new();
         while let Some(event) = stream.next().await {
             let event = event?;
-            if let StreamEvent::TextDelta { text } = &event {
-                emit(events, AgentEvent::TextDelta { step, text: text.clone() });
+            match &event {
+                StreamEvent::TextDelta { text } => {
+                    emit(events, AgentEvent::TextDelta { step, text: text.clone() });
+                }
+                StreamEvent::ReasoningDelta { text } => {
+                    emit(events, AgentEvent::ReasoningDelta { step, text: text.clone() });
+                }
+                _ => {}
             }
             aggregator.push(event)?;
         }

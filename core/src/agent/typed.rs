@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::{Agent, AgentError, AgentErrorKind, AgentRun, Step};
+use crate::content::Content;
 use crate::error::Error;
 use crate::extract::{DEFAULT_RETRIES, extract_tries};
 use crate::message::Message;
@@ -27,7 +28,7 @@ impl Agent {
     /// and whose steps, usage and time include each try at it.
     pub async fn run_typed<T: JsonSchema + DeserializeOwned>(
         &self,
-        prompt: impl Into<String>,
+        prompt: impl Into<Content>,
     ) -> Result<(T, AgentRun), AgentError> {
         let (value, run) = self.run_json(vec![Message::user(prompt)], &schema_for::<T>()).await?;
         match serde_json::from_value::<T>(value) {
@@ -166,7 +167,7 @@ mod tests {
         assert_eq!(run.steps.iter().map(|s| s.index).collect::<Vec<_>>(), [1, 2, 3]);
         // The failed try and what the model was told about it are in the transcript.
         let told = run.transcript.iter().any(|m| {
-            matches!(m, Message::User { content } if content.contains("not valid") && content.contains("celsius"))
+            matches!(m, Message::User { content } if content.text().contains("not valid") && content.text().contains("celsius"))
         });
         assert!(told, "{:?}", run.transcript);
     }

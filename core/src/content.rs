@@ -262,13 +262,16 @@ impl Media {
         Media { media_type: Some(media_type.into()), source: MediaSource::Base64(data) }
     }
 
-    /// An address the provider fetches; a `data:` URL is read as inline bytes.
+    /// An address the provider fetches, its media type read from its extension where that
+    /// names one (`.png`, `.jpg`, `.gif`, `.webp`, `.pdf`); a `data:` URL is read as inline
+    /// bytes.
     pub fn url(url: impl Into<String>) -> Self {
         let url = url.into();
         if let Some((media_type, data)) = parse_data_url(&url) {
             return Media { media_type: Some(media_type), source: MediaSource::Base64(data) };
         }
-        Media { media_type: None, source: MediaSource::Url(url) }
+        let media_type = media_type_of_address(&url).map(str::to_string);
+        Media { media_type, source: MediaSource::Url(url) }
     }
 
     /// The media type, `application/octet-stream` when unknown.
@@ -286,6 +289,20 @@ impl Media {
             MediaSource::Url(url) => url.clone(),
         }
     }
+}
+
+/// The media type an address's extension names, among the types providers read.
+fn media_type_of_address(url: &str) -> Option<&'static str> {
+    let path = url.split(['?', '#']).next().unwrap_or(url).to_ascii_lowercase();
+    let (_, extension) = path.rsplit_once('.')?;
+    Some(match extension {
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "pdf" => "application/pdf",
+        _ => return None,
+    })
 }
 
 /// The media type and base64 data of a `data:TYPE;base64,DATA` URL.
@@ -321,7 +338,7 @@ mod tests {
             json!([
                 {"type": "text", "text": "What is in it?"},
                 {"type": "image", "media_type": "image/png", "base64": "iVBORw=="},
-                {"type": "document", "url": "https://example.com/a.pdf"},
+                {"type": "document", "media_type": "application/pdf", "url": "https://example.com/a.pdf"},
             ])
         );
         let back: Content = serde_json::from_value(value).unwrap();
@@ -336,5 +353,7 @@ mod tests {
         assert_eq!(media.media_type.as_deref(), Some("image/jpeg"));
         assert_eq!(media.source, MediaSource::Base64("/9j/".into()));
         assert_eq!(media.as_url(), "data:image/jpeg;base64,/9j/");
+        assert_eq!(Media::url("https://x.org/A.PNG?s=1").media_type.as_deref(), Some("image/png"));
+        assert_eq!(Media::url("https://x.org/page").media_type, None);
     }
 }

@@ -4,7 +4,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use anymodel::Part;
+use anymodel::{Media, Part};
 
 use super::Failure;
 
@@ -19,11 +19,11 @@ pub fn parts(attachments: &[String]) -> Result<Vec<Part>, Failure> {
 
 fn part(item: &str) -> Result<Part, Failure> {
     if item.starts_with("https://") || item.starts_with("http://") {
-        let path = item.split(['?', '#']).next().unwrap_or(item);
-        return Ok(if path.to_ascii_lowercase().ends_with(".pdf") {
-            Part::document_url(item)
+        let media = Media::url(item);
+        return Ok(if media.media_type.as_deref() == Some("application/pdf") {
+            Part::Document { media, title: None }
         } else {
-            Part::image_url(item)
+            Part::Image(media)
         });
     }
     let path = Path::new(item);

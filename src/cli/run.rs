@@ -229,11 +229,9 @@ pub async fn stream(
             reasoning_open = false;
         }
         match event {
-            AgentEvent::ReasoningDelta { text, .. } => {
-                if show_reasoning {
-                    output::reasoning(context.quiet, &text);
-                    reasoning_open = !text.ends_with('\n');
-                }
+            AgentEvent::ReasoningDelta { text, .. } if show_reasoning => {
+                output::reasoning(context.quiet, &text);
+                reasoning_open = !text.ends_with('\n');
             }
             AgentEvent::TextDelta { text, .. } => {
                 out!("{text}");

@@ -49,8 +49,12 @@ impl Wire for CohereConfig {
 
     /// Everything but the local models' sampling options: tools (forced and parallel), JSON and
     /// JSON Schema output, streaming; a context window of 256,000 tokens (Command A's).
+    /// Everything but documents (Cohere reads images, not PDFs) and the local models'
+    /// sampling options.
     fn default_capabilities(&self) -> Capabilities {
-        remote_capabilities(Some(256_000))
+        let mut capabilities = remote_capabilities(Some(256_000));
+        capabilities.documents = false;
+        capabilities
     }
 
     fn path(&self, _stream: bool) -> String {

@@ -1,8 +1,8 @@
 //! Cohere v2's wire format: requests, replies and stream events.
 
 use anymodel_core::{
-    AssistantMessage, ChatRequest, ChatResponse, Error, FinishReason, Message, ResponseFormat,
-    Result, StreamEvent, ToolCall, ToolChoice, Usage,
+    AssistantMessage, ChatRequest, ChatResponse, Content, Error, FinishReason, Message, Part,
+    Reasoning, ResponseFormat, Result, StreamEvent, ToolCall, ToolChoice, Usage,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -45,6 +45,16 @@ pub(crate) fn body(model: &str, request: &ChatRequest, stream: bool) -> Result<V
             body.insert("strict_tools".into(), true.into());
         }
     }
+    if let Some(reasoning) = request.reasoning {
+        // No effort and no budget: thinking on, at the model's own budget.
+        let unset = reasoning.budget_tokens.is_none() && reasoning.effort.is_none();
+        let thinking = match reasoning.budget_or(0) {
+            _ if unset => json!({"type": "enabled"}),
+            0 => json!({"type": "disabled"}),
+            budget => json!({"type": "enabled", "token_budget": budget}),
+        };
+        body.insert("thinking".into(), thinking);
+    }
     let sampling = &request.sampling;
     set_if(&mut body, "temperature", sampling.temperature);
     set_if(&mut body, "p", sampling.top_p);
@@ -71,7 +81,7 @@ pub(crate) fn body(model: &str, request: &ChatRequest, stream: bool) -> Result<V
 fn message(message: &Message) -> Result<Value> {
     Ok(match message {
         Message::System { content } => json!({"role": "system", "content": content}),
-        Message::User { content } => json!({"role": "user", "content": content}),
+        Message::User { content } => json!({"role": "user", "content": user_content(content)?}),
         Message::Assistant(reply) if reply.tool_calls.is_empty() => {
             json!({"role": "assistant", "content": reply.content})
         }
@@ -94,10 +104,37 @@ fn message(message: &Message) -> Result<Value> {
             turn
         }
         Message::Tool(result) => {
-            json!({"role": "tool", "tool_call_id": result.tool_call_id, "content": result.content})
+            if !result.content.is_text() {
+                return Err(Error::InvalidRequest {
+                    status: None,
+                    message: format!(
+                        "the result of tool call `{}` holds an image or document, and the {WIRE} wire takes images only in user messages",
+                        result.tool_call_id
+                    ),
+                });
+            }
+            json!({"role": "tool", "tool_call_id": result.tool_call_id, "content": result.content.text()})
         }
         other => return Err(unwritable(WIRE, other)),
     })
+}
+
+/// A user message's content: a string for text alone, else `text` and `image_url` parts
+/// (documents are refused by the capability check before this: Cohere reads none).
+fn user_content(content: &Content) -> Result<Value> {
+    if let Some(text) = content.as_text() {
+        return Ok(text.into());
+    }
+    let parts = content.parts().iter().map(|part| {
+        Ok(match part {
+            Part::Text { text } => json!({"type": "text", "text": text}),
+            Part::Image(media) => {
+                json!({"type": "image_url", "image_url": {"url": media.as_url()}})
+            }
+            other => return Err(unwritable(WIRE, other)),
+        })
+    });
+    Ok(Value::Array(parts.collect::<Result<_>>()?))
 }
 
 #[derive(Deserialize)]
@@ -125,6 +162,9 @@ struct WireMessage {
 struct WireContent {
     #[serde(default)]
     text: Option<String>,
+    /// The reasoning of Cohere's reasoning models, in `thinking` items.
+    #[serde(default)]
+    thinking: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -186,6 +226,9 @@ impl Reply {
             ..Default::default()
         };
         for part in self.message.content {
+            if let Some(thinking) = part.thinking.filter(|t| !t.is_empty()) {
+                message.reasoning.push(Reasoning::text(thinking));
+            }
             message.content.push_str(part.text.as_deref().unwrap_or_default());
         }
         for call in self.message.tool_calls {
@@ -214,6 +257,10 @@ impl StreamDecoder for EventDecoder {
         let delta = &data["delta"]["message"];
         match data["type"].as_str().unwrap_or(event.event.as_str()) {
             "content-delta" | "tool-plan-delta" => {
+                if let Some(text) = delta["content"]["thinking"].as_str().filter(|t| !t.is_empty())
+                {
+                    out.push(StreamEvent::ReasoningDelta { text: text.to_string() });
+                }
                 if let Some(text) =
                     delta["content"]["text"].as_str().or_else(|| delta["tool_plan"].as_str())
                 {

@@ -2,7 +2,10 @@
 //! `systemInstruction`, turns of `user` and `model` with parts (text, `functionCall`,
 //! `functionResponse`), tools as `functionDeclarations` in Gemini's schema subset.
 
-use anymodel_core::{ChatRequest, Message, ResponseFormat, Result, ToolChoice};
+use anymodel_core::{
+    AssistantMessage, ChatRequest, Content, Error, Media, MediaSource, Message, Part,
+    ResponseFormat, Result, ToolChoice,
+};
 use serde_json::{Map, Value, json};
 
 use crate::http::{set_if, system_prompt, unwritable};
@@ -47,6 +50,17 @@ pub(crate) fn body(request: &ChatRequest) -> Result<Value> {
         "stopSequences",
         (!sampling.stop.is_empty()).then(|| sampling.stop.clone()),
     );
+    if let Some(reasoning) = request.reasoning {
+        // The budget, or one for the effort; -1 lets the model decide. Thoughts come back
+        // summarised, as reasoning.
+        let budget = reasoning
+            .budget_tokens
+            .map(i64::from)
+            .or_else(|| reasoning.effort.map(|_| i64::from(reasoning.budget_or(0))));
+        let mut thinking = json!({"includeThoughts": budget != Some(0)});
+        thinking["thinkingBudget"] = budget.unwrap_or(-1).into();
+        generation.insert("thinkingConfig".into(), thinking);
+    }
     match &request.response_format {
         ResponseFormat::Text => {}
         ResponseFormat::Json => {
@@ -70,22 +84,18 @@ fn contents(messages: &[Message]) -> Result<Vec<Value>> {
     for message in messages {
         let (role, parts) = match message {
             Message::System { .. } => continue,
-            Message::User { content } => ("user", vec![json!({"text": content})]),
-            Message::Assistant(reply) => {
-                let mut parts = Vec::new();
-                if !reply.content.is_empty() {
-                    parts.push(json!({"text": reply.content}));
-                }
-                for call in &reply.tool_calls {
-                    let args =
-                        if call.arguments.is_object() { call.arguments.clone() } else { json!({}) };
-                    parts.push(json!({"functionCall": {"name": call.name, "args": args}}));
-                }
-                ("model", parts)
-            }
+            Message::User { content } => ("user", content_parts(content)?),
+            Message::Assistant(reply) => ("model", model_parts(reply)),
             Message::Tool(result) => {
-                let response = json!({"name": result.name, "response": {"content": result.content, "error": result.is_error}});
-                ("user", vec![json!({"functionResponse": response})])
+                let text = result.content.text();
+                let response = json!({"name": result.name, "response": {"content": text, "error": result.is_error}});
+                // Images and documents a tool returned follow its response in the same turn.
+                let media = Content::new(
+                    result.content.parts().iter().filter(|p| p.media().is_some()).cloned(),
+                );
+                let mut parts = vec![json!({"functionResponse": response})];
+                parts.extend(content_parts(&media)?);
+                ("user", parts)
             }
             other => return Err(unwritable(WIRE, other)),
         };
@@ -103,4 +113,72 @@ fn contents(messages: &[Message]) -> Result<Vec<Value>> {
         }
     }
     Ok(turns)
+}
+
+/// A reply as the model's parts: its thoughts as they came (summaries with their signatures),
+/// its text, its calls; a signature that came on a call (or on the text) goes back on the
+/// first call (or the text), where Gemini looks for it. Reasoning from other providers stays
+/// out: Gemini cannot check it.
+fn model_parts(reply: &AssistantMessage) -> Vec<Value> {
+    let ours = crate::providers::GEMINI.id;
+    let mut parts = Vec::new();
+    let mut loose_signature = None;
+    for reasoning in reply.reasoning.iter().filter(|r| r.is_from(ours)) {
+        match (&reasoning.text, &reasoning.signature) {
+            (text, Some(signature)) if !text.is_empty() => {
+                parts.push(json!({"text": text, "thought": true, "thoughtSignature": signature}))
+            }
+            (_, Some(signature)) => loose_signature = loose_signature.or(Some(signature)),
+            _ => {}
+        }
+    }
+    if !reply.content.is_empty() {
+        parts.push(json!({"text": reply.content}));
+    }
+    for call in &reply.tool_calls {
+        let args = if call.arguments.is_object() { call.arguments.clone() } else { json!({}) };
+        parts.push(json!({"functionCall": {"name": call.name, "args": args}}));
+    }
+    if let Some(signature) = loose_signature {
+        let first_call = parts.iter().position(|p| p.get("functionCall").is_some());
+        let last_text =
+            parts.iter().rposition(|p| p.get("text").is_some() && p.get("thought").is_none());
+        if let Some(at) = first_call.or(last_text) {
+            parts[at]["thoughtSignature"] = signature.as_str().into();
+        }
+    }
+    parts
+}
+
+/// Content as parts: `text`, inline bytes as `inlineData`, addresses as `fileData` (whose media
+/// type Gemini requires).
+fn content_parts(content: &Content) -> Result<Vec<Value>> {
+    content
+        .parts()
+        .iter()
+        .map(|part| {
+            Ok(match part {
+                Part::Text { text } => json!({"text": text}),
+                Part::Image(media) | Part::Document { media, .. } => media_part(media)?,
+                other => return Err(unwritable(WIRE, other)),
+            })
+        })
+        .collect()
+}
+
+fn media_part(media: &Media) -> Result<Value> {
+    Ok(match &media.source {
+        MediaSource::Base64(data) => {
+            json!({"inlineData": {"mimeType": media.media_type_or_default(), "data": data}})
+        }
+        MediaSource::Url(url) => {
+            let mime = media.media_type.as_deref().ok_or_else(|| Error::InvalidRequest {
+                status: None,
+                message: format!(
+                    "Gemini needs the media type of {url}, and its name does not say: give the part a media type"
+                ),
+            })?;
+            json!({"fileData": {"mimeType": mime, "fileUri": url}})
+        }
+    })
 }

@@ -2,7 +2,8 @@
 //! up from its position (`call_0`, `call_1`, …), and results go back by name and order.
 
 use anymodel_core::{
-    AssistantMessage, ChatResponse, Error, FinishReason, Result, StreamEvent, ToolCall, Usage,
+    AssistantMessage, ChatResponse, Error, FinishReason, ReplyAggregator, Result, StreamEvent,
+    ToolCall, Usage,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -41,6 +42,7 @@ struct Part {
     function_call: Option<FunctionCall>,
     #[serde(default)]
     thought: bool,
+    thought_signature: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -57,12 +59,25 @@ struct WireUsage {
     prompt_token_count: u64,
     #[serde(default)]
     candidates_token_count: u64,
+    #[serde(default)]
+    cached_content_token_count: u64,
+    #[serde(default)]
+    thoughts_token_count: u64,
 }
 
+/// Gemini counts thinking apart from the candidates; the core's output counts both.
 impl From<WireUsage> for Usage {
     fn from(usage: WireUsage) -> Usage {
-        Usage::new(usage.prompt_token_count, usage.candidates_token_count)
+        let output = usage.candidates_token_count + usage.thoughts_token_count;
+        Usage::new(usage.prompt_token_count, output)
+            .with_cached_input(usage.cached_content_token_count)
+            .with_reasoning(usage.thoughts_token_count)
     }
+}
+
+/// The provider named on the signatures this wire returns.
+fn provider() -> Option<String> {
+    Some(crate::providers::GEMINI.id.to_string())
 }
 
 fn finish_reason(reason: &str, called: bool) -> FinishReason {
@@ -94,19 +109,18 @@ impl Reply {
             })
             .inspect(|_| tracing::warn!(%why, "Gemini returned no candidate"));
         };
-        let mut message = AssistantMessage::default();
+        // The parts read as a stream's would be, into one message.
+        let mut parts = PartReader::default();
+        let mut events = Vec::new();
         for part in candidate.content.unwrap_or_default().parts {
-            if let Some(text) = part.text.filter(|_| !part.thought) {
-                message.content.push_str(&text);
-            }
-            if let Some(call) = part.function_call {
-                message.tool_calls.push(ToolCall {
-                    id: ToolCall::minted_id(),
-                    name: call.name,
-                    arguments: arguments(call.args),
-                });
-            }
+            parts.read(part, &mut events);
         }
+        parts.close_thought(&mut events);
+        let mut aggregator = ReplyAggregator::new();
+        for event in events {
+            aggregator.push(event)?;
+        }
+        let message = aggregator.finish().message;
         let called = !message.tool_calls.is_empty();
         let finish_reason =
             finish_reason(candidate.finish_reason.as_deref().unwrap_or("STOP"), called);
@@ -118,11 +132,65 @@ impl Reply {
     }
 }
 
+/// Reads parts into events: text, thoughts (`thought: true`) as reasoning, function calls (each
+/// whole in one part, numbered in order). A `thoughtSignature` ends the reasoning it signs: on a
+/// thought, that thought; on another part (a function call, Gemini 3's last text), a block of
+/// its own, which goes back on the same kind of part.
+#[derive(Default)]
+struct PartReader {
+    calls: usize,
+    thinking: bool,
+}
+
+impl PartReader {
+    fn read(&mut self, part: Part, out: &mut Vec<StreamEvent>) {
+        if part.thought {
+            if let Some(text) = part.text.filter(|t| !t.is_empty()) {
+                out.push(StreamEvent::ReasoningDelta { text });
+                self.thinking = true;
+            }
+            if part.thought_signature.is_some() {
+                self.thinking = false;
+                out.push(signed(part.thought_signature));
+            }
+            return;
+        }
+        self.close_thought(out);
+        if let Some(text) = part.text.filter(|t| !t.is_empty()) {
+            out.push(StreamEvent::TextDelta { text });
+        }
+        if part.thought_signature.is_some() {
+            out.push(signed(part.thought_signature));
+        }
+        if let Some(call) = part.function_call {
+            let index = self.calls;
+            self.calls += 1;
+            let tool = ToolCall {
+                id: ToolCall::minted_id(),
+                name: call.name,
+                arguments: arguments(call.args),
+            };
+            out.extend(StreamEvent::for_tool_call(index, tool));
+        }
+    }
+
+    /// Ends an unsigned thought before a part that is not one.
+    fn close_thought(&mut self, out: &mut Vec<StreamEvent>) {
+        if std::mem::take(&mut self.thinking) {
+            out.push(StreamEvent::ReasoningEnd { signature: None, redacted: None, provider: None });
+        }
+    }
+}
+
+fn signed(signature: Option<String>) -> StreamEvent {
+    StreamEvent::ReasoningEnd { signature, redacted: None, provider: provider() }
+}
+
 /// Decodes `streamGenerateContent?alt=sse`: every event is a partial reply; the stream has no
 /// end marker, so it is complete when a chunk has carried a finish reason.
 #[derive(Default)]
 pub struct ChunkDecoder {
-    calls: usize,
+    parts: PartReader,
     finish: Option<String>,
     usage: Option<WireUsage>,
 }
@@ -144,20 +212,7 @@ impl StreamDecoder for ChunkDecoder {
         }
         for candidate in chunk.candidates.into_iter().take(1) {
             for part in candidate.content.unwrap_or_default().parts {
-                if let Some(text) = part.text.filter(|t| !t.is_empty() && !part.thought) {
-                    out.push(StreamEvent::TextDelta { text });
-                }
-                if let Some(call) = part.function_call {
-                    // Gemini sends each call whole, in one part.
-                    let index = self.calls;
-                    self.calls += 1;
-                    let tool = ToolCall {
-                        id: ToolCall::minted_id(),
-                        name: call.name,
-                        arguments: arguments(call.args),
-                    };
-                    out.extend(StreamEvent::for_tool_call(index, tool));
-                }
+                self.parts.read(part, out);
             }
             if let Some(reason) = candidate.finish_reason {
                 self.finish = Some(reason);
@@ -170,10 +225,11 @@ impl StreamDecoder for ChunkDecoder {
         let Some(reason) = self.finish.take() else {
             return Err(Error::transient("the stream closed before a finish reason"));
         };
+        self.parts.close_thought(out);
         if let Some(usage) = self.usage.take() {
             out.push(StreamEvent::Usage { usage: usage.into() });
         }
-        out.push(StreamEvent::Finish { reason: finish_reason(&reason, self.calls > 0) });
+        out.push(StreamEvent::Finish { reason: finish_reason(&reason, self.parts.calls > 0) });
         Ok(())
     }
 }

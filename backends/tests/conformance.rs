@@ -17,9 +17,9 @@ use anymodel_backends::gemini::{Gemini, GeminiConfig};
 use anymodel_backends::openai::{OpenAi, OpenAiConfig};
 use anymodel_backends::{RemoteConfig, Secret};
 use anymodel_core::{
-    Agent, ChatRequest, ChatResponse, Error, FinishReason, Message, Model, ResponseFormat,
-    Sampling, ScriptedModel, ScriptedReply, ToolCall, ToolError, TypedTool, Usage, async_trait,
-    collect_stream,
+    Agent, ChatRequest, ChatResponse, Content, Error, FinishReason, Message, Model, Part,
+    Reasoning, ResponseFormat, Sampling, ScriptedModel, ScriptedReply, ToolCall, ToolError,
+    TypedTool, Usage, async_trait, collect_stream,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -115,6 +115,30 @@ trait Backend: Sync {
     fn mints_call_ids(&self) -> bool {
         false
     }
+
+    /// A reply with reasoning before a tool call and cache usage, in the form its wire carries
+    /// them (a signature where the provider signs, the cache counts it reports).
+    fn reasoning_reply(&self) -> ChatResponse;
+}
+
+/// A reply that reasoned (in two blocks when `signed_by` signs them) before calling a tool, with
+/// `usage`.
+fn reasoned(signed_by: Option<&str>, usage: Usage) -> ChatResponse {
+    let block = |text: &str, signature: &str| Reasoning {
+        text: text.into(),
+        signature: signed_by.map(|_| signature.to_string()),
+        redacted: None,
+        provider: signed_by.map(str::to_string),
+    };
+    let reasoning = match signed_by {
+        Some(_) => vec![block("The user wants Paris.", "sig-1"), block("Then the weather.", "sig-2")],
+        None => vec![block("The user wants Paris. Then the weather.", "")],
+    };
+    let mut reply =
+        ChatResponse::tool_calls(vec![ToolCall::new("c1", "weather", json!({"city": "Paris"}))])
+            .with_usage(usage);
+    reply.message.reasoning = reasoning;
+    reply
 }
 
 struct Scripted;
@@ -132,6 +156,11 @@ impl Backend for Scripted {
     async fn failing(&self, failure: Failure) -> Served {
         let model = ScriptedModel::new([ScriptedReply::Fail(failure.error(self))]);
         Served { model: Arc::new(model), _server: None }
+    }
+
+    fn reasoning_reply(&self) -> ChatResponse {
+        let usage = Usage::new(100, 20).with_cached_input(64).with_cache_write_input(8);
+        reasoned(Some("scripted"), usage.with_reasoning(12))
     }
 }
 
@@ -172,10 +201,17 @@ trait Wire: Clone + Send + Sync + 'static {
     fn mints_call_ids(&self) -> bool {
         false
     }
+
+    /// See [`Backend::reasoning_reply`].
+    fn reasoning_reply(&self) -> ChatResponse;
 }
 
 #[async_trait]
 impl<W: Wire> Backend for W {
+    fn reasoning_reply(&self) -> ChatResponse {
+        Wire::reasoning_reply(self)
+    }
+
     fn name(&self) -> &'static str {
         Wire::name(self)
     }
@@ -259,7 +295,13 @@ impl Wire for OpenAiServer {
 
     fn encode(&self, reply: &ChatResponse, stream: bool) -> ResponseTemplate {
         let message = &reply.message;
-        let usage = json!({"prompt_tokens": reply.usage.input_tokens, "completion_tokens": reply.usage.output_tokens});
+        let u = &reply.usage;
+        let usage = json!({
+            "prompt_tokens": u.input_tokens, "completion_tokens": u.output_tokens,
+            "prompt_tokens_details": {"cached_tokens": u.cached_input_tokens},
+            "completion_tokens_details": {"reasoning_tokens": u.reasoning_tokens},
+        });
+        let reasoning = message.reasoning_text();
         if !stream {
             let calls: Vec<Value> = message
                 .tool_calls
@@ -280,6 +322,9 @@ impl Wire for OpenAiServer {
             if !calls.is_empty() {
                 wire["tool_calls"] = calls.into();
             }
+            if !reasoning.is_empty() {
+                wire["reasoning_content"] = reasoning.into();
+            }
             return ResponseTemplate::new(200).set_body_json(json!({
                 "id": "chatcmpl-1", "object": "chat.completion",
                 "choices": [{"index": 0, "message": wire, "finish_reason": Self::finish(&reply.finish_reason)}],
@@ -288,6 +333,9 @@ impl Wire for OpenAiServer {
         }
         let chunk = |delta: Value| json!({"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": delta, "finish_reason": null}]});
         let mut chunks = vec![chunk(json!({"role": "assistant"}))];
+        if !reasoning.is_empty() {
+            chunks.extend(halves(&reasoning).map(|part| chunk(json!({"reasoning_content": part}))));
+        }
         if !message.content.is_empty() {
             chunks.extend(halves(&message.content).map(|part| chunk(json!({"content": part}))));
         }
@@ -317,6 +365,11 @@ impl Wire for OpenAiServer {
 
     fn context_overflow(&self) -> &'static str {
         "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens."
+    }
+
+    /// Reasoning as text (`reasoning_content`, unsigned), cached and reasoning token counts.
+    fn reasoning_reply(&self) -> ChatResponse {
+        reasoned(None, Usage::new(100, 20).with_cached_input(64).with_reasoning(12))
     }
 }
 
@@ -349,24 +402,44 @@ impl Wire for AnthropicServer {
     fn encode(&self, reply: &ChatResponse, stream: bool) -> ResponseTemplate {
         let message = &reply.message;
         let stop = Self::stop(&reply.finish_reason);
+        // Anthropic counts cache reads and writes apart from `input_tokens`.
+        let u = &reply.usage;
+        let uncached = u.input_tokens - u.cached_input_tokens - u.cache_write_input_tokens;
+        let input_usage = json!({
+            "input_tokens": uncached,
+            "cache_read_input_tokens": u.cached_input_tokens,
+            "cache_creation_input_tokens": u.cache_write_input_tokens,
+        });
         if !stream {
-            let mut content = Vec::new();
+            let mut content: Vec<Value> = message
+                .reasoning
+                .iter()
+                .map(|r| json!({"type": "thinking", "thinking": r.text, "signature": r.signature}))
+                .collect();
             if !message.content.is_empty() {
                 content.push(json!({"type": "text", "text": message.content}));
             }
             content.extend(message.tool_calls.iter().map(
                 |c| json!({"type": "tool_use", "id": c.id, "name": c.name, "input": c.arguments}),
             ));
+            let mut usage = input_usage;
+            usage["output_tokens"] = u.output_tokens.into();
             return ResponseTemplate::new(200).set_body_json(json!({
                 "id": "msg_1", "type": "message", "role": "assistant", "content": content,
-                "stop_reason": stop,
-                "usage": {"input_tokens": reply.usage.input_tokens, "output_tokens": reply.usage.output_tokens},
+                "stop_reason": stop, "usage": usage,
             }));
         }
-        let mut events = vec![
-            json!({"type": "message_start", "message": {"usage": {"input_tokens": reply.usage.input_tokens, "output_tokens": 1}}}),
-        ];
+        let mut start_usage = input_usage;
+        start_usage["output_tokens"] = 1.into();
+        let mut events = vec![json!({"type": "message_start", "message": {"usage": start_usage}})];
         let mut block = 0;
+        for thought in &message.reasoning {
+            events.push(json!({"type": "content_block_start", "index": block, "content_block": {"type": "thinking", "thinking": ""}}));
+            events.extend(halves(&thought.text).map(|part| json!({"type": "content_block_delta", "index": block, "delta": {"type": "thinking_delta", "thinking": part}})));
+            events.push(json!({"type": "content_block_delta", "index": block, "delta": {"type": "signature_delta", "signature": thought.signature}}));
+            events.push(json!({"type": "content_block_stop", "index": block}));
+            block += 1;
+        }
         if !message.content.is_empty() {
             events.push(json!({"type": "content_block_start", "index": block, "content_block": {"type": "text", "text": ""}}));
             events.extend(halves(&message.content).map(|part| json!({"type": "content_block_delta", "index": block, "delta": {"type": "text_delta", "text": part}})));
@@ -395,6 +468,12 @@ impl Wire for AnthropicServer {
             .api_key(Secret::new("test-key-0001"));
         Arc::new(Anthropic::new(config).unwrap())
     }
+
+    /// Signed thinking blocks; cache reads and writes (no count of thinking tokens).
+    fn reasoning_reply(&self) -> ChatResponse {
+        let usage = Usage::new(100, 20).with_cached_input(64).with_cache_write_input(8);
+        reasoned(Some("anthropic"), usage)
+    }
 }
 
 #[derive(Clone)]
@@ -410,9 +489,24 @@ impl GeminiServer {
         }
     }
 
+    /// Gemini counts thoughts apart from the candidates.
     fn usage(reply: &ChatResponse) -> Value {
-        let (input, output) = (reply.usage.input_tokens, reply.usage.output_tokens);
-        json!({"promptTokenCount": input, "candidatesTokenCount": output, "totalTokenCount": input + output})
+        let u = &reply.usage;
+        let (input, output) = (u.input_tokens, u.output_tokens);
+        json!({
+            "promptTokenCount": input, "candidatesTokenCount": output - u.reasoning_tokens,
+            "cachedContentTokenCount": u.cached_input_tokens,
+            "thoughtsTokenCount": u.reasoning_tokens, "totalTokenCount": input + output,
+        })
+    }
+
+    /// A thought's parts: its text in two halves, the signature on the last.
+    fn thought(reasoning: &Reasoning) -> [Value; 2] {
+        let [first, second] = halves(&reasoning.text);
+        [
+            json!({"text": first, "thought": true}),
+            json!({"text": second, "thought": true, "thoughtSignature": reasoning.signature}),
+        ]
     }
 
     fn call(call: &ToolCall) -> Value {
@@ -438,7 +532,11 @@ impl Wire for GeminiServer {
         let candidate = |parts: Vec<Value>| json!({"content": {"role": "model", "parts": parts}});
         let finish = Self::finish(&reply.finish_reason);
         if !stream {
-            let mut parts = Vec::new();
+            let mut parts: Vec<Value> = message
+                .reasoning
+                .iter()
+                .map(|r| json!({"text": r.text, "thought": true, "thoughtSignature": r.signature}))
+                .collect();
             if !message.content.is_empty() {
                 parts.push(json!({"text": message.content}));
             }
@@ -450,6 +548,11 @@ impl Wire for GeminiServer {
             );
         }
         let mut chunks = Vec::new();
+        for thought in &message.reasoning {
+            chunks.extend(
+                Self::thought(thought).map(|part| json!({"candidates": [candidate(vec![part])]})),
+            );
+        }
         if !message.content.is_empty() {
             chunks.extend(
                 halves(&message.content)
@@ -502,6 +605,11 @@ impl Wire for GeminiServer {
     /// Gemini's calls carry no ids.
     fn mints_call_ids(&self) -> bool {
         true
+    }
+
+    /// Thought summaries with their signatures; cached and thought token counts.
+    fn reasoning_reply(&self) -> ChatResponse {
+        reasoned(Some("gemini"), Usage::new(100, 20).with_cached_input(64).with_reasoning(12))
     }
 }
 
@@ -560,6 +668,14 @@ impl Wire for CohereServer {
             } else {
                 wire["content"] = json!([{"type": "text", "text": message.content}]);
             }
+            let reasoning = message.reasoning_text();
+            if !reasoning.is_empty() {
+                let thinking = json!({"type": "thinking", "thinking": reasoning});
+                match wire["content"].as_array_mut() {
+                    Some(content) => content.insert(0, thinking),
+                    None => wire["content"] = json!([thinking]),
+                }
+            }
             return ResponseTemplate::new(200).set_body_json(json!({
                 "id": "r1", "finish_reason": finish, "message": wire, "usage": Self::usage(reply),
             }));
@@ -567,6 +683,10 @@ impl Wire for CohereServer {
         let mut events = vec![
             json!({"type": "message-start", "id": "r1", "delta": {"message": {"role": "assistant"}}}),
         ];
+        let reasoning = message.reasoning_text();
+        if !reasoning.is_empty() {
+            events.extend(halves(&reasoning).map(|part| json!({"type": "content-delta", "index": 0, "delta": {"message": {"content": {"thinking": part}}}})));
+        }
         if calling {
             events.extend(halves(&message.content).into_iter().filter(|p| !p.is_empty()).map(
                 |part| json!({"type": "tool-plan-delta", "delta": {"message": {"tool_plan": part}}}),
@@ -598,6 +718,11 @@ impl Wire for CohereServer {
 
     fn context_overflow(&self) -> &'static str {
         "too many tokens: size limit exceeded by 808 tokens. Try using shorter or fewer inputs."
+    }
+
+    /// Thinking as text; Cohere reports no cache counts.
+    fn reasoning_reply(&self) -> ChatResponse {
+        reasoned(None, Usage::new(100, 20))
     }
 }
 
@@ -642,6 +767,64 @@ async fn every_backend_returns_the_same_replies_whole_and_streamed() {
                     (got, reply.clone())
                 };
                 assert_eq!(got, expected, "{} / {scenario} / {how}", backend.name());
+            }
+        }
+    }
+}
+
+/// Reasoning (signed where the provider signs) and the cache and reasoning token counts come
+/// back from every backend as they went out, whole and streamed.
+#[tokio::test]
+async fn every_backend_carries_reasoning_and_cache_usage() {
+    for backend in backends() {
+        let reply = backend.reasoning_reply();
+        let model = backend.replying(vec![reply.clone(), reply.clone()]).await;
+        let request = ChatRequest::user("Weather in Paris?").with_tools([weather()]);
+        let whole = model.chat(request.clone()).await.unwrap();
+        let streamed = collect_stream(model.stream(request).await.unwrap()).await.unwrap();
+        for (how, got) in [("whole", whole), ("streamed", streamed)] {
+            let (got, expected) = if backend.mints_call_ids() {
+                (minted_ids_blanked(got), without_ids(reply.clone()))
+            } else {
+                (got, reply.clone())
+            };
+            assert_eq!(got, expected, "{} / {how}", backend.name());
+        }
+    }
+}
+
+/// Images and documents reach the server where a backend declares it reads them, and are
+/// refused with `Unsupported` where it does not: never dropped.
+#[tokio::test]
+async fn every_backend_sends_or_refuses_images_and_documents() {
+    let png = Part::image(b"\x89PNG\r\n\x1a\n-image-bytes", "image/png");
+    let pdf = Part::document(b"%PDF-1.7 document-bytes", "application/pdf");
+    for backend in backends() {
+        let vision: fn(&anymodel_core::Capabilities) -> bool = |c| c.vision;
+        let documents: fn(&anymodel_core::Capabilities) -> bool = |c| c.documents;
+        for (part, can) in [(png.clone(), vision), (pdf.clone(), documents)] {
+            let model = backend.replying(vec![ChatResponse::text("A picture.")]).await;
+            let data = match part.media().map(|m| &m.source) {
+                Some(anymodel_core::MediaSource::Base64(data)) => data.clone(),
+                _ => unreachable!(),
+            };
+            let request = ChatRequest::user(Content::from("What is it?").with(part));
+            let outcome = model.chat(request).await;
+            if can(&model.capabilities()) {
+                assert_eq!(outcome.unwrap().message.content, "A picture.", "{}", backend.name());
+                if let Some(server) = &model._server {
+                    let sent = String::from_utf8(
+                        server.received_requests().await.unwrap()[0].body.clone(),
+                    )
+                    .unwrap();
+                    assert!(sent.contains(&data), "{}: {sent}", backend.name());
+                }
+            } else {
+                assert!(
+                    matches!(outcome, Err(Error::Unsupported { .. })),
+                    "{}: {outcome:?}",
+                    backend.name()
+                );
             }
         }
     }

@@ -269,3 +269,56 @@ async fn a_looping_reply_is_stopped() {
     assert_eq!(reply.finish_reason, FinishReason::Repetition);
     assert_eq!(reply.usage.output_tokens, 24, "{}", reply.message.content);
 }
+
+/// A model whose template opens `<think>` for it (as DeepSeek-R1's distilled Llamas' do) thinks
+/// "Hmm", closes the tag and answers "Yes": the reasoning streams as reasoning, apart from the
+/// answer, with its closing tag split over three tokens.
+#[tokio::test]
+async fn reasoning_in_think_tags_streams_apart_from_the_answer() {
+    let template = LLAMA3_TEMPLATE.replace(
+        "assistant<|end_header_id|>\\n\\n'",
+        "assistant<|end_header_id|>\\n\\n<think>\\n'",
+    );
+    assert_ne!(template, LLAMA3_TEMPLATE, "the generation prompt opens <think>");
+    let tokenizer =
+        tokenizers::Tokenizer::from_file(support::llama3::models().join("llama3.2/tokenizer.json"))
+            .unwrap();
+    let opened = tokenizer.encode("<|end_header_id|>\n\n<think>\n", false).unwrap();
+    let last_prompt_token = *opened.get_ids().last().unwrap();
+    let chain = [last_prompt_token, id("Hmm"), id("</"), id("think"), id(">"), id("Yes")];
+    let transitions: Vec<(u32, u32)> = chain.windows(2).map(|pair| (pair[0], pair[1])).collect();
+    let dir = std::env::temp_dir().join(format!("anymodel-tiny-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("thinking.gguf");
+    tiny_llama(&path, EOT, &transitions, Some(&template));
+    let model = LocalModel::load(LocalConfig::new(&path)).unwrap();
+    std::fs::remove_file(&path).unwrap();
+
+    let request = ChatRequest::user("Is it?").with_sampling(greedy(16));
+    let events: Vec<StreamEvent> =
+        model.stream(request.clone()).await.unwrap().map(Result::unwrap).collect().await;
+    let reasoning: String = events
+        .iter()
+        .filter_map(|e| match e {
+            StreamEvent::ReasoningDelta { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    let answer: String = events
+        .iter()
+        .filter_map(|e| match e {
+            StreamEvent::TextDelta { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!((reasoning.as_str(), answer.as_str()), ("Hmm", "Yes"), "{events:?}");
+    let first_answer = events.iter().position(|e| matches!(e, StreamEvent::TextDelta { .. }));
+    let last_reasoning =
+        events.iter().rposition(|e| matches!(e, StreamEvent::ReasoningDelta { .. }));
+    assert!(last_reasoning < first_answer, "reasoning first: {events:?}");
+
+    let whole = model.chat(request).await.unwrap();
+    assert_eq!(whole.message.content, "Yes");
+    assert_eq!(whole.message.reasoning_text(), "Hmm");
+    assert_eq!(whole.finish_reason, FinishReason::Stop);
+}

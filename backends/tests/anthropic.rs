@@ -457,3 +457,149 @@ async fn pings_alone_do_not_keep_a_stream_alive() {
     assert!(error.to_string().contains("sent nothing for 1 s"), "{error}");
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }
+
+/// A Messages API that, as the real one does with thinking on, rejects a tool loop's next
+/// request unless the assistant turn starts with the thinking block it was given, signature and
+/// all. It answers the first request with signed thinking and a tool call, and the second with
+/// text; whole or streamed as asked.
+struct ThinkingApi;
+
+const THOUGHT: &str = "The user wants the weather in Paris: call the tool.";
+const SIGNATURE: &str = "EqQBCkYIBxgCKkDsig-1";
+
+impl wiremock::Respond for ThinkingApi {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        let body: Value = request.body_json().unwrap();
+        assert_eq!(body["thinking"], json!({"type": "enabled", "budget_tokens": 2048}));
+        let stream = body["stream"] == true;
+        let messages = body["messages"].as_array().unwrap();
+        let Some(turn) = messages.iter().position(|m| m["role"] == "assistant") else {
+            let content = json!([
+                {"type": "thinking", "thinking": THOUGHT, "signature": SIGNATURE},
+                {"type": "tool_use", "id": "toolu_1", "name": "weather", "input": {"city": "Paris"}},
+            ]);
+            return reply(content, "tool_use", stream);
+        };
+        let first = &messages[turn]["content"][0];
+        if first != &json!({"type": "thinking", "thinking": THOUGHT, "signature": SIGNATURE}) {
+            let message = format!(
+                "messages.{turn}.content.0.type: Expected `thinking` or `redacted_thinking`, but found `{}`. When `thinking` is enabled, a final `assistant` message must start with a thinking block.",
+                first["type"].as_str().unwrap_or("nothing")
+            );
+            return ResponseTemplate::new(400)
+                .set_body_json(anthropic_error("invalid_request_error", &message));
+        }
+        reply(json!([{"type": "text", "text": "It is 18C in Paris."}]), "end_turn", stream)
+    }
+}
+
+/// The reply `content`, whole or as the events that stream it.
+fn reply(content: Value, stop: &str, stream: bool) -> ResponseTemplate {
+    if !stream {
+        return ResponseTemplate::new(200).set_body_json(message(content, stop));
+    }
+    let mut events = vec![
+        json!({"type": "message_start", "message": {"usage": {"input_tokens": 21, "output_tokens": 1}}}),
+    ];
+    for (index, block) in content.as_array().unwrap().iter().enumerate() {
+        let (start, deltas) = match block["type"].as_str().unwrap() {
+            "thinking" => (
+                json!({"type": "thinking", "thinking": ""}),
+                vec![
+                    json!({"type": "thinking_delta", "thinking": &THOUGHT[..20]}),
+                    json!({"type": "thinking_delta", "thinking": &THOUGHT[20..]}),
+                    json!({"type": "signature_delta", "signature": block["signature"]}),
+                ],
+            ),
+            "tool_use" => (
+                json!({"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}),
+                vec![
+                    json!({"type": "input_json_delta", "partial_json": block["input"].to_string()}),
+                ],
+            ),
+            _ => (
+                json!({"type": "text", "text": ""}),
+                vec![json!({"type": "text_delta", "text": block["text"]})],
+            ),
+        };
+        events.push(json!({"type": "content_block_start", "index": index, "content_block": start}));
+        events.extend(
+            deltas.into_iter().map(
+                |delta| json!({"type": "content_block_delta", "index": index, "delta": delta}),
+            ),
+        );
+        events.push(json!({"type": "content_block_stop", "index": index}));
+    }
+    events.push(json!({"type": "message_delta", "delta": {"stop_reason": stop}, "usage": {"output_tokens": 8}}));
+    events.push(json!({"type": "message_stop"}));
+    sse_response(named_events(&events))
+}
+
+struct Weather;
+
+#[anymodel_core::async_trait]
+impl anymodel_core::Tool for Weather {
+    fn name(&self) -> &str {
+        "weather"
+    }
+
+    fn description(&self) -> &str {
+        "The weather in a city."
+    }
+
+    fn parameters(&self) -> Value {
+        weather().parameters
+    }
+
+    async fn call(&self, _arguments: Value) -> Result<Value, anymodel_core::ToolError> {
+        Ok(json!("18C"))
+    }
+}
+
+/// An agent with extended thinking calls a tool and answers: its thinking goes back, signed, in
+/// the request after the tool ran, whole and streamed; without it the API refuses the request.
+#[tokio::test]
+async fn a_tool_loop_with_thinking_sends_the_signed_thinking_back() {
+    use anymodel_core::{Agent, AgentEvent, ReasoningOptions};
+    use futures::StreamExt;
+    let server = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(ThinkingApi).mount(&server).await;
+    let agent = Agent::builder(model(&server))
+        .tool(Weather)
+        .reasoning(ReasoningOptions::budget(2048))
+        .build()
+        .unwrap();
+
+    let run = agent.run("Weather in Paris?").await.unwrap();
+    assert_eq!(run.answer, "It is 18C in Paris.");
+    let Message::Assistant(thinking_turn) = &run.transcript[1] else { panic!("{run:?}") };
+    assert_eq!(thinking_turn.reasoning[0].signature.as_deref(), Some(SIGNATURE));
+
+    let events: Vec<_> = agent.run_stream("Weather in Paris?").collect().await;
+    let reasoning: String = events
+        .iter()
+        .filter_map(|e| match e.as_ref().unwrap() {
+            AgentEvent::ReasoningDelta { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reasoning, THOUGHT);
+    let Some(Ok(AgentEvent::Finished { run })) = events.last() else { panic!("{events:?}") };
+    assert_eq!(run.answer, "It is 18C in Paris.");
+
+    // The same conversation with the thinking left out is refused, as the real API refuses it.
+    let mut stripped = run.transcript.clone();
+    for message in &mut stripped {
+        if let Message::Assistant(reply) = message {
+            reply.reasoning.clear();
+        }
+    }
+    let request = ChatRequest::new(stripped.into_iter().take(3))
+        .with_tools([weather()])
+        .with_reasoning(ReasoningOptions::budget(2048));
+    let refused = model(&server).chat(request).await.unwrap_err();
+    assert!(
+        matches!(&refused, Error::InvalidRequest { status: Some(400), message } if message.contains("must start with a thinking block")),
+        "{refused}"
+    );
+}

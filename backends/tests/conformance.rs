@@ -131,7 +131,9 @@ fn reasoned(signed_by: Option<&str>, usage: Usage) -> ChatResponse {
         provider: signed_by.map(str::to_string),
     };
     let reasoning = match signed_by {
-        Some(_) => vec![block("The user wants Paris.", "sig-1"), block("Then the weather.", "sig-2")],
+        Some(_) => {
+            vec![block("The user wants Paris.", "sig-1"), block("Then the weather.", "sig-2")]
+        }
         None => vec![block("The user wants Paris. Then the weather.", "")],
     };
     let mut reply =

@@ -1020,3 +1020,64 @@ async fn a_reply_cut_at_the_token_limit_says_so() {
         );
     }
 }
+
+/// `run -a` sends a file's image with the prompt; `--reasoning-effort` asks for reasoning, and
+/// `--show-reasoning` shows it on standard error while the answer alone goes to standard
+/// output. A model that reads no images refuses the file, saying so.
+#[tokio::test(flavor = "multi_thread")]
+async fn run_attaches_images_and_shows_reasoning_apart_from_the_answer() {
+    let temp = tempfile::tempdir().unwrap();
+    let server = MockServer::start().await;
+    let chunks = sse(&[
+        json!({"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"role": "assistant", "reasoning_content": "A red square, "}, "finish_reason": null}]}),
+        json!({"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"reasoning_content": "surely."}, "finish_reason": null}]}),
+        json!({"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": "A red square."}, "finish_reason": "stop"}]}),
+    ]);
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(chunks, "text/event-stream"))
+        .mount(&server)
+        .await;
+    config(temp.path(), &server, None);
+    std::fs::write(temp.path().join("photo.png"), b"\x89PNG\r\n\x1a\nsquare").unwrap();
+    let output = anymodel(temp.path())
+        .env("TEST_OPENAI_KEY", "k")
+        .args(["run", "--no-stdin", "-a", "photo.png", "--reasoning-effort", "low"])
+        .args(["--show-reasoning", "What is it?"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "A red square.\n");
+    assert!(stderr(&output).contains("A red square, surely."), "{}", stderr(&output));
+    let sent = &bodies(&server).await[0];
+    assert_eq!(sent["reasoning_effort"], "low");
+    assert_eq!(
+        sent["messages"][0]["content"],
+        json!([
+            {"type": "text", "text": "What is it?"},
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgpzcXVhcmU="}},
+        ])
+    );
+    // Hidden by default.
+    let quiet = anymodel(temp.path())
+        .env("TEST_OPENAI_KEY", "k")
+        .args(["run", "--no-stdin", "What is it?"])
+        .output()
+        .unwrap();
+    assert!(!stderr(&quiet).contains("surely"), "{}", stderr(&quiet));
+
+    let model =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    let refused = anymodel(temp.path())
+        .args(["run", "--no-stdin", "-q", "-m", model.to_str().unwrap(), "-a", "photo.png", "Hi"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(stderr(&refused).contains("does not support images"), "{}", stderr(&refused));
+    let missing = anymodel(temp.path())
+        .args(["run", "--no-stdin", "-a", "nowhere.png", "Hi"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2), "{}", stderr(&missing));
+    assert!(stderr(&missing).contains("--attach nowhere.png"), "{}", stderr(&missing));
+}

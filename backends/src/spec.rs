@@ -45,6 +45,11 @@ pub enum ModelSpec {
         /// The longest one call may take, however steadily the server sends; the client's
         /// default (30 minutes) when `None`.
         deadline: Option<std::time::Duration>,
+        /// OpenAI's wire: whether it is a reasoning model; from the provider table's names
+        /// when `None`.
+        reasoning_model: Option<bool>,
+        /// Provider options merged into every request's body.
+        extra: serde_json::Map<String, serde_json::Value>,
     },
 }
 
@@ -89,6 +94,8 @@ impl ModelSpec {
             headers,
             timeout: None,
             deadline: None,
+            reasoning_model: None,
+            extra: serde_json::Map::new(),
         }
     }
 
@@ -120,13 +127,25 @@ impl ModelSpec {
             ModelSpec::Local { path, device, threads, context_size, kv_cache } => {
                 local(path, device.as_deref(), *threads, *context_size, kv_cache.as_deref()).await
             }
-            ModelSpec::Remote { api, model, base_url, api_key_env, headers, timeout, deadline } => {
+            ModelSpec::Remote {
+                api,
+                model,
+                base_url,
+                api_key_env,
+                headers,
+                timeout,
+                deadline,
+                reasoning_model,
+                extra,
+            } => {
                 let endpoint = Endpoint {
                     base_url: base_url.as_deref(),
                     key: api_key_env.as_deref(),
                     headers,
                     timeout: *timeout,
                     deadline: *deadline,
+                    reasoning_model: *reasoning_model,
+                    extra,
                 };
                 remote(*api, model, endpoint)
             }
@@ -179,6 +198,8 @@ struct Endpoint<'a> {
     headers: &'a [(String, String)],
     timeout: Option<std::time::Duration>,
     deadline: Option<std::time::Duration>,
+    reasoning_model: Option<bool>,
+    extra: &'a serde_json::Map<String, serde_json::Value>,
 }
 
 #[cfg(feature = "http")]
@@ -201,11 +222,20 @@ fn remote(api: Api, model: &str, endpoint: Endpoint<'_>) -> Result<Arc<dyn Model
         if let Some(deadline) = endpoint.deadline {
             wire = wire.deadline(deadline);
         }
+        for (key, value) in endpoint.extra {
+            wire = wire.extra(key, value.clone());
+        }
         Ok(Arc::new(RemoteModel::new(wire)?))
     }
     match api {
         #[cfg(feature = "openai")]
-        Api::OpenAi => build(crate::openai::OpenAiConfig::new(model), endpoint),
+        Api::OpenAi => {
+            let mut wire = crate::openai::OpenAiConfig::new(model);
+            if let Some(reasoning) = endpoint.reasoning_model {
+                wire = wire.reasoning_model(reasoning);
+            }
+            build(wire, endpoint)
+        }
         #[cfg(feature = "anthropic")]
         Api::Anthropic => build(crate::anthropic::AnthropicConfig::new(model), endpoint),
         #[cfg(feature = "gemini")]

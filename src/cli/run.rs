@@ -105,9 +105,10 @@ fn read_stdin(context: &Context) -> Result<String, Failure> {
 /// Runs `run`.
 pub async fn run(context: &Context, args: RunArgs) -> Outcome {
     let prompt = prompt(context, &args.prompt, args.no_stdin)?;
+    // Read before the model loads: a missing file is told at once.
+    let attachments = super::attach::parts(&args.attach)?;
     let prepared = setup::prepare(context, &args.agent).await?;
     let agent = &prepared.agent;
-    let attachments = super::attach::parts(&args.attach)?;
     let input = vec![Message::user(Content::from(prompt).with_all(attachments))];
     if args.show_prompt {
         // The agent's model: with `--rag`, its preview has the passages in it.

@@ -162,9 +162,13 @@ impl Config {
                     entry.api_key_env.clone(),
                     headers,
                 );
-                if let ModelSpec::Remote { timeout, deadline, .. } = &mut spec {
+                if let ModelSpec::Remote { timeout, deadline, reasoning_model, extra, .. } =
+                    &mut spec
+                {
                     *timeout = entry.timeout_secs.map(std::time::Duration::from_secs);
                     *deadline = entry.deadline_secs.map(std::time::Duration::from_secs);
+                    *reasoning_model = entry.reasoning_model;
+                    *extra = entry.extra.clone().unwrap_or_default();
                 }
                 spec
             }

@@ -1,7 +1,7 @@
 //! Checking a parsed file beyond what serde checks: each model entry's options against its
 //! backend's, the members fallbacks and routers name, the tools agents name.
 
-use anymodel_backends::providers::{PROVIDERS, provider};
+use anymodel_backends::providers::{Api, PROVIDERS, provider};
 use anymodel_backends::spec::ModelSpec;
 
 use super::{Config, ModelEntry};
@@ -19,9 +19,25 @@ impl Config {
             "candle" => &["path", "device", "threads", "context_size", "kv_cache"],
             "fallback" => &["models"],
             "router" => &["models", "spread", "cool_down_secs", "max_in_flight"],
-            id if provider(id).is_some() => {
-                &["model", "base_url", "api_key_env", "headers", "timeout_secs", "deadline_secs"]
-            }
+            id if provider(id).is_some_and(|p| p.api == Api::OpenAi) => &[
+                "model",
+                "base_url",
+                "api_key_env",
+                "headers",
+                "timeout_secs",
+                "deadline_secs",
+                "reasoning_model",
+                "extra",
+            ],
+            id if provider(id).is_some() => &[
+                "model",
+                "base_url",
+                "api_key_env",
+                "headers",
+                "timeout_secs",
+                "deadline_secs",
+                "extra",
+            ],
             other => {
                 return Err(format!(
                     "unknown backend `{other}`; expected one of {}",

@@ -39,6 +39,12 @@ pub struct ModelEntry {
     /// Remote: the longest one call may take, in seconds, however steadily the server sends
     /// (default 1800).
     pub deadline_secs: Option<u64>,
+    /// Remote, OpenAI's wire: whether the model is a reasoning model (`max_completion_tokens`,
+    /// no temperature), when its name does not say so to the provider table.
+    pub reasoning_model: Option<bool>,
+    /// Remote: provider options merged into every request's body (`service_tier = "flex"`,
+    /// vLLM's `top_k`, ...); a request's own win over these.
+    pub extra: Option<serde_json::Map<String, serde_json::Value>>,
     /// fallback: the models to try in order; router: the models to spread requests over.
     pub models: Option<Vec<String>>,
     /// router: `round_robin` (the default) or `least_in_flight`.
@@ -122,6 +128,8 @@ impl ModelEntry {
             ("max_in_flight", self.max_in_flight.is_some()),
             ("timeout_secs", self.timeout_secs.is_some()),
             ("deadline_secs", self.deadline_secs.is_some()),
+            ("reasoning_model", self.reasoning_model.is_some()),
+            ("extra", self.extra.is_some()),
         ];
         options.into_iter().filter(|(_, set)| *set).map(|(name, _)| name).collect()
     }

@@ -315,6 +315,29 @@ mod tests {
     }
 
     #[test]
+    fn provider_options_and_reasoning_models_are_configured_per_model() {
+        let config = parse(
+            "[models.r]\nbackend = \"openai\"\nmodel = \"my-reasoner\"\nreasoning_model = true\n\
+             extra = { service_tier = \"flex\", metadata = { team = \"a\" } }\n",
+        )
+        .unwrap();
+        let Resolved::Single(ModelSpec::Remote { reasoning_model, extra, .. }) =
+            config.resolve("r").unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(reasoning_model, Some(true));
+        assert_eq!(
+            serde_json::Value::Object(extra),
+            serde_json::json!({"service_tier": "flex", "metadata": {"team": "a"}})
+        );
+        let error =
+            parse("[models.c]\nbackend = \"anthropic\"\nmodel = \"c\"\nreasoning_model = true\n")
+                .unwrap_err();
+        assert!(error.message.contains("no option `reasoning_model`"), "{error}");
+    }
+
+    #[test]
     fn names_resolve_to_configured_or_inline_models() {
         let config = parse(
             "[models.gpt]\nbackend = \"openai\"\nmodel = \"gpt-4o-mini\"\ntemperature = 0.5\n\

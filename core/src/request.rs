@@ -116,7 +116,7 @@ impl ChatRequest {
 /// How much a reasoning model thinks before it answers. Each backend maps what it can: an
 /// effort to OpenAI's `reasoning_effort`, a budget to Anthropic's `thinking` and Gemini's
 /// `thinkingBudget`; given one where a wire takes the other, it is converted
-/// ([`ReasoningOptions::budget_or`], [`ReasoningOptions::effort_or`]).
+/// ([`ReasoningOptions::budget_or`], [`ReasoningOptions::effort_or_budget`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReasoningOptions {
     /// How hard to think.

@@ -198,6 +198,8 @@ struct Endpoint<'a> {
     headers: &'a [(String, String)],
     timeout: Option<std::time::Duration>,
     deadline: Option<std::time::Duration>,
+    /// Read by OpenAI's wire alone.
+    #[cfg_attr(not(feature = "openai"), allow(dead_code))]
     reasoning_model: Option<bool>,
     extra: &'a serde_json::Map<String, serde_json::Value>,
 }

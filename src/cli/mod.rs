@@ -1,8 +1,8 @@
 //! The commands of the `anymodel` binary, one module each, and what they share: the loaded
 //! configuration, output conventions and exit codes.
 
-#[cfg(feature = "candle")]
 mod attach;
+#[cfg(feature = "candle")]
 pub mod bench;
 pub mod chat;
 pub mod index;

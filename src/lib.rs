@@ -24,6 +24,9 @@ pub use anymodel_core::*;
 
 /// Model backends: see [`anymodel_backends`].
 pub use anymodel_backends as backends;
+/// Models behind the OpenAI API over HTTP: see [`anymodel_server`].
+#[cfg(feature = "server")]
+pub use anymodel_server as server;
 /// Built-in tools: see [`anymodel_tools`].
 pub use anymodel_tools as tools;
 

@@ -82,6 +82,10 @@ enum Command {
     /// thread counts, and the table gives the ratios. Build with `--release`.
     #[cfg(feature = "candle")]
     Bench(cli::bench::BenchArgs),
+    /// Serves models behind the OpenAI API: `anymodel serve --models local,claude`, then point any
+    /// OpenAI client's base URL at http://127.0.0.1:8080/v1.
+    #[cfg(feature = "server")]
+    Serve(cli::serve::ServeArgs),
     /// Prints the shell's completion script: `anymodel completions bash > /etc/bash_completion.d/anymodel`,
     /// `anymodel completions zsh > ~/.zfunc/_anymodel`, fish, elvish, powershell.
     Completions {
@@ -91,8 +95,19 @@ enum Command {
 }
 
 /// The command words, so that anything else first means `run`.
-const COMMANDS: [&str; 10] =
-    ["run", "chat", "models", "tools", "config", "index", "eval", "bench", "help", "completions"];
+const COMMANDS: [&str; 11] = [
+    "run",
+    "chat",
+    "models",
+    "tools",
+    "config",
+    "index",
+    "eval",
+    "bench",
+    "serve",
+    "help",
+    "completions",
+];
 
 /// The arguments, with `run` put in when the first word after the global flags is not a
 /// command (`anymodel "hi"`, `anymodel -q -m x "hi"`); a first word that is a command mistyped
@@ -178,6 +193,8 @@ fn main() -> ExitCode {
             Command::Eval(command) => cli::index::eval(command),
             #[cfg(feature = "candle")]
             Command::Bench(args) => cli::bench::bench(&context, &args).await,
+            #[cfg(feature = "server")]
+            Command::Serve(args) => cli::serve::serve(&context, args).await,
             Command::Completions { .. } => Ok(()),
         }
     });

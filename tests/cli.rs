@@ -1081,3 +1081,67 @@ async fn run_attaches_images_and_shows_reasoning_apart_from_the_answer() {
     assert_eq!(missing.status.code(), Some(2), "{}", stderr(&missing));
     assert!(stderr(&missing).contains("--attach nowhere.png"), "{}", stderr(&missing));
 }
+
+/// `anymodel serve` on the local model: typed output through the server is schema-valid JSON
+/// every time (the local backend constrains its sampling to the schema), and a non-loopback
+/// address without a key is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_gives_schema_valid_json_from_the_local_model() {
+    use std::io::BufRead;
+    let temp = tempfile::tempdir().unwrap();
+    let refused = anymodel(temp.path()).args(["serve", "--host", "0.0.0.0"]).output().unwrap();
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("--api-key"), "{}", stderr(&refused));
+
+    let model =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("anymodel"));
+    for (key, value) in anymodel(temp.path()).get_envs() {
+        match value {
+            Some(value) => command.env(key, value),
+            None => command.env_remove(key),
+        };
+    }
+    let mut child = command
+        .current_dir(temp.path())
+        .args(["serve", "--port", "0", "--models", model.to_str().unwrap()])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let announced = lines.find_map(|line| {
+        let line = line.ok()?;
+        let start = line.find("http://")?;
+        Some(line[start..].split_whitespace().next()?.to_string())
+    });
+    let base = announced.expect("the server says where it listens");
+    let schema = json!({
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "population": {"type": "integer"}},
+        "required": ["city", "population"],
+    });
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let http = reqwest::Client::new();
+    for seed in 0..3 {
+        let body = json!({
+            "model": model.to_str().unwrap(),
+            "messages": [{"role": "user", "content": "The largest city of France, as JSON."}],
+            "response_format": {"type": "json_schema", "json_schema": {"name": "city", "schema": schema, "strict": true}},
+            "max_tokens": 60, "seed": seed, "temperature": 0.8,
+        });
+        let reply: Value = http
+            .post(format!("{base}/chat/completions"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let content = reply["choices"][0]["message"]["content"].as_str().unwrap();
+        let value: Value = serde_json::from_str(content).unwrap();
+        assert!(validator.is_valid(&value), "seed {seed}: {content}");
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+}

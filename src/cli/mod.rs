@@ -13,6 +13,8 @@ pub mod notices;
 pub mod output;
 pub mod run;
 pub mod schema;
+#[cfg(feature = "server")]
+pub mod serve;
 pub mod setup;
 
 use std::process::ExitCode;

@@ -1,0 +1,107 @@
+//! Any anymodel model behind the HTTP APIs programs already speak: OpenAI's Chat Completions
+//! (`POST /v1/chat/completions`, whole or streamed), with `GET /v1/models` and `GET /health`.
+//! Every SDK, chat UI or coding agent that takes an OpenAI `base_url` can then use a local
+//! Llama run in-process, a fallback chain or a router, unchanged.
+//!
+//! ```no_run
+//! # async fn serve(model: std::sync::Arc<dyn anymodel_core::Model>) -> std::io::Result<()> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! anymodel_server::Server::new().model("local", model).serve(listener).await
+//! # }
+//! ```
+//!
+//! Requests are checked against the server's keys (`Authorization: Bearer KEY`, compared in
+//! constant time) when it has any, bodies are bounded, and errors come in the API's own shape
+//! with the status clients' retry logic reads: an upstream rate limit is a 429 with its
+//! `retry-after`.
+
+mod error;
+mod openai;
+mod state;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use anymodel_core::Model;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+
+pub use error::ApiError;
+use state::AppState;
+
+/// The largest request body taken by default: room for a long conversation with a few images.
+pub const DEFAULT_BODY_LIMIT: usize = 32 * 1024 * 1024;
+
+/// A server of models by name: build it, then [`Server::serve`] it on a listener (or mount
+/// [`Server::router`] in an app of one's own).
+pub struct Server {
+    models: BTreeMap<String, Arc<dyn Model>>,
+    keys: Vec<String>,
+    body_limit: usize,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server::new()
+    }
+}
+
+impl Server {
+    /// A server with no models, no keys (every request is let in) and the default body limit.
+    pub fn new() -> Self {
+        Server { models: BTreeMap::new(), keys: Vec::new(), body_limit: DEFAULT_BODY_LIMIT }
+    }
+
+    /// Serves `model` under `name`: the `model` field of a request picks it.
+    pub fn model(mut self, name: impl Into<String>, model: Arc<dyn Model>) -> Self {
+        self.models.insert(name.into(), model);
+        self
+    }
+
+    /// Lets in requests that carry this key; once one is set, requests without a key it knows
+    /// are refused (401).
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.keys.push(key.into());
+        self
+    }
+
+    /// The largest request body taken (413 above it).
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// The routes, for serving or mounting.
+    pub fn router(self) -> Router {
+        let limit = self.body_limit;
+        let state = Arc::new(AppState::new(self.models, self.keys, limit));
+        Router::new()
+            .route("/health", get(|| async { axum::Json(json!({"status": "ok"})) }))
+            .route("/v1/models", get(models))
+            .route("/v1/chat/completions", post(openai::chat_completions))
+            .layer(DefaultBodyLimit::max(limit))
+            .with_state(state)
+    }
+
+    /// Serves until the listener fails.
+    pub async fn serve(self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+        axum::serve(listener, self.router()).await
+    }
+}
+
+/// `GET /v1/models`: the names served, in OpenAI's list shape.
+async fn models(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Err(error) = state.authorize(&headers) {
+        return error.into_response();
+    }
+    let data: Vec<_> = state
+        .models
+        .keys()
+        .map(|id| json!({"id": id, "object": "model", "created": 0, "owned_by": "anymodel"}))
+        .collect();
+    axum::Json(json!({"object": "list", "data": data})).into_response()
+}

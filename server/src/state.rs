@@ -1,0 +1,95 @@
+//! What every handler shares: the models served by name, the keys that may call them, and the
+//! body size limit.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anymodel_core::Model;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode, header};
+use serde::de::DeserializeOwned;
+use subtle::ConstantTimeEq;
+
+use crate::error::ApiError;
+
+/// The state behind the routes.
+pub(crate) struct AppState {
+    pub(crate) models: BTreeMap<String, Arc<dyn Model>>,
+    pub(crate) keys: Vec<String>,
+    pub(crate) body_limit: usize,
+    ids: AtomicU64,
+}
+
+impl AppState {
+    pub(crate) fn new(
+        models: BTreeMap<String, Arc<dyn Model>>,
+        keys: Vec<String>,
+        body_limit: usize,
+    ) -> Self {
+        AppState { models, keys, body_limit, ids: AtomicU64::new(1) }
+    }
+
+    /// Checks the request's key (`Authorization: Bearer KEY`, or Anthropic's `x-api-key`)
+    /// against the server's, in constant time; with no keys configured, every request passes.
+    pub(crate) fn authorize(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        if self.keys.is_empty() {
+            return Ok(());
+        }
+        let bearer = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "));
+        let given = bearer.or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()));
+        let Some(given) = given else { return Err(ApiError::unauthorized()) };
+        // Every key is compared, so the time taken says nothing about which one nearly matched.
+        let matched = self.keys.iter().fold(subtle::Choice::from(0), |found, key| {
+            found | key.as_bytes().ct_eq(given.as_bytes())
+        });
+        if bool::from(matched) { Ok(()) } else { Err(ApiError::unauthorized()) }
+    }
+
+    /// The body as `T`; a body over the limit is a 413, one that does not parse a 400 naming
+    /// the field at fault.
+    pub(crate) fn parse<T: DeserializeOwned>(
+        &self,
+        body: Result<Bytes, BytesRejection>,
+    ) -> Result<T, ApiError> {
+        let body = body.map_err(|rejection| match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::too_large(self.body_limit),
+            _ => {
+                ApiError::invalid(format!("the request body could not be read: {rejection}"), None)
+            }
+        })?;
+        let mut json = serde_json::Deserializer::from_slice(&body);
+        serde_path_to_error::deserialize(&mut json).map_err(|error| {
+            let path = error.path().to_string();
+            let param = (path != ".").then_some(path);
+            let message = match &param {
+                Some(path) => format!("{path}: {}", error.inner()),
+                None => format!("the body is not a valid request: {}", error.inner()),
+            };
+            ApiError::invalid(message, param)
+        })
+    }
+
+    /// The model served under `name`, or a 404 listing those that are.
+    pub(crate) fn model(&self, name: &str) -> Result<Arc<dyn Model>, ApiError> {
+        self.models.get(name).cloned().ok_or_else(|| {
+            ApiError::unknown_model(name, &self.models.keys().cloned().collect::<Vec<_>>())
+        })
+    }
+
+    /// A number for a reply's id, unique in this process.
+    pub(crate) fn next_id(&self) -> u64 {
+        self.ids.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// Seconds since the Unix epoch, for `created` fields.
+pub(crate) fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
+}

@@ -1,0 +1,69 @@
+//! `anymodel serve`: configured models behind the OpenAI API on HTTP.
+
+use std::net::{IpAddr, SocketAddr};
+
+use anymodel::server::Server;
+
+use super::setup::load_model;
+use super::{Context, Failure, Outcome, output};
+
+/// The arguments of `serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The address to listen on. Anything but loopback needs an API key (or
+    /// --allow-unauthenticated).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// The port.
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// The models to serve, by configured or inline name, comma-separated (default: the default
+    /// model). A request's `model` field picks one.
+    #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
+    pub models: Vec<String>,
+    /// A key clients must send (`Authorization: Bearer KEY`); repeatable. Also read from
+    /// $ANYMODEL_SERVER_KEY.
+    #[arg(long = "api-key", value_name = "KEY")]
+    pub api_keys: Vec<String>,
+    /// Listen on a non-loopback address without any key: anyone who can reach it can use the
+    /// models (and spend their providers' credit).
+    #[arg(long)]
+    pub allow_unauthenticated: bool,
+}
+
+/// Runs `serve` until interrupted.
+pub async fn serve(context: &Context, args: ServeArgs) -> Outcome {
+    let mut keys = args.api_keys.clone();
+    keys.extend(std::env::var("ANYMODEL_SERVER_KEY").ok().filter(|k| !k.is_empty()));
+    if !args.host.is_loopback() && keys.is_empty() && !args.allow_unauthenticated {
+        return Err(Failure::Usage(format!(
+            "listening on {} without an API key would let anyone who reaches it use the models: add --api-key KEY (or set ANYMODEL_SERVER_KEY), or --allow-unauthenticated",
+            args.host
+        )));
+    }
+    let names = if args.models.is_empty() {
+        vec![context.config.model_name(None)?]
+    } else {
+        args.models.clone()
+    };
+    let mut server = Server::new();
+    for name in &names {
+        server = server.model(name.clone(), load_model(context, name).await?);
+    }
+    for key in keys {
+        server = server.api_key(key);
+    }
+    let address = SocketAddr::new(args.host, args.port);
+    let listener = tokio::net::TcpListener::bind(address).await.map_err(|e| {
+        Failure::Usage(format!("cannot listen on {address}: {e} (pick another --port)"))
+    })?;
+    let bound = listener.local_addr().unwrap_or(address);
+    output::activity(
+        context.quiet,
+        format!("serving {} at http://{bound}/v1 (OpenAI Chat Completions)", names.join(", ")),
+    );
+    tokio::select! {
+        served = server.serve(listener) => served.map_err(|e| Failure::Run(format!("the server stopped: {e}"))),
+        _ = tokio::signal::ctrl_c() => Ok(()),
+    }
+}

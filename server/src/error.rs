@@ -84,6 +84,40 @@ impl ApiError {
     pub fn body(&self) -> serde_json::Value {
         json!({"error": {"message": self.message, "type": self.kind, "param": self.param, "code": self.code}})
     }
+
+    /// The body in Anthropic's shape, `{"type": "error", "error": {type, message}}`, with its
+    /// names for the classes.
+    pub fn anthropic_body(&self) -> serde_json::Value {
+        let kind = match self.status {
+            StatusCode::PAYLOAD_TOO_LARGE => "request_too_large",
+            StatusCode::INTERNAL_SERVER_ERROR => "api_error",
+            _ => self.kind,
+        };
+        let message = match &self.param {
+            Some(param) if !self.message.starts_with(param.as_str()) => {
+                format!("{param}: {}", self.message)
+            }
+            _ => self.message.clone(),
+        };
+        json!({"type": "error", "error": {"type": kind, "message": message}})
+    }
+
+    /// The response in Anthropic's shape.
+    pub fn into_anthropic_response(self) -> Response {
+        let body = self.anthropic_body();
+        self.respond(body)
+    }
+
+    fn respond(self, body: serde_json::Value) -> Response {
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(wait) = self.retry_after {
+            let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+            if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        }
+        response
+    }
 }
 
 /// A model's failure keeps its class: an upstream rate limit is a 429 here, an unavailable
@@ -112,16 +146,11 @@ impl From<Error> for ApiError {
     }
 }
 
+/// The response in OpenAI's shape.
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (self.status, axum::Json(self.body())).into_response();
-        if let Some(wait) = self.retry_after {
-            let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
-            if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
-        }
-        response
+        let body = self.body();
+        self.respond(body)
     }
 }
 

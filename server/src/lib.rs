@@ -1,5 +1,6 @@
 //! Any anymodel model behind the HTTP APIs programs already speak: OpenAI's Chat Completions
-//! (`POST /v1/chat/completions`, whole or streamed), with `GET /v1/models` and `GET /health`.
+//! (`POST /v1/chat/completions`) and Anthropic's Messages (`POST /v1/messages`), whole or
+//! streamed, with `GET /v1/models` and `GET /health`.
 //! Every SDK, chat UI or coding agent that takes an OpenAI `base_url` can then use a local
 //! Llama run in-process, a fallback chain or a router, unchanged.
 //!
@@ -15,6 +16,7 @@
 //! with the status clients' retry logic reads: an upstream rate limit is a 429 with its
 //! `retry-after`.
 
+mod anthropic;
 mod error;
 mod openai;
 mod state;
@@ -83,6 +85,7 @@ impl Server {
             .route("/health", get(|| async { axum::Json(json!({"status": "ok"})) }))
             .route("/v1/models", get(models))
             .route("/v1/chat/completions", post(openai::chat_completions))
+            .route("/v1/messages", post(anthropic::messages))
             .layer(DefaultBodyLimit::max(limit))
             .with_state(state)
     }

@@ -1,0 +1,62 @@
+//! Anthropic's Messages API: `POST /v1/messages`, whole or streamed, errors in its own shape.
+
+mod reply;
+mod request;
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use reply::EventWriter;
+use request::MessagesRequest;
+
+/// `POST /v1/messages`.
+pub(crate) async fn messages(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    match respond(&state, &headers, body).await {
+        Ok(response) => response,
+        Err(error) => error.into_anthropic_response(),
+    }
+}
+
+async fn respond(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    state.authorize(headers)?;
+    let request: MessagesRequest = state.parse(body)?;
+    let model = state.model(&request.model)?;
+    let id = format!("msg_{:024}", state.next_id());
+    let name = request.model.clone();
+    let stream = request.stream;
+    let core = request.into_core()?;
+    if !stream {
+        let reply = model.chat(core).await?;
+        return Ok(axum::Json(reply::message(&id, &name, &reply)).into_response());
+    }
+    let events = model.stream(core).await?;
+    let mut writer = EventWriter::new(id, name);
+    let sse = events.flat_map(move |event| {
+        let events = match event {
+            Ok(event) => writer.write(event),
+            // A failure after the stream began: Anthropic's `error` event ends it.
+            Err(error) => vec![("error", ApiError::from(error).anthropic_body())],
+        };
+        futures::stream::iter(events.into_iter().map(|(name, data)| {
+            Ok::<_, std::convert::Infallible>(Event::default().event(name).data(data.to_string()))
+        }))
+    });
+    Ok(Sse::new(sse).into_response())
+}

@@ -71,6 +71,21 @@ impl ApiError {
         }
     }
 
+    /// A model whose queue is full, or whose turn did not come in time (503, with when to try
+    /// again).
+    pub fn busy(model: &str, waiting: usize, retry_after: Duration) -> Self {
+        ApiError {
+            retry_after: Some(retry_after),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded_error",
+                format!(
+                    "`{model}` is busy ({waiting} requests already wait for it): try again shortly"
+                ),
+            )
+        }
+    }
+
     /// A body over the size limit (413).
     pub fn too_large(limit: usize) -> Self {
         ApiError::new(

@@ -19,6 +19,7 @@
 mod anthropic;
 mod error;
 mod openai;
+mod queue;
 mod state;
 
 use std::collections::BTreeMap;
@@ -33,7 +34,9 @@ use axum::routing::{get, post};
 use serde_json::json;
 
 pub use error::ApiError;
-use state::AppState;
+use queue::Queue;
+pub use queue::QueueLimits;
+use state::{AppState, Served};
 
 /// The largest request body taken by default: room for a long conversation with a few images.
 pub const DEFAULT_BODY_LIMIT: usize = 32 * 1024 * 1024;
@@ -41,7 +44,7 @@ pub const DEFAULT_BODY_LIMIT: usize = 32 * 1024 * 1024;
 /// A server of models by name: build it, then [`Server::serve`] it on a listener (or mount
 /// [`Server::router`] in an app of one's own).
 pub struct Server {
-    models: BTreeMap<String, Arc<dyn Model>>,
+    models: BTreeMap<String, Served>,
     keys: Vec<String>,
     body_limit: usize,
 }
@@ -58,9 +61,22 @@ impl Server {
         Server { models: BTreeMap::new(), keys: Vec::new(), body_limit: DEFAULT_BODY_LIMIT }
     }
 
-    /// Serves `model` under `name`: the `model` field of a request picks it.
+    /// Serves `model` under `name`: the `model` field of a request picks it. Requests reach it
+    /// as they come, concurrently (remote models).
     pub fn model(mut self, name: impl Into<String>, model: Arc<dyn Model>) -> Self {
-        self.models.insert(name.into(), model);
+        self.models.insert(name.into(), Served { model, queue: None });
+        self
+    }
+
+    /// Serves `model` under `name` behind a fair queue with these limits (local models, which
+    /// generate one reply at a time).
+    pub fn queued_model(
+        mut self,
+        name: impl Into<String>,
+        model: Arc<dyn Model>,
+        limits: QueueLimits,
+    ) -> Self {
+        self.models.insert(name.into(), Served { model, queue: Some(Queue::new(limits)) });
         self
     }
 
@@ -96,14 +112,26 @@ impl Server {
     }
 }
 
-/// `GET /v1/models`: the names served, in OpenAI's list shape.
+/// `GET /v1/models`: the names served, in OpenAI's list shape, or in Anthropic's when the
+/// request carries `anthropic-version` (as Anthropic's SDKs send it).
 async fn models(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let anthropic = headers.contains_key("anthropic-version");
     if let Err(error) = state.authorize(&headers) {
-        return error.into_response();
+        return if anthropic { error.into_anthropic_response() } else { error.into_response() };
     }
-    let data: Vec<_> = state
-        .models
-        .keys()
+    let names = state.models.keys();
+    if anthropic {
+        let data: Vec<_> = names
+            .map(|id| json!({"type": "model", "id": id, "display_name": id, "created_at": "1970-01-01T00:00:00Z"}))
+            .collect();
+        let last = data.last().map(|m| m["id"].clone());
+        let first = data.first().map(|m| m["id"].clone());
+        return axum::Json(
+            json!({"data": data, "has_more": false, "first_id": first, "last_id": last}),
+        )
+        .into_response();
+    }
+    let data: Vec<_> = names
         .map(|id| json!({"id": id, "object": "model", "created": 0, "owned_by": "anymodel"}))
         .collect();
     axum::Json(json!({"object": "list", "data": data})).into_response()

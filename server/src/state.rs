@@ -13,10 +13,25 @@ use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
+use crate::queue::Queue;
+use tokio::sync::OwnedSemaphorePermit;
+
+/// A model as served: with a queue in front when it runs one generation at a time.
+pub(crate) struct Served {
+    pub(crate) model: Arc<dyn Model>,
+    pub(crate) queue: Option<Queue>,
+}
+
+/// A model's turn: the model, and the queue's permit that the request holds while it runs (none
+/// for a model without a queue).
+pub(crate) struct Turn {
+    pub(crate) model: Arc<dyn Model>,
+    pub(crate) permit: Option<OwnedSemaphorePermit>,
+}
 
 /// The state behind the routes.
 pub(crate) struct AppState {
-    pub(crate) models: BTreeMap<String, Arc<dyn Model>>,
+    pub(crate) models: BTreeMap<String, Served>,
     pub(crate) keys: Vec<String>,
     pub(crate) body_limit: usize,
     ids: AtomicU64,
@@ -24,7 +39,7 @@ pub(crate) struct AppState {
 
 impl AppState {
     pub(crate) fn new(
-        models: BTreeMap<String, Arc<dyn Model>>,
+        models: BTreeMap<String, Served>,
         keys: Vec<String>,
         body_limit: usize,
     ) -> Self {
@@ -74,11 +89,17 @@ impl AppState {
         })
     }
 
-    /// The model served under `name`, or a 404 listing those that are.
-    pub(crate) fn model(&self, name: &str) -> Result<Arc<dyn Model>, ApiError> {
-        self.models.get(name).cloned().ok_or_else(|| {
+    /// The model served under `name` and its turn in the queue (waited for), or a 404 listing
+    /// those that are served, or a 503 when its queue is full.
+    pub(crate) async fn enter(&self, name: &str) -> Result<Turn, ApiError> {
+        let served = self.models.get(name).ok_or_else(|| {
             ApiError::unknown_model(name, &self.models.keys().cloned().collect::<Vec<_>>())
-        })
+        })?;
+        let permit = match &served.queue {
+            Some(queue) => Some(queue.enter(name).await?),
+            None => None,
+        };
+        Ok(Turn { model: served.model.clone(), permit })
     }
 
     /// A number for a reply's id, unique in this process.

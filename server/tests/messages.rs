@@ -180,4 +180,18 @@ async fn messages_errors_come_in_anthropics_shape() {
     let (status, body) = send(json!({"model": "m", "messages": []}), "sk-right").await;
     assert_eq!(status, 400, "{body}");
     assert!(body["error"]["message"].as_str().unwrap().contains("max_tokens"), "{body}");
+    let models: Value = http
+        .get(format!("{base}/v1/models"))
+        .header("x-api-key", "sk-right")
+        .header("anthropic-version", "2023-06-01")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (&models["data"][0]["type"], &models["data"][0]["id"]),
+        (&json!("model"), &json!("m"))
+    );
 }

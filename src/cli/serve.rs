@@ -2,7 +2,8 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use anymodel::server::Server;
+use anymodel::config::Resolved;
+use anymodel::server::{QueueLimits, Server};
 
 use super::setup::load_model;
 use super::{Context, Failure, Outcome, output};
@@ -48,7 +49,17 @@ pub async fn serve(context: &Context, args: ServeArgs) -> Outcome {
     };
     let mut server = Server::new();
     for name in &names {
-        server = server.model(name.clone(), load_model(context, name).await?);
+        let model = load_model(context, name).await?;
+        // A local model generates one reply at a time: its requests wait their turn in a queue.
+        let local = matches!(
+            context.config.resolve(name),
+            Ok(Resolved::Single(spec)) if spec.backend() == "candle"
+        );
+        server = if local {
+            server.queued_model(name.clone(), model, QueueLimits::default())
+        } else {
+            server.model(name.clone(), model)
+        };
     }
     for key in keys {
         server = server.api_key(key);

@@ -37,16 +37,23 @@ async fn respond(
 ) -> Result<Response, ApiError> {
     state.authorize(headers)?;
     let request: MessagesRequest = state.parse(body)?;
-    let model = state.model(&request.model)?;
+    let turn = state.enter(&request.model).await?;
+    let model = turn.model.clone();
     let id = format!("msg_{:024}", state.next_id());
     let name = request.model.clone();
     let stream = request.stream;
     let core = request.into_core()?;
     if !stream {
         let reply = model.chat(core).await?;
+        drop(turn);
         return Ok(axum::Json(reply::message(&id, &name, &reply)).into_response());
     }
     let events = model.stream(core).await?;
+    // The turn is held by the stream: it ends when the reply does or the client leaves.
+    let events = events.map(move |event| {
+        let _held = &turn.permit;
+        event
+    });
     let mut writer = EventWriter::new(id, name);
     let sse = events.flat_map(move |event| {
         let events = match event {

@@ -37,7 +37,8 @@ async fn complete(
 ) -> Result<Response, ApiError> {
     state.authorize(headers)?;
     let request: CompletionRequest = state.parse(body)?;
-    let model = state.model(&request.model)?;
+    let turn = state.enter(&request.model).await?;
+    let model = turn.model.clone();
     let stamp = Stamp {
         id: format!("chatcmpl-{}", state.next_id()),
         model: request.model.clone(),
@@ -47,9 +48,15 @@ async fn complete(
     let core = request.into_core()?;
     if !stream {
         let reply = model.chat(core).await?;
+        drop(turn);
         return Ok(axum::Json(reply::completion(&stamp, &reply)).into_response());
     }
     let events = model.stream(core).await?;
+    // The turn is held by the stream: it ends when the reply does or the client leaves.
+    let events = events.map(move |event| {
+        let _held = &turn.permit;
+        event
+    });
     let mut writer = ChunkWriter::new(stamp, include_usage);
     let chunks = events.flat_map(move |event| {
         let chunks = match event {

@@ -1,0 +1,75 @@
+//! A local model behind the server: its requests take turns in a bounded queue, a full queue
+//! turns the next one away with `retry-after`, and a client that leaves mid-stream stops its
+//! generation at once, so the next request starts without waiting for it.
+
+#![allow(clippy::unwrap_used)] // Tests fail loudly by design.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anymodel_backends::candle::{LocalConfig, LocalModel};
+use anymodel_server::{QueueLimits, Server};
+use futures::StreamExt;
+use serde_json::json;
+
+async fn start(server: Server) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(server.serve(listener));
+    format!("http://{address}")
+}
+
+fn smollm2() -> LocalModel {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(path.exists(), "{} is missing: run scripts/fetch-model.sh", path.display());
+    let mut config = LocalConfig::new(path);
+    config.threads = Some(1);
+    LocalModel::load(config).unwrap()
+}
+
+/// A streamed request for a long story; the response, once its first chunk has arrived.
+async fn long_story(http: &reqwest::Client, base: &str) -> reqwest::Response {
+    let body = json!({
+        "model": "local", "stream": true, "max_tokens": 4000, "temperature": 0.9, "seed": 1,
+        "messages": [{"role": "user", "content": "Write a very long story about a lighthouse keeper."}],
+    });
+    http.post(format!("{base}/v1/chat/completions")).json(&body).send().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_local_model_takes_turns_and_stops_when_its_client_leaves() {
+    let limits = QueueLimits { concurrency: 1, waiting: 1, max_wait: Duration::from_secs(60) };
+    let base = start(Server::new().queued_model("local", Arc::new(smollm2()), limits)).await;
+    let http = reqwest::Client::new();
+
+    // The first streams; the second waits its turn; the third finds the queue full.
+    let first = long_story(&http, &base).await;
+    let mut first_body = first.bytes_stream();
+    first_body.next().await.unwrap().unwrap();
+    let waiting = tokio::spawn({
+        let (http, base) = (http.clone(), base.clone());
+        async move {
+            let response = long_story(&http, &base).await;
+            let mut body = response.bytes_stream();
+            body.next().await.unwrap().unwrap();
+            Instant::now()
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let refused = long_story(&http, &base).await;
+    assert_eq!(refused.status().as_u16(), 503);
+    assert!(refused.headers().contains_key("retry-after"));
+    let error: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(error["error"]["type"], "overloaded_error");
+
+    // The first client leaves: its generation stops, and the waiting one starts at once.
+    let left = Instant::now();
+    drop(first_body);
+    let started = tokio::time::timeout(Duration::from_secs(20), waiting).await.unwrap().unwrap();
+    let idle_after = started.duration_since(left);
+    println!("the model was serving the next request {idle_after:?} after the client left");
+    // Unstopped, the first story would hold the model for tens of seconds.
+    assert!(idle_after < Duration::from_secs(2), "{idle_after:?}");
+}

@@ -1121,6 +1121,7 @@ async fn serve_gives_schema_valid_json_from_the_local_model() {
         "required": ["city", "population"],
     });
     let validator = jsonschema::validator_for(&schema).unwrap();
+    assert!(base.ends_with("/v1"), "{base}");
     let http = reqwest::Client::new();
     for seed in 0..3 {
         let body = json!({
@@ -1142,6 +1143,59 @@ async fn serve_gives_schema_valid_json_from_the_local_model() {
         let value: Value = serde_json::from_str(content).unwrap();
         assert!(validator.is_valid(&value), "seed {seed}: {content}");
     }
+    child.kill().unwrap();
+    let _ = child.wait();
+}
+
+/// `anymodel serve --agents helper` serves the configured agent as the model `agent:helper`:
+/// it runs server-side (its system prompt reaches its model), and the client gets its answer,
+/// whole or streamed.
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_runs_a_configured_agent_behind_a_model_name() {
+    use std::io::BufRead;
+    let temp = tempfile::tempdir().unwrap();
+    let upstream = MockServer::start().await;
+    openai_says(&upstream, "It is Paris.", None).await;
+    config(temp.path(), &upstream, None);
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("anymodel"));
+    for (key, value) in anymodel(temp.path()).get_envs() {
+        match value {
+            Some(value) => command.env(key, value),
+            None => command.env_remove(key),
+        };
+    }
+    let mut child = command
+        .current_dir(temp.path())
+        .env("TEST_OPENAI_KEY", "sk-upstream-secret")
+        .args(["serve", "--port", "0", "--agents", "helper", "--api-key", "sk-local"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let base = lines
+        .find_map(|line| {
+            let line = line.ok()?;
+            let start = line.find("http://")?;
+            Some(line[start..].split_whitespace().next()?.to_string())
+        })
+        .expect("the server says where it listens");
+    let http = reqwest::Client::new();
+    for stream in [false, true] {
+        let body = json!({"model": "agent:helper", "stream": stream, "messages": [{"role": "user", "content": "Capital?"}]});
+        let response = http
+            .post(format!("{base}/chat/completions"))
+            .bearer_auth("sk-local")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        let text = response.text().await.unwrap();
+        assert!(text.contains("It is Paris."), "{text}");
+        assert!(!text.contains("sk-upstream-secret"));
+    }
+    let sent = bodies(&upstream).await;
+    assert_eq!(sent[0]["messages"][0]["content"], "You are the helper.");
     child.kill().unwrap();
     let _ = child.wait();
 }

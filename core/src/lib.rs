@@ -29,8 +29,8 @@ mod tool;
 mod toolset;
 
 pub use agent::{
-    Agent, AgentBuilder, AgentError, AgentErrorKind, AgentEvent, AgentHook, AgentRun, Limits, Step,
-    ToolDecision, ToolInvocation,
+    Agent, AgentBuilder, AgentError, AgentErrorKind, AgentEvent, AgentHook, AgentModel, AgentRun,
+    Limits, Step, ToolDecision, ToolInvocation,
 };
 pub use content::{Content, Media, MediaSource, Part};
 pub use error::{Capability, Error, Result};

@@ -1,6 +1,7 @@
 //! `anymodel serve`: configured models behind the OpenAI API on HTTP.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use anymodel::config::Resolved;
 use anymodel::server::{QueueLimits, Server};
@@ -22,6 +23,10 @@ pub struct ServeArgs {
     /// model). A request's `model` field picks one.
     #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
     pub models: Vec<String>,
+    /// Configured agents to serve, comma-separated, each as the model `agent:NAME`: the agent
+    /// runs server-side with its tools and index, and the client gets its answer.
+    #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
+    pub agents: Vec<String>,
     /// A key clients must send (`Authorization: Bearer KEY`); repeatable. Also read from
     /// $ANYMODEL_SERVER_KEY.
     #[arg(long = "api-key", value_name = "KEY")]
@@ -42,7 +47,9 @@ pub async fn serve(context: &Context, args: ServeArgs) -> Outcome {
             args.host
         )));
     }
-    let names = if args.models.is_empty() {
+    let names = if args.models.is_empty() && !args.agents.is_empty() {
+        Vec::new()
+    } else if args.models.is_empty() {
         vec![context.config.model_name(None)?]
     } else {
         args.models.clone()
@@ -61,6 +68,13 @@ pub async fn serve(context: &Context, args: ServeArgs) -> Outcome {
             server.model(name.clone(), model)
         };
     }
+    let mut served = names.clone();
+    for name in &args.agents {
+        let agent = context.config.build_agent(name).await?;
+        let as_model = format!("agent:{name}");
+        server = server.model(as_model.clone(), Arc::new(agent.into_model(as_model.clone())));
+        served.push(as_model);
+    }
     for key in keys {
         server = server.api_key(key);
     }
@@ -71,7 +85,10 @@ pub async fn serve(context: &Context, args: ServeArgs) -> Outcome {
     let bound = listener.local_addr().unwrap_or(address);
     output::activity(
         context.quiet,
-        format!("serving {} at http://{bound}/v1 (OpenAI Chat Completions)", names.join(", ")),
+        format!(
+            "serving {} at http://{bound}/v1 (OpenAI Chat Completions, Anthropic Messages)",
+            served.join(", ")
+        ),
     );
     tokio::select! {
         served = server.serve(listener) => served.map_err(|e| Failure::Run(format!("the server stopped: {e}"))),

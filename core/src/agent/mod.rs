@@ -1,6 +1,7 @@
 //! The agent: a model, a system prompt, tools and limits, run in a loop in which the model calls
 //! tools until it gives an answer.
 
+mod as_model;
 mod error;
 mod event;
 mod hook;
@@ -11,6 +12,7 @@ mod typed;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use as_model::AgentModel;
 pub use error::{AgentError, AgentErrorKind};
 pub use event::AgentEvent;
 pub use hook::{AgentHook, ToolDecision};

@@ -106,8 +106,15 @@ impl Server {
             .with_state(state)
     }
 
-    /// Serves until the listener fails.
+    /// Serves until the listener fails. Replies go out as they are written (no Nagle delay: a
+    /// stream's small chunks would otherwise wait for the client's acknowledgement, 40 ms each).
     pub async fn serve(self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+        use axum::serve::ListenerExt;
+        let listener = listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "could not turn off Nagle's algorithm");
+            }
+        });
         axum::serve(listener, self.router()).await
     }
 }

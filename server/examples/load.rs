@@ -134,10 +134,14 @@ async fn main() {
     let total = clients * requests;
     let rate = |wall: Duration| total as f64 / wall.as_secs_f64();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!("{clients} concurrent streaming clients, {requests} requests each: {total} replies, all complete and their own");
+    println!(
+        "{clients} concurrent streaming clients, {requests} requests each: {total} replies, all complete and their own"
+    );
     println!("| | requests/s | p50 ms | p99 ms |");
     println!("| --- | ---: | ---: | ---: |");
-    for (name, latencies, wall) in [("in-process", &baseline, baseline_wall), ("through the server", &served, served_wall)] {
+    for (name, latencies, wall) in
+        [("in-process", &baseline, baseline_wall), ("through the server", &served, served_wall)]
+    {
         println!(
             "| {name} | {:.0} | {:.3} | {:.3} |",
             rate(wall),

@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""The official OpenAI and Anthropic Python SDKs against `anymodel serve`.
+
+Usage: scripts/sdk-check.py BASE_URL MODEL KEY  (BASE_URL without /v1, e.g. http://127.0.0.1:8080)
+
+Runs a whole and a streamed reply through each SDK, JSON Schema output through OpenAI's, lists
+the models through both, and checks an error comes back as the SDK's own exception class.
+"""
+import json
+import sys
+
+import anthropic
+import openai
+
+base, model, key = sys.argv[1], sys.argv[2], sys.argv[3]
+question = [{"role": "user", "content": "What is the capital of France? One word."}]
+
+oa = openai.OpenAI(base_url=f"{base}/v1", api_key=key)
+whole = oa.chat.completions.create(model=model, messages=question, max_tokens=16, temperature=0)
+assert whole.choices[0].message.content, whole
+assert whole.usage.completion_tokens > 0, whole.usage
+pieces = [c.choices[0].delta.content or "" for c in oa.chat.completions.create(
+    model=model, messages=question, max_tokens=16, temperature=0, stream=True,
+    stream_options={"include_usage": True}) if c.choices]
+assert "".join(pieces) == whole.choices[0].message.content, (pieces, whole)
+schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"],
+          "additionalProperties": False}
+typed = oa.chat.completions.create(
+    model=model, messages=question, max_tokens=40,
+    response_format={"type": "json_schema", "json_schema": {"name": "c", "schema": schema, "strict": True}})
+assert isinstance(json.loads(typed.choices[0].message.content)["city"], str), typed
+assert [m.id for m in oa.models.list()] == [model]
+try:
+    oa.chat.completions.create(model="no-such-model", messages=question)
+    raise AssertionError("an unknown model was accepted")
+except openai.NotFoundError as error:
+    assert "no-such-model" in str(error), error
+print("openai SDK", openai.__version__, "ok:", whole.choices[0].message.content.strip())
+
+an = anthropic.Anthropic(base_url=base, api_key=key)
+message = an.messages.create(model=model, max_tokens=16, messages=question, extra_body={"temperature": 0})
+text = "".join(block.text for block in message.content if block.type == "text")
+assert text and message.stop_reason in ("end_turn", "max_tokens"), message
+with an.messages.stream(model=model, max_tokens=16, messages=question, extra_body={"temperature": 0}) as stream:
+    streamed = "".join(stream.text_stream)
+    final = stream.get_final_message()
+assert streamed == text, (streamed, text)
+assert final.usage.output_tokens > 0, final.usage
+try:
+    an.messages.create(model="no-such-model", max_tokens=5, messages=question)
+    raise AssertionError("an unknown model was accepted")
+except anthropic.NotFoundError as error:
+    assert "no-such-model" in str(error), error
+print("anthropic SDK", anthropic.__version__, "ok:", text.strip())

@@ -5,6 +5,8 @@
 //!
 //! `cargo run --release -p anymodel-server --example load [CLIENTS] [REQUESTS_PER_CLIENT]`
 
+#![allow(clippy::unwrap_used)] // A benchmark: any failure ends it, loudly.
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

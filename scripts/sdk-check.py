@@ -35,7 +35,21 @@ try:
     raise AssertionError("an unknown model was accepted")
 except openai.NotFoundError as error:
     assert "no-such-model" in str(error), error
-print("openai SDK", openai.__version__, "ok:", whole.choices[0].message.content.strip())
+first = oa.responses.create(model=model, input="What is the capital of France? One word.",
+                            max_output_tokens=16, temperature=0)
+assert first.status in ("completed", "incomplete") and first.output_text, first
+deltas, completed = [], None
+for event in oa.responses.create(model=model, input="What is the capital of France? One word.",
+                                 max_output_tokens=16, temperature=0, stream=True):
+    if event.type == "response.output_text.delta":
+        deltas.append(event.delta)
+    elif event.type in ("response.completed", "response.incomplete"):
+        completed = event.response
+assert "".join(deltas) == first.output_text == completed.output_text, (deltas, first.output_text)
+follow = oa.responses.create(model=model, previous_response_id=first.id, input="And of Italy?",
+                             max_output_tokens=16, temperature=0)
+assert follow.output_text, follow
+print("openai SDK", openai.__version__, "ok:", whole.choices[0].message.content.strip(), "/", first.output_text.strip())
 
 an = anthropic.Anthropic(base_url=base, api_key=key)
 message = an.messages.create(model=model, max_tokens=16, messages=question, extra_body={"temperature": 0})

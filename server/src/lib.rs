@@ -1,6 +1,6 @@
 //! Any anymodel model behind the HTTP APIs programs already speak: OpenAI's Chat Completions
-//! (`POST /v1/chat/completions`) and Anthropic's Messages (`POST /v1/messages`), whole or
-//! streamed, with `GET /v1/models` and `GET /health`.
+//! (`POST /v1/chat/completions`) and Responses (`POST /v1/responses`), and Anthropic's Messages
+//! (`POST /v1/messages`), whole or streamed, with `GET /v1/models` and `GET /health`.
 //! Every SDK, chat UI or coding agent that takes an OpenAI `base_url` can then use a local
 //! Llama run in-process, a fallback chain or a router, unchanged.
 //!
@@ -20,6 +20,7 @@ mod anthropic;
 mod error;
 mod openai;
 mod queue;
+mod responses;
 mod state;
 
 use std::collections::BTreeMap;
@@ -102,6 +103,7 @@ impl Server {
             .route("/v1/models", get(models))
             .route("/v1/chat/completions", post(openai::chat_completions))
             .route("/v1/messages", post(anthropic::messages))
+            .route("/v1/responses", post(responses::responses))
             .layer(DefaultBodyLimit::max(limit))
             .with_state(state)
     }

@@ -34,6 +34,8 @@ pub(crate) struct AppState {
     pub(crate) models: BTreeMap<String, Served>,
     pub(crate) keys: Vec<String>,
     pub(crate) body_limit: usize,
+    /// The responses kept for `previous_response_id`.
+    pub(crate) responses: crate::responses::ResponseStore,
     ids: AtomicU64,
 }
 
@@ -43,7 +45,7 @@ impl AppState {
         keys: Vec<String>,
         body_limit: usize,
     ) -> Self {
-        AppState { models, keys, body_limit, ids: AtomicU64::new(1) }
+        AppState { models, keys, body_limit, responses: Default::default(), ids: AtomicU64::new(1) }
     }
 
     /// Checks the request's key (`Authorization: Bearer KEY`, or Anthropic's `x-api-key`)

@@ -86,7 +86,7 @@ pub async fn serve(context: &Context, args: ServeArgs) -> Outcome {
     output::activity(
         context.quiet,
         format!(
-            "serving {} at http://{bound}/v1 (OpenAI Chat Completions, Anthropic Messages)",
+            "serving {} at http://{bound}/v1 (OpenAI Chat Completions and Responses, Anthropic Messages)",
             served.join(", ")
         ),
     );

@@ -12,20 +12,27 @@ pub(crate) const KEPT: usize = 1024;
 /// Conversations by response id.
 #[derive(Debug, Default)]
 pub(crate) struct ResponseStore {
-    kept: Mutex<(HashMap<String, Vec<Message>>, VecDeque<String>)>,
+    kept: Mutex<Kept>,
+}
+
+/// The conversations, and their ids oldest first.
+#[derive(Debug, Default)]
+struct Kept {
+    by_id: HashMap<String, Vec<Message>>,
+    order: VecDeque<String>,
 }
 
 impl ResponseStore {
     /// The conversation that ended with response `id`, if it is still kept.
     pub(crate) fn get(&self, id: &str) -> Option<Vec<Message>> {
         let kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
-        kept.0.get(id).cloned()
+        kept.by_id.get(id).cloned()
     }
 
     /// Keeps `conversation` under `id`, dropping the oldest past [`KEPT`].
     pub(crate) fn put(&self, id: String, conversation: Vec<Message>) {
         let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
-        let (by_id, order) = &mut *kept;
+        let Kept { by_id, order } = &mut *kept;
         if by_id.insert(id.clone(), conversation).is_none() {
             order.push_back(id);
         }

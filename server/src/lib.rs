@@ -18,6 +18,7 @@
 
 mod anthropic;
 mod error;
+mod metrics;
 mod openai;
 mod queue;
 mod responses;
@@ -48,6 +49,7 @@ pub struct Server {
     models: BTreeMap<String, Served>,
     keys: Vec<String>,
     body_limit: usize,
+    metrics: Arc<metrics::Metrics>,
 }
 
 impl Default for Server {
@@ -59,7 +61,12 @@ impl Default for Server {
 impl Server {
     /// A server with no models, no keys (every request is let in) and the default body limit.
     pub fn new() -> Self {
-        Server { models: BTreeMap::new(), keys: Vec::new(), body_limit: DEFAULT_BODY_LIMIT }
+        Server {
+            models: BTreeMap::new(),
+            keys: Vec::new(),
+            body_limit: DEFAULT_BODY_LIMIT,
+            metrics: Default::default(),
+        }
     }
 
     /// Serves `model` under `name`: the `model` field of a request picks it. Requests reach it
@@ -77,7 +84,9 @@ impl Server {
         model: Arc<dyn Model>,
         limits: QueueLimits,
     ) -> Self {
-        self.models.insert(name.into(), Served { model, queue: Some(Queue::new(limits)) });
+        let name = name.into();
+        let queue = Queue::new(limits, self.metrics.queue_depth(&name));
+        self.models.insert(name, Served { model, queue: Some(queue) });
         self
     }
 
@@ -97,10 +106,11 @@ impl Server {
     /// The routes, for serving or mounting.
     pub fn router(self) -> Router {
         let limit = self.body_limit;
-        let state = Arc::new(AppState::new(self.models, self.keys, limit));
+        let state = Arc::new(AppState::new(self.models, self.keys, limit, self.metrics));
         Router::new()
             .route("/health", get(|| async { axum::Json(json!({"status": "ok"})) }))
             .route("/v1/models", get(models))
+            .route("/metrics", get(metrics))
             .route("/v1/chat/completions", post(openai::chat_completions))
             .route("/v1/messages", post(anthropic::messages))
             .route("/v1/responses", post(responses::responses))
@@ -119,6 +129,15 @@ impl Server {
         });
         axum::serve(listener, self.router()).await
     }
+}
+
+/// `GET /metrics`: the Prometheus text format (OpenMetrics).
+async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Err(error) = state.authorize(&headers) {
+        return error.into_response();
+    }
+    let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    ([(axum::http::header::CONTENT_TYPE, content_type)], state.metrics.render()).into_response()
 }
 
 /// `GET /v1/models`: the names served, in OpenAI's list shape, or in Anthropic's when the

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::ApiError;
@@ -34,22 +35,30 @@ pub(crate) struct Queue {
     turns: Arc<Semaphore>,
     waiting: AtomicUsize,
     limits: QueueLimits,
+    /// The waiting count, as `/metrics` shows it.
+    depth: Gauge,
 }
 
 /// Counts a request as waiting until it has its turn or gives up (a client that leaves while it
 /// waits drops it).
-struct Waiting<'a>(&'a AtomicUsize);
+struct Waiting<'a>(&'a AtomicUsize, &'a Gauge);
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::SeqCst);
+        self.1.dec();
     }
 }
 
 impl Queue {
-    pub(crate) fn new(limits: QueueLimits) -> Self {
+    pub(crate) fn new(limits: QueueLimits, depth: Gauge) -> Self {
         let concurrency = limits.concurrency.max(1);
-        Queue { turns: Arc::new(Semaphore::new(concurrency)), waiting: AtomicUsize::new(0), limits }
+        Queue {
+            turns: Arc::new(Semaphore::new(concurrency)),
+            waiting: AtomicUsize::new(0),
+            limits,
+            depth,
+        }
     }
 
     /// A turn: held while the request runs (a stream holds it until it ends or its client
@@ -62,7 +71,8 @@ impl Queue {
             self.waiting.fetch_sub(1, Ordering::SeqCst);
             return Err(ApiError::busy(model, self.limits.waiting, Duration::from_secs(1)));
         }
-        let _waiting = Waiting(&self.waiting);
+        self.depth.inc();
+        let _waiting = Waiting(&self.waiting, &self.depth);
         match tokio::time::timeout(self.limits.max_wait, self.turns.clone().acquire_owned()).await {
             Ok(Ok(turn)) => Ok(turn),
             _ => Err(ApiError::busy(model, self.limits.waiting, Duration::from_secs(5))),

@@ -36,6 +36,8 @@ pub(crate) struct AppState {
     pub(crate) body_limit: usize,
     /// The responses kept for `previous_response_id`.
     pub(crate) responses: crate::responses::ResponseStore,
+    /// What `/metrics` shows.
+    pub(crate) metrics: Arc<crate::metrics::Metrics>,
     ids: AtomicU64,
 }
 
@@ -44,8 +46,16 @@ impl AppState {
         models: BTreeMap<String, Served>,
         keys: Vec<String>,
         body_limit: usize,
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> Self {
-        AppState { models, keys, body_limit, responses: Default::default(), ids: AtomicU64::new(1) }
+        AppState {
+            models,
+            keys,
+            body_limit,
+            responses: Default::default(),
+            metrics,
+            ids: AtomicU64::new(1),
+        }
     }
 
     /// Checks the request's key (`Authorization: Bearer KEY`, or Anthropic's `x-api-key`)

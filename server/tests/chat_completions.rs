@@ -238,3 +238,26 @@ async fn response_formats_reach_the_model() {
     let reply = client(&base, "m").chat(request).await.unwrap();
     assert_eq!(reply.message.content, "{\"a\": 1}");
 }
+
+/// `/metrics` counts requests by model, API and status, tokens in and out, and durations.
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_count_requests_tokens_and_durations() {
+    let base = start(Server::new().model("m", Arc::new(ScriptedModel::new(script())))).await;
+    let model = client(&base, "m");
+    model.chat(ChatRequest::user("Paris?")).await.unwrap();
+    let _ = anymodel_core::collect_stream(model.stream(ChatRequest::user("Rome?")).await.unwrap())
+        .await
+        .unwrap();
+    let unknown = client(&base, "nope").chat(ChatRequest::user("?")).await;
+    assert!(unknown.is_err());
+    let text = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
+    for line in [
+        r#"anymodel_requests_total{model="m",api="chat_completions",status="200"} 2"#,
+        r#"anymodel_requests_total{model="nope",api="chat_completions",status="404"} 1"#,
+        r#"anymodel_tokens_total{model="m",kind="input"} 120"#,
+        r#"anymodel_tokens_total{model="m",kind="output"} 15"#,
+        r#"anymodel_request_duration_seconds_count{model="m",api="chat_completions"} 2"#,
+    ] {
+        assert!(text.contains(line), "{line} in\n{text}");
+    }
+}

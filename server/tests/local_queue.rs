@@ -58,6 +58,8 @@ async fn a_local_model_takes_turns_and_stops_when_its_client_leaves() {
         }
     });
     tokio::time::sleep(Duration::from_millis(200)).await;
+    let metrics = http.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains(r#"anymodel_queue_depth{model="local"} 1"#), "{metrics}");
     let refused = long_story(&http, &base).await;
     assert_eq!(refused.status().as_u16(), 503);
     assert!(refused.headers().contains_key("retry-after"));

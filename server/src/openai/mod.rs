@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 
 use crate::error::ApiError;
+use crate::metrics::{Recorder, recorded};
 use crate::state::AppState;
 use reply::{ChunkWriter, Stamp};
 use request::CompletionRequest;
@@ -24,9 +25,13 @@ pub(crate) async fn chat_completions(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    match complete(&state, &headers, body).await {
+    let mut recorder = Recorder::new("chat_completions");
+    match complete(&state, &headers, body, &mut recorder).await {
         Ok(response) => response,
-        Err(error) => error.into_response(),
+        Err(error) => {
+            state.metrics.finished(&recorder, error.status.as_u16(), None);
+            error.into_response()
+        }
     }
 }
 
@@ -34,9 +39,11 @@ async fn complete(
     state: &AppState,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
+    recorder: &mut Recorder,
 ) -> Result<Response, ApiError> {
     state.authorize(headers)?;
     let request: CompletionRequest = state.parse(body)?;
+    recorder.model = Some(request.model.clone());
     let turn = state.enter(&request.model).await?;
     let model = turn.model.clone();
     let stamp = Stamp {
@@ -48,10 +55,12 @@ async fn complete(
     let core = request.into_core()?;
     if !stream {
         let reply = model.chat(core).await?;
+        state.metrics.finished(recorder, 200, Some(&reply.usage));
         drop(turn);
         return Ok(axum::Json(reply::completion(&stamp, &reply)).into_response());
     }
     let events = model.stream(core).await?;
+    let events = recorded(events, state.metrics.clone(), recorder.clone());
     // The turn is held by the stream: it ends when the reply does or the client leaves.
     let events = events.map(move |event| {
         let _held = &turn.permit;

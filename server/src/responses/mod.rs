@@ -18,6 +18,7 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 
 use crate::error::ApiError;
+use crate::metrics::{Recorder, recorded};
 use crate::state::AppState;
 use reply::{EventWriter, Stamp};
 use request::ResponsesRequest;
@@ -29,9 +30,13 @@ pub(crate) async fn responses(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    match respond(state, &headers, body).await {
+    let mut recorder = Recorder::new("responses");
+    match respond(state.clone(), &headers, body, &mut recorder).await {
         Ok(response) => response,
-        Err(error) => error.into_response(),
+        Err(error) => {
+            state.metrics.finished(&recorder, error.status.as_u16(), None);
+            error.into_response()
+        }
     }
 }
 
@@ -39,9 +44,11 @@ async fn respond(
     state: Arc<AppState>,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
+    recorder: &mut Recorder,
 ) -> Result<Response, ApiError> {
     state.authorize(headers)?;
     let request: ResponsesRequest = state.parse(body)?;
+    recorder.model = Some(request.model.clone());
     let history = match &request.previous_response_id {
         None => Vec::new(),
         Some(id) => state.responses.get(id).ok_or_else(|| ApiError {
@@ -71,6 +78,7 @@ async fn respond(
     conversation.extend(input);
     if !stream {
         let reply = model.chat(core).await?;
+        state.metrics.finished(recorder, 200, Some(&reply.usage));
         drop(turn);
         if store {
             conversation.push(Message::Assistant(reply.message.clone()));
@@ -79,6 +87,7 @@ async fn respond(
         return Ok(axum::Json(reply::whole(&stamp, &reply)).into_response());
     }
     let events = model.stream(core).await?;
+    let events = recorded(events, state.metrics.clone(), recorder.clone());
     let id = stamp.id.clone();
     let mut writer = EventWriter::new(stamp);
     let mut aggregator = ReplyAggregator::new();

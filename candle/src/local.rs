@@ -195,6 +195,11 @@ impl Model for LocalModel {
         self.render_prompt(request).map(Some)
     }
 
+    async fn count_tokens(&self, request: &ChatRequest) -> Result<Option<u64>> {
+        let prompt = self.render_prompt(request)?;
+        Ok(Some(self.tokens(&prompt)?.len() as u64))
+    }
+
     async fn stream(&self, request: ChatRequest) -> Result<EventStream> {
         self.capabilities().check(&self.name, &request)?;
         let tools = offered_tools(&request);

@@ -235,6 +235,14 @@ pub trait Model: Send + Sync {
         let _ = request;
         Ok(None)
     }
+
+    /// How many tokens `request`'s prompt takes for this model (what a server's
+    /// `count_tokens` answers): exact for a local model, which tokenises it as it would run it.
+    /// `None` (the default) when the backend cannot count.
+    async fn count_tokens(&self, request: &ChatRequest) -> Result<Option<u64>> {
+        let _ = request;
+        Ok(None)
+    }
 }
 
 macro_rules! forward_model {
@@ -259,6 +267,10 @@ macro_rules! forward_model {
 
             async fn preview(&self, request: &ChatRequest) -> Result<Option<String>> {
                 (**self).preview(request).await
+            }
+
+            async fn count_tokens(&self, request: &ChatRequest) -> Result<Option<u64>> {
+                (**self).count_tokens(request).await
             }
         }
     };

@@ -113,6 +113,7 @@ impl Server {
             .route("/metrics", get(metrics))
             .route("/v1/chat/completions", post(openai::chat_completions))
             .route("/v1/messages", post(anthropic::messages))
+            .route("/v1/messages/count_tokens", post(anthropic::count_tokens))
             .route("/v1/responses", post(responses::responses))
             .layer(DefaultBodyLimit::max(limit))
             .with_state(state)

@@ -101,17 +101,23 @@ impl AppState {
         })
     }
 
+    /// The model served under `name`, without waiting for a turn (for work that does not
+    /// generate), or a 404 listing those that are served.
+    pub(crate) fn model(&self, name: &str) -> Result<Arc<dyn Model>, ApiError> {
+        self.models.get(name).map(|served| served.model.clone()).ok_or_else(|| {
+            ApiError::unknown_model(name, &self.models.keys().cloned().collect::<Vec<_>>())
+        })
+    }
+
     /// The model served under `name` and its turn in the queue (waited for), or a 404 listing
     /// those that are served, or a 503 when its queue is full.
     pub(crate) async fn enter(&self, name: &str) -> Result<Turn, ApiError> {
-        let served = self.models.get(name).ok_or_else(|| {
-            ApiError::unknown_model(name, &self.models.keys().cloned().collect::<Vec<_>>())
-        })?;
-        let permit = match &served.queue {
+        let model = self.model(name)?;
+        let permit = match self.models.get(name).and_then(|served| served.queue.as_ref()) {
             Some(queue) => Some(queue.enter(name).await?),
             None => None,
         };
-        Ok(Turn { model: served.model.clone(), permit })
+        Ok(Turn { model, permit })
     }
 
     /// A number for a reply's id, unique in this process.

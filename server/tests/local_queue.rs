@@ -75,3 +75,34 @@ async fn a_local_model_takes_turns_and_stops_when_its_client_leaves() {
     // Unstopped, the first story would hold the model for tens of seconds.
     assert!(idle_after < Duration::from_secs(2), "{idle_after:?}");
 }
+
+/// `count_tokens` on a local model counts what a reply to the same request reads.
+#[tokio::test(flavor = "multi_thread")]
+async fn count_tokens_counts_what_the_model_reads() {
+    let base =
+        start(Server::new().queued_model("local", Arc::new(smollm2()), QueueLimits::default()))
+            .await;
+    let http = reqwest::Client::new();
+    let messages = json!([{"role": "user", "content": "Name three colours."}]);
+    let counted: serde_json::Value = http
+        .post(format!("{base}/v1/messages/count_tokens"))
+        .json(&json!({"model": "local", "system": "Be brief.", "messages": messages}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let reply: serde_json::Value = http
+        .post(format!("{base}/v1/messages"))
+        .json(&json!({"model": "local", "system": "Be brief.", "messages": messages, "max_tokens": 5}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let read = reply["usage"]["input_tokens"].as_u64().unwrap()
+        + reply["usage"]["cache_read_input_tokens"].as_u64().unwrap();
+    assert_eq!(counted["input_tokens"].as_u64(), Some(read), "{counted} {reply}");
+}

@@ -180,6 +180,14 @@ async fn messages_errors_come_in_anthropics_shape() {
     let (status, body) = send(json!({"model": "m", "messages": []}), "sk-right").await;
     assert_eq!(status, 400, "{body}");
     assert!(body["error"]["message"].as_str().unwrap().contains("max_tokens"), "{body}");
+    let counted = http
+        .post(format!("{base}/v1/messages/count_tokens"))
+        .header("x-api-key", "sk-right")
+        .json(&json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(counted.status().as_u16(), 400, "a scripted model cannot count");
     let models: Value = http
         .get(format!("{base}/v1/models"))
         .header("x-api-key", "sk-right")

@@ -52,6 +52,10 @@ impl<M: Model> Model for SamplingDefaults<M> {
     async fn preview(&self, request: &ChatRequest) -> Result<Option<String>> {
         self.inner.preview(&self.fill(request.clone())).await
     }
+
+    async fn count_tokens(&self, request: &ChatRequest) -> Result<Option<u64>> {
+        self.inner.count_tokens(&self.fill(request.clone())).await
+    }
 }
 
 #[cfg(test)]

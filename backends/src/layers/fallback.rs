@@ -96,4 +96,8 @@ impl Model for Fallback {
     async fn preview(&self, request: &ChatRequest) -> Result<Option<String>> {
         self.models[0].preview(request).await
     }
+
+    async fn count_tokens(&self, request: &ChatRequest) -> Result<Option<u64>> {
+        self.models[0].count_tokens(request).await
+    }
 }

@@ -140,6 +140,10 @@ impl<M: Model> Model for Retry<M> {
     async fn preview(&self, request: &ChatRequest) -> Result<Option<String>> {
         self.inner.preview(request).await
     }
+
+    async fn count_tokens(&self, request: &ChatRequest) -> Result<Option<u64>> {
+        self.inner.count_tokens(request).await
+    }
 }
 
 #[cfg(test)]

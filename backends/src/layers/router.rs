@@ -199,4 +199,8 @@ impl Model for Router {
     async fn preview(&self, request: &ChatRequest) -> Result<Option<String>> {
         self.members[0].model.preview(request).await
     }
+
+    async fn count_tokens(&self, request: &ChatRequest) -> Result<Option<u64>> {
+        self.members[0].model.count_tokens(request).await
+    }
 }

@@ -44,6 +44,12 @@ async fn respond(
     state.authorize(headers)?;
     let request: MessagesRequest = state.parse(body)?;
     recorder.model = Some(request.model.clone());
+    if request.max_tokens.is_none() {
+        return Err(ApiError::invalid(
+            "max_tokens: the field is required",
+            Some("max_tokens".into()),
+        ));
+    }
     let turn = state.enter(&request.model).await?;
     let model = turn.model.clone();
     let id = format!("msg_{:024}", state.next_id());
@@ -75,4 +81,30 @@ async fn respond(
         }))
     });
     Ok(Sse::new(sse).into_response())
+}
+
+/// `POST /v1/messages/count_tokens`: the prompt's tokens for the model, counted as it would run
+/// it (local models); a model that cannot count says so with a 400.
+pub(crate) async fn count_tokens(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let counted = async {
+        state.authorize(&headers)?;
+        let request: MessagesRequest = state.parse(body)?;
+        let name = request.model.clone();
+        let model = state.model(&name)?;
+        let core = request.into_core()?;
+        match model.count_tokens(&core).await? {
+            Some(tokens) => {
+                Ok(axum::Json(serde_json::json!({"input_tokens": tokens})).into_response())
+            }
+            None => Err(ApiError::invalid(
+                format!("`{name}` cannot count tokens here (local models can)"),
+                Some("model".into()),
+            )),
+        }
+    };
+    counted.await.unwrap_or_else(ApiError::into_anthropic_response)
 }

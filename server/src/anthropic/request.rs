@@ -17,7 +17,9 @@ use crate::error::ApiError;
 #[derive(Debug, Deserialize)]
 pub(crate) struct MessagesRequest {
     pub(crate) model: String,
-    max_tokens: u32,
+    /// Required by `/v1/messages`, not by `/v1/messages/count_tokens`.
+    #[serde(default)]
+    pub(crate) max_tokens: Option<u32>,
     #[serde(default)]
     system: Option<Text>,
     messages: Vec<Turn>,
@@ -216,7 +218,7 @@ impl MessagesRequest {
             temperature: self.temperature,
             top_p: self.top_p,
             top_k: self.top_k,
-            max_tokens: Some(self.max_tokens),
+            max_tokens: self.max_tokens,
             stop: self.stop_sequences,
             ..Default::default()
         };

@@ -8,7 +8,7 @@ use anymodel_core::{FinishReason, Result, Sampling, StreamEvent, Usage};
 use tokio::sync::mpsc;
 
 use crate::constraint::{Grammars, Guide};
-use crate::generate::{GenerationStats, Params, generate};
+use crate::generate::{Ending, GenerationStats, Params, generate};
 use crate::load::Weights;
 use crate::reasoning::{Piece, ThinkSplitter};
 use crate::template::ChatTemplate;
@@ -102,7 +102,7 @@ impl Engine {
                 text.push(piece).into_iter().all(send)
             })
         });
-        let (reason, stats) = match outcome {
+        let (ending, stats) = match outcome {
             Ok(done) => done,
             Err(err) => {
                 let _ = sender.blocking_send(Err(err));
@@ -111,7 +111,7 @@ impl Engine {
         };
         *self.last.lock().unwrap_or_else(PoisonError::into_inner) = stats;
         // No reason: the stream was dropped, and nobody is listening.
-        let Some(mut reason) = reason else { return };
+        let Some(Ending { mut reason, stop_sequence }) = ending else { return };
         if !text.flush().into_iter().all(send) {
             return;
         }
@@ -135,6 +135,9 @@ impl Engine {
         let reused = stats.prompt_tokens - stats.prompt_tokens_processed;
         let usage = Usage::new(stats.prompt_tokens as u64, stats.completion_tokens as u64)
             .with_cached_input(reused as u64);
-        let _ = send(StreamEvent::Usage { usage }) && send(StreamEvent::Finish { reason });
+        let stop = stop_sequence.map(|text| StreamEvent::StopSequence { text });
+        let _ = send(StreamEvent::Usage { usage })
+            && stop.into_iter().all(send)
+            && send(StreamEvent::Finish { reason });
     }
 }

@@ -59,6 +59,13 @@ pub struct GenerationStats {
     pub decode_time: std::time::Duration,
 }
 
+/// How a generation ended: why, and the stop string that ended it, when one did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Ending {
+    pub(crate) reason: FinishReason,
+    pub(crate) stop_sequence: Option<String>,
+}
+
 /// The sampler for the request's options: greedy without a temperature (or at 0).
 fn sampler(temperature: Option<f64>, top_k: Option<u32>, top_p: Option<f64>) -> Sampler {
     match temperature.filter(|t| *t > 1e-7) {
@@ -87,7 +94,7 @@ pub(crate) fn generate(
     params: &Params,
     mut guide: Option<&mut Guide>,
     mut emit: impl FnMut(&str) -> bool,
-) -> Result<(Option<FinishReason>, GenerationStats)> {
+) -> Result<(Option<Ending>, GenerationStats)> {
     let positions = session.positions();
     if prompt.is_empty() {
         return Err(Error::InvalidRequest { status: None, message: "the prompt is empty".into() });
@@ -126,6 +133,7 @@ pub(crate) fn generate(
     let mut unforwarded: Vec<u32> = Vec::new();
     let mut sampler = LogitsProcessor::from_sampling(params.seed, params.sampler.clone());
     let mut text = TextStream::new(&params.stop);
+    let mut stop_sequence = None;
     let mut generated: Vec<u32> = Vec::new();
     let decode_start = std::time::Instant::now();
     let mut guided = guide.as_ref().is_some_and(|g| g.trigger.is_none());
@@ -188,7 +196,11 @@ pub(crate) fn generate(
         if !release.is_empty() && !emit(&release) {
             return Ok((None, stats));
         }
-        if stopped || (guided && guide.as_deref().is_some_and(Guide::is_done)) {
+        if let Some(stop) = stopped {
+            stop_sequence = Some(stop.to_string());
+            break FinishReason::Stop;
+        }
+        if guided && guide.as_deref().is_some_and(Guide::is_done) {
             break FinishReason::Stop;
         }
         if cut {
@@ -202,7 +214,7 @@ pub(crate) fn generate(
     if !rest.is_empty() && !emit(&rest) {
         return Ok((None, stats));
     }
-    Ok((Some(reason), stats))
+    Ok((Some(Ending { reason, stop_sequence }), stats))
 }
 
 /// `logits` with the tokens less likely than `min_p` times the likeliest one (at
@@ -245,18 +257,23 @@ impl<'a> TextStream<'a> {
         TextStream { stop, released: 0, pending: String::new() }
     }
 
-    /// Takes the whole decoded text so far; returns the text to release now and whether a stop
-    /// string was reached (the text stops before it).
-    fn advance(&mut self, decoded: &str) -> (String, bool) {
+    /// Takes the whole decoded text so far; returns the text to release now and the stop
+    /// string reached, if one was (the text stops before it).
+    fn advance(&mut self, decoded: &str) -> (String, Option<&'a str>) {
         // A character still being formed decodes as U+FFFD: wait for its other bytes.
         if decoded.ends_with('\u{FFFD}') || decoded.len() < self.released + self.pending.len() {
-            return (String::new(), false);
+            return (String::new(), None);
         }
         self.pending = decoded[self.released..].to_string();
-        if let Some(at) = self.stop.iter().filter_map(|s| self.pending.find(s.as_str())).min() {
+        let stop: &'a [String] = self.stop;
+        let first = stop
+            .iter()
+            .filter_map(|s| self.pending.find(s.as_str()).map(|at| (at, s.as_str())))
+            .min_by_key(|(at, _)| *at);
+        if let Some((at, stop)) = first {
             let out = self.pending[..at].to_string();
             self.pending.clear();
-            return (out, true);
+            return (out, Some(stop));
         }
         let hold = self
             .stop
@@ -272,7 +289,7 @@ impl<'a> TextStream<'a> {
         let out = self.pending[..cut].to_string();
         self.released += cut;
         self.pending = self.pending[cut..].to_string();
-        (out, false)
+        (out, None)
     }
 
     fn flush(&mut self) -> String {
@@ -288,18 +305,18 @@ mod tests {
     fn text_is_held_back_for_stop_strings_and_cut_before_them() {
         let stop = vec!["\nUser:".to_string()];
         let mut text = TextStream::new(&stop);
-        assert_eq!(text.advance("Hello"), ("Hello".into(), false));
-        assert_eq!(text.advance("Hello\nUs"), (String::new(), false));
-        assert_eq!(text.advance("Hello\nUsual"), ("\nUsual".into(), false));
-        assert_eq!(text.advance("Hello\nUsual\nUser: hi"), (String::new(), true));
+        assert_eq!(text.advance("Hello"), ("Hello".into(), None));
+        assert_eq!(text.advance("Hello\nUs"), (String::new(), None));
+        assert_eq!(text.advance("Hello\nUsual"), ("\nUsual".into(), None));
+        assert_eq!(text.advance("Hello\nUsual\nUser: hi"), (String::new(), Some("\nUser:")));
     }
 
     #[test]
     fn incomplete_characters_wait_for_their_bytes() {
         let mut text = TextStream::new(&[]);
-        assert_eq!(text.advance("caf"), ("caf".into(), false));
-        assert_eq!(text.advance("caf\u{FFFD}"), (String::new(), false));
-        assert_eq!(text.advance("café"), ("é".into(), false));
+        assert_eq!(text.advance("caf"), ("caf".into(), None));
+        assert_eq!(text.advance("caf\u{FFFD}"), (String::new(), None));
+        assert_eq!(text.advance("café"), ("é".into(), None));
         assert_eq!(text.flush(), "");
     }
 }

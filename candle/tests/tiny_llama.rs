@@ -87,6 +87,20 @@ async fn it_runs_until_the_token_limit() {
     assert_eq!(reply.usage.output_tokens, 4);
 }
 
+/// A stop string ends the reply before it, and the reply says which one did.
+#[tokio::test]
+async fn a_stop_string_ends_the_reply_and_is_named() {
+    let hello = id("Hello");
+    let model = model("stop-string", hello, &[], |c| c);
+    let mut request = ask("Hi", 10);
+    request.sampling.stop = vec!["HelloHello".into(), "never".into()];
+    let reply = model.chat(request).await.unwrap();
+    assert_eq!((reply.message.content.as_str(), reply.finish_reason), ("", FinishReason::Stop));
+    assert_eq!(reply.stop_sequence.as_deref(), Some("HelloHello"));
+    let free = model.chat(ask("Hi", 3)).await.unwrap();
+    assert_eq!(free.stop_sequence, None);
+}
+
 #[tokio::test]
 async fn a_character_split_across_tokens_streams_whole() {
     // "é" is two byte tokens in Llama 3's vocabulary: Ã (0xC3) then © (0xA9).

@@ -16,6 +16,10 @@ pub struct ChatResponse {
     /// Tokens read and written.
     #[serde(default)]
     pub usage: Usage,
+    /// The stop string that ended the reply, when one did and the backend says which (local
+    /// models, Anthropic); the reply's text stops before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_sequence: Option<String>,
 }
 
 impl ChatResponse {
@@ -24,7 +28,7 @@ impl ChatResponse {
         ChatResponse {
             message: AssistantMessage::text(content),
             finish_reason: FinishReason::Stop,
-            usage: Usage::default(),
+            ..Default::default()
         }
     }
 
@@ -33,7 +37,7 @@ impl ChatResponse {
         ChatResponse {
             message: AssistantMessage::with_tool_calls(calls),
             finish_reason: FinishReason::ToolCalls,
-            usage: Usage::default(),
+            ..Default::default()
         }
     }
 

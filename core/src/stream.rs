@@ -76,6 +76,11 @@ pub enum StreamEvent {
         /// The counts.
         usage: Usage,
     },
+    /// The reply ended at this stop string (sent before `Finish`, by the backends that say).
+    StopSequence {
+        /// The stop string.
+        text: String,
+    },
     /// The reply is over.
     Finish {
         /// Why the model stopped.
@@ -122,6 +127,9 @@ impl ChatResponse {
             events.extend(StreamEvent::for_tool_call(index, call));
         }
         events.push(StreamEvent::Usage { usage: self.usage });
+        if let Some(text) = self.stop_sequence {
+            events.push(StreamEvent::StopSequence { text });
+        }
         events.push(StreamEvent::Finish { reason: self.finish_reason });
         events
     }
@@ -140,6 +148,7 @@ pub struct ReplyAggregator {
     text: String,
     calls: BTreeMap<usize, PartialCall>,
     usage: Usage,
+    stop_sequence: Option<String>,
     finish_reason: Option<FinishReason>,
 }
 
@@ -196,6 +205,7 @@ impl ReplyAggregator {
                 }
             }
             StreamEvent::Usage { usage } => self.usage = self.usage.updated_by(usage),
+            StreamEvent::StopSequence { text } => self.stop_sequence = Some(text),
             StreamEvent::Finish { reason } => self.finish_reason = Some(reason),
         }
         Ok(())
@@ -225,6 +235,7 @@ impl ReplyAggregator {
             message: AssistantMessage { reasoning: self.reasoning, content: self.text, tool_calls },
             finish_reason,
             usage: self.usage,
+            stop_sequence: self.stop_sequence,
         }
     }
 }
@@ -359,7 +370,15 @@ mod tests {
             },
             finish_reason: FinishReason::ToolCalls,
             usage: Usage::new(9, 4).with_cached_input(8).with_reasoning(2),
+            stop_sequence: None,
         };
+        assert_eq!(aggregate(reply.clone().into_events()).unwrap(), reply);
+    }
+
+    #[test]
+    fn the_stop_string_that_ended_a_reply_survives_the_trip_through_events() {
+        let reply =
+            ChatResponse { stop_sequence: Some("END".into()), ..ChatResponse::text("Done") };
         assert_eq!(aggregate(reply.clone().into_events()).unwrap(), reply);
     }
 

@@ -203,3 +203,35 @@ async fn messages_errors_come_in_anthropics_shape() {
         (&json!("model"), &json!("m"))
     );
 }
+
+/// A reply ended by a stop string says so: `stop_reason: "stop_sequence"` and the string, whole
+/// and streamed, and anymodel's Anthropic backend reads it back.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_matched_stop_string_is_the_stop_reason() {
+    let stopped = ChatResponse { stop_sequence: Some("END".into()), ..ChatResponse::text("Done") };
+    let base =
+        start(Server::new().model("m", Arc::new(ScriptedModel::new([stopped.clone(), stopped]))))
+            .await;
+    let body = json!({"model": "m", "max_tokens": 20, "stop_sequences": ["END"], "messages": [{"role": "user", "content": "Go"}]});
+    let whole: Value = reqwest::Client::new()
+        .post(format!("{base}/v1/messages"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (&whole["stop_reason"], &whole["stop_sequence"]),
+        (&json!("stop_sequence"), &json!("END"))
+    );
+    let client = AnthropicConfig::new("m").base_url(base).api_key(Secret::new("k"));
+    let request = anymodel_core::ChatRequest::user("Go");
+    let streamed = anymodel_core::collect_stream(
+        Anthropic::new(client).unwrap().stream(request).await.unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(streamed.stop_sequence.as_deref(), Some("END"));
+}

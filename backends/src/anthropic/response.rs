@@ -17,6 +17,8 @@ pub struct Message {
     content: Vec<Block>,
     stop_reason: Option<String>,
     #[serde(default)]
+    stop_sequence: Option<String>,
+    #[serde(default)]
     usage: WireUsage,
 }
 
@@ -103,6 +105,7 @@ impl Message {
             message,
             finish_reason: stop_reason(self.stop_reason.as_deref()),
             usage: self.usage.into(),
+            stop_sequence: self.stop_sequence,
         }
     }
 }
@@ -220,6 +223,9 @@ impl StreamDecoder for EventDecoder {
             "message_delta" => {
                 if let Some(reason) = data["delta"]["stop_reason"].as_str() {
                     self.stop_reason = Some(reason.to_string());
+                }
+                if let Some(text) = data["delta"]["stop_sequence"].as_str() {
+                    out.push(StreamEvent::StopSequence { text: text.to_string() });
                 }
                 if let Ok(usage) = WireUsage::deserialize(&data["usage"]) {
                     out.push(StreamEvent::Usage { usage: usage.into() });

@@ -239,7 +239,8 @@ impl Reply {
             });
         }
         let finish_reason = finish_reason(self.finish_reason.as_deref().unwrap_or("COMPLETE"));
-        Ok(ChatResponse { message, finish_reason, usage: self.usage.unwrap_or_default().into() })
+        let usage = self.usage.unwrap_or_default().into();
+        Ok(ChatResponse { message, finish_reason, usage, stop_sequence: None })
     }
 }
 

@@ -106,6 +106,7 @@ impl Reply {
                 message: AssistantMessage::default(),
                 finish_reason: FinishReason::ContentFilter,
                 usage: self.usage_metadata.unwrap_or_default().into(),
+                stop_sequence: None,
             })
             .inspect(|_| tracing::warn!(%why, "Gemini returned no candidate"));
         };
@@ -128,6 +129,7 @@ impl Reply {
             message,
             finish_reason,
             usage: self.usage_metadata.unwrap_or_default().into(),
+            stop_sequence: None,
         })
     }
 }

@@ -126,6 +126,7 @@ impl Completion {
             },
             finish_reason,
             usage: self.usage.map(Usage::from).unwrap_or_default(),
+            stop_sequence: None,
         })
     }
 }

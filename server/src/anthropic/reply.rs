@@ -7,7 +7,11 @@ use std::collections::BTreeMap;
 use anymodel_core::{ChatResponse, FinishReason, StreamEvent, Usage};
 use serde_json::{Value, json};
 
-fn stop_reason(reason: &FinishReason) -> &'static str {
+/// The `stop_reason`: `stop_sequence` when a stop string ended the reply.
+fn stop_reason(reason: &FinishReason, stop_sequence: Option<&String>) -> &'static str {
+    if stop_sequence.is_some() {
+        return "stop_sequence";
+    }
     match reason {
         FinishReason::Stop | FinishReason::Other(_) => "end_turn",
         FinishReason::Length | FinishReason::Repetition => "max_tokens",
@@ -46,7 +50,8 @@ pub(crate) fn message(id: &str, model: &str, reply: &ChatResponse) -> Value {
     }
     json!({
         "id": id, "type": "message", "role": "assistant", "model": model, "content": content,
-        "stop_reason": stop_reason(&reply.finish_reason), "stop_sequence": null,
+        "stop_reason": stop_reason(&reply.finish_reason, reply.stop_sequence.as_ref()),
+        "stop_sequence": reply.stop_sequence,
         "usage": usage(&reply.usage),
     })
 }
@@ -80,6 +85,7 @@ pub(crate) struct EventWriter {
     block: usize,
     calls: BTreeMap<usize, PendingCall>,
     usage: Usage,
+    stop_sequence: Option<String>,
 }
 
 impl EventWriter {
@@ -92,6 +98,7 @@ impl EventWriter {
             block: 0,
             calls: BTreeMap::new(),
             usage: Usage::default(),
+            stop_sequence: None,
         }
     }
 
@@ -171,6 +178,7 @@ impl EventWriter {
                 }
             }
             StreamEvent::Usage { usage } => self.usage = self.usage.updated_by(usage),
+            StreamEvent::StopSequence { text } => self.stop_sequence = Some(text),
             StreamEvent::Finish { reason } => {
                 for call in std::mem::take(&mut self.calls).into_values() {
                     self.call(&mut out, call);
@@ -178,7 +186,7 @@ impl EventWriter {
                 self.close(&mut out);
                 out.push((
                     "message_delta",
-                    json!({"type": "message_delta", "delta": {"stop_reason": stop_reason(&reason), "stop_sequence": null}, "usage": usage(&self.usage)}),
+                    json!({"type": "message_delta", "delta": {"stop_reason": stop_reason(&reason, self.stop_sequence.as_ref()), "stop_sequence": self.stop_sequence}, "usage": usage(&self.usage)}),
                 ));
                 out.push(("message_stop", json!({"type": "message_stop"})));
             }

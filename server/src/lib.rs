@@ -43,12 +43,16 @@ use state::{AppState, Served};
 /// The largest request body taken by default: room for a long conversation with a few images.
 pub const DEFAULT_BODY_LIMIT: usize = 32 * 1024 * 1024;
 
+/// The longest a request may take by default, from its turn to its reply's end.
+pub const DEFAULT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// A server of models by name: build it, then [`Server::serve`] it on a listener (or mount
 /// [`Server::router`] in an app of one's own).
 pub struct Server {
     models: BTreeMap<String, Served>,
     keys: Vec<String>,
     body_limit: usize,
+    request_timeout: std::time::Duration,
     metrics: Arc<metrics::Metrics>,
 }
 
@@ -65,6 +69,7 @@ impl Server {
             models: BTreeMap::new(),
             keys: Vec::new(),
             body_limit: DEFAULT_BODY_LIMIT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
             metrics: Default::default(),
         }
     }
@@ -103,10 +108,23 @@ impl Server {
         self
     }
 
+    /// The longest one request may take, from its turn to its reply's end: past it the reply is
+    /// stopped (a stream ends with an error event) and the request counts as failed (503).
+    pub fn request_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
     /// The routes, for serving or mounting.
     pub fn router(self) -> Router {
         let limit = self.body_limit;
-        let state = Arc::new(AppState::new(self.models, self.keys, limit, self.metrics));
+        let state = Arc::new(AppState::new(
+            self.models,
+            self.keys,
+            limit,
+            self.metrics,
+            self.request_timeout,
+        ));
         Router::new()
             .route("/health", get(|| async { axum::Json(json!({"status": "ok"})) }))
             .route("/v1/models", get(models))

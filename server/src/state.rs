@@ -5,10 +5,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use anymodel_core::Model;
+use std::time::Duration;
+
+use anymodel_core::{ChatRequest, ChatResponse, Error, EventStream, Model};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
+use futures::StreamExt;
 use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
 
@@ -38,6 +41,8 @@ pub(crate) struct AppState {
     pub(crate) responses: crate::responses::ResponseStore,
     /// What `/metrics` shows.
     pub(crate) metrics: Arc<crate::metrics::Metrics>,
+    /// The longest one request may take, from its turn to its reply's end.
+    pub(crate) request_timeout: Duration,
     ids: AtomicU64,
 }
 
@@ -47,6 +52,7 @@ impl AppState {
         keys: Vec<String>,
         body_limit: usize,
         metrics: Arc<crate::metrics::Metrics>,
+        request_timeout: Duration,
     ) -> Self {
         AppState {
             models,
@@ -54,8 +60,43 @@ impl AppState {
             body_limit,
             responses: Default::default(),
             metrics,
+            request_timeout,
             ids: AtomicU64::new(1),
         }
+    }
+
+    /// A whole reply, within the request timeout.
+    pub(crate) async fn chat(
+        &self,
+        model: &dyn Model,
+        request: ChatRequest,
+    ) -> Result<ChatResponse, ApiError> {
+        match tokio::time::timeout(self.request_timeout, model.chat(request)).await {
+            Ok(reply) => Ok(reply?),
+            Err(_) => Err(ApiError::from(past_timeout(self.request_timeout))),
+        }
+    }
+
+    /// A reply's events, cut with an error at the request timeout (the model's stream dropped
+    /// there, which stops a local generation).
+    pub(crate) async fn stream(
+        &self,
+        model: &dyn Model,
+        request: ChatRequest,
+    ) -> Result<EventStream, ApiError> {
+        let timeout = self.request_timeout;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let events = tokio::time::timeout_at(deadline, model.stream(request))
+            .await
+            .map_err(|_| ApiError::from(past_timeout(timeout)))??;
+        Ok(Box::pin(futures::stream::unfold(Some(events), move |events| async move {
+            let mut events = events?;
+            match tokio::time::timeout_at(deadline, events.next()).await {
+                Ok(Some(event)) => Some((event, Some(events))),
+                Ok(None) => None,
+                Err(_) => Some((Err(past_timeout(timeout)), None)),
+            }
+        })))
     }
 
     /// Checks the request's key (`Authorization: Bearer KEY`, or Anthropic's `x-api-key`)
@@ -123,6 +164,18 @@ impl AppState {
     /// A number for a reply's id, unique in this process.
     pub(crate) fn next_id(&self) -> u64 {
         self.ids.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// The error of a request that took longer than the server allows: transient (a 503 with a
+/// message saying so), since trying again may find the model less busy.
+fn past_timeout(timeout: Duration) -> Error {
+    Error::Transient {
+        message: format!(
+            "the request took longer than the server's limit of {} s and was stopped",
+            timeout.as_secs()
+        ),
+        retry_after: None,
     }
 }
 

@@ -106,3 +106,19 @@ async fn count_tokens_counts_what_the_model_reads() {
         + reply["usage"]["cache_read_input_tokens"].as_u64().unwrap();
     assert_eq!(counted["input_tokens"].as_u64(), Some(read), "{counted} {reply}");
 }
+
+/// A request past the server's time limit is stopped: its stream ends with an error saying so,
+/// and the model is free for the next one.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_past_the_time_limit_is_stopped() {
+    let server = Server::new()
+        .queued_model("local", Arc::new(smollm2()), QueueLimits::default())
+        .request_timeout(Duration::from_millis(500));
+    let base = start(server).await;
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    let text = long_story(&http, &base).await.text().await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(text.contains("longer than the server's limit"), "{text}");
+    assert!(text.trim_end().ends_with("data: [DONE]"), "{text}");
+}

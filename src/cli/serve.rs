@@ -31,6 +31,9 @@ pub struct ServeArgs {
     /// $ANYMODEL_SERVER_KEY.
     #[arg(long = "api-key", value_name = "KEY")]
     pub api_keys: Vec<String>,
+    /// The longest one request may take, in seconds, from its turn to its reply's end.
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    pub request_timeout: u64,
     /// Listen on a non-loopback address without any key: anyone who can reach it can use the
     /// models (and spend their providers' credit).
     #[arg(long)]
@@ -54,7 +57,8 @@ pub async fn serve(context: &Context, args: ServeArgs) -> Outcome {
     } else {
         args.models.clone()
     };
-    let mut server = Server::new();
+    let mut server =
+        Server::new().request_timeout(std::time::Duration::from_secs(args.request_timeout.max(1)));
     for name in &names {
         let model = load_model(context, name).await?;
         // A local model generates one reply at a time: its requests wait their turn in a queue.

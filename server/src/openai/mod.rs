@@ -54,12 +54,12 @@ async fn complete(
     let (stream, include_usage) = (request.stream, request.include_usage());
     let core = request.into_core()?;
     if !stream {
-        let reply = model.chat(core).await?;
+        let reply = state.chat(&*model, core).await?;
         state.metrics.finished(recorder, 200, Some(&reply.usage));
         drop(turn);
         return Ok(axum::Json(reply::completion(&stamp, &reply)).into_response());
     }
-    let events = model.stream(core).await?;
+    let events = state.stream(&*model, core).await?;
     let events = recorded(events, state.metrics.clone(), recorder.clone());
     // The turn is held by the stream: it ends when the reply does or the client leaves.
     let events = events.map(move |event| {

@@ -77,7 +77,7 @@ async fn respond(
     let mut conversation = history;
     conversation.extend(input);
     if !stream {
-        let reply = model.chat(core).await?;
+        let reply = state.chat(&*model, core).await?;
         state.metrics.finished(recorder, 200, Some(&reply.usage));
         drop(turn);
         if store {
@@ -86,7 +86,7 @@ async fn respond(
         }
         return Ok(axum::Json(reply::whole(&stamp, &reply)).into_response());
     }
-    let events = model.stream(core).await?;
+    let events = state.stream(&*model, core).await?;
     let events = recorded(events, state.metrics.clone(), recorder.clone());
     let id = stamp.id.clone();
     let mut writer = EventWriter::new(stamp);

@@ -59,24 +59,31 @@ pub async fn serve(context: &Context, args: ServeArgs) -> Outcome {
     };
     let mut server =
         Server::new().request_timeout(std::time::Duration::from_secs(args.request_timeout.max(1)));
+    // A local model generates one reply at a time: its requests (and those of the agents that
+    // run on it) wait their turn in a queue.
+    let is_local = |name: &str| matches!(context.config.resolve(name), Ok(Resolved::Single(spec)) if spec.backend() == "candle");
+    let serve = |server: Server, name: String, model: Arc<dyn anymodel::Model>, local: bool| {
+        if local {
+            server.queued_model(name, model, QueueLimits::default())
+        } else {
+            server.model(name, model)
+        }
+    };
     for name in &names {
         let model = load_model(context, name).await?;
-        // A local model generates one reply at a time: its requests wait their turn in a queue.
-        let local = matches!(
-            context.config.resolve(name),
-            Ok(Resolved::Single(spec)) if spec.backend() == "candle"
-        );
-        server = if local {
-            server.queued_model(name.clone(), model, QueueLimits::default())
-        } else {
-            server.model(name.clone(), model)
-        };
+        server = serve(server, name.clone(), model, is_local(name));
     }
     let mut served = names.clone();
     for name in &args.agents {
         let agent = context.config.build_agent(name).await?;
+        let on_local = context
+            .config
+            .agent(name)
+            .and_then(|entry| context.config.model_name(Some(entry)).ok())
+            .is_some_and(|model| is_local(&model));
         let as_model = format!("agent:{name}");
-        server = server.model(as_model.clone(), Arc::new(agent.into_model(as_model.clone())));
+        let model = Arc::new(agent.into_model(as_model.clone()));
+        server = serve(server, as_model.clone(), model, on_local);
         served.push(as_model);
     }
     for key in keys {

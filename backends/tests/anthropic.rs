@@ -603,3 +603,27 @@ async fn a_tool_loop_with_thinking_sends_the_signed_thinking_back() {
         "{refused}"
     );
 }
+
+/// The provider counts a request's tokens at `count_tokens`, given the prompt's fields alone.
+#[tokio::test]
+async fn tokens_are_counted_by_the_provider() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/messages/count_tokens"))
+        .and(header("x-api-key", KEY))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"input_tokens": 42})))
+        .mount(&server)
+        .await;
+    let request = ChatRequest::new([Message::system("Be brief."), Message::user("Hi")])
+        .with_tools([weather()])
+        .with_sampling(Sampling {
+            max_tokens: Some(10),
+            temperature: Some(0.5),
+            ..Default::default()
+        });
+    assert_eq!(model(&server).count_tokens(&request).await.unwrap(), Some(42));
+    let sent = &bodies(&server).await[0];
+    let mut keys: Vec<&String> = sent.as_object().unwrap().keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["messages", "model", "system", "tool_choice", "tools"]);
+}

@@ -93,6 +93,15 @@ impl Wire for AnthropicConfig {
     fn reply(&self, reply: response::Message) -> Result<ChatResponse> {
         Ok(reply.into_response())
     }
+
+    /// `messages/count_tokens` beside `messages`, with the fields it takes.
+    fn count_tokens(&self, request: &ChatRequest) -> Option<Result<(String, Value)>> {
+        let path = format!("{}/count_tokens", messages_path(&self.remote.base_url));
+        Some(
+            request::count_body(&self.model, request, self.default_max_tokens)
+                .map(|body| (path, body)),
+        )
+    }
 }
 
 /// A model behind Anthropic's Messages API.

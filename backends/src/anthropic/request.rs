@@ -105,6 +105,23 @@ pub(crate) fn body(
     Ok(Value::Object(body))
 }
 
+/// The body of a `count_tokens` request: the message request's fields that make the prompt
+/// (no limit, sampling or stream).
+pub(crate) fn count_body(
+    model: &str,
+    request: &ChatRequest,
+    default_max_tokens: u32,
+) -> Result<Value> {
+    let mut whole = body(model, request, false, default_max_tokens)?;
+    if let Value::Object(fields) = &mut whole {
+        fields.retain(|key, _| {
+            ["model", "messages", "system", "tools", "tool_choice", "thinking"]
+                .contains(&key.as_str())
+        });
+    }
+    Ok(whole)
+}
+
 fn invalid(message: String) -> Error {
     Error::InvalidRequest { status: None, message }
 }

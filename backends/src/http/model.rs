@@ -53,6 +53,13 @@ pub trait Wire: RemoteConfig + Clone + fmt::Debug + Send + Sync + 'static {
 
     /// The core reply of a whole reply; a reply that says it failed is an error.
     fn reply(&self, reply: Self::Reply) -> Result<ChatResponse>;
+
+    /// Where the provider counts a request's tokens, and the body it wants for `request`;
+    /// `None` (the default) for a provider without such an endpoint.
+    fn count_tokens(&self, request: &ChatRequest) -> Option<Result<(String, Value)>> {
+        let _ = request;
+        None
+    }
 }
 
 /// A model behind a remote API, speaking it through its [`Wire`]. Every request is checked
@@ -174,5 +181,27 @@ impl<W: Wire> Model for RemoteModel<W> {
 
     async fn preview(&self, request: &ChatRequest) -> Result<Option<String>> {
         Ok(Some(super::pretty(&self.request_body(request, true)?)))
+    }
+
+    /// The provider's own count, where it has an endpoint for it (Anthropic's
+    /// `count_tokens`).
+    async fn count_tokens(&self, request: &ChatRequest) -> Result<Option<u64>> {
+        let Some(counting) = self.wire.count_tokens(request) else { return Ok(None) };
+        let counted = async {
+            let (path, body) = counting?;
+            let client = self.whole.at(&self.wire.endpoint().base_url, &path)?;
+            let response = client.post(&body).await?;
+            let reply: Value = client.json(response).await?;
+            reply["input_tokens"].as_u64().map(Some).ok_or_else(|| {
+                anymodel_core::Error::invalid_response(format!(
+                    "a token count without `input_tokens`: {reply}"
+                ))
+            })
+        };
+        let deadline = self.wire.endpoint().deadline;
+        tokio::time::timeout(deadline, counted)
+            .await
+            .unwrap_or_else(|_| Err(errors::past_deadline(deadline)))
+            .map_err(|error| self.redactor.error(error))
     }
 }

@@ -101,7 +101,7 @@ pub(crate) async fn count_tokens(
                 Ok(axum::Json(serde_json::json!({"input_tokens": tokens})).into_response())
             }
             None => Err(ApiError::invalid(
-                format!("`{name}` cannot count tokens here (local models can)"),
+                format!("`{name}` cannot count tokens here (local models and Anthropic's can)"),
                 Some("model".into()),
             )),
         }

@@ -169,6 +169,16 @@ impl ToolCall {
         ToolCall { id: id.into(), name: name.into(), arguments }
     }
 
+    /// Arguments as a model or wire wrote them, as text: JSON parsed; empty text is `{}` (a
+    /// call of a tool without parameters); text that is not JSON is kept as a JSON string, so
+    /// that the mistake can be reported back to the model.
+    pub fn arguments_from_text(text: String) -> Value {
+        if text.trim().is_empty() {
+            return Value::Object(Default::default());
+        }
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    }
+
     /// A new call id, for backends whose model or server gives none (local models, Gemini, an
     /// OpenAI-compatible server that leaves it out): unique within the process and, by a
     /// random part drawn once per process, across processes, so that a transcript that goes

@@ -221,7 +221,7 @@ impl ReplyAggregator {
             .calls
             .into_values()
             .map(|call| ToolCall {
-                arguments: parse_arguments(call.arguments),
+                arguments: ToolCall::arguments_from_text(call.arguments),
                 id: call.id,
                 name: call.name,
             })
@@ -238,13 +238,6 @@ impl ReplyAggregator {
             stop_sequence: self.stop_sequence,
         }
     }
-}
-
-fn parse_arguments(raw: String) -> Value {
-    if raw.trim().is_empty() {
-        return Value::Object(Default::default());
-    }
-    serde_json::from_str(&raw).unwrap_or(Value::String(raw))
 }
 
 /// Drains a stream into a whole reply; the first error in the stream is returned.

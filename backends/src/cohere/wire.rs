@@ -212,13 +212,6 @@ fn finish_reason(reason: &str) -> FinishReason {
     }
 }
 
-fn parse_arguments(text: &str) -> Value {
-    if text.trim().is_empty() {
-        return Value::Object(Default::default());
-    }
-    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
-}
-
 impl Reply {
     pub(crate) fn into_response(self) -> Result<ChatResponse> {
         let mut message = AssistantMessage {
@@ -235,7 +228,7 @@ impl Reply {
             message.tool_calls.push(ToolCall {
                 id: call.id,
                 name: call.function.name,
-                arguments: parse_arguments(&call.function.arguments),
+                arguments: ToolCall::arguments_from_text(call.function.arguments),
             });
         }
         let finish_reason = finish_reason(self.finish_reason.as_deref().unwrap_or("COMPLETE"));

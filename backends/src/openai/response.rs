@@ -146,8 +146,7 @@ fn reasoning_text(content: Option<String>, reasoning: Option<Value>) -> Option<S
 /// that is not JSON kept as a string so the model can be told.
 fn arguments(raw: Value) -> Value {
     match raw {
-        Value::String(text) if text.trim().is_empty() => Value::Object(Default::default()),
-        Value::String(text) => serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        Value::String(text) => ToolCall::arguments_from_text(text),
         Value::Null => Value::Object(Default::default()),
         other => other,
     }

@@ -18,6 +18,7 @@ use crate::metrics::{Recorder, recorded};
 use crate::state::AppState;
 use reply::{ChunkWriter, Stamp};
 use request::CompletionRequest;
+pub(crate) use request::{empty_object, tool_choice_mode};
 
 /// `POST /v1/chat/completions`.
 pub(crate) async fn chat_completions(

@@ -138,8 +138,25 @@ struct WireToolFunction {
     parameters: Value,
 }
 
-fn empty_object() -> Value {
+/// An empty JSON object: the schema of a tool without parameters.
+pub(crate) fn empty_object() -> Value {
     Value::Object(Default::default())
+}
+
+/// OpenAI's tool choice by name (`auto`, `none`, `required`), in Chat Completions and Responses
+/// alike.
+pub(crate) fn tool_choice_mode(mode: &str) -> Result<ToolChoice, ApiError> {
+    Ok(match mode {
+        "auto" => ToolChoice::Auto,
+        "none" => ToolChoice::None,
+        "required" => ToolChoice::Required,
+        other => {
+            return Err(ApiError::invalid(
+                format!("tool_choice `{other}`: expected auto, none, required or a function"),
+                Some("tool_choice".into()),
+            ));
+        }
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -195,12 +212,7 @@ impl CompletionRequest {
                     };
                     let calls = tool_calls.into_iter().map(|call| {
                         names.insert(call.id.clone(), call.function.name.clone());
-                        let raw = call.function.arguments;
-                        let arguments = if raw.trim().is_empty() {
-                            empty_object()
-                        } else {
-                            serde_json::from_str(&raw).unwrap_or(Value::String(raw))
-                        };
+                        let arguments = ToolCall::arguments_from_text(call.function.arguments);
                         ToolCall::new(call.id, call.function.name, arguments)
                     });
                     let mut reply = AssistantMessage::text(text);
@@ -236,19 +248,7 @@ impl CompletionRequest {
             .collect();
         let tool_choice = match self.tool_choice {
             None => ToolChoice::Auto,
-            Some(WireToolChoice::Mode(mode)) => match mode.as_str() {
-                "auto" => ToolChoice::Auto,
-                "none" => ToolChoice::None,
-                "required" => ToolChoice::Required,
-                other => {
-                    return Err(ApiError::invalid(
-                        format!(
-                            "tool_choice `{other}`: expected auto, none, required or a function"
-                        ),
-                        Some("tool_choice".into()),
-                    ));
-                }
-            },
+            Some(WireToolChoice::Mode(mode)) => tool_choice_mode(&mode)?,
             Some(WireToolChoice::Named { function }) => ToolChoice::Tool { name: function.name },
         };
         let response_format = match self.response_format {

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::ApiError;
+use crate::openai::{empty_object, tool_choice_mode};
 
 /// The body of `POST /v1/responses`.
 #[derive(Debug, Deserialize)]
@@ -134,10 +135,6 @@ struct WireTool {
     parameters: Value,
 }
 
-fn empty_object() -> Value {
-    Value::Object(Default::default())
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 enum WireToolChoice {
@@ -212,11 +209,7 @@ impl ResponsesRequest {
                 }
                 TypedItem::FunctionCall { call_id, name, arguments } => {
                     names.insert(call_id.clone(), name.clone());
-                    let arguments = if arguments.trim().is_empty() {
-                        empty_object()
-                    } else {
-                        serde_json::from_str(&arguments).unwrap_or(Value::String(arguments))
-                    };
+                    let arguments = ToolCall::arguments_from_text(arguments);
                     pending
                         .get_or_insert_with(Default::default)
                         .tool_calls
@@ -290,19 +283,7 @@ impl ResponsesRequest {
             .collect::<Result<_, _>>()?;
         let tool_choice = match self.tool_choice {
             None => ToolChoice::Auto,
-            Some(WireToolChoice::Mode(mode)) => match mode.as_str() {
-                "auto" => ToolChoice::Auto,
-                "none" => ToolChoice::None,
-                "required" => ToolChoice::Required,
-                other => {
-                    return Err(ApiError::invalid(
-                        format!(
-                            "tool_choice `{other}`: expected auto, none, required or a function"
-                        ),
-                        Some("tool_choice".into()),
-                    ));
-                }
-            },
+            Some(WireToolChoice::Mode(mode)) => tool_choice_mode(&mode)?,
             Some(WireToolChoice::Named { name }) => ToolChoice::Tool { name },
         };
         let response_format = match self.text.and_then(|t| t.format) {

@@ -186,3 +186,18 @@ async fn errors_fall_into_the_shared_classes_and_the_key_never_shows() {
     assert!(matches!(failure, Error::Authentication { .. }), "{failure:?}");
     assert!(!format!("{failure:?} {:?}", model(&server)).contains(KEY));
 }
+
+/// Gemini counts a request's tokens at `countTokens`, given the whole request.
+#[tokio::test]
+async fn tokens_are_counted_by_gemini() {
+    let reply = ResponseTemplate::new(200).set_body_json(json!({"totalTokens": 31}));
+    let server = answering("/v1beta/models/gemini-test:countTokens", reply).await;
+    let request = ChatRequest::new([Message::system("Be brief."), Message::user("Hi")])
+        .with_tools([weather()]);
+    assert_eq!(model(&server).count_tokens(&request).await.unwrap(), Some(31));
+    let body = sent(&server).await;
+    let inner = &body["generateContentRequest"];
+    assert_eq!(inner["model"], "models/gemini-test");
+    assert_eq!(inner["systemInstruction"]["parts"][0]["text"], "Be brief.");
+    assert!(inner["tools"].is_array(), "{body}");
+}

@@ -75,6 +75,19 @@ impl Wire for GeminiConfig {
     fn reply(&self, reply: response::Reply) -> Result<ChatResponse> {
         reply.into_response()
     }
+
+    /// `countTokens` with the whole request (system instruction and tools count too).
+    fn count_tokens(&self, request: &ChatRequest) -> Option<Result<(String, Value)>> {
+        let path = format!("models/{}:countTokens", self.model);
+        Some(request::body(request).map(|mut body| {
+            body["model"] = format!("models/{}", self.model).into();
+            (path, serde_json::json!({"generateContentRequest": body}))
+        }))
+    }
+
+    fn tokens_counted(&self, reply: &Value) -> Option<u64> {
+        reply["totalTokens"].as_u64()
+    }
 }
 
 /// A Gemini model.

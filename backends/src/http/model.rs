@@ -60,6 +60,12 @@ pub trait Wire: RemoteConfig + Clone + fmt::Debug + Send + Sync + 'static {
         let _ = request;
         None
     }
+
+    /// The count in the provider's reply to [`Wire::count_tokens`]'s request (`input_tokens`
+    /// unless the wire says otherwise).
+    fn tokens_counted(&self, reply: &Value) -> Option<u64> {
+        reply["input_tokens"].as_u64()
+    }
 }
 
 /// A model behind a remote API, speaking it through its [`Wire`]. Every request is checked
@@ -192,9 +198,9 @@ impl<W: Wire> Model for RemoteModel<W> {
             let client = self.whole.at(&self.wire.endpoint().base_url, &path)?;
             let response = client.post(&body).await?;
             let reply: Value = client.json(response).await?;
-            reply["input_tokens"].as_u64().map(Some).ok_or_else(|| {
+            self.wire.tokens_counted(&reply).map(Some).ok_or_else(|| {
                 anymodel_core::Error::invalid_response(format!(
-                    "a token count without `input_tokens`: {reply}"
+                    "a token count without its count: {reply}"
                 ))
             })
         };

@@ -101,7 +101,9 @@ pub(crate) async fn count_tokens(
                 Ok(axum::Json(serde_json::json!({"input_tokens": tokens})).into_response())
             }
             None => Err(ApiError::invalid(
-                format!("`{name}` cannot count tokens here (local models and Anthropic's can)"),
+                format!(
+                    "`{name}` cannot count tokens here (local, Anthropic and Gemini models can)"
+                ),
                 Some("model".into()),
             )),
         }

@@ -143,17 +143,35 @@ impl std::fmt::Debug for Writer<'_> {
     }
 }
 
+/// How long a writer waits for the index's lock before it says another writer holds it.
+const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_millis(500);
+
 impl<'a> Writer<'a> {
-    /// Takes the index's write lock; [`IndexError::Locked`] when another writer holds it.
+    /// Takes the index's write lock, waiting up to half a second for it;
+    /// [`IndexError::Locked`] when another writer holds it longer.
     pub(super) fn new(index: &'a KnowledgeIndex, threads: usize) -> Result<Self, IndexError> {
         let threads = match threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()).min(4),
             n => n,
         };
-        let writer = index
-            .index
-            .writer_with_num_threads(threads, threads * WRITER_MEMORY_PER_THREAD)
-            .map_err(|e| IndexError::engine(&index.folder, e))?;
+        // A lock held a moment longer (a writer of this process still shutting down its
+        // threads, a reader reloading under load) is waited for briefly; a writer that holds
+        // it on is another's, and refused.
+        let started = std::time::Instant::now();
+        let writer = loop {
+            match index.index.writer_with_num_threads(threads, threads * WRITER_MEMORY_PER_THREAD) {
+                Ok(writer) => break writer,
+                Err(tantivy::TantivyError::LockFailure(..))
+                    if started.elapsed() < LOCK_PATIENCE =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(error) => return Err(IndexError::engine(&index.folder, error)),
+            }
+        };
+        // What is staged is compared with the last commit, which a writer that waited (or
+        // another process) may have made after this reader last looked.
+        index.reader.reload().map_err(|e| IndexError::engine(&index.folder, e))?;
         Ok(Writer { index, writer })
     }
 

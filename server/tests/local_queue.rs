@@ -57,9 +57,18 @@ async fn a_local_model_takes_turns_and_stops_when_its_client_leaves() {
             Instant::now()
         }
     });
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let metrics = http.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains(r#"anymodel_queue_depth{model="local"} 1"#), "{metrics}");
+    // The second is waiting once the queue's depth says so (however slow this machine is).
+    let waiting_now = r#"anymodel_queue_depth{model="local"} 1"#;
+    let polled = Instant::now();
+    loop {
+        let metrics =
+            http.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+        if metrics.contains(waiting_now) {
+            break;
+        }
+        assert!(polled.elapsed() < Duration::from_secs(30), "{metrics}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let refused = long_story(&http, &base).await;
     assert_eq!(refused.status().as_u16(), 503);
     assert!(refused.headers().contains_key("retry-after"));

@@ -11,11 +11,13 @@ use anymodel_core::{ChatRequest, ChatResponse, Error, EventStream, Model};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
 use futures::StreamExt;
 use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
+use crate::metrics::{Recorder, recorded};
 use crate::queue::Queue;
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -65,38 +67,60 @@ impl AppState {
         }
     }
 
-    /// A whole reply, within the request timeout.
+    /// A whole reply in `turn`, within the request timeout; counted in the metrics, and the
+    /// turn given back once it is done.
     pub(crate) async fn chat(
         &self,
-        model: &dyn Model,
+        turn: Turn,
         request: ChatRequest,
+        recorder: &Recorder,
     ) -> Result<ChatResponse, ApiError> {
-        match tokio::time::timeout(self.request_timeout, model.chat(request)).await {
-            Ok(reply) => Ok(reply?),
-            Err(_) => Err(ApiError::from(past_timeout(self.request_timeout))),
-        }
+        let reply = match tokio::time::timeout(self.request_timeout, turn.model.chat(request)).await
+        {
+            Ok(reply) => reply?,
+            Err(_) => return Err(ApiError::from(past_timeout(self.request_timeout))),
+        };
+        self.metrics.finished(recorder, 200, Some(&reply.usage));
+        Ok(reply)
     }
 
-    /// A reply's events, cut with an error at the request timeout (the model's stream dropped
-    /// there, which stops a local generation).
+    /// A reply's events in `turn`: cut with an error at the request timeout (the model's stream
+    /// dropped there, which stops a local generation), counted in the metrics at their end, and
+    /// holding the turn until they end or the client leaves.
     pub(crate) async fn stream(
         &self,
-        model: &dyn Model,
+        turn: Turn,
         request: ChatRequest,
+        recorder: Recorder,
     ) -> Result<EventStream, ApiError> {
         let timeout = self.request_timeout;
         let deadline = tokio::time::Instant::now() + timeout;
-        let events = tokio::time::timeout_at(deadline, model.stream(request))
+        let events = tokio::time::timeout_at(deadline, turn.model.stream(request))
             .await
             .map_err(|_| ApiError::from(past_timeout(timeout)))??;
-        Ok(Box::pin(futures::stream::unfold(Some(events), move |events| async move {
-            let mut events = events?;
+        let events = recorded(events, self.metrics.clone(), recorder);
+        let held = Some((events, turn.permit));
+        Ok(Box::pin(futures::stream::unfold(held, move |held| async move {
+            let (mut events, permit) = held?;
             match tokio::time::timeout_at(deadline, events.next()).await {
-                Ok(Some(event)) => Some((event, Some(events))),
+                Ok(Some(event)) => Some((event, Some((events, permit)))),
                 Ok(None) => None,
                 Err(_) => Some((Err(past_timeout(timeout)), None)),
             }
         })))
+    }
+
+    /// The response to a request: its own, or its error in the API's `shape`, counted.
+    pub(crate) fn answer(
+        &self,
+        recorder: &Recorder,
+        outcome: Result<Response, ApiError>,
+        shape: fn(ApiError) -> Response,
+    ) -> Response {
+        outcome.unwrap_or_else(|error| {
+            self.metrics.finished(recorder, error.status.as_u16(), None);
+            shape(error)
+        })
     }
 
     /// Checks the request's key (`Authorization: Bearer KEY`, or Anthropic's `x-api-key`)

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 
 use crate::error::ApiError;
-use crate::metrics::{Recorder, recorded};
+use crate::metrics::Recorder;
 use crate::state::AppState;
 use reply::EventWriter;
 use request::MessagesRequest;
@@ -26,13 +26,8 @@ pub(crate) async fn messages(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let mut recorder = Recorder::new("messages");
-    match respond(&state, &headers, body, &mut recorder).await {
-        Ok(response) => response,
-        Err(error) => {
-            state.metrics.finished(&recorder, error.status.as_u16(), None);
-            error.into_anthropic_response()
-        }
-    }
+    let outcome = respond(&state, &headers, body, &mut recorder).await;
+    state.answer(&recorder, outcome, ApiError::into_anthropic_response)
 }
 
 async fn respond(
@@ -51,24 +46,15 @@ async fn respond(
         ));
     }
     let turn = state.enter(&request.model).await?;
-    let model = turn.model.clone();
     let id = format!("msg_{:024}", state.next_id());
     let name = request.model.clone();
     let stream = request.stream;
     let core = request.into_core()?;
     if !stream {
-        let reply = state.chat(&*model, core).await?;
-        state.metrics.finished(recorder, 200, Some(&reply.usage));
-        drop(turn);
+        let reply = state.chat(turn, core, recorder).await?;
         return Ok(axum::Json(reply::message(&id, &name, &reply)).into_response());
     }
-    let events = state.stream(&*model, core).await?;
-    let events = recorded(events, state.metrics.clone(), recorder.clone());
-    // The turn is held by the stream: it ends when the reply does or the client leaves.
-    let events = events.map(move |event| {
-        let _held = &turn.permit;
-        event
-    });
+    let events = state.stream(turn, core, recorder.clone()).await?;
     let mut writer = EventWriter::new(id, name);
     let sse = events.flat_map(move |event| {
         let events = match event {

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 
 use crate::error::ApiError;
-use crate::metrics::{Recorder, recorded};
+use crate::metrics::Recorder;
 use crate::state::AppState;
 use reply::{ChunkWriter, Stamp};
 use request::CompletionRequest;
@@ -27,13 +27,8 @@ pub(crate) async fn chat_completions(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let mut recorder = Recorder::new("chat_completions");
-    match complete(&state, &headers, body, &mut recorder).await {
-        Ok(response) => response,
-        Err(error) => {
-            state.metrics.finished(&recorder, error.status.as_u16(), None);
-            error.into_response()
-        }
-    }
+    let outcome = complete(&state, &headers, body, &mut recorder).await;
+    state.answer(&recorder, outcome, ApiError::into_response)
 }
 
 async fn complete(
@@ -46,7 +41,6 @@ async fn complete(
     let request: CompletionRequest = state.parse(body)?;
     recorder.model = Some(request.model.clone());
     let turn = state.enter(&request.model).await?;
-    let model = turn.model.clone();
     let stamp = Stamp {
         id: format!("chatcmpl-{}", state.next_id()),
         model: request.model.clone(),
@@ -55,18 +49,10 @@ async fn complete(
     let (stream, include_usage) = (request.stream, request.include_usage());
     let core = request.into_core()?;
     if !stream {
-        let reply = state.chat(&*model, core).await?;
-        state.metrics.finished(recorder, 200, Some(&reply.usage));
-        drop(turn);
+        let reply = state.chat(turn, core, recorder).await?;
         return Ok(axum::Json(reply::completion(&stamp, &reply)).into_response());
     }
-    let events = state.stream(&*model, core).await?;
-    let events = recorded(events, state.metrics.clone(), recorder.clone());
-    // The turn is held by the stream: it ends when the reply does or the client leaves.
-    let events = events.map(move |event| {
-        let _held = &turn.permit;
-        event
-    });
+    let events = state.stream(turn, core, recorder.clone()).await?;
     let mut writer = ChunkWriter::new(stamp, include_usage);
     let chunks = events.flat_map(move |event| {
         let chunks = match event {

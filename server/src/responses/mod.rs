@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 
 use crate::error::ApiError;
-use crate::metrics::{Recorder, recorded};
+use crate::metrics::Recorder;
 use crate::state::AppState;
 use reply::{EventWriter, Stamp};
 use request::ResponsesRequest;
@@ -31,13 +31,8 @@ pub(crate) async fn responses(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let mut recorder = Recorder::new("responses");
-    match respond(state.clone(), &headers, body, &mut recorder).await {
-        Ok(response) => response,
-        Err(error) => {
-            state.metrics.finished(&recorder, error.status.as_u16(), None);
-            error.into_response()
-        }
-    }
+    let outcome = respond(state.clone(), &headers, body, &mut recorder).await;
+    state.answer(&recorder, outcome, ApiError::into_response)
 }
 
 async fn respond(
@@ -63,7 +58,6 @@ async fn respond(
         })?,
     };
     let turn = state.enter(&request.model).await?;
-    let model = turn.model.clone();
     let stamp = Stamp {
         id: format!("resp_{:024}", state.next_id()),
         model: request.model.clone(),
@@ -77,22 +71,18 @@ async fn respond(
     let mut conversation = history;
     conversation.extend(input);
     if !stream {
-        let reply = state.chat(&*model, core).await?;
-        state.metrics.finished(recorder, 200, Some(&reply.usage));
-        drop(turn);
+        let reply = state.chat(turn, core, recorder).await?;
         if store {
             conversation.push(Message::Assistant(reply.message.clone()));
             state.responses.put(stamp.id.clone(), conversation);
         }
         return Ok(axum::Json(reply::whole(&stamp, &reply)).into_response());
     }
-    let events = state.stream(&*model, core).await?;
-    let events = recorded(events, state.metrics.clone(), recorder.clone());
+    let events = state.stream(turn, core, recorder.clone()).await?;
     let id = stamp.id.clone();
     let mut writer = EventWriter::new(stamp);
     let mut aggregator = ReplyAggregator::new();
     let sse = events.flat_map(move |event| {
-        let _held = &turn.permit;
         let events = match event {
             Ok(event) => {
                 let finished = matches!(event, anymodel_core::StreamEvent::Finish { .. });

@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly by design.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,44 +12,16 @@ use anymodel_backends::RemoteConfig;
 use anymodel_backends::openai::{OpenAi, OpenAiConfig};
 use anymodel_core::{
     Agent, AgentEvent, ChatRequest, ChatResponse, Error, Model, ResponseFormat, ScriptedModel,
-    ScriptedReply, Tool, ToolCall, ToolError, Usage, async_trait,
+    ScriptedReply, ToolCall, Usage,
 };
 use anymodel_server::Server;
 use futures::StreamExt;
 use serde_json::{Value, json};
-
-/// Serves `server` on a free loopback port; its address.
-async fn start(server: Server) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(server.serve(listener));
-    format!("http://{address}")
-}
+use support::{Weather, start};
 
 /// anymodel's OpenAI backend, pointed at the server.
 fn client(base: &str, model: &str) -> OpenAi {
     OpenAi::new(OpenAiConfig::new(model).base_url(format!("{base}/v1"))).unwrap()
-}
-
-struct Weather;
-
-#[async_trait]
-impl Tool for Weather {
-    fn name(&self) -> &str {
-        "weather"
-    }
-
-    fn description(&self) -> &str {
-        "The weather in a city."
-    }
-
-    fn parameters(&self) -> Value {
-        json!({"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]})
-    }
-
-    async fn call(&self, arguments: Value) -> Result<Value, ToolError> {
-        Ok(json!(format!("18C in {}", arguments["city"].as_str().unwrap_or("?"))))
-    }
 }
 
 fn script() -> Vec<ChatResponse> {

@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly by design.
 
+mod support;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,13 +14,7 @@ use anymodel_backends::candle::{LocalConfig, LocalModel};
 use anymodel_server::{QueueLimits, Server};
 use futures::StreamExt;
 use serde_json::json;
-
-async fn start(server: Server) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(server.serve(listener));
-    format!("http://{address}")
-}
+use support::start;
 
 fn smollm2() -> LocalModel {
     let path =

@@ -3,45 +3,19 @@
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly by design.
 
+mod support;
+
 use std::sync::Arc;
 
 use anymodel_backends::anthropic::{Anthropic, AnthropicConfig};
 use anymodel_backends::{RemoteConfig, Secret};
 use anymodel_core::{
-    Agent, AgentEvent, ChatResponse, Model, Reasoning, ScriptedModel, Tool, ToolCall, ToolError,
-    Usage, async_trait,
+    Agent, AgentEvent, ChatResponse, Model, Reasoning, ScriptedModel, ToolCall, Usage,
 };
 use anymodel_server::Server;
 use futures::StreamExt;
 use serde_json::{Value, json};
-
-async fn start(server: Server) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(server.serve(listener));
-    format!("http://{address}")
-}
-
-struct Weather;
-
-#[async_trait]
-impl Tool for Weather {
-    fn name(&self) -> &str {
-        "weather"
-    }
-
-    fn description(&self) -> &str {
-        "The weather in a city."
-    }
-
-    fn parameters(&self) -> Value {
-        json!({"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]})
-    }
-
-    async fn call(&self, arguments: Value) -> Result<Value, ToolError> {
-        Ok(json!(format!("18C in {}", arguments["city"].as_str().unwrap_or("?"))))
-    }
-}
+use support::{Weather, start};
 
 /// A reply that thinks (signed, as Anthropic signs), says a word and calls a tool; then the
 /// answer.

@@ -3,18 +3,14 @@
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly by design.
 
+mod support;
+
 use std::sync::Arc;
 
 use anymodel_core::{ChatResponse, Message, Reasoning, ScriptedModel, ToolCall, ToolResult, Usage};
 use anymodel_server::Server;
 use serde_json::{Value, json};
-
-async fn start(server: Server) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(server.serve(listener));
-    format!("http://{address}")
-}
+use support::start;
 
 async fn post(base: &str, body: Value) -> (u16, String) {
     let response = reqwest::Client::new()

@@ -143,6 +143,38 @@ fn config(folder: &Path, openai: &MockServer, anthropic: Option<&MockServer>) ->
     file
 }
 
+/// `anymodel serve ARGS` started in `folder` with the tests' environment and `env`: the running
+/// server, and the address it says it listens at.
+fn serving(folder: &Path, env: &[(&str, &str)], args: &[&str]) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("anymodel"));
+    for (key, value) in anymodel(folder).get_envs() {
+        match value {
+            Some(value) => command.env(key, value),
+            None => command.env_remove(key),
+        };
+    }
+    let mut child = command
+        .current_dir(folder)
+        .envs(env.iter().copied())
+        .arg("serve")
+        .args(args)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let base = lines
+        .find_map(|line| {
+            let line = line.ok()?;
+            let start = line.find("http://")?;
+            Some(line[start..].split_whitespace().next()?.to_string())
+        })
+        .expect("the server says where it listens");
+    // The rest of its standard error is read on, so that its writes never meet a closed pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, base)
+}
+
 fn stdout(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
@@ -1087,7 +1119,6 @@ async fn run_attaches_images_and_shows_reasoning_apart_from_the_answer() {
 /// address without a key is refused.
 #[tokio::test(flavor = "multi_thread")]
 async fn serve_gives_schema_valid_json_from_the_local_model() {
-    use std::io::BufRead;
     let temp = tempfile::tempdir().unwrap();
     let refused = anymodel(temp.path()).args(["serve", "--host", "0.0.0.0"]).output().unwrap();
     assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
@@ -1095,26 +1126,8 @@ async fn serve_gives_schema_valid_json_from_the_local_model() {
 
     let model =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
-    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("anymodel"));
-    for (key, value) in anymodel(temp.path()).get_envs() {
-        match value {
-            Some(value) => command.env(key, value),
-            None => command.env_remove(key),
-        };
-    }
-    let mut child = command
-        .current_dir(temp.path())
-        .args(["serve", "--port", "0", "--models", model.to_str().unwrap()])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    let announced = lines.find_map(|line| {
-        let line = line.ok()?;
-        let start = line.find("http://")?;
-        Some(line[start..].split_whitespace().next()?.to_string())
-    });
-    let base = announced.expect("the server says where it listens");
+    let (mut child, base) =
+        serving(temp.path(), &[], &["--port", "0", "--models", model.to_str().unwrap()]);
     let schema = json!({
         "type": "object",
         "properties": {"city": {"type": "string"}, "population": {"type": "integer"}},
@@ -1152,33 +1165,15 @@ async fn serve_gives_schema_valid_json_from_the_local_model() {
 /// whole or streamed.
 #[tokio::test(flavor = "multi_thread")]
 async fn serve_runs_a_configured_agent_behind_a_model_name() {
-    use std::io::BufRead;
     let temp = tempfile::tempdir().unwrap();
     let upstream = MockServer::start().await;
     openai_says(&upstream, "It is Paris.", None).await;
     config(temp.path(), &upstream, None);
-    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("anymodel"));
-    for (key, value) in anymodel(temp.path()).get_envs() {
-        match value {
-            Some(value) => command.env(key, value),
-            None => command.env_remove(key),
-        };
-    }
-    let mut child = command
-        .current_dir(temp.path())
-        .env("TEST_OPENAI_KEY", "sk-upstream-secret")
-        .args(["serve", "--port", "0", "--agents", "helper", "--api-key", "sk-local"])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    let base = lines
-        .find_map(|line| {
-            let line = line.ok()?;
-            let start = line.find("http://")?;
-            Some(line[start..].split_whitespace().next()?.to_string())
-        })
-        .expect("the server says where it listens");
+    let (mut child, base) = serving(
+        temp.path(),
+        &[("TEST_OPENAI_KEY", "sk-upstream-secret")],
+        &["--port", "0", "--agents", "helper", "--api-key", "sk-local"],
+    );
     let http = reqwest::Client::new();
     for stream in [false, true] {
         let body = json!({"model": "agent:helper", "stream": stream, "messages": [{"role": "user", "content": "Capital?"}]});

@@ -50,8 +50,9 @@ async fn respond(
             status: axum::http::StatusCode::NOT_FOUND,
             ..ApiError::invalid(
                 format!(
-                    "previous response `{id}` is not kept here (the server keeps its last {})",
-                    store::KEPT
+                    "previous response `{id}` is not kept here (the server keeps its last {} responses, {} MiB at most)",
+                    store::KEPT,
+                    store::KEPT_BYTES / (1024 * 1024)
                 ),
                 Some("previous_response_id".into()),
             )

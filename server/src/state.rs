@@ -203,6 +203,15 @@ fn past_timeout(timeout: Duration) -> Error {
     }
 }
 
+/// Named server-sent events (Messages and Responses name each one), as a response's stream.
+pub(crate) fn named_events<N: AsRef<str>>(
+    events: Vec<(N, serde_json::Value)>,
+) -> impl futures::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>> {
+    futures::stream::iter(events.into_iter().map(|(name, data)| {
+        Ok(axum::response::sse::Event::default().event(name).data(data.to_string()))
+    }))
+}
+
 /// Seconds since the Unix epoch, for `created` fields.
 pub(crate) fn now() -> u64 {
     std::time::SystemTime::now()

@@ -9,7 +9,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::HeaderMap;
-use axum::response::sse::{Event, Sse};
+use axum::response::sse::Sse;
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 
@@ -62,9 +62,7 @@ async fn respond(
             // A failure after the stream began: Anthropic's `error` event ends it.
             Err(error) => vec![("error", ApiError::from(error).anthropic_body())],
         };
-        futures::stream::iter(events.into_iter().map(|(name, data)| {
-            Ok::<_, std::convert::Infallible>(Event::default().event(name).data(data.to_string()))
-        }))
+        crate::state::named_events(events)
     });
     Ok(Sse::new(sse).into_response())
 }

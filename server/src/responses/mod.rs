@@ -13,7 +13,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::HeaderMap;
-use axum::response::sse::{Event, Sse};
+use axum::response::sse::Sse;
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 
@@ -104,9 +104,7 @@ async fn respond(
                 )]
             }
         };
-        futures::stream::iter(events.into_iter().map(|(name, data)| {
-            Ok::<_, std::convert::Infallible>(Event::default().event(name).data(data.to_string()))
-        }))
+        crate::state::named_events(events)
     });
     Ok(Sse::new(sse).into_response())
 }

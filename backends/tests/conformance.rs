@@ -758,19 +758,25 @@ fn replies() -> Vec<(&'static str, ChatResponse)> {
 async fn every_backend_returns_the_same_replies_whole_and_streamed() {
     for backend in backends() {
         for (scenario, reply) in replies() {
-            let model = backend.replying(vec![reply.clone(), reply.clone()]).await;
-            let request = ChatRequest::user("?").with_tools([weather()]);
-            let whole = model.chat(request.clone()).await.unwrap();
-            let streamed = collect_stream(model.stream(request).await.unwrap()).await.unwrap();
-            for (how, got) in [("whole", whole), ("streamed", streamed)] {
-                let (got, expected) = if backend.mints_call_ids() {
-                    (minted_ids_blanked(got), without_ids(reply.clone()))
-                } else {
-                    (got, reply.clone())
-                };
-                assert_eq!(got, expected, "{} / {scenario} / {how}", backend.name());
-            }
+            comes_back_as_it_went(backend, reply, scenario).await;
         }
+    }
+}
+
+/// `reply`, served by `backend`'s model, comes back the same whole and streamed (call ids
+/// blanked where the wire has none).
+async fn comes_back_as_it_went(backend: &dyn Backend, reply: ChatResponse, scenario: &str) {
+    let model = backend.replying(vec![reply.clone(), reply.clone()]).await;
+    let request = ChatRequest::user("?").with_tools([weather()]);
+    let whole = model.chat(request.clone()).await.unwrap();
+    let streamed = collect_stream(model.stream(request).await.unwrap()).await.unwrap();
+    for (how, got) in [("whole", whole), ("streamed", streamed)] {
+        let (got, expected) = if backend.mints_call_ids() {
+            (minted_ids_blanked(got), without_ids(reply.clone()))
+        } else {
+            (got, reply.clone())
+        };
+        assert_eq!(got, expected, "{} / {scenario} / {how}", backend.name());
     }
 }
 
@@ -779,19 +785,7 @@ async fn every_backend_returns_the_same_replies_whole_and_streamed() {
 #[tokio::test]
 async fn every_backend_carries_reasoning_and_cache_usage() {
     for backend in backends() {
-        let reply = backend.reasoning_reply();
-        let model = backend.replying(vec![reply.clone(), reply.clone()]).await;
-        let request = ChatRequest::user("Weather in Paris?").with_tools([weather()]);
-        let whole = model.chat(request.clone()).await.unwrap();
-        let streamed = collect_stream(model.stream(request).await.unwrap()).await.unwrap();
-        for (how, got) in [("whole", whole), ("streamed", streamed)] {
-            let (got, expected) = if backend.mints_call_ids() {
-                (minted_ids_blanked(got), without_ids(reply.clone()))
-            } else {
-                (got, reply.clone())
-            };
-            assert_eq!(got, expected, "{} / {how}", backend.name());
-        }
+        comes_back_as_it_went(backend, backend.reasoning_reply(), "reasoning").await;
     }
 }
 

@@ -15,29 +15,24 @@ pub fn backends() -> Vec<&'static str> {
 
 impl Config {
     pub(super) fn check_model(&self, name: &str, entry: &ModelEntry) -> Result<(), String> {
-        let allowed: &[&str] = match entry.backend.as_str() {
-            "candle" => &["path", "device", "threads", "context_size", "kv_cache"],
-            "fallback" => &["models"],
-            "router" => &["models", "spread", "cool_down_secs", "max_in_flight"],
-            id if provider(id).is_some_and(|p| p.api == Api::OpenAi) => &[
-                "model",
-                "base_url",
-                "api_key_env",
-                "headers",
-                "timeout_secs",
-                "deadline_secs",
-                "reasoning_model",
-                "extra",
-            ],
-            id if provider(id).is_some() => &[
-                "model",
-                "base_url",
-                "api_key_env",
-                "headers",
-                "timeout_secs",
-                "deadline_secs",
-                "extra",
-            ],
+        let remote = [
+            "model",
+            "base_url",
+            "api_key_env",
+            "headers",
+            "timeout_secs",
+            "deadline_secs",
+            "extra",
+        ];
+        let allowed: Vec<&str> = match entry.backend.as_str() {
+            "candle" => vec!["path", "device", "threads", "context_size", "kv_cache"],
+            "fallback" => vec!["models"],
+            "router" => vec!["models", "spread", "cool_down_secs", "max_in_flight"],
+            // OpenAI's wire alone has reasoning models told apart by option.
+            id if provider(id).is_some_and(|p| p.api == Api::OpenAi) => {
+                remote.into_iter().chain(["reasoning_model"]).collect()
+            }
+            id if provider(id).is_some() => remote.to_vec(),
             other => {
                 return Err(format!(
                     "unknown backend `{other}`; expected one of {}",

@@ -11,13 +11,12 @@ use std::time::Duration;
 use anymodel_backends::RemoteConfig;
 use anymodel_backends::openai::{OpenAi, OpenAiConfig};
 use anymodel_core::{
-    Agent, AgentEvent, ChatRequest, ChatResponse, Error, Model, ResponseFormat, ScriptedModel,
-    ScriptedReply, ToolCall, Usage,
+    Agent, ChatRequest, ChatResponse, Error, Model, ResponseFormat, ScriptedModel, ScriptedReply,
+    ToolCall, Usage,
 };
 use anymodel_server::Server;
-use futures::StreamExt;
 use serde_json::{Value, json};
-use support::{Weather, start};
+use support::{Weather, run, start};
 
 /// anymodel's OpenAI backend, pointed at the server.
 fn client(base: &str, model: &str) -> OpenAi {
@@ -49,15 +48,7 @@ async fn an_agent_runs_the_same_through_the_server_as_directly() {
         let served = Server::new().model("scripted", Arc::new(ScriptedModel::new(script())));
         let base = start(served).await;
         let remote = agent(Arc::new(client(&base, "scripted")));
-        let run = if streamed {
-            let events: Vec<_> = remote.run_stream("Paris and Rome?").collect().await;
-            match events.into_iter().last().unwrap().unwrap() {
-                AgentEvent::Finished { run } => run,
-                other => panic!("{other:?}"),
-            }
-        } else {
-            remote.run("Paris and Rome?").await.unwrap()
-        };
+        let run = run(&remote, "Paris and Rome?", streamed).await;
         assert_eq!(run.transcript, direct.transcript, "streamed: {streamed}");
         assert_eq!(run.usage, direct.usage, "streamed: {streamed}");
     }

@@ -9,13 +9,10 @@ use std::sync::Arc;
 
 use anymodel_backends::anthropic::{Anthropic, AnthropicConfig};
 use anymodel_backends::{RemoteConfig, Secret};
-use anymodel_core::{
-    Agent, AgentEvent, ChatResponse, Model, Reasoning, ScriptedModel, ToolCall, Usage,
-};
+use anymodel_core::{Agent, ChatResponse, Model, Reasoning, ScriptedModel, ToolCall, Usage};
 use anymodel_server::Server;
-use futures::StreamExt;
 use serde_json::{Value, json};
-use support::{Weather, start};
+use support::{Weather, run, start};
 
 /// A reply that thinks (signed, as Anthropic signs), says a word and calls a tool; then the
 /// answer.
@@ -51,15 +48,7 @@ async fn an_agent_runs_the_same_through_the_messages_api_as_directly() {
                 .await;
         let client = AnthropicConfig::new("claude-local").base_url(base).api_key(Secret::new("k"));
         let remote = agent(Arc::new(Anthropic::new(client).unwrap()));
-        let run = if streamed {
-            let events: Vec<_> = remote.run_stream("Weather in Paris?").collect().await;
-            match events.into_iter().last().unwrap().unwrap() {
-                AgentEvent::Finished { run } => run,
-                other => panic!("{other:?}"),
-            }
-        } else {
-            remote.run("Weather in Paris?").await.unwrap()
-        };
+        let run = run(&remote, "Weather in Paris?", streamed).await;
         assert_eq!(run.transcript, direct.transcript, "streamed: {streamed}");
         assert_eq!(run.usage, direct.usage, "streamed: {streamed}");
     }

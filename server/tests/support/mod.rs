@@ -2,8 +2,9 @@
 #![allow(dead_code)] // Each test crate uses its own part.
 #![allow(clippy::unwrap_used)] // Tests fail loudly by design.
 
-use anymodel_core::{Tool, ToolError, async_trait};
+use anymodel_core::{Agent, AgentEvent, AgentRun, Tool, ToolError, async_trait};
 use anymodel_server::Server;
+use futures::StreamExt;
 use serde_json::{Value, json};
 
 /// Serves `server` on a free loopback port; its address.
@@ -33,5 +34,17 @@ impl Tool for Weather {
 
     async fn call(&self, arguments: Value) -> Result<Value, ToolError> {
         Ok(json!(format!("18C in {}", arguments["city"].as_str().unwrap_or("?"))))
+    }
+}
+
+/// `agent`'s run on `prompt`, streamed (its last event) or whole.
+pub async fn run(agent: &Agent, prompt: &str, streamed: bool) -> AgentRun {
+    if !streamed {
+        return agent.run(prompt).await.unwrap();
+    }
+    let events: Vec<_> = agent.run_stream(prompt).collect().await;
+    match events.into_iter().last().unwrap().unwrap() {
+        AgentEvent::Finished { run } => run,
+        other => panic!("{other:?}"),
     }
 }

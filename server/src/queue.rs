@@ -3,7 +3,6 @@
 //! the rest are turned away at once with a time to come back, never left hanging.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use prometheus_client::metrics::gauge::Gauge;
@@ -33,32 +32,25 @@ impl Default for QueueLimits {
 #[derive(Debug)]
 pub(crate) struct Queue {
     turns: Arc<Semaphore>,
-    waiting: AtomicUsize,
     limits: QueueLimits,
-    /// The waiting count, as `/metrics` shows it.
+    /// The requests waiting, as `/metrics` shows them.
     depth: Gauge,
 }
 
 /// Counts a request as waiting until it has its turn or gives up (a client that leaves while it
 /// waits drops it).
-struct Waiting<'a>(&'a AtomicUsize, &'a Gauge);
+struct Waiting<'a>(&'a Gauge);
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-        self.1.dec();
+        self.0.dec();
     }
 }
 
 impl Queue {
     pub(crate) fn new(limits: QueueLimits, depth: Gauge) -> Self {
         let concurrency = limits.concurrency.max(1);
-        Queue {
-            turns: Arc::new(Semaphore::new(concurrency)),
-            waiting: AtomicUsize::new(0),
-            limits,
-            depth,
-        }
+        Queue { turns: Arc::new(Semaphore::new(concurrency)), limits, depth }
     }
 
     /// A turn: held while the request runs (a stream holds it until it ends or its client
@@ -67,12 +59,10 @@ impl Queue {
         if let Ok(turn) = self.turns.clone().try_acquire_owned() {
             return Ok(turn);
         }
-        if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.limits.waiting {
-            self.waiting.fetch_sub(1, Ordering::SeqCst);
+        let _waiting = Waiting(&self.depth);
+        if self.depth.inc() >= self.limits.waiting as i64 {
             return Err(ApiError::busy(model, self.limits.waiting, Duration::from_secs(1)));
         }
-        self.depth.inc();
-        let _waiting = Waiting(&self.waiting, &self.depth);
         match tokio::time::timeout(self.limits.max_wait, self.turns.clone().acquire_owned()).await {
             Ok(Ok(turn)) => Ok(turn),
             _ => Err(ApiError::busy(model, self.limits.waiting, Duration::from_secs(5))),

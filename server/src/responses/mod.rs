@@ -86,13 +86,16 @@ async fn respond(
     let sse = events.flat_map(move |event| {
         let events = match event {
             Ok(event) => {
-                let finished = matches!(event, anymodel_core::StreamEvent::Finish { .. });
-                let _ = aggregator.push(event.clone());
-                if finished && store {
-                    let reply = std::mem::take(&mut aggregator).finish();
-                    let mut kept = std::mem::take(&mut conversation);
-                    kept.push(Message::Assistant(reply.message));
-                    state.responses.put(id.clone(), kept);
+                // The reply is gathered only to be kept.
+                if store {
+                    let finished = matches!(event, anymodel_core::StreamEvent::Finish { .. });
+                    let _ = aggregator.push(event.clone());
+                    if finished {
+                        let reply = std::mem::take(&mut aggregator).finish();
+                        let mut kept = std::mem::take(&mut conversation);
+                        kept.push(Message::Assistant(reply.message));
+                        state.responses.put(id.clone(), kept);
+                    }
                 }
                 writer.write(event)
             }

@@ -30,7 +30,7 @@ mod toolset;
 
 pub use agent::{
     Agent, AgentBuilder, AgentError, AgentErrorKind, AgentEvent, AgentHook, AgentModel, AgentRun,
-    Limits, Step, ToolDecision, ToolInvocation,
+    AgentTool, Limits, Step, ToolDecision, ToolInvocation,
 };
 pub use content::{Content, Media, MediaSource, Part};
 pub use error::{Capability, Error, Result};
@@ -47,7 +47,7 @@ pub use schema::schema_for;
 pub use scripted::{ScriptedModel, ScriptedReply};
 pub use stream::{EventStream, ReplyAggregator, StreamEvent, collect_stream};
 pub use tool::{Tool, ToolError, TypedTool};
-pub use toolset::{ToolCallError, ToolSet, output_text};
+pub use toolset::{ToolCallError, ToolSet, content_output, output_content, output_text};
 
 /// Re-exported so that apps implement [`Tool`] and [`Model`] with the same macro version.
 pub use async_trait::async_trait;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::content::Content;
 use crate::error::{Error, Result};
 use crate::message::ToolCall;
 use crate::request::ToolSpec;
@@ -194,8 +195,40 @@ impl ToolSet {
     }
 }
 
-/// A tool's output as the model reads it: strings as they are, anything else as JSON.
+/// The one key of a tool output made by [`content_output`].
+const CONTENT_KEY: &str = "$content";
+
+/// A tool output that carries images or documents beside its text (an MCP tool's screenshot,
+/// say): the model receives `content` as the tool result's parts where its wire takes them.
+/// The value is `{"$content": CONTENT}`, so it stays plain JSON in run records.
+pub fn content_output(content: Content) -> Value {
+    let mut object = serde_json::Map::new();
+    // Content serialises to a string or an array of parts; it cannot fail.
+    object.insert(CONTENT_KEY.to_string(), serde_json::to_value(content).unwrap_or_default());
+    Value::Object(object)
+}
+
+/// The content a tool output gives the model: the parts of a [`content_output`], else the
+/// output as text ([`output_text`]).
+pub fn output_content(output: &Value) -> Content {
+    carried_content(output).unwrap_or_else(|| output_text(output).into())
+}
+
+fn carried_content(output: &Value) -> Option<Content> {
+    match output.as_object() {
+        Some(object) if object.len() == 1 => {
+            serde_json::from_value(object.get(CONTENT_KEY)?.clone()).ok()
+        }
+        _ => None,
+    }
+}
+
+/// A tool's output as the model reads it: strings as they are, the text of a
+/// [`content_output`] (media shown as `[image: TYPE]`), anything else as JSON.
 pub fn output_text(output: &Value) -> String {
+    if let Some(content) = carried_content(output) {
+        return content.to_string();
+    }
     match output {
         Value::String(text) => text.clone(),
         other => other.to_string(),

@@ -2,6 +2,7 @@
 //! tools until it gives an answer.
 
 mod as_model;
+mod as_tool;
 mod error;
 mod event;
 mod hook;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use as_model::AgentModel;
+pub use as_tool::AgentTool;
 pub use error::{AgentError, AgentErrorKind};
 pub use event::AgentEvent;
 pub use hook::{AgentHook, ToolDecision};

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::message::{Message, ToolCall, ToolResult};
 use crate::response::{ChatResponse, Usage};
-use crate::toolset::{ToolCallError, output_text};
+use crate::toolset::{ToolCallError, output_content};
 
 /// A finished (or, inside an [`crate::AgentError`], interrupted) agent run. Serialisable, so it can
 /// be saved as a run record and its transcript replayed.
@@ -56,13 +56,13 @@ impl ToolInvocation {
     /// The `tool` message that answers the call.
     pub fn to_message(&self) -> ToolResult {
         let (content, is_error) = match &self.result {
-            Ok(output) => (output_text(output), false),
-            Err(err) => (err.to_string(), true),
+            Ok(output) => (output_content(output), false),
+            Err(err) => (err.to_string().into(), true),
         };
         ToolResult {
             tool_call_id: self.call.id.clone(),
             name: self.call.name.clone(),
-            content: content.into(),
+            content,
             is_error,
         }
     }

@@ -27,6 +27,17 @@ pub struct ToolInfo {
     pub permitted: bool,
 }
 
+/// What a server said of itself when greeted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerInfo {
+    /// The protocol revision agreed (`2026-07-28`, or a 2025 one with older servers).
+    pub protocol_version: String,
+    /// Its name and version, as it gives them.
+    pub implementation: Option<String>,
+    /// What it tells clients about using it.
+    pub instructions: Option<String>,
+}
+
 /// How many times a dead server is started again in the life of its client.
 const RESTARTS: u32 = 1;
 
@@ -108,6 +119,23 @@ impl McpClient {
 
     fn died(&self, tool: Option<&str>, detail: String) -> McpError {
         McpError::Died { server: self.name.clone(), tool: tool.map(str::to_string), detail }
+    }
+
+    /// What the server said of itself (starting it if it is not running).
+    pub async fn server_info(&self) -> Result<ServerInfo, McpError> {
+        let connection = self.connection().await?;
+        let info = connection.peer().peer_info();
+        Ok(ServerInfo {
+            protocol_version: info
+                .as_ref()
+                .map(|i| i.protocol_version.to_string())
+                .unwrap_or_default(),
+            implementation: info
+                .as_ref()
+                .and_then(|i| i.server_info.as_ref())
+                .map(|s| format!("{} {}", s.name, s.version)),
+            instructions: info.and_then(|i| i.instructions.clone()),
+        })
     }
 
     /// Every tool the server lists (all pages), with whether `allow` and `deny` permit it.

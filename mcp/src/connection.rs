@@ -12,7 +12,9 @@ use std::time::Duration;
 use futures::StreamExt;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
-use rmcp::model::{ClientCapabilities, ClientConfig, Implementation, ProtocolVersion};
+use rmcp::model::{
+    ClientCapabilities, ClientConfig, Implementation, ProtocolVersion, SubscriptionFilter,
+};
 use rmcp::service::{
     ClientLifecycleMode, ClientServiceExt, NotificationContext, Peer, RunningService,
 };
@@ -135,6 +137,45 @@ impl Drop for Process {
 pub(crate) struct Connection {
     service: RunningService<RoleClient, Events>,
     process: Option<tokio::sync::Mutex<Process>>,
+    /// The subscription to tool list changes on a 2026-07-28 session.
+    listening: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        if let Some(task) = self.listening.take() {
+            task.abort();
+        }
+    }
+}
+
+/// On a 2026-07-28 session, notifications come only to subscriptions: subscribes to tool list
+/// changes when the server offers them (older sessions send them to [`Events`] unasked).
+async fn listen_for_tool_changes(
+    service: &RunningService<RoleClient, Events>,
+    events: &Events,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let info = service.peer().peer_info()?;
+    let offered = info.capabilities.tools.as_ref().and_then(|t| t.list_changed) == Some(true);
+    if info.protocol_version.has_initialize() || !offered {
+        return None;
+    }
+    let filter = SubscriptionFilter::builder().tools_list_changed().build();
+    let mut subscription = match service.peer().listen(filter).await {
+        Ok(subscription) => subscription,
+        Err(error) => {
+            // Servers that do not take subscriptions send the notification unasked.
+            tracing::debug!(server = %events.server, "no subscription to tool list changes: {error}");
+            return None;
+        }
+    };
+    let events = events.clone();
+    Some(tokio::spawn(async move {
+        while let Ok(Some(_)) = subscription.next().await {
+            tracing::info!(server = %events.server, "the MCP server's tools changed");
+            events.tools_changed.fetch_add(1, Ordering::SeqCst);
+        }
+    }))
 }
 
 impl Connection {
@@ -146,8 +187,16 @@ impl Connection {
         events: Events,
     ) -> Result<Connection, McpError> {
         let start_error = |message: String| McpError::Start { server: name.to_string(), message };
+        // Discovery first (2026-07-28), offering the 2025 revisions too for servers on a new
+        // SDK held to an old revision; a server that does not know discovery is greeted with
+        // the 2025 `initialize` handshake.
         let lifecycle = ClientLifecycleMode::Auto {
-            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            preferred_versions: vec![
+                ProtocolVersion::V_2026_07_28,
+                ProtocolVersion::V_2025_11_25,
+                ProtocolVersion::V_2025_06_18,
+                ProtocolVersion::V_2025_03_26,
+            ],
             legacy_version: Some(ProtocolVersion::V_2025_11_25),
         };
         match config.check(name)? {
@@ -158,7 +207,7 @@ impl Connection {
                 let (Some(stdout), Some(stdin)) = (stdout, stdin) else {
                     return Err(start_error("its standard input and output were not piped".into()));
                 };
-                let greeting = events.serve_with_lifecycle((stdout, stdin), lifecycle);
+                let greeting = events.clone().serve_with_lifecycle((stdout, stdin), lifecycle);
                 let service = match tokio::time::timeout(config.startup_timeout(), greeting).await {
                     Ok(Ok(service)) => service,
                     outcome => {
@@ -177,11 +226,16 @@ impl Connection {
                         return Err(start_error(format!("{why} ({detail})")));
                     }
                 };
-                Ok(Connection { service, process: Some(tokio::sync::Mutex::new(process)) })
+                let listening = listen_for_tool_changes(&service, &events).await;
+                Ok(Connection {
+                    service,
+                    process: Some(tokio::sync::Mutex::new(process)),
+                    listening,
+                })
             }
             TransportKind::Http => {
                 let transport = http_transport(name, config)?;
-                let greeting = events.serve_with_lifecycle(transport, lifecycle);
+                let greeting = events.clone().serve_with_lifecycle(transport, lifecycle);
                 let service = tokio::time::timeout(config.startup_timeout(), greeting)
                     .await
                     .map_err(|_| {
@@ -191,7 +245,8 @@ impl Connection {
                         ))
                     })?
                     .map_err(|error| start_error(error.to_string()))?;
-                Ok(Connection { service, process: None })
+                let listening = listen_for_tool_changes(&service, &events).await;
+                Ok(Connection { service, process: None, listening })
             }
         }
     }

@@ -37,7 +37,7 @@ mod serve;
 mod servers;
 mod tool;
 
-pub use client::{McpClient, ToolInfo};
+pub use client::{McpClient, ServerInfo, ToolInfo};
 pub use config::{ServerConfig, TransportKind};
 pub use content::Outcome;
 pub use error::McpError;

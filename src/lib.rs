@@ -24,6 +24,10 @@ pub use anymodel_core::*;
 
 /// Model backends: see [`anymodel_backends`].
 pub use anymodel_backends as backends;
+/// The Model Context Protocol: MCP servers' tools, and tools served over MCP: see
+/// [`anymodel_mcp`].
+#[cfg(feature = "mcp")]
+pub use anymodel_mcp as mcp;
 /// Models behind the OpenAI API over HTTP: see [`anymodel_server`].
 #[cfg(feature = "server")]
 pub use anymodel_server as server;

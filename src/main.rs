@@ -86,6 +86,11 @@ enum Command {
     /// OpenAI client's base URL at http://127.0.0.1:8080/v1.
     #[cfg(feature = "server")]
     Serve(cli::serve::ServeArgs),
+    /// MCP: lists the configured MCP servers' tools (`mcp list`), or serves anymodel's tools,
+    /// index and agents to MCP clients (`mcp serve`).
+    #[cfg(feature = "mcp")]
+    #[command(subcommand)]
+    Mcp(cli::mcp::McpCommand),
     /// Prints the shell's completion script: `anymodel completions bash > /etc/bash_completion.d/anymodel`,
     /// `anymodel completions zsh > ~/.zfunc/_anymodel`, fish, elvish, powershell.
     Completions {
@@ -95,7 +100,7 @@ enum Command {
 }
 
 /// The command words, so that anything else first means `run`.
-const COMMANDS: [&str; 11] = [
+const COMMANDS: [&str; 12] = [
     "run",
     "chat",
     "models",
@@ -105,6 +110,7 @@ const COMMANDS: [&str; 11] = [
     "eval",
     "bench",
     "serve",
+    "mcp",
     "help",
     "completions",
 ];
@@ -180,28 +186,56 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(error) => return Failure::Run(format!("starting the runtime: {error}")).exit(),
     };
+    // Chat and serve take Ctrl-C themselves (it interrupts a reply, or stops the server);
+    // elsewhere it stops the command. Either way the MCP servers started are stopped.
+    let takes_interrupt = matches!(&cli.command, Command::Chat(_)) || is_http_server(&cli.command);
     let outcome = runtime.block_on(async {
-        match cli.command {
-            Command::Run(args) => cli::run::run(&context, args).await,
-            Command::Chat(args) => cli::chat::chat(&context, args).await,
-            Command::Models { load } => cli::info::models(&context, load).await,
-            Command::Tools { json } => cli::info::tools(&context, json),
-            Command::Config(command) => cli::info::config(&context, command),
-            Command::Index { index, command } => {
-                cli::index::index(&context, index.as_deref(), command)
+        let work = dispatch(&context, cli.command);
+        let outcome = if takes_interrupt {
+            work.await
+        } else {
+            tokio::select! {
+                outcome = work => outcome,
+                _ = tokio::signal::ctrl_c() => Err(Failure::Interrupted),
             }
-            Command::Eval(command) => cli::index::eval(command),
-            #[cfg(feature = "candle")]
-            Command::Bench(args) => cli::bench::bench(&context, &args).await,
-            #[cfg(feature = "server")]
-            Command::Serve(args) => cli::serve::serve(&context, args).await,
-            Command::Completions { .. } => Ok(()),
-        }
+        };
+        context.config.stop_mcp_servers().await;
+        outcome
     });
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => failure.exit(),
     }
+}
+
+/// Runs the command.
+async fn dispatch(context: &Context, command: Command) -> cli::Outcome {
+    match command {
+        Command::Run(args) => cli::run::run(context, args).await,
+        Command::Chat(args) => cli::chat::chat(context, args).await,
+        Command::Models { load } => cli::info::models(context, load).await,
+        Command::Tools { json } => cli::info::tools(context, json),
+        Command::Config(command) => cli::info::config(context, command),
+        Command::Index { index, command } => cli::index::index(context, index.as_deref(), command),
+        Command::Eval(command) => cli::index::eval(command),
+        #[cfg(feature = "candle")]
+        Command::Bench(args) => cli::bench::bench(context, &args).await,
+        #[cfg(feature = "server")]
+        Command::Serve(args) => cli::serve::serve(context, args).await,
+        #[cfg(feature = "mcp")]
+        Command::Mcp(command) => cli::mcp::mcp(context, command).await,
+        Command::Completions { .. } => Ok(()),
+    }
+}
+
+/// Whether the command is `anymodel serve`, which stops at Ctrl-C by itself.
+fn is_http_server(command: &Command) -> bool {
+    #[cfg(feature = "server")]
+    if matches!(command, Command::Serve(_)) {
+        return true;
+    }
+    let _ = command;
+    false
 }
 
 /// Logs to standard error: debug level with `-v`, else what RUST_LOG says (warnings by default),

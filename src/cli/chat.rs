@@ -139,7 +139,8 @@ pub async fn chat(context: &Context, args: ChatArgs) -> Outcome {
                 conversation =
                     run.transcript.into_iter().filter(|m| m.role() != Role::System).collect();
             }
-            Some(Err(Failure::Usage(why) | Failure::Run(why))) => {
+            Some(Err(failure)) => {
+                let why = failure.to_string();
                 eprintln!("{why}");
                 conversation.pop();
             }
@@ -171,11 +172,10 @@ async fn switch(
     prepared: &mut setup::Prepared,
     name: &str,
 ) -> Result<(), String> {
-    let model = setup::load_model(context, name)
-        .await
-        .map_err(|(Failure::Usage(why) | Failure::Run(why))| why)?;
+    let model = setup::load_model(context, name).await.map_err(|failure| failure.to_string())?;
     prepared.agent = setup::build_agent(context, &args.agent, model.clone(), prepared.rag.clone())
-        .map_err(|(Failure::Usage(why) | Failure::Run(why))| why)?;
+        .await
+        .map_err(|failure| failure.to_string())?;
     prepared.model = model;
     prepared.model_name = name.to_string();
     outln!("(now {name})");

@@ -54,7 +54,8 @@ pub async fn models(context: &Context, load: bool) -> Outcome {
                         context_window
                     );
                 }
-                Err(Failure::Usage(why) | Failure::Run(why)) => {
+                Err(failure) => {
+                    let why = failure.to_string();
                     outln!("    not available: {why}")
                 }
             }

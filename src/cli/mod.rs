@@ -9,6 +9,8 @@ pub mod index;
 pub mod info;
 #[cfg(feature = "candle")]
 mod llama_bench;
+#[cfg(feature = "mcp")]
+pub mod mcp;
 pub mod notices;
 pub mod output;
 pub mod run;
@@ -29,6 +31,17 @@ pub enum Failure {
     Usage(String),
     /// The work itself failed (exit 1).
     Run(String),
+    /// Ctrl-C stopped it (exit 130, as shells report SIGINT).
+    Interrupted,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Usage(message) | Failure::Run(message) => f.write_str(message),
+            Failure::Interrupted => f.write_str("interrupted"),
+        }
+    }
 }
 
 impl Failure {
@@ -42,6 +55,10 @@ impl Failure {
             Failure::Run(message) => {
                 eprintln!("anymodel: {message}");
                 ExitCode::from(1)
+            }
+            Failure::Interrupted => {
+                eprintln!("anymodel: interrupted");
+                ExitCode::from(130)
             }
         }
     }

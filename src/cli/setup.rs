@@ -26,9 +26,13 @@ pub struct AgentFlags {
     #[arg(long, value_name = "NAME")]
     pub agent: Option<String>,
     /// A tool to give the model (repeatable): search_documents, read_file, list_files,
-    /// http_get, calculator, current_time.
+    /// http_get, calculator, current_time, or an MCP server's as mcp:NAME/TOOL.
     #[arg(short = 'T', long = "tool", value_name = "TOOL")]
     pub tools: Vec<String>,
+    /// The tools of the MCP server [mcp.NAME] in the config (repeatable): those its allow and
+    /// deny lists permit. The server starts for the run and stops after it.
+    #[arg(short = 'M', long = "mcp", value_name = "NAME")]
+    pub mcp: Vec<String>,
     /// An index (a name from the config, or a folder) to search: adds search_documents.
     #[arg(long, value_name = "NAME|PATH")]
     pub index: Option<String>,
@@ -110,7 +114,7 @@ pub async fn prepare(context: &Context, flags: &AgentFlags) -> Result<Prepared, 
     let model_name = model_name(context, flags)?;
     let model = load_model(context, &model_name).await?;
     let rag = rag_index(context, flags)?;
-    let agent = build_agent(context, flags, model.clone(), rag.clone())?;
+    let agent = build_agent(context, flags, model.clone(), rag.clone()).await?;
     Ok(Prepared { agent, model, model_name, rag })
 }
 
@@ -133,7 +137,7 @@ pub fn rag_index(
 /// configuration give: the flags laid over the configured agent, then built as the library
 /// builds configured agents. With `rag`, the model gets that index's passages in its prompt in
 /// place of the search tool.
-pub fn build_agent(
+pub async fn build_agent(
     context: &Context,
     flags: &AgentFlags,
     model: Arc<dyn Model>,
@@ -141,6 +145,7 @@ pub fn build_agent(
 ) -> Result<Agent, Failure> {
     let mut entry = agent_entry(context, flags)?.cloned().unwrap_or_default();
     entry.tools.extend(flags.tools.iter().cloned());
+    entry.tools.extend(flags.mcp.iter().map(|name| format!("mcp:{name}")));
     entry.index = flags.index.clone().or(entry.index);
     entry.system = flags.system.clone().or(entry.system);
     entry.max_steps = flags.max_steps.or(entry.max_steps);
@@ -153,8 +158,9 @@ pub fn build_agent(
         }
         None => model,
     };
-    let tool_names = entry.tool_names();
-    let builder = context.config.agent_builder(&entry, model)?;
+    let builder = context.config.agent_builder(&entry, model).await?;
+    // The names the model calls the tools by (an MCP server's, as listed).
+    let tool_names = builder.tool_names();
     // The configured model's own settings travel with it (Config::build_model); these override.
     let sampling = sampling(&flags.options)?;
     let choice = tool_choice(flags.tool_choice.as_deref(), &tool_names)?;

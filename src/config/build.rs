@@ -72,9 +72,10 @@ impl Config {
     }
 
     /// An agent over `model` as `entry` describes it: its system prompt, its tools (made from
-    /// `[tools]`, `search_documents` over its index) and its limits. A builder, so that the
-    /// caller can add what it decides itself (sampling, tool choice, hooks).
-    pub fn agent_builder(
+    /// `[tools]`, `search_documents` over its index, MCP servers' tools for `mcp:` names) and
+    /// its limits. A builder, so that the caller can add what it decides itself (sampling,
+    /// tool choice, hooks). The MCP servers it names are started to list their tools.
+    pub async fn agent_builder(
         &self,
         entry: &AgentEntry,
         model: Arc<dyn Model>,
@@ -82,6 +83,12 @@ impl Config {
         let settings = self.tool_settings(entry.index.as_deref());
         let mut builder = Agent::builder(model);
         for name in entry.tool_names() {
+            if let Some(selector) = name.strip_prefix("mcp:") {
+                for tool in self.mcp_tools(selector).await? {
+                    builder = builder.shared_tool(tool);
+                }
+                continue;
+            }
             builder = builder.shared_tool(registry::make(&name, &settings)?);
         }
         if let Some(system) = &entry.system {
@@ -107,7 +114,20 @@ impl Config {
             ))
         })?;
         let model = self.build_model(&self.model_name(Some(entry))?).await?;
-        self.agent_builder(entry, model)?.build()
+        self.agent_builder(entry, model).await?.build()
+    }
+
+    /// The tools of `mcp:SELECTOR`: `NAME` (the server's permitted tools) or `NAME/TOOL`.
+    #[cfg(feature = "mcp")]
+    async fn mcp_tools(&self, selector: &str) -> Result<Vec<Arc<dyn anymodel_core::Tool>>, Error> {
+        Ok(self.mcp_servers().tools(selector).await?)
+    }
+
+    #[cfg(not(feature = "mcp"))]
+    async fn mcp_tools(&self, selector: &str) -> Result<Vec<Arc<dyn anymodel_core::Tool>>, Error> {
+        Err(Error::config(format!(
+            "tool `mcp:{selector}`: this build of anymodel has no MCP; build it with the `mcp` feature"
+        )))
     }
 
     /// What `name` stands for: a configured model, or an inline name (`openai:MODEL`,

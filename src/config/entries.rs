@@ -158,7 +158,8 @@ pub struct AgentEntry {
     pub model: Option<String>,
     /// Its system prompt.
     pub system: Option<String>,
-    /// Its tools, by name.
+    /// Its tools, by name: built-in tools, and MCP servers' as `mcp:NAME` (every tool of the
+    /// server `[mcp.NAME]` that its `allow` and `deny` permit) or `mcp:NAME/TOOL` (one).
     #[serde(default)]
     pub tools: Vec<String>,
     /// The index its `search_documents` tool searches (a configured name or a folder).
@@ -236,7 +237,18 @@ pub(super) struct File {
     pub(super) indexes: BTreeMap<String, IndexEntry>,
     #[serde(default)]
     pub(super) tools: ToolsEntry,
+    #[serde(default)]
+    pub(super) mcp: BTreeMap<String, Spanned<McpEntry>>,
 }
+
+/// `[mcp.NAME]`: an MCP server whose tools agents name as `mcp:NAME` or `mcp:NAME/TOOL`.
+#[cfg(feature = "mcp")]
+pub type McpEntry = anymodel_mcp::ServerConfig;
+
+/// `[mcp.NAME]`, kept as written in a build without the `mcp` feature (naming its tools is an
+/// error saying so).
+#[cfg(not(feature = "mcp"))]
+pub type McpEntry = toml::Table;
 
 #[cfg(test)]
 mod tests {

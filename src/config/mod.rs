@@ -37,6 +37,11 @@
 //!
 //! [tools.http]
 //! allowed_hosts = ["docs.rs"]
+//!
+//! [mcp.files]                         # an MCP server's tools: `mcp:files` in an agent's tools
+//! command = "npx"
+//! args = ["-y", "@modelcontextprotocol/server-filesystem", "./docs"]
+//! deny = ["write_file"]
 //! ```
 //!
 //! It is found at `--config`, `$ANYMODEL_CONFIG`, `./anymodel.toml`, then the user's config
@@ -56,7 +61,7 @@ pub use build::Resolved;
 pub use check::backends;
 use entries::File;
 pub use entries::{
-    AgentEntry, FilesEntry, HttpEntry, IndexEntry, ModelEntry, RetryEntry, ToolsEntry,
+    AgentEntry, FilesEntry, HttpEntry, IndexEntry, McpEntry, ModelEntry, RetryEntry, ToolsEntry,
 };
 
 /// A configuration error, at a place in a file.
@@ -72,10 +77,15 @@ pub struct ConfigError {
 }
 
 /// A loaded configuration (empty when there is no file).
+///
+/// Clones share its MCP servers: each starts once, on first use, and stops when the last clone
+/// (and every tool made from it) is dropped, or at [`Config::stop_mcp_servers`].
 #[derive(Debug, Clone, Default)]
 pub struct Config {
     path: Option<PathBuf>,
     file: File,
+    #[cfg(feature = "mcp")]
+    mcp: anymodel_mcp::McpServers,
 }
 
 impl Config {
@@ -127,7 +137,26 @@ impl Config {
                 message: e.message().to_string(),
             },
         })?;
-        let config = Config { path: Some(path.to_path_buf()), file };
+        #[cfg(feature = "mcp")]
+        let mcp = {
+            let mut entries = Vec::new();
+            for (name, entry) in &file.mcp {
+                let mut server = entry.get_ref().clone();
+                server
+                    .check(name)
+                    .map_err(|error| at(entry.span(), format!("[mcp.{name}]: {error}")))?;
+                // Paths in the file are relative to its folder, as the other entries' are.
+                server.cwd = server.cwd.map(|cwd| relative_to(path, &cwd));
+                entries.push((name.clone(), server));
+            }
+            anymodel_mcp::McpServers::new(entries).map_err(|error| at(0..0, error.to_string()))?
+        };
+        let config = Config {
+            path: Some(path.to_path_buf()),
+            file,
+            #[cfg(feature = "mcp")]
+            mcp,
+        };
         for (name, entry) in &config.file.models {
             config
                 .check_model(name, entry.get_ref())
@@ -135,7 +164,22 @@ impl Config {
         }
         for (name, entry) in &config.file.agents {
             let agent = entry.get_ref();
-            if let Some(unknown) = agent.tools.iter().find(|t| registry::builtin(t).is_none()) {
+            if let Some(selector) = agent.tools.iter().find_map(|t| t.strip_prefix("mcp:")) {
+                let server = selector.split('/').next().unwrap_or_default();
+                if !config.file.mcp.contains_key(server) {
+                    return Err(at(
+                        entry.span(),
+                        format!(
+                            "[agents.{name}]: tool `mcp:{selector}` names no [mcp.{server}] entry"
+                        ),
+                    ));
+                }
+            }
+            let unknown = agent
+                .tools
+                .iter()
+                .find(|t| !t.starts_with("mcp:") && registry::builtin(t).is_none());
+            if let Some(unknown) = unknown {
                 return Err(at(
                     entry.span(),
                     format!(
@@ -155,11 +199,9 @@ impl Config {
 
     /// A path written in the file, taken relative to the file's folder.
     fn relative(&self, path: &Path) -> PathBuf {
-        match self.path.as_deref().and_then(Path::parent) {
-            Some(folder) if path.is_relative() && !folder.as_os_str().is_empty() => {
-                folder.join(path)
-            }
-            _ => path.to_path_buf(),
+        match &self.path {
+            Some(file) => relative_to(file, path),
+            None => path.to_path_buf(),
         }
     }
 
@@ -200,9 +242,30 @@ impl Config {
         tools
     }
 
+    /// The configured MCP servers (`[mcp.NAME]`), none started until used.
+    #[cfg(feature = "mcp")]
+    pub fn mcp_servers(&self) -> &anymodel_mcp::McpServers {
+        &self.mcp
+    }
+
+    /// Stops the MCP servers that were started, their whole process groups, and reaps them:
+    /// before exiting, and at Ctrl-C.
+    pub async fn stop_mcp_servers(&self) {
+        #[cfg(feature = "mcp")]
+        self.mcp.stop().await;
+    }
+
     /// The configuration as TOML.
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(&self.file).unwrap_or_default()
+    }
+}
+
+/// `path`, written in the configuration file `file`, taken relative to the file's folder.
+fn relative_to(file: &Path, path: &Path) -> PathBuf {
+    match file.parent() {
+        Some(folder) if path.is_relative() && !folder.as_os_str().is_empty() => folder.join(path),
+        _ => path.to_path_buf(),
     }
 }
 

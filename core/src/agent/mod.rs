@@ -152,6 +152,11 @@ impl AgentBuilder {
         self
     }
 
+    /// The names of the tools added so far: what a tool choice may name.
+    pub fn tool_names(&self) -> Vec<String> {
+        self.agent.tools.names()
+    }
+
     /// Replaces the tools with this set.
     pub fn tools(mut self, tools: ToolSet) -> Self {
         self.agent.tools = tools;

@@ -143,8 +143,8 @@ fn config(folder: &Path, openai: &MockServer, anthropic: Option<&MockServer>) ->
     file
 }
 
-/// `anymodel serve ARGS` started in `folder` with the tests' environment and `env`: the running
-/// server, and the address it says it listens at.
+/// `anymodel ARGS` (a server: `serve`, `mcp serve --http`) started in `folder` with the tests'
+/// environment and `env`: the running server, and the address it says it listens at.
 fn serving(folder: &Path, env: &[(&str, &str)], args: &[&str]) -> (std::process::Child, String) {
     use std::io::BufRead;
     let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("anymodel"));
@@ -157,7 +157,6 @@ fn serving(folder: &Path, env: &[(&str, &str)], args: &[&str]) -> (std::process:
     let mut child = command
         .current_dir(folder)
         .envs(env.iter().copied())
-        .arg("serve")
         .args(args)
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -1127,7 +1126,7 @@ async fn serve_gives_schema_valid_json_from_the_local_model() {
     let model =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
     let (mut child, base) =
-        serving(temp.path(), &[], &["--port", "0", "--models", model.to_str().unwrap()]);
+        serving(temp.path(), &[], &["serve", "--port", "0", "--models", model.to_str().unwrap()]);
     let schema = json!({
         "type": "object",
         "properties": {"city": {"type": "string"}, "population": {"type": "integer"}},
@@ -1172,7 +1171,7 @@ async fn serve_runs_a_configured_agent_behind_a_model_name() {
     let (mut child, base) = serving(
         temp.path(),
         &[("TEST_OPENAI_KEY", "sk-upstream-secret")],
-        &["--port", "0", "--agents", "helper", "--api-key", "sk-local"],
+        &["serve", "--port", "0", "--agents", "helper", "--api-key", "sk-local"],
     );
     let http = reqwest::Client::new();
     for stream in [false, true] {
@@ -1193,4 +1192,129 @@ async fn serve_runs_a_configured_agent_behind_a_model_name() {
     assert_eq!(sent[0]["messages"][0]["content"], "You are the helper.");
     child.kill().unwrap();
     let _ = child.wait();
+}
+
+/// `anymodel mcp serve` driven by an MCP client (anymodel's own, on rmcp), over stdio and over
+/// streamable HTTP: the index's search_documents, the enabled built-in tools, and a configured
+/// agent as `ask_helper`.
+#[tokio::test(flavor = "multi_thread")]
+async fn mcp_serve_offers_the_index_tools_and_agents_to_mcp_clients() {
+    use anymodel::mcp::{McpClient, Outcome, ServerConfig};
+    let temp = tempfile::tempdir().unwrap();
+    let upstream = MockServer::start().await;
+    openai_says(&upstream, "The helper says hello.", None).await;
+    let config_file = config(temp.path(), &upstream, None);
+    fs::create_dir_all(temp.path().join("docs")).unwrap();
+    fs::write(temp.path().join("docs/setup.md"), "# Setup\n\n## Linux\n\nRun make install.\n")
+        .unwrap();
+    let add = anymodel(temp.path()).args(["index", "add", "docs"]).output().unwrap();
+    assert!(add.status.success(), "{}", stderr(&add));
+
+    let serve_args = ["mcp", "serve", "--index", ".anymodel/index", "--agent", "helper"];
+    let mut stdio = ServerConfig::stdio(
+        assert_cmd::cargo::cargo_bin("anymodel").to_str().unwrap(),
+        ["-c", config_file.to_str().unwrap()].into_iter().chain(serve_args),
+    );
+    stdio.cwd = Some(temp.path().to_path_buf());
+    stdio.env = [("TEST_OPENAI_KEY".to_string(), "sk-upstream".to_string())].into();
+    let (mut http_server, url) = serving(
+        temp.path(),
+        &[("TEST_OPENAI_KEY", "sk-upstream")],
+        &[&serve_args[..], &["--http", "--port", "0"]].concat(),
+    );
+    for config in [stdio, ServerConfig::http(url)] {
+        let client = McpClient::new("anymodel", config).unwrap();
+        let names: Vec<String> =
+            client.list_tools().await.unwrap().into_iter().map(|t| t.name).collect();
+        assert_eq!(
+            names,
+            [
+                "search_documents",
+                "read_file",
+                "list_files",
+                "calculator",
+                "current_time",
+                "ask_helper"
+            ],
+            "http_get is off: [tools.http] is not configured"
+        );
+        let Outcome::Output(found) =
+            client.call("search_documents", json!({"query": "install on linux"})).await.unwrap()
+        else {
+            panic!()
+        };
+        let found = anymodel::output_text(&found);
+        assert!(found.contains("docs/setup.md") && found.contains("make install"), "{found}");
+        let answer = client.call("ask_helper", json!({"question": "Hello?"})).await.unwrap();
+        assert_eq!(answer, Outcome::Output(json!("The helper says hello.")));
+        let refused = client.call("read_file", json!({"path": "../anymodel.toml"})).await.unwrap();
+        assert!(matches!(refused, Outcome::ToolError(_)), "confined to its root: {refused:?}");
+        client.stop().await;
+    }
+    http_server.kill().unwrap();
+    http_server.wait().unwrap();
+}
+
+/// The PIDs of `pid`'s children.
+fn children(pid: u32) -> Vec<u32> {
+    let tasks = fs::read_dir(format!("/proc/{pid}/task")).map(|d| d.flatten().collect::<Vec<_>>());
+    tasks
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|task| fs::read_to_string(task.path().join("children")).ok())
+        .flat_map(|list| list.split_whitespace().filter_map(|p| p.parse().ok()).collect::<Vec<_>>())
+        .collect()
+}
+
+/// A run with an MCP server (here anymodel's own `mcp serve`) stopped by Ctrl-C exits 130 and
+/// leaves neither the server running nor a zombie of it.
+#[test]
+fn ctrl_c_stops_a_run_and_its_mcp_servers() {
+    let model =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    let temp = tempfile::tempdir().unwrap();
+    let binary = assert_cmd::cargo::cargo_bin("anymodel");
+    fs::write(
+        temp.path().join("anymodel.toml"),
+        format!(
+            "[mcp.own]\ncommand = {:?}\nargs = [\"-q\", \"mcp\", \"serve\", \"-T\", \"calculator\"]\n",
+            binary.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let mut command = std::process::Command::new(&binary);
+    for (key, value) in anymodel(temp.path()).get_envs() {
+        match value {
+            Some(value) => command.env(key, value),
+            None => command.env_remove(key),
+        };
+    }
+    let mut run = command
+        .current_dir(temp.path())
+        .args(["run", "-q", "-M", "own", "-m", model.to_str().unwrap()])
+        .args(["-o", "max_tokens=4000", "-o", "temperature=0.9"])
+        .arg("Write a very long story about a lighthouse keeper.")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut server = None;
+    for _ in 0..600 {
+        server = children(run.id()).into_iter().find(|child| {
+            fs::read_to_string(format!("/proc/{child}/cmdline")).is_ok_and(|c| c.contains("mcp"))
+        });
+        if server.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let server = server.expect("the MCP server is started for the run");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let kill = std::process::Command::new("kill").args(["-INT", &run.id().to_string()]).status();
+    assert!(kill.unwrap().success());
+    let status = run.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "interrupted");
+    assert!(
+        !Path::new(&format!("/proc/{server}")).exists(),
+        "the MCP server {server} is stopped and reaped, no zombie left"
+    );
 }

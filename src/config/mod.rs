@@ -471,4 +471,23 @@ mod tests {
         let error = config.build_model("a").await.err().map(|e| e.to_string()).unwrap_or_default();
         assert!(error.contains("expected an http:// or https:// URL"), "{error}");
     }
+
+    #[cfg(feature = "mcp")]
+    #[test]
+    fn mcp_entries_are_checked_where_they_are_written() {
+        let config = Config::parse(
+            Path::new("conf/anymodel.toml"),
+            "[mcp.files]\ncommand = \"srv\"\ncwd = \"docs\"\n\n[agents.a]\ntools = [\"mcp:files/read\", \"calculator\"]\n",
+        )
+        .unwrap();
+        let files = config.mcp_servers().get("files").unwrap();
+        assert_eq!(files.config().cwd.as_deref(), Some(Path::new("conf/docs")));
+        let both = parse("\n[mcp.x]\ncommand = \"a\"\nurl = \"http://b\"\n").unwrap_err();
+        assert_eq!(both.line, Some(2));
+        assert!(both.message.contains("[mcp.x]") && both.message.contains("not both"), "{both}");
+        let unknown = parse("[agents.a]\ntools = [\"mcp:nope\"]\n").unwrap_err();
+        assert!(unknown.message.contains("names no [mcp.nope] entry"), "{unknown}");
+        let typo = parse("[mcp.x]\ncommand = \"a\"\ntimeout = 3\n").unwrap_err();
+        assert!(typo.message.contains("unknown field `timeout`"), "{typo}");
+    }
 }

@@ -19,6 +19,7 @@ mod error;
 mod extract;
 mod message;
 mod model;
+mod redact;
 mod request;
 mod response;
 mod retrieval;
@@ -37,6 +38,7 @@ pub use error::{Capability, Error, Result};
 pub use extract::{DEFAULT_RETRIES, RETRY_TEMPERATURE, Strategy, extract, extract_value};
 pub use message::{AssistantMessage, Message, Reasoning, Role, ToolCall, ToolResult};
 pub use model::{Capabilities, Model};
+pub use redact::Redactor;
 pub use request::{
     CacheBreakpoint, CacheTarget, CacheTtl, ChatRequest, ReasoningEffort, ReasoningOptions,
     ResponseFormat, Sampling, ToolChoice, ToolSpec,

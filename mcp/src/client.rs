@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use anymodel_core::Redactor;
 use rmcp::model::CallToolRequestParams;
 use rmcp::service::ServiceError;
 use serde_json::Value;
@@ -52,6 +53,7 @@ struct State {
 pub struct McpClient {
     name: String,
     config: ServerConfig,
+    redactor: Redactor,
     events: Events,
     state: Mutex<State>,
     calls: Semaphore,
@@ -69,6 +71,7 @@ impl McpClient {
         let name = name.into();
         config.check(&name)?;
         Ok(McpClient {
+            redactor: config.redactor(),
             events: Events::new(&name),
             calls: Semaphore::new(config.max_concurrent()),
             name,
@@ -121,8 +124,17 @@ impl McpClient {
         McpError::Died { server: self.name.clone(), tool: tool.map(str::to_string), detail }
     }
 
+    /// `error` with the server's secrets scrubbed from what it quotes.
+    fn scrubbed(&self, error: McpError) -> McpError {
+        error.map_messages(|message| self.redactor.scrub(message))
+    }
+
     /// What the server said of itself (starting it if it is not running).
     pub async fn server_info(&self) -> Result<ServerInfo, McpError> {
+        self.info().await.map_err(|e| self.scrubbed(e))
+    }
+
+    async fn info(&self) -> Result<ServerInfo, McpError> {
         let connection = self.connection().await?;
         let info = connection.peer().peer_info();
         Ok(ServerInfo {
@@ -141,6 +153,10 @@ impl McpClient {
     /// Every tool the server lists (all pages), with whether `allow` and `deny` permit it.
     /// The list is asked for again after the server says it changed.
     pub async fn list_tools(&self) -> Result<Vec<ToolInfo>, McpError> {
+        self.listing().await.map_err(|e| self.scrubbed(e))
+    }
+
+    async fn listing(&self) -> Result<Vec<ToolInfo>, McpError> {
         let connection = self.connection().await?;
         let listing = connection.peer().list_all_tools();
         let tools = tokio::time::timeout(self.config.timeout(), listing)
@@ -195,8 +211,15 @@ impl McpClient {
     }
 
     /// Calls the tool `tool` with `arguments` (an object), within the call time limit and the
-    /// limit on calls at once.
+    /// limit on calls at once. The server's secrets are scrubbed from its result and errors.
     pub async fn call(&self, tool: &str, arguments: Value) -> Result<Outcome, McpError> {
+        match self.calling(tool, arguments).await {
+            Ok(outcome) => Ok(outcome.scrubbed(&self.redactor)),
+            Err(error) => Err(self.scrubbed(error)),
+        }
+    }
+
+    async fn calling(&self, tool: &str, arguments: Value) -> Result<Outcome, McpError> {
         if !self.config.permits(tool) {
             return Err(McpError::Config {
                 server: self.name.clone(),

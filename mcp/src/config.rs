@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use anymodel_core::Redactor;
 use serde::{Deserialize, Serialize};
 
 use crate::error::McpError;
@@ -153,6 +154,15 @@ impl ServerConfig {
             && !self.deny.iter().any(|t| t == tool)
     }
 
+    /// What is scrubbed from the server's text (its standard error, its errors, its results):
+    /// header values, the bearer key, and `env` values of 8 characters or more (shorter ones,
+    /// such as `1` or `info`, are settings, not keys, and scrubbing them would garble the text).
+    pub(crate) fn redactor(&self) -> Redactor {
+        let bearer = self.bearer_env.as_ref().and_then(|variable| std::env::var(variable).ok());
+        let env = self.env.values().filter(|value| value.chars().count() >= 8);
+        Redactor::new(self.headers.values().chain(env).cloned().chain(bearer))
+    }
+
     pub(crate) fn timeout(&self) -> Duration {
         Duration::from_secs_f64(self.timeout_secs.unwrap_or(60.0))
     }
@@ -199,6 +209,22 @@ mod tests {
         assert!(config.permits("a"));
         assert!(!config.permits("b"));
         assert!(!config.permits("c"));
+    }
+
+    #[test]
+    fn keys_are_scrubbed_and_short_settings_are_not() {
+        let config = ServerConfig {
+            env: [
+                ("TOKEN".to_string(), "ghp_0123456789".to_string()),
+                ("DEBUG".to_string(), "1".to_string()),
+            ]
+            .into(),
+            ..ServerConfig::stdio("srv", [""; 0])
+        };
+        assert_eq!(
+            config.redactor().scrub("token ghp_0123456789, 1 file".into()),
+            "token <redacted>, 1 file"
+        );
     }
 
     #[test]

@@ -62,7 +62,7 @@ impl ClientHandler for Events {
     }
 }
 
-/// The end of a stdio server's standard error.
+/// The end of a stdio server's standard error, its secrets scrubbed.
 #[derive(Default)]
 struct StderrTail(Mutex<VecDeque<String>>);
 
@@ -87,6 +87,8 @@ struct Process {
     child: Child,
     group: Pid,
     stderr: Arc<StderrTail>,
+    /// Whether [`Process::stop`] has stopped and reaped it: its group id may be anyone's now.
+    stopped: bool,
 }
 
 impl Process {
@@ -119,17 +121,18 @@ impl Process {
         }
         // Whatever of the group outlived its leader.
         self.signal(Signal::SIGKILL);
+        self.stopped = true;
     }
 }
 
 impl Drop for Process {
     /// A connection dropped without [`Connection::stop`] (a panic, a runtime shutting down)
-    /// still stops the group; tokio reaps the child (`kill_on_drop`).
+    /// still stops the group, at once since nothing can wait here; tokio reaps the child
+    /// (`kill_on_drop`).
     fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            self.signal(Signal::SIGTERM);
+        if !self.stopped {
+            self.signal(Signal::SIGKILL);
         }
-        self.signal(Signal::SIGKILL);
     }
 }
 
@@ -313,12 +316,14 @@ fn spawn(name: &str, config: &ServerConfig) -> Result<Process, String> {
     if let Some(pipe) = child.stderr.take() {
         let tail = stderr.clone();
         let server = name.to_string();
+        let redactor = config.redactor();
         tokio::spawn(async move {
             let mut lines =
                 FramedRead::new(pipe, LinesCodec::new_with_max_length(STDERR_LINE_BYTES));
             while let Some(line) = lines.next().await {
                 match line {
                     Ok(line) => {
+                        let line = redactor.scrub(line);
                         tracing::info!(server = %server, "MCP server stderr: {line}");
                         tail.push(line);
                     }
@@ -330,7 +335,7 @@ fn spawn(name: &str, config: &ServerConfig) -> Result<Process, String> {
             }
         });
     }
-    Ok(Process { child, group, stderr })
+    Ok(Process { child, group, stderr, stopped: false })
 }
 
 fn http_transport(

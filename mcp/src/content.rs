@@ -2,7 +2,7 @@
 //! read from its JSON form (the protocol's, not the SDK's types) into what the model receives:
 //! text, images and documents as message parts, embedded resources, typed output.
 
-use anymodel_core::{Content, Media, MediaSource, Part, content_output};
+use anymodel_core::{Content, Media, MediaSource, Part, Redactor, content_output};
 use serde_json::Value;
 
 /// The most base64 bytes of images and documents one result passes on; beyond, each further
@@ -18,6 +18,29 @@ pub enum Outcome {
     Output(Value),
     /// The tool reported failure (`isError: true`): its text.
     ToolError(String),
+}
+
+impl Outcome {
+    /// The outcome with `redactor`'s secrets scrubbed from every string in it.
+    pub(crate) fn scrubbed(self, redactor: &Redactor) -> Outcome {
+        match self {
+            Outcome::Output(value) => Outcome::Output(scrub_value(redactor, value)),
+            Outcome::ToolError(text) => Outcome::ToolError(redactor.scrub(text)),
+        }
+    }
+}
+
+fn scrub_value(redactor: &Redactor, value: Value) -> Value {
+    match value {
+        Value::String(text) => Value::String(redactor.scrub(text)),
+        Value::Array(items) => {
+            Value::Array(items.into_iter().map(|v| scrub_value(redactor, v)).collect())
+        }
+        Value::Object(object) => {
+            Value::Object(object.into_iter().map(|(k, v)| (k, scrub_value(redactor, v))).collect())
+        }
+        other => other,
+    }
 }
 
 /// Reads a `CallToolResult`; text beyond `max_text` bytes is cut with a note.

@@ -53,6 +53,26 @@ pub enum McpError {
     },
 }
 
+impl McpError {
+    /// The same error with `f` applied to what the server said in it: how its secrets are
+    /// scrubbed.
+    pub(crate) fn map_messages(self, f: impl Fn(String) -> String) -> McpError {
+        match self {
+            McpError::Config { server, message } => {
+                McpError::Config { server, message: f(message) }
+            }
+            McpError::Start { server, message } => McpError::Start { server, message: f(message) },
+            McpError::Protocol { server, message } => {
+                McpError::Protocol { server, message: f(message) }
+            }
+            McpError::Died { server, tool, detail } => {
+                McpError::Died { server, tool, detail: f(detail) }
+            }
+            timeout @ McpError::Timeout { .. } => timeout,
+        }
+    }
+}
+
 impl From<McpError> for anymodel_core::Error {
     fn from(error: McpError) -> Self {
         match error {

@@ -151,8 +151,9 @@ async fn a_call_past_its_time_limit_is_cancelled() {
 
 #[tokio::test]
 async fn a_crashed_server_is_restarted_once_with_its_stderr_in_the_error() {
-    let client = client(stdio(&[]));
+    let client = client(stdio(&[("FIXTURE_SECRET", "sk-fixture-0123")]));
     let error = client.call("crash", json!({})).await.unwrap_err().to_string();
+    assert!(error.contains("FIXTURE_SECRET=<redacted>"), "keys scrubbed: {error}");
     assert!(error.contains("stopped while running `crash`"), "{error}");
     assert!(error.contains("exit status: 3") && error.contains("crashing on purpose"), "{error}");
     assert!(error.contains("started again"), "{error}");

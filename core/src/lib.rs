@@ -15,6 +15,7 @@
 
 pub mod agent;
 mod content;
+mod embed;
 mod error;
 mod extract;
 mod message;
@@ -34,6 +35,7 @@ pub use agent::{
     AgentTool, Limits, Step, ToolDecision, ToolInvocation,
 };
 pub use content::{Content, Media, MediaSource, Part};
+pub use embed::{Embedder, InputKind, cosine};
 pub use error::{Capability, Error, Result};
 pub use extract::{DEFAULT_RETRIES, RETRY_TEMPERATURE, Strategy, extract, extract_value};
 pub use message::{AssistantMessage, Message, Reasoning, Role, ToolCall, ToolResult};

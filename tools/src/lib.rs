@@ -17,6 +17,7 @@ pub mod index;
 pub mod rag;
 pub mod registry;
 pub mod search_tool;
+pub mod vectors;
 
 pub use rag::RetrievalAugmented;
 pub use search_tool::SearchDocuments;

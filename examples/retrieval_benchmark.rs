@@ -9,13 +9,25 @@
 //!
 //! `--tune` tries a grid of BM25 settings on the split and prints them best first: choose on
 //! `train`, report `test`.
+//!
+//! `--mode dense` ranks by the local embedder's vectors (all-MiniLM-L6-v2 unless `--embedder`
+//! names another model folder; `scripts/fetch-model.sh` fetches it), `--mode hybrid` fuses BM25
+//! and dense rankings by reciprocal rank (`--rrf-k`, `--weights LEXICAL,DENSE`); `--mode all`
+//! runs the three on one build. With `--tune`, the hybrid mode tries a grid of fusions instead.
+//!
+//! ```text
+//! cargo run --release --example retrieval_benchmark -- ../shared/datasets/scifact --mode all
+//! ```
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anymodel::backends::candle::BertEmbedder;
 use anymodel::tools::eval::beir::Dataset;
 use anymodel::tools::eval::benchmark;
+use anymodel::tools::eval::dense::{self, Ranking};
 use anymodel::tools::index::{Bm25, SearchSettings};
+use anymodel::{Embedder, Fusion};
 use clap::Parser;
 
 /// Benchmarks the knowledge index on a BEIR dataset.
@@ -41,12 +53,34 @@ struct Args {
     /// Try a grid of settings on the split and print them best first (by nDCG@10).
     #[arg(long)]
     tune: bool,
+    /// What ranks: bm25, dense, hybrid, or all three.
+    #[arg(long, default_value = "bm25")]
+    mode: String,
+    /// The embedding model's folder (sentence-transformers layout).
+    #[arg(long, default_value = "models/all-MiniLM-L6-v2")]
+    embedder: PathBuf,
+    /// Embedding threads.
+    #[arg(long, default_value_t = 2)]
+    embed_threads: usize,
+    /// Reciprocal rank fusion's k (default: the fusion chosen on SciFact's train split).
+    #[arg(long)]
+    rrf_k: Option<f32>,
+    /// The weights of the lexical and dense rankings.
+    #[arg(long, value_delimiter = ',')]
+    weights: Vec<f32>,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
     let settings = SearchSettings::overriding(args.k1, args.b, args.title_boost);
-    let result = if args.tune { tune(&args) } else { run(&args, settings) };
+    let result = match args.mode.as_str() {
+        "bm25" if args.tune => tune(&args),
+        "bm25" => run(&args, settings),
+        "dense" | "hybrid" | "all" => dense(&args, settings),
+        other => Err(anymodel::Error::config(format!(
+            "--mode {other}: expected bm25, dense, hybrid or all"
+        ))),
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -90,4 +124,108 @@ fn tune(args: &Args) -> anymodel::Result<()> {
         );
     }
     Ok(())
+}
+
+fn dense(args: &Args, settings: SearchSettings) -> anymodel::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()
+        .map_err(|e| anymodel::Error::config(format!("runtime: {e}")))?;
+    runtime.block_on(async {
+        let embedder = BertEmbedder::load(&args.embedder, Some(args.embed_threads))?;
+        let progress = |done| eprint!("\rembedding the corpus: {done} documents");
+        if !(args.tune && args.mode == "hybrid") {
+            let modes: &[&str] = match args.mode.as_str() {
+                "all" => &["bm25", "dense", "hybrid"],
+                "dense" => &["dense"],
+                _ => &["hybrid"],
+            };
+            let fusion = match (args.rrf_k, dense::default_fusion()) {
+                (None, default) if args.weights.is_empty() => default,
+                (k, Fusion::Rrf { k: default_k, .. }) => {
+                    Fusion::Rrf { k: k.unwrap_or(default_k), weights: args.weights.clone() }
+                }
+                (_, default) => default,
+            };
+            let report = dense::benchmark(
+                &args.dataset,
+                &args.split,
+                &embedder,
+                modes,
+                &fusion,
+                settings,
+                &progress,
+            )
+            .await?;
+            eprintln!();
+            println!("{report}");
+            return Ok(());
+        }
+        let dataset = Dataset::load(&args.dataset, &args.split)?;
+        let built = benchmark::build(&args.dataset, args.threads)?;
+        let corpus = dense::embed_corpus(&dataset, &embedder, &progress).await?;
+        eprintln!();
+        {
+            // Each query is embedded once for the whole grid.
+            let embedder = Remembering { inner: &embedder, seen: Default::default() };
+            let mut results = Vec::new();
+            for k in [1.0, 10.0, 20.0, 40.0, 60.0, 100.0] {
+                for dense_weight in [0.5, 0.75, 1.0, 1.25, 1.5, 2.0] {
+                    let fusion = Fusion::Rrf { k, weights: vec![1.0, dense_weight] };
+                    let ranking = Ranking::Hybrid(fusion);
+                    let (scores, _) = dense::run_queries(
+                        &dataset,
+                        &corpus,
+                        &embedder,
+                        Some(&built.index),
+                        &ranking,
+                    )
+                    .await?;
+                    results.push((k, dense_weight, scores));
+                }
+            }
+            results.sort_by(|a, b| b.2.ndcg_at_10.total_cmp(&a.2.ndcg_at_10));
+            println!("  rrf k  dense weight  nDCG@10  Recall@100  MRR@10");
+            for (k, weight, scores) in results {
+                println!(
+                    "  {k:<6} {weight:<13} {:.4}   {:.4}      {:.4}",
+                    scores.ndcg_at_10, scores.recall_at_100, scores.mrr_at_10
+                );
+            }
+        }
+        Ok(())
+    })
+}
+
+/// An embedder that embeds each text once: the fusion grid runs the same queries many times.
+struct Remembering<'a> {
+    inner: &'a BertEmbedder,
+    seen: std::sync::Mutex<std::collections::HashMap<String, Vec<f32>>>,
+}
+
+#[anymodel::async_trait]
+impl Embedder for Remembering<'_> {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn dimensions(&self) -> usize {
+        self.inner.dimensions()
+    }
+
+    async fn embed(
+        &self,
+        texts: &[String],
+        kind: anymodel::InputKind,
+    ) -> anymodel::Result<Vec<Vec<f32>>> {
+        let known = |t: &String| self.seen.lock().ok().and_then(|seen| seen.get(t).cloned());
+        if let Some(vectors) = texts.iter().map(known).collect::<Option<Vec<_>>>() {
+            return Ok(vectors);
+        }
+        let vectors = self.inner.embed(texts, kind).await?;
+        if let Ok(mut seen) = self.seen.lock() {
+            for (text, vector) in texts.iter().zip(&vectors) {
+                seen.insert(text.clone(), vector.clone());
+            }
+        }
+        Ok(vectors)
+    }
 }

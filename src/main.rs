@@ -68,6 +68,11 @@ enum Command {
         #[command(subcommand)]
         command: cli::index::IndexCommand,
     },
+    /// Embeds texts with the local embedding model and prints their vectors as JSON.
+    ///
+    /// Examples: `anymodel embed "first text" "second text"`, `anymodel embed --query < lines.txt`.
+    #[cfg(feature = "candle")]
+    Embed(cli::embed::EmbedArgs),
     /// Benchmarks: retrieval quality and speed on a BEIR dataset.
     #[command(subcommand)]
     Eval(cli::index::EvalCommand),
@@ -100,13 +105,14 @@ enum Command {
 }
 
 /// The command words, so that anything else first means `run`.
-const COMMANDS: [&str; 12] = [
+const COMMANDS: [&str; 13] = [
     "run",
     "chat",
     "models",
     "tools",
     "config",
     "index",
+    "embed",
     "eval",
     "bench",
     "serve",
@@ -217,7 +223,9 @@ async fn dispatch(context: &Context, command: Command) -> cli::Outcome {
         Command::Tools { json } => cli::info::tools(context, json),
         Command::Config(command) => cli::info::config(context, command),
         Command::Index { index, command } => cli::index::index(context, index.as_deref(), command),
-        Command::Eval(command) => cli::index::eval(command),
+        #[cfg(feature = "candle")]
+        Command::Embed(args) => cli::embed::embed(context, args).await,
+        Command::Eval(command) => cli::index::eval(context, command).await,
         #[cfg(feature = "candle")]
         Command::Bench(args) => cli::bench::bench(context, &args).await,
         #[cfg(feature = "server")]

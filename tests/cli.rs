@@ -532,6 +532,49 @@ fn eval_retrieval_runs_the_benchmark_on_a_beir_folder() {
             && out.contains("query latency p50"),
         "{out}"
     );
+    let minilm = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/all-MiniLM-L6-v2");
+    let output = anymodel(temp.path())
+        .args(["-q", "eval", "retrieval", "tiny", "--mode", "all", "-e", minilm.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = stdout(&output);
+    assert!(out.contains("embedder local:all-MiniLM-L6-v2"), "{out}");
+    for row in ["| bm25 | 1.0000 |", "| dense | 1.0000 |", "| hybrid (rrf k"] {
+        assert!(out.contains(row), "{row} in {out}");
+    }
+    let missing = anymodel(temp.path())
+        .args(["eval", "retrieval", "tiny", "--mode", "dense"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("scripts/fetch-model.sh"), "{}", stderr(&missing));
+}
+
+/// `anymodel embed` prints one normalised vector per text, the same for the same text.
+#[test]
+fn embed_prints_vectors_as_json() {
+    let temp = tempfile::tempdir().unwrap();
+    let minilm = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/all-MiniLM-L6-v2");
+    let output = anymodel(temp.path())
+        .args([
+            "-q",
+            "embed",
+            "-e",
+            minilm.to_str().unwrap(),
+            "descale monthly",
+            "descale monthly",
+            "warranty",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let vectors: Vec<Vec<f32>> = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!((vectors.len(), vectors[0].len()), (3, 384));
+    let norm: f32 = vectors[0].iter().map(|x| x * x).sum::<f32>().sqrt();
+    assert!((norm - 1.0).abs() < 1e-4);
+    assert_eq!(vectors[0], vectors[1]);
+    assert!(anymodel::cosine(&vectors[0], &vectors[2]) < 0.9);
 }
 
 /// A stand-in for llama.cpp's `llama-bench`: it notes its arguments and reports, in its JSON

@@ -9,6 +9,10 @@ use std::path::{Path, PathBuf};
 /// command with no configuration runs.
 pub const DEFAULT_MODEL_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
 
+/// The default embedding model's folder: all-MiniLM-L6-v2 in the sentence-transformers layout
+/// (about 87 MiB), what dense search embeds with when no embedder is named.
+pub const DEFAULT_EMBEDDER_FOLDER: &str = "all-MiniLM-L6-v2";
+
 /// The command that fetches the default model into the models folder.
 pub const FETCH_COMMAND: &str = "scripts/fetch-model.sh";
 
@@ -26,6 +30,19 @@ pub fn models_folder() -> Option<PathBuf> {
 /// The default model's path, when it has been fetched.
 pub fn default_model() -> Option<PathBuf> {
     find(Path::new(DEFAULT_MODEL_FILE))
+}
+
+/// The default embedding model's folder, when it has been fetched.
+pub fn default_embedder() -> Option<PathBuf> {
+    find(Path::new(DEFAULT_EMBEDDER_FOLDER))
+}
+
+/// What to tell someone whose default embedding model is missing.
+pub fn missing_default_embedder() -> String {
+    let folder = models_folder().map_or("the models folder".into(), |f| f.display().to_string());
+    format!(
+        "the default embedding model ({DEFAULT_EMBEDDER_FOLDER}) is not downloaded: run `{FETCH_COMMAND}` in the anymodel repository to fetch it into {folder}, or pass -e FOLDER"
+    )
 }
 
 /// Where the local model `path` is: `path` itself when it exists, else a file of that name

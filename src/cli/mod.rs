@@ -5,6 +5,8 @@ mod attach;
 #[cfg(feature = "candle")]
 pub mod bench;
 pub mod chat;
+#[cfg(feature = "candle")]
+pub mod embed;
 pub mod index;
 pub mod info;
 #[cfg(feature = "candle")]

@@ -11,7 +11,7 @@ use super::metrics::{self, Run, Scores};
 use crate::index::{ChunkOptions, IngestOptions, KnowledgeIndex, SearchSettings};
 
 /// How many results each query asks for: enough for Recall@100.
-const DEPTH: usize = 100;
+pub(crate) const DEPTH: usize = 100;
 
 /// A dataset's corpus, indexed in a temporary folder (removed when this is dropped).
 pub struct BenchmarkIndex {
@@ -56,7 +56,7 @@ pub struct Latency {
 }
 
 impl Latency {
-    fn of(mut times: Vec<Duration>) -> Latency {
+    pub(crate) fn of(mut times: Vec<Duration>) -> Latency {
         times.sort_unstable();
         let at = |q: f64| {
             times

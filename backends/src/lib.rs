@@ -40,4 +40,7 @@ pub mod gemini;
 pub mod openai;
 
 #[cfg(feature = "http")]
-pub use http::{Remote, RemoteConfig, RemoteModel, Secret, SseEvent, StreamDecoder, Wire};
+pub use http::{
+    EmbedWire, Remote, RemoteConfig, RemoteEmbedder, RemoteModel, Secret, SseEvent, StreamDecoder,
+    Wire,
+};

@@ -1,5 +1,6 @@
 //! Cohere's Chat API v2 wire (`/v2/chat`, streamed with `stream: true`).
 
+mod embed;
 mod wire;
 
 use anymodel_core::{Capabilities, ChatRequest, ChatResponse, Result};

@@ -1,6 +1,7 @@
 //! Google's Gemini API wire (`generateContent`, and `streamGenerateContent?alt=sse` for
 //! streams).
 
+mod embed;
 mod request;
 mod response;
 

@@ -2,6 +2,7 @@
 //! timeouts, HTTP failures classed as core errors, and server-sent event streams decoded into
 //! core stream events.
 
+mod embedder;
 mod errors;
 mod model;
 mod remote;
@@ -9,6 +10,8 @@ mod secret;
 mod sse;
 mod transport;
 
+pub(crate) use embedder::vector;
+pub use embedder::{EmbedWire, RemoteEmbedder};
 pub(crate) use errors::stream_error;
 pub use model::{RemoteModel, Wire};
 pub use remote::{Remote, RemoteConfig};

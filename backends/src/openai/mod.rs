@@ -3,6 +3,7 @@
 //! DeepSeek, Mistral (the [`providers`](crate::providers) table holds their addresses). Point
 //! [`RemoteConfig::base_url`] at the server.
 
+mod embed;
 mod request;
 mod response;
 

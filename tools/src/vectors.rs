@@ -83,9 +83,9 @@ impl VectorIndex {
         self.keys.is_empty()
     }
 
-    /// The key of the vector at `position`.
-    pub fn key(&self, position: usize) -> &str {
-        &self.keys[position]
+    /// The key of the vector at `position` (as a search gives it); `None` past the end.
+    pub fn key(&self, position: usize) -> Option<&str> {
+        self.keys.get(position).map(String::as_str)
     }
 
     /// Adds `vector` under `key`; a vector of another size is refused (`false`).
@@ -173,7 +173,8 @@ mod tests {
         }
         assert!(!index.push("wrong", &[1.0; 3]), "a vector of another size is refused");
         let hits = index.search(&normalised(42, 37), 5);
-        assert_eq!(index.key(hits[0].0), "v42");
+        assert_eq!(index.key(hits[0].0), Some("v42"));
+        assert_eq!(index.key(200), None);
         assert!((hits[0].1 - 1.0).abs() < 1e-5);
         assert!(hits.windows(2).all(|w| w[0].1 >= w[1].1));
     }

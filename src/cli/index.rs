@@ -6,7 +6,7 @@ use anymodel::tools::eval::benchmark;
 use anymodel::tools::index::{IngestOptions, IngestReport, KnowledgeIndex, SearchSettings};
 use anymodel::{Filter, RetrievalQuery};
 
-use super::output::{self, outln};
+use super::output::outln;
 use super::{Context, Failure, Outcome};
 
 /// The index used when none is named: `[indexes.default]`, else `.anymodel/index`.
@@ -216,7 +216,7 @@ async fn dense_eval(
         "dense" => &["dense"],
         _ => &["hybrid"],
     };
-    let bar = output::spinner(context.quiet, "embedding the corpus");
+    let bar = super::output::spinner(context.quiet, "embedding the corpus");
     let progress = |done| bar.set_message(format!("embedding the corpus: {done} documents"));
     let report = dense::benchmark(
         dataset,

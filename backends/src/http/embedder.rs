@@ -92,6 +92,7 @@ impl<W: EmbedWire> Embedder for RemoteEmbedder<W> {
 }
 
 /// The numbers of a JSON array as a vector; anything else is an invalid response.
+#[cfg(any(feature = "openai", feature = "cohere", feature = "gemini"))]
 pub(crate) fn vector(value: &Value) -> Result<Vec<f32>> {
     value
         .as_array()

@@ -10,6 +10,7 @@ mod secret;
 mod sse;
 mod transport;
 
+#[cfg(any(feature = "openai", feature = "cohere", feature = "gemini"))]
 pub(crate) use embedder::vector;
 pub use embedder::{EmbedWire, RemoteEmbedder};
 pub(crate) use errors::stream_error;

@@ -68,10 +68,9 @@ enum Command {
         #[command(subcommand)]
         command: cli::index::IndexCommand,
     },
-    /// Embeds texts with the local embedding model and prints their vectors as JSON.
+    /// Embeds texts with an embedding model (local by default) and prints their vectors as JSON.
     ///
     /// Examples: `anymodel embed "first text" "second text"`, `anymodel embed --query < lines.txt`.
-    #[cfg(feature = "candle")]
     Embed(cli::embed::EmbedArgs),
     /// Benchmarks: retrieval quality and speed on a BEIR dataset.
     #[command(subcommand)]
@@ -223,7 +222,6 @@ async fn dispatch(context: &Context, command: Command) -> cli::Outcome {
         Command::Tools { json } => cli::info::tools(context, json),
         Command::Config(command) => cli::info::config(context, command),
         Command::Index { index, command } => cli::index::index(context, index.as_deref(), command),
-        #[cfg(feature = "candle")]
         Command::Embed(args) => cli::embed::embed(context, args).await,
         Command::Eval(command) => cli::index::eval(context, command).await,
         #[cfg(feature = "candle")]

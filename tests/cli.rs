@@ -1361,3 +1361,47 @@ fn ctrl_c_stops_a_run_and_its_mcp_servers() {
         "the MCP server {server} is stopped and reaped, no zombie left"
     );
 }
+
+/// A configured remote embedder (`[embedders.NAME]`, here an OpenAI-compatible server) used by
+/// name; an entry without its vector size is refused at load, with its line.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_configured_remote_embedder_is_used_by_name() {
+    let temp = tempfile::tempdir().unwrap();
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/embeddings"))
+        .and(body_partial_json(json!({"model": "embed-test", "input": ["one", "two"]})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "data": [{"index": 0, "embedding": [1.0, 0.0]}, {"index": 1, "embedding": [0.0, 1.0]}]
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    fs::write(
+        temp.path().join("anymodel.toml"),
+        format!(
+            "[embedders.small]\nbackend = \"openai\"\nmodel = \"embed-test\"\ndimensions = 2\nbase_url = \"{}/v1\"\napi_key_env = \"TEST_OPENAI_KEY\"\n",
+            server.uri()
+        ),
+    )
+    .unwrap();
+    let output = anymodel(temp.path())
+        .env("TEST_OPENAI_KEY", "sk-test")
+        .args(["-q", "embed", "-e", "small", "one", "two"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output).trim(), "[[1.0,0.0],[0.0,1.0]]");
+    fs::write(
+        temp.path().join("anymodel.toml"),
+        "\n[embedders.small]\nbackend = \"openai\"\nmodel = \"x\"\n",
+    )
+    .unwrap();
+    let refused = anymodel(temp.path()).args(["embed", "-e", "small", "one"]).output().unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        stderr(&refused).contains("anymodel.toml:2") && stderr(&refused).contains("dimensions"),
+        "{}",
+        stderr(&refused)
+    );
+}

@@ -18,6 +18,7 @@
 //! Hugging Face Hub. The local backend is its own crate, `anymodel-candle`, re-exported as
 //! [`candle`].
 
+pub mod embedder_spec;
 #[cfg(feature = "http")]
 mod http;
 pub mod hub;

@@ -1,9 +1,7 @@
-//! `anymodel embed`: texts to vectors with the local embedder, printed as JSON.
+//! `anymodel embed`: texts to vectors with an embedding model, printed as JSON.
 
-use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use anymodel::backends::candle::BertEmbedder;
-use anymodel::backends::store;
 use anymodel::{Embedder, InputKind};
 
 use super::output::{self, outln};
@@ -14,36 +12,22 @@ use super::{Context, Failure, Outcome};
 pub struct EmbedArgs {
     /// The texts (each one vector). Default: the lines of standard input.
     pub texts: Vec<String>,
-    /// The embedding model: a folder in the sentence-transformers layout, or its name in the
-    /// models folder. Default: all-MiniLM-L6-v2, fetched by scripts/fetch-model.sh.
-    #[arg(short, long, value_name = "FOLDER")]
-    pub embedder: Option<PathBuf>,
+    /// The embedding model: a configured [embedders.NAME], or a model folder in the
+    /// sentence-transformers layout (or its name in the models folder). Default:
+    /// all-MiniLM-L6-v2, fetched by scripts/fetch-model.sh.
+    #[arg(short, long, value_name = "NAME|FOLDER")]
+    pub embedder: Option<String>,
     /// Embed the texts as queries rather than documents (for models that tell them apart).
     #[arg(long)]
     pub query: bool,
-    /// Threads (default: one per core).
-    #[arg(long)]
-    pub threads: Option<usize>,
 }
 
-/// The embedder a command names with `-e`, else the default one; an error says how to fetch it.
-pub fn load_embedder(
-    context: &Context,
-    named: Option<&Path>,
-    threads: Option<usize>,
-) -> Result<BertEmbedder, Failure> {
-    let folder = match named {
-        Some(name) => store::find(name).ok_or_else(|| {
-            Failure::Usage(format!(
-                "embedder {}: no such folder, here or in the models folder",
-                name.display()
-            ))
-        })?,
-        None => store::default_embedder()
-            .ok_or_else(|| Failure::Usage(store::missing_default_embedder()))?,
-    };
-    let spinner = output::spinner(context.quiet, format!("loading {}", folder.display()));
-    let embedder = BertEmbedder::load(&folder, threads);
+/// The embedder a command names with `-e` (a configured `[embedders.NAME]` or a model folder),
+/// else the default one; an error says how to fetch it.
+pub fn load_embedder(context: &Context, named: Option<&str>) -> Result<Arc<dyn Embedder>, Failure> {
+    let spinner =
+        output::spinner(context.quiet, format!("loading {}", named.unwrap_or("the embedder")));
+    let embedder = context.config.build_embedder(named);
     spinner.finish_and_clear();
     Ok(embedder?)
 }
@@ -66,7 +50,7 @@ pub async fn embed(context: &Context, args: EmbedArgs) -> Outcome {
             "no texts: give them as arguments or lines on standard input".into(),
         ));
     }
-    let embedder = load_embedder(context, args.embedder.as_deref(), args.threads)?;
+    let embedder = load_embedder(context, args.embedder.as_deref())?;
     let kind = if args.query { InputKind::Query } else { InputKind::Document };
     let vectors = embedder.embed(&texts, kind).await?;
     outln!("{}", serde_json::to_string(&vectors).unwrap_or_default());

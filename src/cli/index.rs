@@ -179,9 +179,10 @@ pub enum EvalCommand {
         /// rank as chosen on SciFact's train split), or all three on one build.
         #[arg(long, default_value = "bm25", value_parser = ["bm25", "dense", "hybrid", "all"])]
         mode: String,
-        /// The embedding model of dense and hybrid (default: all-MiniLM-L6-v2).
-        #[arg(short, long, value_name = "FOLDER")]
-        embedder: Option<PathBuf>,
+        /// The embedding model of dense and hybrid: a configured [embedders.NAME] or a model
+        /// folder (default: all-MiniLM-L6-v2).
+        #[arg(short, long, value_name = "NAME|FOLDER")]
+        embedder: Option<String>,
     },
 }
 
@@ -200,17 +201,16 @@ pub async fn eval(context: &Context, command: EvalCommand) -> Outcome {
     }
 }
 
-#[cfg(feature = "candle")]
 async fn dense_eval(
     context: &Context,
     dataset: &Path,
     split: &str,
     mode: &str,
-    embedder: Option<&Path>,
+    embedder: Option<&str>,
     settings: SearchSettings,
 ) -> Outcome {
     use anymodel::tools::eval::dense;
-    let embedder = super::embed::load_embedder(context, embedder, None)?;
+    let embedder = super::embed::load_embedder(context, embedder)?;
     let modes: &[&str] = match mode {
         "all" => &["bm25", "dense", "hybrid"],
         "dense" => &["dense"],
@@ -231,18 +231,4 @@ async fn dense_eval(
     bar.finish_and_clear();
     outln!("{}", report?);
     Ok(())
-}
-
-#[cfg(not(feature = "candle"))]
-async fn dense_eval(
-    _: &Context,
-    _: &Path,
-    _: &str,
-    mode: &str,
-    _: Option<&Path>,
-    _: SearchSettings,
-) -> Outcome {
-    Err(Failure::Usage(format!(
-        "--mode {mode} embeds with the local backend: build anymodel with the `candle` feature"
-    )))
 }

@@ -5,7 +5,6 @@ mod attach;
 #[cfg(feature = "candle")]
 pub mod bench;
 pub mod chat;
-#[cfg(feature = "candle")]
 pub mod embed;
 pub mod index;
 pub mod info;

@@ -5,10 +5,11 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
+use anymodel_backends::embedder_spec::EmbedderSpec;
 use anymodel_backends::layers::{Retry, RouterPolicy, Spread};
 use anymodel_backends::providers::provider;
 use anymodel_backends::spec::ModelSpec;
-use anymodel_core::{Agent, AgentBuilder, Error, Limits, Model, Sampling};
+use anymodel_core::{Agent, AgentBuilder, Embedder, Error, Limits, Model, Sampling};
 use anymodel_tools::builtin::HttpLimits;
 use anymodel_tools::registry::{self, HttpSettings, ToolSettings};
 use toml::Spanned;
@@ -193,6 +194,67 @@ impl Config {
                 spec
             }
         }))
+    }
+
+    /// What the embedder `name` is: a configured one (`[embedders.NAME]`), else a local model
+    /// folder (a path, or a name in the models folder).
+    pub fn embedder_spec(&self, name: &str) -> Result<EmbedderSpec, Error> {
+        let Some(entry) = self.file.embedders.get(name).map(Spanned::get_ref) else {
+            return match anymodel_backends::store::find(Path::new(name)) {
+                Some(folder) if folder.is_dir() => {
+                    Ok(EmbedderSpec::Local { folder, threads: None })
+                }
+                _ => {
+                    let known: Vec<&str> = self.file.embedders.keys().map(String::as_str).collect();
+                    Err(Error::config(format!(
+                        "unknown embedder `{name}`: not a model folder, here or in the models folder, nor configured as [embedders.NAME] (configured: {})",
+                        if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                    )))
+                }
+            };
+        };
+        if entry.backend == "local" {
+            let Some(path) = &entry.path else {
+                return Err(Error::config("a local embedder needs `path`, its model folder"));
+            };
+            return Ok(EmbedderSpec::Local {
+                folder: self.relative(Path::new(path)),
+                threads: entry.threads,
+            });
+        }
+        let provider = provider(&entry.backend).ok_or_else(|| {
+            Error::config(format!(
+                "unknown backend `{}`: `local` or a provider's id",
+                entry.backend
+            ))
+        })?;
+        let (Some(model), Some(dimensions)) = (&entry.model, entry.dimensions) else {
+            return Err(Error::config(
+                "a provider's embedder needs `model` and `dimensions` (the size of its vectors)",
+            ));
+        };
+        Ok(EmbedderSpec::remote(
+            provider,
+            model,
+            entry.base_url.clone(),
+            entry.api_key_env.clone(),
+            dimensions,
+        ))
+    }
+
+    /// Builds the embedder `name` ([`Config::embedder_spec`]), or the default local one
+    /// (all-MiniLM-L6-v2 from the models folder) when none is named.
+    pub fn build_embedder(&self, name: Option<&str>) -> Result<Arc<dyn Embedder>, Error> {
+        let spec = match name {
+            Some(name) => self.embedder_spec(name)?,
+            None => EmbedderSpec::Local {
+                folder: anymodel_backends::store::default_embedder().ok_or_else(|| {
+                    Error::config(anymodel_backends::store::missing_default_embedder())
+                })?,
+                threads: None,
+            },
+        };
+        spec.build()
     }
 
     /// The sampling defaults of model `name` (none for inline names).

@@ -185,6 +185,28 @@ impl AgentEntry {
     }
 }
 
+/// `[embedders.NAME]`: an embedding model, local (`backend = "local"`, `path` of a
+/// sentence-transformers folder) or a provider's (`backend` a provider id, `model`,
+/// `dimensions`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbedderEntry {
+    /// `local`, or a provider's id (`openai`, `cohere`, `gemini`, `ollama`, ...).
+    pub backend: String,
+    /// The model folder of a local embedder (or its name in the models folder).
+    pub path: Option<String>,
+    /// Threads of a local embedder.
+    pub threads: Option<usize>,
+    /// The provider's model name.
+    pub model: Option<String>,
+    /// The API root, for a server of one's own.
+    pub base_url: Option<String>,
+    /// The environment variable holding the key.
+    pub api_key_env: Option<String>,
+    /// The size of the provider model's vectors.
+    pub dimensions: Option<usize>,
+}
+
 /// `[indexes.NAME]`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -239,6 +261,8 @@ pub(super) struct File {
     pub(super) tools: ToolsEntry,
     #[serde(default)]
     pub(super) mcp: BTreeMap<String, Spanned<McpEntry>>,
+    #[serde(default)]
+    pub(super) embedders: BTreeMap<String, Spanned<EmbedderEntry>>,
 }
 
 /// `[mcp.NAME]`: an MCP server whose tools agents name as `mcp:NAME` or `mcp:NAME/TOOL`.

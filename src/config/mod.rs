@@ -38,6 +38,11 @@
 //! [tools.http]
 //! allowed_hosts = ["docs.rs"]
 //!
+//! [embedders.small]                   # an embedding model: `-e small`
+//! backend = "openai"
+//! model = "text-embedding-3-small"
+//! dimensions = 1536
+//!
 //! [mcp.files]                         # an MCP server's tools: `mcp:files` in an agent's tools
 //! command = "npx"
 //! args = ["-y", "@modelcontextprotocol/server-filesystem", "./docs"]
@@ -61,7 +66,8 @@ pub use build::Resolved;
 pub use check::backends;
 use entries::File;
 pub use entries::{
-    AgentEntry, FilesEntry, HttpEntry, IndexEntry, McpEntry, ModelEntry, RetryEntry, ToolsEntry,
+    AgentEntry, EmbedderEntry, FilesEntry, HttpEntry, IndexEntry, McpEntry, ModelEntry, RetryEntry,
+    ToolsEntry,
 };
 
 /// A configuration error, at a place in a file.
@@ -161,6 +167,11 @@ impl Config {
             config
                 .check_model(name, entry.get_ref())
                 .map_err(|message| at(entry.span(), format!("[models.{name}]: {message}")))?;
+        }
+        for (name, entry) in &config.file.embedders {
+            config
+                .embedder_spec(name)
+                .map_err(|error| at(entry.span(), format!("[embedders.{name}]: {error}")))?;
         }
         for (name, entry) in &config.file.agents {
             let agent = entry.get_ref();

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The official OpenAI and Anthropic Python SDKs against `anymodel serve`.
 
-Usage: scripts/sdk-check.py BASE_URL MODEL KEY  (BASE_URL without /v1, e.g. http://127.0.0.1:8080)
+Usage: scripts/sdk-check.py BASE_URL MODEL KEY [EMBEDDER]  (BASE_URL without /v1, e.g.
+http://127.0.0.1:8080; EMBEDDER: a served embedder, checked through `embeddings.create`)
 
 Runs a whole and a streamed reply through each SDK, JSON Schema output through OpenAI's, lists
 the models through both, and checks an error comes back as the SDK's own exception class.
@@ -13,6 +14,7 @@ import anthropic
 import openai
 
 base, model, key = sys.argv[1], sys.argv[2], sys.argv[3]
+embedder = sys.argv[4] if len(sys.argv) > 4 else None
 question = [{"role": "user", "content": "What is the capital of France? One word."}]
 
 oa = openai.OpenAI(base_url=f"{base}/v1", api_key=key)
@@ -29,7 +31,13 @@ typed = oa.chat.completions.create(
     model=model, messages=question, max_tokens=40,
     response_format={"type": "json_schema", "json_schema": {"name": "c", "schema": schema, "strict": True}})
 assert isinstance(json.loads(typed.choices[0].message.content)["city"], str), typed
-assert [m.id for m in oa.models.list()] == [model]
+assert [m.id for m in oa.models.list()] == sorted([model] + ([embedder] if embedder else []))
+if embedder:
+    # The SDK asks for base64 and decodes it; floats when asked.
+    packed = oa.embeddings.create(model=embedder, input=["descale monthly", "the warranty"])
+    floats = oa.embeddings.create(model=embedder, input="descale monthly", encoding_format="float")
+    assert len(packed.data) == 2 and len(packed.data[0].embedding) == 384, packed
+    assert max(abs(a - b) for a, b in zip(packed.data[0].embedding, floats.data[0].embedding)) < 1e-6
 try:
     oa.chat.completions.create(model="no-such-model", messages=question)
     raise AssertionError("an unknown model was accepted")

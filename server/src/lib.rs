@@ -1,6 +1,7 @@
 //! Any anymodel model behind the HTTP APIs programs already speak: OpenAI's Chat Completions
 //! (`POST /v1/chat/completions`) and Responses (`POST /v1/responses`), and Anthropic's Messages
-//! (`POST /v1/messages`), whole or streamed, with `GET /v1/models` and `GET /health`.
+//! (`POST /v1/messages`), whole or streamed, and embedders at OpenAI's `POST /v1/embeddings`,
+//! with `GET /v1/models` and `GET /health`.
 //! Every SDK, chat UI or coding agent that takes an OpenAI `base_url` can then use a local
 //! Llama run in-process, a fallback chain or a router, unchanged.
 //!
@@ -17,6 +18,7 @@
 //! `retry-after`.
 
 mod anthropic;
+mod embeddings;
 mod error;
 mod metrics;
 mod openai;
@@ -50,6 +52,7 @@ pub const DEFAULT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::fr
 /// [`Server::router`] in an app of one's own).
 pub struct Server {
     models: BTreeMap<String, Served>,
+    embedders: BTreeMap<String, Arc<dyn anymodel_core::Embedder>>,
     keys: Vec<String>,
     body_limit: usize,
     request_timeout: std::time::Duration,
@@ -67,6 +70,7 @@ impl Server {
     pub fn new() -> Self {
         Server {
             models: BTreeMap::new(),
+            embedders: BTreeMap::new(),
             keys: Vec::new(),
             body_limit: DEFAULT_BODY_LIMIT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
@@ -95,6 +99,16 @@ impl Server {
         self
     }
 
+    /// Serves `embedder` under `name` at `POST /v1/embeddings` (OpenAI's shape).
+    pub fn embedder(
+        mut self,
+        name: impl Into<String>,
+        embedder: Arc<dyn anymodel_core::Embedder>,
+    ) -> Self {
+        self.embedders.insert(name.into(), embedder);
+        self
+    }
+
     /// Lets in requests that carry this key; once one is set, requests without a key it knows
     /// are refused (401).
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
@@ -120,6 +134,7 @@ impl Server {
         let limit = self.body_limit;
         let state = Arc::new(AppState::new(
             self.models,
+            self.embedders,
             self.keys,
             limit,
             self.metrics,
@@ -133,6 +148,7 @@ impl Server {
             .route("/v1/messages", post(anthropic::messages))
             .route("/v1/messages/count_tokens", post(anthropic::count_tokens))
             .route("/v1/responses", post(responses::responses))
+            .route("/v1/embeddings", post(embeddings::embeddings))
             .layer(DefaultBodyLimit::max(limit))
             .with_state(state)
     }
@@ -166,7 +182,7 @@ async fn models(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respo
     if let Err(error) = state.authorize(&headers) {
         return if anthropic { error.into_anthropic_response() } else { error.into_response() };
     }
-    let names = state.models.keys();
+    let names = state.models.keys().chain(state.embedders.keys());
     if anthropic {
         let data: Vec<_> = names
             .map(|id| json!({"type": "model", "id": id, "display_name": id, "created_at": "1970-01-01T00:00:00Z"}))

@@ -37,6 +37,8 @@ pub(crate) struct Turn {
 /// The state behind the routes.
 pub(crate) struct AppState {
     pub(crate) models: BTreeMap<String, Served>,
+    /// The embedders served at `/v1/embeddings`, by name.
+    pub(crate) embedders: BTreeMap<String, Arc<dyn anymodel_core::Embedder>>,
     pub(crate) keys: Vec<String>,
     pub(crate) body_limit: usize,
     /// The responses kept for `previous_response_id`.
@@ -51,6 +53,7 @@ pub(crate) struct AppState {
 impl AppState {
     pub(crate) fn new(
         models: BTreeMap<String, Served>,
+        embedders: BTreeMap<String, Arc<dyn anymodel_core::Embedder>>,
         keys: Vec<String>,
         body_limit: usize,
         metrics: Arc<crate::metrics::Metrics>,
@@ -58,6 +61,7 @@ impl AppState {
     ) -> Self {
         AppState {
             models,
+            embedders,
             keys,
             body_limit,
             responses: Default::default(),
@@ -163,6 +167,16 @@ impl AppState {
                 None => format!("the body is not a valid request: {}", error.inner()),
             };
             ApiError::invalid(message, param)
+        })
+    }
+
+    /// The embedder served under `name`, or a 404 listing those that are served.
+    pub(crate) fn embedder(
+        &self,
+        name: &str,
+    ) -> Result<Arc<dyn anymodel_core::Embedder>, ApiError> {
+        self.embedders.get(name).cloned().ok_or_else(|| {
+            ApiError::unknown_model(name, &self.embedders.keys().cloned().collect::<Vec<_>>())
         })
     }
 

@@ -27,6 +27,10 @@ pub struct ServeArgs {
     /// runs server-side with its tools and index, and the client gets its answer.
     #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
     pub agents: Vec<String>,
+    /// Embedders to serve at POST /v1/embeddings, comma-separated: configured [embedders.NAME]
+    /// or model folders, each under the name given.
+    #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
+    pub embedders: Vec<String>,
     /// A key clients must send (`Authorization: Bearer KEY`); repeatable. Also read from
     /// $ANYMODEL_SERVER_KEY.
     #[arg(long = "api-key", value_name = "KEY")]
@@ -50,7 +54,8 @@ pub async fn serve(context: &Context, args: ServeArgs) -> Outcome {
             args.host
         )));
     }
-    let names = if args.models.is_empty() && !args.agents.is_empty() {
+    let names = if args.models.is_empty() && !(args.agents.is_empty() && args.embedders.is_empty())
+    {
         Vec::new()
     } else if args.models.is_empty() {
         vec![context.config.model_name(None)?]
@@ -85,6 +90,11 @@ pub async fn serve(context: &Context, args: ServeArgs) -> Outcome {
         let model = Arc::new(agent.into_model(as_model.clone()));
         server = serve(server, as_model.clone(), model, on_local);
         served.push(as_model);
+    }
+    for name in &args.embedders {
+        let embedder = super::embed::load_embedder(context, Some(name))?;
+        server = server.embedder(name.clone(), embedder);
+        served.push(name.clone());
     }
     for key in keys {
         server = server.api_key(key);

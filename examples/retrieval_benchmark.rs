@@ -133,11 +133,6 @@ fn dense(args: &Args, settings: SearchSettings) -> anymodel::Result<()> {
         let embedder = BertEmbedder::load(&args.embedder, Some(args.embed_threads))?;
         let progress = |done| eprint!("\rembedding the corpus: {done} documents");
         if !(args.tune && args.mode == "hybrid") {
-            let modes: &[&str] = match args.mode.as_str() {
-                "all" => &["bm25", "dense", "hybrid"],
-                "dense" => &["dense"],
-                _ => &["hybrid"],
-            };
             let fusion = match (args.rrf_k, dense::default_fusion()) {
                 (None, default) if args.weights.is_empty() => default,
                 (k, Fusion::Rrf { k: default_k, .. }) => {
@@ -149,7 +144,7 @@ fn dense(args: &Args, settings: SearchSettings) -> anymodel::Result<()> {
                 &args.dataset,
                 &args.split,
                 &embedder,
-                modes,
+                &dense::modes(&args.mode),
                 &fusion,
                 settings,
                 &progress,

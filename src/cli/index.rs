@@ -211,18 +211,13 @@ async fn dense_eval(
 ) -> Outcome {
     use anymodel::tools::eval::dense;
     let embedder = super::embed::load_embedder(context, embedder)?;
-    let modes: &[&str] = match mode {
-        "all" => &["bm25", "dense", "hybrid"],
-        "dense" => &["dense"],
-        _ => &["hybrid"],
-    };
     let bar = super::output::spinner(context.quiet, "embedding the corpus");
     let progress = |done| bar.set_message(format!("embedding the corpus: {done} documents"));
     let report = dense::benchmark(
         dataset,
         split,
         &embedder,
-        modes,
+        &dense::modes(mode),
         &dense::default_fusion(),
         settings,
         &progress,

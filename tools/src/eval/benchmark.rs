@@ -8,7 +8,7 @@ use anymodel_core::{Result, RetrievalQuery};
 
 use super::beir::Dataset;
 use super::metrics::{self, Run, Scores};
-use crate::index::{ChunkOptions, IngestOptions, KnowledgeIndex, SearchSettings};
+use crate::index::{ChunkOptions, Hit, IngestOptions, KnowledgeIndex, SearchSettings};
 
 /// How many results each query asks for: enough for Recall@100.
 pub(crate) const DEPTH: usize = 100;
@@ -68,6 +68,22 @@ impl Latency {
     }
 }
 
+/// A BEIR query as the index takes it, `depth` results deep: BEIR queries are plain text, so
+/// quotes in them are not phrases.
+pub(crate) fn plain_query(text: &str, depth: usize) -> RetrievalQuery {
+    RetrievalQuery::new(text.replace('"', " "), depth)
+}
+
+/// The documents of `hits` in rank order with their scores, each once (at its best chunk):
+/// BEIR judges documents, and a document may have several chunks.
+pub(crate) fn documents(hits: Vec<Hit>) -> Vec<(String, f32)> {
+    let mut seen = std::collections::HashSet::new();
+    hits.into_iter()
+        .filter(|hit| seen.insert(hit.document.clone()))
+        .map(|hit| (hit.document, hit.score))
+        .collect()
+}
+
 /// Runs every query of `dataset` against `index` with `settings` (after one untimed pass, so
 /// that the timings are of a warm index) and scores the rankings.
 pub fn run_queries(
@@ -76,12 +92,8 @@ pub fn run_queries(
     settings: SearchSettings,
 ) -> Result<(Scores, Latency)> {
     let searcher = index.searcher().with_settings(settings);
-    // BEIR queries are plain text: quotes in them are not phrases.
-    let queries: Vec<(&String, RetrievalQuery)> = dataset
-        .queries
-        .iter()
-        .map(|(id, text)| (id, RetrievalQuery::new(text.replace('"', " "), DEPTH)))
-        .collect();
+    let queries: Vec<(&String, RetrievalQuery)> =
+        dataset.queries.iter().map(|(id, text)| (id, plain_query(text, DEPTH))).collect();
     for (_, query) in &queries {
         searcher.search(query)?;
     }
@@ -91,13 +103,7 @@ pub fn run_queries(
         let started = Instant::now();
         let hits = searcher.search(query)?;
         times.push(started.elapsed());
-        let mut ranking: Vec<String> = Vec::with_capacity(hits.len());
-        for hit in hits {
-            if !ranking.contains(&hit.document) {
-                ranking.push(hit.document);
-            }
-        }
-        run.insert((*id).clone(), ranking);
+        run.insert((*id).clone(), documents(hits).into_iter().map(|(id, _)| id).collect());
     }
     Ok((metrics::evaluate(&dataset.qrels, &run), Latency::of(times)))
 }

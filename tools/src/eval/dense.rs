@@ -4,10 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use anymodel_core::{Embedder, Fusion, InputKind, Result, RetrievalQuery};
+use anymodel_core::{Embedder, Fusion, InputKind, Result};
 
 use super::beir::Dataset;
-use super::benchmark::{DEPTH, Latency};
+use super::benchmark::{DEPTH, Latency, documents, plain_query};
 use super::metrics::{self, Run, Scores};
 use crate::index::{KnowledgeIndex, SearchSettings, Searcher};
 use crate::vectors::VectorIndex;
@@ -113,14 +113,7 @@ async fn rank(
     let (Ranking::Hybrid(fusion), Some(searcher)) = (ranking, searcher) else {
         return Ok(dense.into_iter().map(|(id, _)| id).collect());
     };
-    // BEIR queries are plain text: quotes in them are not phrases.
-    let hits = searcher.search(&RetrievalQuery::new(text.replace('"', " "), CANDIDATES))?;
-    let mut lexical: Vec<(String, f32)> = Vec::with_capacity(hits.len());
-    for hit in hits {
-        if !lexical.iter().any(|(id, _)| *id == hit.document) {
-            lexical.push((hit.document, hit.score));
-        }
-    }
+    let lexical = documents(searcher.search(&plain_query(text, CANDIDATES))?);
     Ok(fusion.fuse(&[lexical, dense], DEPTH).into_iter().map(|(id, _)| id).collect())
 }
 
@@ -246,6 +239,14 @@ pub async fn benchmark(
         embedded: (corpus.vectors.len(), corpus.embedding),
         modes: reports,
     })
+}
+
+/// The modes a mode word names: `all` is BM25, dense and hybrid on one build.
+pub fn modes(mode: &str) -> Vec<&str> {
+    match mode {
+        "all" => vec!["bm25", "dense", "hybrid"],
+        one => vec![one],
+    }
 }
 
 /// A fusion as the report names it.

@@ -4,9 +4,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anymodel_core::{Embedder, Error, Result};
+use anymodel_core::{Embedder, Result};
 
 use crate::providers::{Api, Provider};
+use crate::spec::{endpoint_of, missing_feature};
 
 /// What to build for one embedder.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,12 +44,11 @@ impl EmbedderSpec {
         api_key_env: Option<String>,
         dimensions: usize,
     ) -> EmbedderSpec {
-        let api_key_env = api_key_env
-            .or_else(|| base_url.is_none().then(|| provider.key_env.map(str::to_string))?);
+        let (base_url, api_key_env) = endpoint_of(provider, base_url, api_key_env);
         EmbedderSpec::Remote {
             api: provider.api,
             model: model.to_string(),
-            base_url: base_url.unwrap_or_else(|| provider.base_url.to_string()),
+            base_url,
             api_key_env,
             dimensions,
         }
@@ -73,7 +73,7 @@ fn local(folder: &std::path::Path, threads: Option<usize>) -> Result<Arc<dyn Emb
 
 #[cfg(not(feature = "candle"))]
 fn local(folder: &std::path::Path, _: Option<usize>) -> Result<Arc<dyn Embedder>> {
-    Err(Error::config(format!(
+    Err(anymodel_core::Error::config(format!(
         "{} is a local embedding model, and this build has no `candle` feature",
         folder.display()
     )))
@@ -113,23 +113,15 @@ fn remote(
         Api::Gemini => build(crate::gemini::GeminiConfig::new(model), base_url, key, dimensions),
         #[cfg(feature = "cohere")]
         Api::Cohere => build(crate::cohere::CohereConfig::new(model), base_url, key, dimensions),
-        Api::Anthropic => Err(Error::config(format!(
+        Api::Anthropic => Err(anymodel_core::Error::config(format!(
             "{model}: Anthropic has no embeddings API (its documentation points to Voyage AI)"
         ))),
         #[allow(unreachable_patterns)]
-        other => Err(Error::config(format!(
-            "{model} needs the `{}` backend, and this build has no `{}` feature",
-            other.feature(),
-            other.feature()
-        ))),
+        other => Err(missing_feature(other, model)),
     }
 }
 
 #[cfg(not(feature = "http"))]
 fn remote(api: Api, model: &str, _: &str, _: Option<&str>, _: usize) -> Result<Arc<dyn Embedder>> {
-    Err(Error::config(format!(
-        "{model} needs the `{}` backend, and this build has no `{}` feature",
-        api.feature(),
-        api.feature()
-    )))
+    Err(missing_feature(api, model))
 }

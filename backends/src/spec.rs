@@ -84,12 +84,11 @@ impl ModelSpec {
         api_key_env: Option<String>,
         headers: Vec<(String, String)>,
     ) -> ModelSpec {
-        let api_key_env = api_key_env
-            .or_else(|| base_url.is_none().then(|| provider.key_env.map(str::to_string))?);
+        let (base_url, api_key_env) = endpoint_of(provider, base_url, api_key_env);
         ModelSpec::Remote {
             api: provider.api,
             model: model.to_string(),
-            base_url: Some(base_url.unwrap_or_else(|| provider.base_url.to_string())),
+            base_url: Some(base_url),
             api_key_env,
             headers,
             timeout: None,
@@ -254,7 +253,20 @@ fn remote(api: Api, model: &str, _: Endpoint<'_>) -> Result<Arc<dyn Model>> {
     Err(missing_feature(api, model))
 }
 
-fn missing_feature(api: Api, model: &str) -> Error {
+/// The API root and key variable of an endpoint of `provider`: those given, else the
+/// provider's root, with its usual key variable only when the endpoint is the provider's own.
+pub(crate) fn endpoint_of(
+    provider: &Provider,
+    base_url: Option<String>,
+    api_key_env: Option<String>,
+) -> (String, Option<String>) {
+    let api_key_env =
+        api_key_env.or_else(|| base_url.is_none().then(|| provider.key_env.map(str::to_string))?);
+    (base_url.unwrap_or_else(|| provider.base_url.to_string()), api_key_env)
+}
+
+/// The error for `model` of a wire this build left out.
+pub(crate) fn missing_feature(api: Api, model: &str) -> Error {
     let feature = api.feature();
     Error::config(format!(
         "{model} needs the `{feature}` backend, and this build has no `{feature}` feature"

@@ -221,7 +221,9 @@ async fn dispatch(context: &Context, command: Command) -> cli::Outcome {
         Command::Models { load } => cli::info::models(context, load).await,
         Command::Tools { json } => cli::info::tools(context, json),
         Command::Config(command) => cli::info::config(context, command),
-        Command::Index { index, command } => cli::index::index(context, index.as_deref(), command),
+        Command::Index { index, command } => {
+            cli::index::index(context, index.as_deref(), command).await
+        }
         Command::Embed(args) => cli::embed::embed(context, args).await,
         Command::Eval(command) => cli::index::eval(context, command).await,
         #[cfg(feature = "candle")]

@@ -3,9 +3,14 @@
 use std::path::{Path, PathBuf};
 
 use anymodel::tools::eval::benchmark;
-use anymodel::tools::index::{IngestOptions, IngestReport, KnowledgeIndex, SearchSettings};
-use anymodel::{Filter, RetrievalQuery};
+use std::sync::Arc;
 
+use anymodel::tools::index::{
+    IngestOptions, IngestReport, KnowledgeIndex, SearchMode, SearchSettings,
+};
+use anymodel::{Embedder, Filter, RetrievalQuery};
+
+use super::embed::load_embedder;
 use super::output::outln;
 use super::{Context, Failure, Outcome};
 
@@ -21,6 +26,12 @@ pub enum IndexCommand {
         /// Files and folders.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+        /// Also store a vector for each chunk, for dense and hybrid search, made by this
+        /// embedder: a configured [embedders.NAME] or a model folder (all-MiniLM-L6-v2 is the
+        /// default model's). Only chunks whose text changed are embedded. Once an index holds
+        /// vectors, later adds and searches use the embedder it records.
+        #[arg(long, value_name = "NAME|FOLDER")]
+        embed: Option<String>,
     },
     /// Searches the index and prints the best passages with their citations and snippets.
     Search {
@@ -38,8 +49,12 @@ pub enum IndexCommand {
         /// Print the passages as JSON.
         #[arg(long)]
         json: bool,
+        /// How passages are ranked: bm25 (words), dense (the chunks' vectors) or hybrid (both,
+        /// fused). Default: hybrid when the index holds vectors, else bm25.
+        #[arg(long, value_parser = ["bm25", "dense", "hybrid"])]
+        mode: Option<String>,
     },
-    /// Prints how many files and chunks the index holds, and where it is.
+    /// Prints how many files and chunks the index holds, its vectors' embedder, and where it is.
     Stats,
     /// Removes files from the index: every file whose path starts with one of these.
     Rm {
@@ -73,16 +88,39 @@ fn folder(context: &Context, index: Option<&str>) -> PathBuf {
     }
 }
 
+/// An embedder, with the name it was loaded by.
+type Named = (Arc<dyn Embedder>, String);
+
+/// The embedder to add to or search `index` with: the one named, else the one its vectors
+/// record (loaded by the name it was given then); `None` for an index without vectors when none
+/// is named.
+fn embedder_for(
+    context: &Context,
+    index: &KnowledgeIndex,
+    named: Option<&str>,
+) -> Result<Option<Named>, Failure> {
+    let name = match (named, index.searcher().vectors()?) {
+        (Some(name), _) => name.to_string(),
+        (None, Some(space)) => space.named.unwrap_or(space.embedder),
+        (None, None) => return Ok(None),
+    };
+    Ok(Some((load_embedder(context, Some(&name))?, name)))
+}
+
 /// Runs an `index` subcommand on the index `index` names.
-pub fn index(context: &Context, index: Option<&str>, command: IndexCommand) -> Outcome {
+pub async fn index(context: &Context, index: Option<&str>, command: IndexCommand) -> Outcome {
     let folder = folder(context, index);
     match command {
-        IndexCommand::Add { paths } => {
+        IndexCommand::Add { paths, embed } => {
             let index = KnowledgeIndex::open_or_create(&folder)?;
-            let report = index.ingest(
-                &paths,
-                &IngestOptions { progress: !context.quiet, ..Default::default() },
-            )?;
+            let mut options = IngestOptions { progress: !context.quiet, ..Default::default() };
+            let report = match embedder_for(context, &index, embed.as_deref())? {
+                Some((embedder, named)) => {
+                    options.embedder_named = Some(named);
+                    index.ingest_embedding(&paths, &options, embedder.as_ref()).await?
+                }
+                None => index.ingest(&paths, &options)?,
+            };
             outln!("{report}");
             if context.verbose {
                 for skipped in &report.skipped {
@@ -96,7 +134,7 @@ pub fn index(context: &Context, index: Option<&str>, command: IndexCommand) -> O
             }
             Ok(())
         }
-        IndexCommand::Search { query, k, path, meta, json } => {
+        IndexCommand::Search { query, k, path, meta, json, mode } => {
             let index = KnowledgeIndex::open(&folder)?;
             let text = query.join(" ");
             let mut query = RetrievalQuery::new(text.clone(), k);
@@ -111,7 +149,16 @@ pub fn index(context: &Context, index: Option<&str>, command: IndexCommand) -> O
                     query.with_filter(Filter::Metadata { key: key.into(), value: value.into() });
             }
             let searcher = index.searcher();
-            let hits = searcher.search(&query)?;
+            let mode = match mode.as_deref() {
+                Some(word) => SearchMode::named(word).unwrap_or(SearchMode::Bm25),
+                None if searcher.vectors()?.is_some() => SearchMode::hybrid(),
+                None => SearchMode::Bm25,
+            };
+            let embedder = match mode.is_dense() {
+                true => embedder_for(context, &index, None)?.map(|(embedder, _)| embedder),
+                false => None,
+            };
+            let hits = searcher.search_in(&query, &mode, embedder.as_deref()).await?;
             if json {
                 let passages =
                     hits.iter().map(|hit| searcher.passage(hit)).collect::<Result<Vec<_>, _>>()?;
@@ -142,6 +189,10 @@ pub fn index(context: &Context, index: Option<&str>, command: IndexCommand) -> O
                 searcher.files()?,
                 searcher.chunks()?
             );
+            if let Some(space) = searcher.vectors()? {
+                let named = space.named.as_deref().map(|n| format!(", loaded as {n}"));
+                outln!("vectors: {space}{}", named.unwrap_or_default());
+            }
             Ok(())
         }
         IndexCommand::Rm { paths } => {
@@ -210,7 +261,7 @@ async fn dense_eval(
     settings: SearchSettings,
 ) -> Outcome {
     use anymodel::tools::eval::dense;
-    let embedder = super::embed::load_embedder(context, embedder)?;
+    let embedder = load_embedder(context, embedder)?;
     let bar = super::output::spinner(context.quiet, "embedding the corpus");
     let progress = |done| bar.set_message(format!("embedding the corpus: {done} documents"));
     let report = dense::benchmark(

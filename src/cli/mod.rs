@@ -85,9 +85,15 @@ impl From<anymodel::tools::index::IndexError> for Failure {
     fn from(error: anymodel::tools::index::IndexError) -> Self {
         use anymodel::tools::index::IndexError as E;
         match error {
-            E::Missing { .. } | E::NotAnIndex { .. } | E::Version { .. } | E::Input { .. } => {
-                Failure::Usage(error.to_string())
-            }
+            E::Missing { .. }
+            | E::NotAnIndex { .. }
+            | E::Version { .. }
+            | E::Input { .. }
+            | E::EmbedderNeeded { .. }
+            | E::EmbedderMismatch { .. }
+            | E::WithoutVectors { .. }
+            | E::NoVectors { .. } => Failure::Usage(error.to_string()),
+            E::Embedding { source, .. } => source.into(),
             other => Failure::Run(other.to_string()),
         }
     }

@@ -4,11 +4,11 @@
 //! scan of 1.5 GB in f32, 384 MB in 8 bits: tens of milliseconds, which is why no approximate
 //! index is used below that size.
 
-/// Vectors by position, each with its key.
-#[derive(Debug, Clone, Default)]
-pub struct VectorIndex {
+/// Vectors by position, each with its key (a document's id, a chunk's address).
+#[derive(Debug, Clone)]
+pub struct VectorIndex<K = String> {
     dimensions: usize,
-    keys: Vec<String>,
+    keys: Vec<K>,
     values: Vec<f32>,
     quantized: Option<Quantized>,
 }
@@ -62,7 +62,13 @@ fn best(mut scored: Vec<(usize, f32)>, k: usize) -> Vec<(usize, f32)> {
     scored
 }
 
-impl VectorIndex {
+impl<K> Default for VectorIndex<K> {
+    fn default() -> Self {
+        VectorIndex { dimensions: 0, keys: Vec::new(), values: Vec::new(), quantized: None }
+    }
+}
+
+impl<K> VectorIndex<K> {
     /// An empty index of vectors of this size.
     pub fn new(dimensions: usize) -> Self {
         VectorIndex { dimensions, ..VectorIndex::default() }
@@ -84,12 +90,12 @@ impl VectorIndex {
     }
 
     /// The key of the vector at `position` (as a search gives it); `None` past the end.
-    pub fn key(&self, position: usize) -> Option<&str> {
-        self.keys.get(position).map(String::as_str)
+    pub fn key(&self, position: usize) -> Option<&K> {
+        self.keys.get(position)
     }
 
     /// Adds `vector` under `key`; a vector of another size is refused (`false`).
-    pub fn push(&mut self, key: impl Into<String>, vector: &[f32]) -> bool {
+    pub fn push(&mut self, key: impl Into<K>, vector: &[f32]) -> bool {
         if vector.len() != self.dimensions {
             return false;
         }
@@ -118,19 +124,41 @@ impl VectorIndex {
     /// The `k` vectors with the largest dot product with `query`, exactly: (position, score),
     /// best first.
     pub fn search(&self, query: &[f32], k: usize) -> Vec<(usize, f32)> {
+        self.search_where(query, k, |_| true)
+    }
+
+    /// As [`VectorIndex::search`], among the vectors whose key `keep` accepts.
+    pub fn search_where(
+        &self,
+        query: &[f32],
+        k: usize,
+        keep: impl Fn(&K) -> bool,
+    ) -> Vec<(usize, f32)> {
         if query.len() != self.dimensions || self.dimensions == 0 {
             return Vec::new();
         }
-        let scored =
-            self.values.chunks_exact(self.dimensions).map(|v| dot(v, query)).enumerate().collect();
+        let scored = self
+            .values
+            .chunks_exact(self.dimensions)
+            .zip(&self.keys)
+            .enumerate()
+            .filter(|(_, (_, key))| keep(key))
+            .map(|(at, (v, _))| (at, dot(v, query)))
+            .collect();
         best(scored, k)
     }
 
-    /// As [`VectorIndex::search`], scanning the 8-bit vectors and scoring the best
+    /// As [`VectorIndex::search_where`], scanning the 8-bit vectors and scoring the best
     /// `k * rescore` again in f32 (the exact search when [`VectorIndex::quantize`] was not
     /// called).
-    pub fn search_quantized(&self, query: &[f32], k: usize, rescore: usize) -> Vec<(usize, f32)> {
-        let Some(quantized) = &self.quantized else { return self.search(query, k) };
+    pub fn search_quantized(
+        &self,
+        query: &[f32],
+        k: usize,
+        rescore: usize,
+        keep: impl Fn(&K) -> bool,
+    ) -> Vec<(usize, f32)> {
+        let Some(quantized) = &self.quantized else { return self.search_where(query, k, keep) };
         if query.len() != self.dimensions || self.dimensions == 0 {
             return Vec::new();
         }
@@ -139,8 +167,10 @@ impl VectorIndex {
             .values
             .chunks_exact(self.dimensions)
             .zip(&quantized.scales)
-            .map(|(v, scale)| dot_i8(v, &query_bytes) as f32 * scale * query_scale)
+            .zip(&self.keys)
             .enumerate()
+            .filter(|(_, (_, key))| keep(key))
+            .map(|(at, ((v, scale), _))| (at, dot_i8(v, &query_bytes) as f32 * scale * query_scale))
             .collect();
         let candidates = best(scored, k.saturating_mul(rescore.max(1)));
         let exact = candidates
@@ -167,13 +197,13 @@ mod tests {
 
     #[test]
     fn exact_search_finds_the_vector_itself_first() {
-        let mut index = VectorIndex::new(37);
+        let mut index = VectorIndex::<String>::new(37);
         for seed in 0..200 {
             assert!(index.push(format!("v{seed}"), &normalised(seed, 37)));
         }
         assert!(!index.push("wrong", &[1.0; 3]), "a vector of another size is refused");
         let hits = index.search(&normalised(42, 37), 5);
-        assert_eq!(index.key(hits[0].0), Some("v42"));
+        assert_eq!(index.key(hits[0].0).map(String::as_str), Some("v42"));
         assert_eq!(index.key(200), None);
         assert!((hits[0].1 - 1.0).abs() < 1e-5);
         assert!(hits.windows(2).all(|w| w[0].1 >= w[1].1));
@@ -181,7 +211,7 @@ mod tests {
 
     #[test]
     fn quantized_search_with_rescoring_agrees_with_exact_search() {
-        let mut index = VectorIndex::new(384);
+        let mut index = VectorIndex::<String>::new(384);
         for seed in 0..2000 {
             index.push(seed.to_string(), &normalised(seed, 384));
         }
@@ -189,7 +219,12 @@ mod tests {
         index.push("late", &normalised(5000, 384));
         for seed in [3, 999, 5000] {
             let query = normalised(seed, 384);
-            assert_eq!(index.search_quantized(&query, 10, 4), index.search(&query, 10));
+            assert_eq!(index.search_quantized(&query, 10, 4, |_| true), index.search(&query, 10));
+            let odd = |key: &String| key.len() % 2 == 1;
+            assert_eq!(
+                index.search_quantized(&query, 10, 4, odd),
+                index.search_where(&query, 10, odd)
+            );
         }
     }
 

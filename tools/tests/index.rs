@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use anymodel_core::{Filter, RetrievalQuery, Retriever};
-use anymodel_tools::index::{IndexError, IngestOptions, KnowledgeIndex, SkipReason};
+use anymodel_tools::index::{IndexError, IngestOptions, KnowledgeIndex, SearchMode, SkipReason};
 
 const INSTALL: &str = "# Install\n\nDownload the archive.\n\n## Linux\n\nRun `make install` as root.\nThe binary lands in /usr/local/bin.\n\n## Windows\n\nDouble-click the installer.\n";
 const CODE: &str = "/// Reads the configuration file.\nfn loadConfigFile(path: &str) -> Config {\n    parse_toml(path)\n}\n";
@@ -228,9 +228,9 @@ fn foreign_damaged_and_other_version_folders_are_refused_clearly() {
     KnowledgeIndex::create(&folder).unwrap();
     let marker = folder.join("anymodel-index.json");
     let good = fs::read_to_string(&marker).unwrap();
-    fs::write(&marker, good.replace("\"version\": 1", "\"version\": 99")).unwrap();
+    fs::write(&marker, good.replace("\"version\": 2", "\"version\": 99")).unwrap();
     let error = KnowledgeIndex::open(&folder).unwrap_err();
-    assert!(matches!(error, IndexError::Version { found: 99, expected: 1, .. }), "{error}");
+    assert!(matches!(error, IndexError::Version { found: 99, expected: 2, .. }), "{error}");
     assert!(error.to_string().contains("delete the folder and ingest again"), "{error}");
 
     fs::write(&marker, good).unwrap();
@@ -401,4 +401,187 @@ fn two_first_time_adds_at_once_see_a_whole_index() {
         }
         assert_eq!(KnowledgeIndex::open(&folder).unwrap().searcher().files().unwrap(), 1);
     }
+}
+
+/// A small embedder whose vectors are the words of a text hashed into 64 buckets, normalised:
+/// texts sharing words are near. It counts what it embeds.
+struct Words {
+    name: &'static str,
+    dimensions: usize,
+    embedded: std::sync::atomic::AtomicUsize,
+}
+
+impl Words {
+    fn new() -> Self {
+        Words { name: "words", dimensions: 64, embedded: Default::default() }
+    }
+
+    fn embedded(&self) -> usize {
+        self.embedded.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[anymodel_core::async_trait]
+impl anymodel_core::Embedder for Words {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn dimensions(&self) -> usize {
+        self.dimensions
+    }
+
+    async fn embed(
+        &self,
+        texts: &[String],
+        _kind: anymodel_core::InputKind,
+    ) -> anymodel_core::Result<Vec<Vec<f32>>> {
+        self.embedded.fetch_add(texts.len(), std::sync::atomic::Ordering::SeqCst);
+        Ok(texts
+            .iter()
+            .map(|text| {
+                let mut vector = vec![0f32; self.dimensions];
+                for word in text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+                    let hash = word
+                        .to_lowercase()
+                        .bytes()
+                        .fold(2_166_136_261u32, |h, b| (h ^ u32::from(b)).wrapping_mul(16_777_619));
+                    vector[hash as usize % self.dimensions] += 1.0;
+                }
+                let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-9);
+                vector.iter().map(|x| x / norm).collect()
+            })
+            .collect())
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+fn dense(
+    index: &KnowledgeIndex,
+    query: RetrievalQuery,
+    mode: &SearchMode,
+    embedder: &dyn anymodel_core::Embedder,
+) -> Result<Vec<String>, IndexError> {
+    let searcher = index.searcher();
+    let hits = runtime().block_on(searcher.search_in(&query, mode, Some(embedder)))?;
+    Ok(hits.iter().map(|hit| searcher.passage(hit).unwrap().source.to_string()).collect())
+}
+
+/// Vectors go in with their chunks; re-adding an unchanged folder embeds nothing, an edit embeds
+/// only the chunks it changed, and removed files take their vectors with them.
+#[test]
+fn vectors_are_made_once_per_chunk_text() {
+    let temp = tempfile::tempdir().unwrap();
+    let root = temp.path().join("docs");
+    docs(&root);
+    let index = KnowledgeIndex::create(temp.path().join("index")).unwrap();
+    let words = Words::new();
+    let options = IngestOptions { embedder_named: Some("words-v1".into()), ..Default::default() };
+    let add = |embedder: &Words| {
+        runtime().block_on(index.ingest_embedding(&[&root], &options, embedder)).unwrap()
+    };
+
+    let first = add(&words);
+    assert_eq!((first.added, first.embedded, first.reused), (3, first.chunks, 0), "{first}");
+    assert_eq!(words.embedded(), first.chunks);
+    assert_eq!(index.searcher().chunks().unwrap(), first.chunks as u64);
+
+    let again = add(&words);
+    assert_eq!((again.unchanged, again.chunks, again.embedded, again.reused), (3, 0, 0, 0));
+    assert_eq!(words.embedded(), first.chunks, "an unchanged folder embeds nothing");
+
+    // One section of one file changes: its chunk is embedded, the file's others reused.
+    fs::write(root.join("guide/install.md"), INSTALL.replace("Double-click", "Run")).unwrap();
+    let edited = add(&words);
+    assert_eq!((edited.updated, edited.embedded), (1, 1), "{edited}");
+    assert_eq!(edited.reused, edited.chunks - 1);
+    assert_eq!(words.embedded(), first.chunks + 1);
+
+    let found =
+        dense(&index, RetrievalQuery::new("Run the installer", 1), &SearchMode::Dense, &words)
+            .unwrap();
+    assert_eq!(found, ["docs/guide/install.md:10-12"].map(|s| temp_name(&temp, s)));
+
+    fs::remove_file(root.join("guide/install.md")).unwrap();
+    let removed = add(&words);
+    assert_eq!((removed.removed, removed.embedded), (1, 0));
+    let found =
+        dense(&index, RetrievalQuery::new("Run the installer", 10), &SearchMode::Dense, &words)
+            .unwrap();
+    assert!(found.iter().all(|source| !source.contains("install.md")), "{found:?}");
+    let space = index.searcher().vectors().unwrap().unwrap();
+    assert_eq!(
+        (space.embedder.as_str(), space.dimensions, space.named.as_deref()),
+        ("words", 64, Some("words-v1"))
+    );
+}
+
+/// How a source under the temporary folder is named (relative to the working folder when the
+/// temporary folder is inside it, else absolute).
+fn temp_name(temp: &tempfile::TempDir, relative: &str) -> String {
+    let real = temp.path().canonicalize().unwrap();
+    let here = std::env::current_dir().unwrap().canonicalize().unwrap();
+    let base = real.strip_prefix(&here).map(Path::to_path_buf).unwrap_or(real);
+    format!("{}/{relative}", base.display())
+}
+
+/// Dense and hybrid search rank by the vectors, honour filters, and refuse what cannot be
+/// compared: an index without vectors, another embedder's queries, files added without one.
+#[test]
+fn dense_and_hybrid_search_keep_to_one_embedder() {
+    let temp = tempfile::tempdir().unwrap();
+    let root = temp.path().join("docs");
+    docs(&root);
+    let plain = KnowledgeIndex::create(temp.path().join("plain")).unwrap();
+    plain.ingest(&[&root], &IngestOptions::default()).unwrap();
+    let words = Words::new();
+    let query = RetrievalQuery::new("configuration file", 3);
+    assert!(matches!(
+        dense(&plain, query.clone(), &SearchMode::Dense, &words),
+        Err(IndexError::NoVectors { .. })
+    ));
+    // Vectors for part of an index without any would leave the rest unsearchable.
+    let part = runtime().block_on(plain.ingest_embedding(
+        &[root.join("src")],
+        &IngestOptions::default(),
+        &words,
+    ));
+    assert!(matches!(part, Err(IndexError::WithoutVectors { outside: 2, .. })), "{part:?}");
+    // All of it: every file is indexed again, with vectors.
+    let whole = runtime()
+        .block_on(plain.ingest_embedding(&[&root], &IngestOptions::default(), &words))
+        .unwrap();
+    assert_eq!((whole.updated, whole.embedded), (3, whole.chunks), "{whole}");
+
+    let hybrid = dense(&plain, query.clone(), &SearchMode::hybrid(), &words).unwrap();
+    assert!(hybrid[0].contains("src/config.rs"), "{hybrid:?}");
+    let filtered = dense(
+        &plain,
+        query
+            .clone()
+            .with_filter(Filter::Metadata { key: "kind".into(), value: "markdown".into() }),
+        &SearchMode::Dense,
+        &words,
+    )
+    .unwrap();
+    assert!(!filtered.is_empty() && filtered.iter().all(|s| s.contains(".md")), "{filtered:?}");
+
+    let other = Words { name: "other", dimensions: 32, embedded: Default::default() };
+    let mismatch = dense(&plain, query, &SearchMode::Dense, &other).unwrap_err();
+    assert!(matches!(mismatch, IndexError::EmbedderMismatch { .. }));
+    assert!(mismatch.to_string().contains("words (64 dimensions), not of other (32 dimensions)"));
+    let added =
+        runtime().block_on(plain.ingest_embedding(&[&root], &IngestOptions::default(), &other));
+    assert!(matches!(added, Err(IndexError::EmbedderMismatch { .. })), "{added:?}");
+    let needed = plain.ingest(&[&root], &IngestOptions::default()).unwrap_err();
+    assert!(matches!(needed, IndexError::EmbedderNeeded { .. }));
+    assert!(needed.to_string().contains("anymodel index add --embed words"), "{needed}");
+
+    // Removing files keeps the record of the vectors; reopening reads it.
+    plain.remove(&temp_name(&temp, "docs/faq.jsonl")).unwrap();
+    let reopened = KnowledgeIndex::open(temp.path().join("plain")).unwrap();
+    assert_eq!(reopened.searcher().vectors().unwrap().unwrap().embedder, "words");
 }

@@ -31,7 +31,7 @@ pub fn build(folder: &Path, threads: usize) -> Result<BenchmarkIndex> {
         .map_err(|e| anymodel_core::Error::config(format!("temporary folder: {e}")))?;
     let index = KnowledgeIndex::create(temp.path())?;
     let whole = ChunkOptions { target_bytes: usize::MAX, overlap_bytes: 0 };
-    let options = IngestOptions { chunking: whole, progress: false };
+    let options = IngestOptions { chunking: whole, ..IngestOptions::default() };
     let started = Instant::now();
     let mut writer =
         if threads == 0 { index.writer()? } else { index.writer_with_threads(threads)? };

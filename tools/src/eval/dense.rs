@@ -9,15 +9,12 @@ use anymodel_core::{Embedder, Fusion, InputKind, Result};
 use super::beir::Dataset;
 use super::benchmark::{DEPTH, Latency, documents, plain_query};
 use super::metrics::{self, Run, Scores};
-use crate::index::{KnowledgeIndex, SearchSettings, Searcher};
+pub use crate::index::default_fusion;
+use crate::index::{CANDIDATES, KnowledgeIndex, SearchSettings, Searcher};
 use crate::vectors::VectorIndex;
 
 /// Texts embedded per call: enough for the embedder to batch well, few enough to show progress.
 const EMBED_BATCH: usize = 256;
-
-/// How deep each ranking goes before fusion: a document ranked 150th by both is a better
-/// 100th than one ranked 99th by one alone.
-const CANDIDATES: usize = 1000;
 
 /// The corpus's vectors, and how long making them took.
 pub struct DenseCorpus {
@@ -177,13 +174,6 @@ impl std::fmt::Display for DenseReport {
         }
         Ok(())
     }
-}
-
-/// The fusion hybrid search uses unless told otherwise: chosen on SciFact's train split
-/// (`retrieval_benchmark --split train --mode hybrid --tune`: of `k` 1 to 100 and dense
-/// weights 0.5 to 2, `k` 1 with equal weights ranked best, nDCG@10 0.7315), never on test.
-pub fn default_fusion() -> Fusion {
-    Fusion::Rrf { k: 1.0, weights: vec![1.0, 1.0] }
 }
 
 /// Builds the BM25 index of the dataset in `folder`, embeds its corpus, and runs the queries

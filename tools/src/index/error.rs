@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use super::vectors::VectorSpace;
+
 /// A knowledge index could not be opened, written or searched.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -64,6 +66,60 @@ pub enum IndexError {
         /// What is wrong with it.
         message: String,
     },
+    /// The index holds vectors, and files were added without an embedder to make theirs.
+    #[error(
+        "the index at {} holds vectors of {space}: add files with that embedder (anymodel index add --embed {})",
+        folder.display(),
+        space.named.as_deref().unwrap_or(&space.embedder)
+    )]
+    EmbedderNeeded {
+        /// The folder.
+        folder: PathBuf,
+        /// The vectors it holds.
+        space: VectorSpace,
+    },
+    /// Vectors of another embedder than the index's were given (to add or to search with).
+    #[error(
+        "the index at {} holds vectors of {held}, not of {given}: use {} with it, or index into another folder",
+        folder.display(),
+        held.named.as_deref().unwrap_or(&held.embedder)
+    )]
+    EmbedderMismatch {
+        /// The folder.
+        folder: PathBuf,
+        /// The vectors it holds.
+        held: VectorSpace,
+        /// The embedder given, with its vector size.
+        given: String,
+    },
+    /// Vectors were to be added to an index without any, but not for all of its files.
+    #[error(
+        "the index at {} has no vectors, and {outside} of its files are not under the paths given:          add every folder it holds with --embed, or index into another folder",
+        folder.display()
+    )]
+    WithoutVectors {
+        /// The folder.
+        folder: PathBuf,
+        /// How many indexed files the ingest would have left without vectors.
+        outside: usize,
+    },
+    /// A dense or hybrid search of an index that holds no vectors.
+    #[error(
+        "the index at {} holds no vectors: add its files with an embedder (anymodel index add --embed NAME PATHS), or search with --mode bm25",
+        folder.display()
+    )]
+    NoVectors {
+        /// The folder.
+        folder: PathBuf,
+    },
+    /// The embedder failed while vectors were made or a query embedded.
+    #[error("embedding for the index at {}: {source}", folder.display())]
+    Embedding {
+        /// The folder.
+        folder: PathBuf,
+        /// The embedder's error.
+        source: anymodel_core::Error,
+    },
     /// The search engine failed otherwise.
     #[error("index error at {}: {message}", folder.display())]
     Engine {
@@ -104,7 +160,12 @@ impl From<IndexError> for anymodel_core::Error {
             IndexError::Missing { .. }
             | IndexError::NotAnIndex { .. }
             | IndexError::Version { .. }
-            | IndexError::Input { .. } => anymodel_core::Error::config(error.to_string()),
+            | IndexError::Input { .. }
+            | IndexError::EmbedderNeeded { .. }
+            | IndexError::EmbedderMismatch { .. }
+            | IndexError::WithoutVectors { .. }
+            | IndexError::NoVectors { .. } => anymodel_core::Error::config(error.to_string()),
+            IndexError::Embedding { source, .. } => source,
             other => anymodel_core::Error::Backend { message: other.to_string() },
         }
     }

@@ -9,11 +9,14 @@ use tantivy::query::TermQuery;
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::{IndexWriter, TantivyDocument, Term};
 
+use anymodel_core::{Embedder, InputKind};
+
 use super::KnowledgeIndex;
 use super::chunk::{self, ChunkOptions};
 use super::document::{self, Document, Location, Skip};
 use super::error::IndexError;
 use super::schema::{CHUNK, FILE, Fields};
+use super::vectors::{self, VectorSpace};
 
 /// How files are ingested.
 #[derive(Debug, Clone, Default)]
@@ -22,6 +25,10 @@ pub struct IngestOptions {
     pub chunking: ChunkOptions,
     /// Whether to show a progress bar on standard error (never drawn when it is not a terminal).
     pub progress: bool,
+    /// How the application names the embedder of [`Writer::ingest_embedding`] (a configured
+    /// name, a model folder): recorded with the vectors so that a later run can load the same
+    /// embedder without being told ([`VectorSpace::named`]).
+    pub embedder_named: Option<String>,
 }
 
 /// Why a file was left out.
@@ -67,6 +74,11 @@ pub struct IngestReport {
     pub removed: usize,
     /// Chunks written.
     pub chunks: usize,
+    /// Chunks whose vectors were made by the embedder.
+    pub embedded: usize,
+    /// Chunks whose vectors were taken from the chunk of the same text they replace (the
+    /// content-hash cache), not embedded again.
+    pub reused: usize,
     /// Files left out, and why. Unreadable files keep what was indexed of them before.
     pub skipped: Vec<Skipped>,
 }
@@ -122,7 +134,11 @@ impl std::fmt::Display for IngestReport {
             self.binary(),
             self.unreadable(),
             self.invalid()
-        )
+        )?;
+        if self.embedded + self.reused > 0 {
+            write!(f, "; {} chunks embedded, {} vectors reused", self.embedded, self.reused)?;
+        }
+        Ok(())
     }
 }
 
@@ -135,6 +151,8 @@ const WRITER_MEMORY_PER_THREAD: usize = 64 << 20;
 pub struct Writer<'a> {
     index: &'a KnowledgeIndex,
     writer: IndexWriter,
+    /// The vectors the index holds, and will hold at commit.
+    space: Option<VectorSpace>,
 }
 
 impl std::fmt::Debug for Writer<'_> {
@@ -172,22 +190,116 @@ impl<'a> Writer<'a> {
         // What is staged is compared with the last commit, which a writer that waited (or
         // another process) may have made after this reader last looked.
         index.reader.reload().map_err(|e| IndexError::engine(&index.folder, e))?;
-        Ok(Writer { index, writer })
+        let space = vectors::recorded(&index.index, &index.folder)?;
+        Ok(Writer { index, writer, space })
     }
 
     /// Stages the files and folders at `roots`, as [`KnowledgeIndex::ingest`] describes.
-    /// Compared against the last commit: roots of one writer should not overlap.
+    /// Compared against the last commit: roots of one writer should not overlap. An index that
+    /// holds vectors is refused ([`IndexError::EmbedderNeeded`]): its new chunks need vectors
+    /// too, from [`Writer::ingest_embedding`].
     pub fn ingest<P: AsRef<Path>>(
         &mut self,
         roots: &[P],
         options: &IngestOptions,
     ) -> Result<IngestReport, IndexError> {
-        let index = self.index;
-        let writer = &self.writer;
-        let mut report = IngestReport::default();
-        let mut files = Vec::new();
-        let mut known = HashMap::new();
-        let here = working_folder();
+        if let Some(space) = &self.space {
+            return Err(IndexError::EmbedderNeeded {
+                folder: self.index.folder.clone(),
+                space: space.clone(),
+            });
+        }
+        let mut run = self.begin(roots, options)?;
+        for path in std::mem::take(&mut run.files) {
+            for chunk in self.stage(&mut run, &path)? {
+                self.add(chunk.doc)?;
+            }
+        }
+        Ok(self.finish(run))
+    }
+
+    /// As [`Writer::ingest`], with a vector for each new chunk from `embedder`. Chunks whose
+    /// text is unchanged keep their vectors (a content-hash cache per file): re-adding an
+    /// unchanged folder embeds nothing, and an edit embeds only the chunks it changed.
+    ///
+    /// An index holds the vectors of one embedder: another one is refused
+    /// ([`IndexError::EmbedderMismatch`]), and vectors are added to an index that has none
+    /// only when `roots` cover every file it holds (they are all indexed again, with vectors).
+    pub async fn ingest_embedding<P: AsRef<Path>>(
+        &mut self,
+        roots: &[P],
+        options: &IngestOptions,
+        embedder: &dyn Embedder,
+    ) -> Result<IngestReport, IndexError> {
+        let space = VectorSpace {
+            embedder: embedder.name().to_string(),
+            dimensions: embedder.dimensions(),
+            named: options.embedder_named.clone(),
+        };
+        let mut run = self.begin(roots, options)?;
+        self.adopt(space, &run)?;
+        let mut waiting = Vec::new();
+        for path in std::mem::take(&mut run.files) {
+            waiting.extend(self.stage(&mut run, &path)?);
+            if waiting.len() >= EMBED_BATCH {
+                self.embed(&mut waiting, &mut run, embedder).await?;
+            }
+        }
+        self.embed(&mut waiting, &mut run, embedder).await?;
+        Ok(self.finish(run))
+    }
+
+    /// Takes `space` as the index's vectors: the one it records, or the first, when every
+    /// file it holds is among those about to be indexed again.
+    fn adopt(&mut self, space: VectorSpace, run: &Run) -> Result<(), IndexError> {
+        let folder = &self.index.folder;
+        match &self.space {
+            Some(held)
+                if held.embedder != space.embedder || held.dimensions != space.dimensions =>
+            {
+                return Err(IndexError::EmbedderMismatch {
+                    folder: folder.clone(),
+                    held: held.clone(),
+                    given: space.to_string(),
+                });
+            }
+            Some(_) => {}
+            None => {
+                let searcher = self.index.reader.searcher();
+                let files = searcher
+                    .search(&file_query(self.index.fields), &tantivy::collector::Count)
+                    .map_err(|e| IndexError::engine(folder, e))?;
+                if files > run.known.len() {
+                    return Err(IndexError::WithoutVectors {
+                        folder: folder.clone(),
+                        outside: files - run.known.len(),
+                    });
+                }
+            }
+        }
+        // The name it was loaded by follows the latest run.
+        self.space = Some(VectorSpace {
+            named: space.named.clone().or_else(|| self.space.as_ref()?.named.clone()),
+            ..space
+        });
+        Ok(())
+    }
+
+    /// Walks `roots` and reads what the index holds of them, before any file is staged.
+    fn begin<P: AsRef<Path>>(
+        &self,
+        roots: &[P],
+        options: &IngestOptions,
+    ) -> Result<Run, IndexError> {
+        let mut run = Run {
+            files: Vec::new(),
+            known: HashMap::new(),
+            here: working_folder(),
+            report: IngestReport::default(),
+            progress: ProgressBar::hidden(),
+            chunking: options.chunking,
+            cache: HashMap::new(),
+        };
         for root in roots {
             let root = root.as_ref();
             if let Err(source) = std::fs::metadata(root) {
@@ -196,88 +308,167 @@ impl<'a> Writer<'a> {
                     message: source.to_string(),
                 });
             }
-            let name = index_name(root, here.as_deref());
-            known.extend(indexed_files(index, &name)?);
-            walk(root, &index.folder, &mut files, &mut report.skipped);
+            let name = index_name(root, run.here.as_deref());
+            run.known.extend(indexed_files(self.index, &name)?);
+            walk(root, &self.index.folder, &mut run.files, &mut run.report.skipped);
         }
+        run.progress = progress_bar(options.progress, run.files.len());
+        Ok(run)
+    }
 
-        let progress = progress_bar(options.progress, files.len());
-        let fingerprint = format!(
-            "chunks {} {}\n",
-            options.chunking.target_bytes, options.chunking.overlap_bytes
-        );
+    /// Reads the file at `path` and, when it changed, stages the removal of its old chunks and
+    /// returns its new ones (and, for an index with vectors, keeps the old chunks' vectors in
+    /// the run's cache).
+    fn stage(&mut self, run: &mut Run, path: &Path) -> Result<Vec<Staged>, IndexError> {
+        let index = self.index;
         let fields = index.fields;
-        for path in &files {
-            let name = index_name(path, here.as_deref());
-            progress.set_message(name.clone());
-            let was = known.remove(&name);
-            let bytes = match std::fs::read(path) {
-                Ok(bytes) => bytes,
-                Err(e) => {
-                    report.skipped.push(Skipped {
-                        path: path.clone(),
-                        reason: SkipReason::Unreadable(e.to_string()),
-                    });
-                    progress.inc(1);
-                    continue;
-                }
-            };
-            let hash =
-                blake3::Hasher::new().update(fingerprint.as_bytes()).update(&bytes).finalize();
-            if was.as_deref() == Some(hash.as_bytes().as_slice()) {
-                report.unchanged += 1;
-                progress.inc(1);
-                continue;
+        let name = index_name(path, run.here.as_deref());
+        run.progress.set_message(name.clone());
+        let was = run.known.remove(&name);
+        let bytes = match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                run.report.skipped.push(Skipped {
+                    path: path.to_path_buf(),
+                    reason: SkipReason::Unreadable(e.to_string()),
+                });
+                run.progress.inc(1);
+                return Ok(Vec::new());
             }
-            if was.is_some() {
-                writer.delete_term(Term::from_field_text(fields.path, &name));
-            }
-            match document::read(path, &name, &bytes) {
-                Ok(documents) => {
-                    for document in &documents {
-                        report.chunks +=
-                            add_chunks(writer, fields, document, options.chunking, index)?;
-                    }
-                    let mut record = TantivyDocument::new();
-                    record.add_text(fields.kind, FILE);
-                    record.add_text(fields.path, &name);
-                    record.add_bytes(fields.hash, hash.as_bytes().as_slice());
-                    writer
-                        .add_document(record)
-                        .map_err(|e| IndexError::engine(&index.folder, e))?;
-                    if was.is_some() {
-                        report.updated += 1;
-                    } else {
-                        report.added += 1;
-                    }
-                }
-                Err(skip) => {
-                    report.removed += usize::from(was.is_some());
-                    let reason = match skip {
-                        Skip::Binary => SkipReason::Binary,
-                        Skip::Invalid(why) => SkipReason::Invalid(why),
-                    };
-                    report.skipped.push(Skipped { path: path.clone(), reason });
-                }
-            }
-            progress.inc(1);
+        };
+        let mut fingerprint =
+            format!("chunks {} {}\n", run.chunking.target_bytes, run.chunking.overlap_bytes);
+        if let Some(space) = &self.space {
+            fingerprint.push_str(&format!("vectors {} {}\n", space.embedder, space.dimensions));
         }
-        // What is still known was not found under the roots: it is gone, unless it was there
-        // but could not be read (its old chunks are kept).
-        let unreadable: HashSet<String> = report
+        let hash = blake3::Hasher::new().update(fingerprint.as_bytes()).update(&bytes).finalize();
+        if was.as_deref() == Some(hash.as_bytes().as_slice()) {
+            run.report.unchanged += 1;
+            run.progress.inc(1);
+            return Ok(Vec::new());
+        }
+        if was.is_some() {
+            if let Some(space) = &self.space {
+                cached_vectors(index, &name, space, &mut run.cache)?;
+            }
+            self.writer.delete_term(Term::from_field_text(fields.path, &name));
+        }
+        let mut staged = Vec::new();
+        match document::read(path, &name, &bytes) {
+            Ok(documents) => {
+                for document in &documents {
+                    staged.extend(chunk_documents(fields, document, run.chunking));
+                }
+                run.report.chunks += staged.len();
+                let mut record = TantivyDocument::new();
+                record.add_text(fields.kind, FILE);
+                record.add_text(fields.path, &name);
+                record.add_bytes(fields.hash, hash.as_bytes().as_slice());
+                self.add(record)?;
+                if was.is_some() {
+                    run.report.updated += 1;
+                } else {
+                    run.report.added += 1;
+                }
+            }
+            Err(skip) => {
+                run.report.removed += usize::from(was.is_some());
+                let reason = match skip {
+                    Skip::Binary => SkipReason::Binary,
+                    Skip::Invalid(why) => SkipReason::Invalid(why),
+                };
+                run.report.skipped.push(Skipped { path: path.to_path_buf(), reason });
+            }
+        }
+        run.progress.inc(1);
+        Ok(staged)
+    }
+
+    /// Gives each of `waiting` its vector (from the cache, else from `embedder`) and adds them.
+    async fn embed(
+        &mut self,
+        waiting: &mut Vec<Staged>,
+        run: &mut Run,
+        embedder: &dyn Embedder,
+    ) -> Result<(), IndexError> {
+        let Some(space) = self.space.clone() else { return Ok(()) };
+        let folder = &self.index.folder;
+        let chunks = std::mem::take(waiting);
+        let hashes: Vec<[u8; 32]> =
+            chunks.iter().map(|c| vectors::content_hash(&space, &c.embedded)).collect();
+        let missing: Vec<usize> =
+            (0..chunks.len()).filter(|&i| !run.cache.contains_key(&hashes[i])).collect();
+        // The same text twice in one batch is embedded once.
+        let mut texts: Vec<String> = Vec::new();
+        let mut asked: HashMap<[u8; 32], usize> = HashMap::new();
+        for &i in &missing {
+            asked.entry(hashes[i]).or_insert_with(|| {
+                texts.push(chunks[i].embedded.clone());
+                texts.len() - 1
+            });
+        }
+        if !texts.is_empty() {
+            run.progress.set_message(format!("embedding {} chunks", texts.len()));
+            let mut made = embedder
+                .embed(&texts, InputKind::Document)
+                .await
+                .map_err(|source| IndexError::Embedding { folder: folder.clone(), source })?;
+            if made.len() != texts.len() || made.iter().any(|v| v.len() != space.dimensions) {
+                return Err(IndexError::Embedding {
+                    folder: folder.clone(),
+                    source: anymodel_core::Error::Backend {
+                        message: format!(
+                            "{} gave {} vectors for {} texts, or vectors not of {} dimensions",
+                            space.embedder,
+                            made.len(),
+                            texts.len(),
+                            space.dimensions
+                        ),
+                    },
+                });
+            }
+            for (hash, at) in asked {
+                run.cache.insert(hash, std::mem::take(&mut made[at]));
+            }
+            run.report.embedded += texts.len();
+        }
+        run.report.reused += chunks.len() - missing.len();
+        for (mut chunk, hash) in chunks.into_iter().zip(hashes) {
+            let vector = run.cache.get(&hash).map(|v| vectors::encode(v)).unwrap_or_default();
+            chunk.doc.add_bytes(self.index.fields.vector, &vector);
+            chunk.doc.add_bytes(self.index.fields.hash, hash.as_slice());
+            self.add(chunk.doc)?;
+        }
+        // Every chunk staged so far has its vector: what the cache held was for them.
+        run.cache.clear();
+        Ok(())
+    }
+
+    /// Stages the removal of what is known but was not found under the roots (unless it was
+    /// there but unreadable: its old chunks are kept), and reports the run.
+    fn finish(&mut self, mut run: Run) -> IngestReport {
+        let unreadable: HashSet<String> = run
+            .report
             .skipped
             .iter()
             .filter(|s| matches!(s.reason, SkipReason::Unreadable(_)))
-            .map(|s| index_name(&s.path, here.as_deref()))
+            .map(|s| index_name(&s.path, run.here.as_deref()))
             .collect();
-        for (name, _) in known {
+        for (name, _) in run.known {
             if !unreadable.contains(&name) {
-                writer.delete_term(Term::from_field_text(fields.path, &name));
-                report.removed += 1;
+                self.writer.delete_term(Term::from_field_text(self.index.fields.path, &name));
+                run.report.removed += 1;
             }
         }
-        progress.finish_and_clear();
-        Ok(report)
+        run.progress.finish_and_clear();
+        run.report
+    }
+
+    fn add(&self, doc: TantivyDocument) -> Result<(), IndexError> {
+        self.writer
+            .add_document(doc)
+            .map(drop)
+            .map_err(|e| IndexError::engine(&self.index.folder, e))
     }
 
     /// Stages the removal of every file whose indexed path starts with `prefix`; returns how many.
@@ -291,9 +482,13 @@ impl<'a> Writer<'a> {
     }
 
     /// Makes everything staged visible to new searchers, atomically, and releases the lock.
+    /// The embedder's vectors are recorded with the commit.
     pub fn commit(mut self) -> Result<(), IndexError> {
         let folder = &self.index.folder;
-        self.writer.commit().map_err(|e| IndexError::engine(folder, e))?;
+        let mut prepared =
+            self.writer.prepare_commit().map_err(|e| IndexError::engine(folder, e))?;
+        prepared.set_payload(&vectors::payload(self.space.as_ref()));
+        prepared.commit().map_err(|e| IndexError::engine(folder, e))?;
         self.writer.wait_merging_threads().map_err(|e| IndexError::engine(folder, e))?;
         self.index.reader.reload().map_err(|e| IndexError::engine(folder, e))
     }
@@ -305,10 +500,8 @@ fn indexed_files(
     prefix: &str,
 ) -> Result<HashMap<String, Vec<u8>>, IndexError> {
     let searcher = index.reader.searcher();
-    let query =
-        TermQuery::new(Term::from_field_text(index.fields.kind, FILE), IndexRecordOption::Basic);
     let docs = searcher
-        .search(&query, &tantivy::collector::DocSetCollector)
+        .search(&file_query(index.fields), &tantivy::collector::DocSetCollector)
         .map_err(|e| IndexError::engine(&index.folder, e))?;
     let mut files = HashMap::new();
     for address in docs {
@@ -332,15 +525,17 @@ fn indexed_files(
     Ok(files)
 }
 
-/// Adds the chunks of `document`; returns how many.
-fn add_chunks(
-    writer: &IndexWriter,
-    fields: Fields,
-    document: &Document,
-    options: ChunkOptions,
-    index: &KnowledgeIndex,
-) -> Result<usize, IndexError> {
+/// A chunk's document, and the text its vector is made from (its title and text, as BM25
+/// searches them).
+struct Staged {
+    doc: TantivyDocument,
+    embedded: String,
+}
+
+/// The documents of the chunks of `document`.
+fn chunk_documents(fields: Fields, document: &Document, options: ChunkOptions) -> Vec<Staged> {
     let chunks = chunk::chunk(&document.text, document.structure, options);
+    let mut staged = Vec::with_capacity(chunks.len());
     for chunk in &chunks {
         let title = if chunk.headings.is_empty() {
             document.title.clone()
@@ -348,11 +543,12 @@ fn add_chunks(
             chunk.headings.join(" > ")
         };
         let text = chunk.text(&document.text);
+        let body = format!("{title}\n{text}");
         let mut doc = TantivyDocument::new();
         doc.add_text(fields.kind, CHUNK);
         doc.add_text(fields.doc_id, &document.id);
         doc.add_text(fields.path, &document.path);
-        doc.add_text(fields.body, format!("{title}\n{text}"));
+        doc.add_text(fields.body, &body);
         doc.add_text(fields.title, &title);
         doc.add_text(fields.text, text);
         for (key, value) in &document.metadata {
@@ -371,10 +567,67 @@ fn add_chunks(
             doc.add_u64(fields.first_byte, chunk.bytes.start as u64);
             doc.add_u64(fields.end_byte, chunk.bytes.end as u64);
         }
-        writer.add_document(doc).map_err(|e| IndexError::engine(&index.folder, e))?;
+        staged.push(Staged { doc, embedded: body });
     }
-    Ok(chunks.len())
+    staged
 }
+
+/// Puts the vectors of the chunks the index holds for the file `name` into `cache`, by the hash
+/// of their text, before the file's new chunks replace them.
+fn cached_vectors(
+    index: &KnowledgeIndex,
+    name: &str,
+    space: &VectorSpace,
+    cache: &mut HashMap<[u8; 32], Vec<f32>>,
+) -> Result<(), IndexError> {
+    let engine = |e| IndexError::engine(&index.folder, e);
+    let searcher = index.reader.searcher();
+    let query =
+        TermQuery::new(Term::from_field_text(index.fields.path, name), IndexRecordOption::Basic);
+    let docs = searcher.search(&query, &tantivy::collector::DocSetCollector).map_err(engine)?;
+    let mut bytes = Vec::new();
+    for address in docs {
+        let segment = searcher.segment_reader(address.segment_ord);
+        let Some(column) = segment.fast_fields().bytes("vector").map_err(engine)? else {
+            continue;
+        };
+        let Some(ordinal) = column.term_ords(address.doc_id).next() else { continue };
+        bytes.clear();
+        column
+            .ord_to_bytes(ordinal, &mut bytes)
+            .map_err(|e| IndexError::corrupt(&index.folder, format!("its vectors: {e}")))?;
+        let doc: TantivyDocument = searcher.doc(address).map_err(engine)?;
+        let hash = doc.get_first(index.fields.hash).and_then(|v| v.as_bytes());
+        if let (Some(hash), Some(vector)) = (
+            hash.and_then(|h| <[u8; 32]>::try_from(h).ok()),
+            vectors::decode(&bytes, space.dimensions),
+        ) {
+            cache.insert(hash, vector);
+        }
+    }
+    Ok(())
+}
+
+/// The query for the documents that record indexed files.
+fn file_query(fields: Fields) -> TermQuery {
+    TermQuery::new(Term::from_field_text(fields.kind, FILE), IndexRecordOption::Basic)
+}
+
+/// One ingest's state: the files to visit, what the index held of them, the report so far.
+struct Run {
+    files: Vec<PathBuf>,
+    known: HashMap<String, Vec<u8>>,
+    here: Option<PathBuf>,
+    report: IngestReport,
+    progress: ProgressBar,
+    chunking: ChunkOptions,
+    /// Vectors of replaced chunks, by the hash of their text.
+    cache: HashMap<[u8; 32], Vec<f32>>,
+}
+
+/// Chunks embedded per call: enough for the embedder to batch well, few enough to show
+/// progress and bound what waits in memory.
+const EMBED_BATCH: usize = 256;
 
 /// Collects the files under `root` (itself, when it is a file), skipping the index's own folder,
 /// hidden files and whatever `.gitignore`, `.ignore` and git's excludes leave out.

@@ -1,5 +1,7 @@
 //! The knowledge index: the user's documents, chunked and indexed with tantivy in a folder,
-//! searched with BM25. One index serves the library, the CLI and the agent's search tool.
+//! searched with BM25, by their vectors (one per chunk, from an [`Embedder`], in the same
+//! commit), or both fused ([`SearchMode`]). One index serves the library, the CLI and the
+//! agent's search tool.
 //!
 //! ```no_run
 //! use anymodel_core::RetrievalQuery;
@@ -26,21 +28,25 @@ mod analyzer;
 mod chunk;
 mod document;
 mod error;
+mod hybrid;
 mod ingest;
 mod schema;
 mod search;
+mod vectors;
 
 use std::path::{Path, PathBuf};
 
-use anymodel_core::{Passage, RetrievalQuery, Retriever, async_trait};
+use anymodel_core::{Embedder, Passage, RetrievalQuery, Retriever, async_trait};
 use tantivy::{Index, IndexReader, ReloadPolicy};
 
 pub use analyzer::SplitIdentifiers;
 pub use chunk::{Chunk, ChunkOptions, Structure, chunk};
 pub use error::IndexError;
+pub use hybrid::{CANDIDATES, IndexRetriever, SearchMode, default_fusion};
 pub use ingest::{IngestOptions, IngestReport, SkipReason, Skipped, Writer};
 pub use schema::FORMAT_VERSION;
 pub use search::{Bm25, Hit, SearchSettings, Searcher, Snippet};
+pub use vectors::VectorSpace;
 
 use schema::Fields;
 
@@ -51,6 +57,7 @@ pub struct KnowledgeIndex {
     reader: IndexReader,
     fields: Fields,
     settings: SearchSettings,
+    vectors: vectors::SegmentCache,
 }
 
 impl std::fmt::Debug for KnowledgeIndex {
@@ -149,6 +156,7 @@ impl KnowledgeIndex {
             reader,
             fields,
             settings: SearchSettings::default(),
+            vectors: vectors::SegmentCache::default(),
         })
     }
 
@@ -179,6 +187,21 @@ impl KnowledgeIndex {
         Ok(report)
     }
 
+    /// As [`KnowledgeIndex::ingest`], with a vector for each new chunk from `embedder`
+    /// ([`Writer::ingest_embedding`]), for dense and hybrid search. Needed for every ingest
+    /// once the index holds vectors.
+    pub async fn ingest_embedding<P: AsRef<Path>>(
+        &self,
+        paths: &[P],
+        options: &IngestOptions,
+        embedder: &dyn Embedder,
+    ) -> Result<IngestReport, IndexError> {
+        let mut writer = self.writer()?;
+        let report = writer.ingest_embedding(paths, options, embedder).await?;
+        writer.commit()?;
+        Ok(report)
+    }
+
     /// Removes every file whose indexed path starts with `prefix`; returns how many.
     pub fn remove(&self, prefix: &str) -> Result<usize, IndexError> {
         let mut writer = self.writer()?;
@@ -201,7 +224,13 @@ impl KnowledgeIndex {
 
     /// A view of the index as of its last commit, to search. Cheap; take one per request.
     pub fn searcher(&self) -> Searcher {
-        Searcher::new(self.reader.searcher(), self.fields, self.settings, self.folder.clone())
+        Searcher::new(
+            self.reader.searcher(),
+            self.fields,
+            self.settings,
+            self.folder.clone(),
+            self.vectors.clone(),
+        )
     }
 }
 

@@ -12,7 +12,7 @@ use super::error::IndexError;
 
 /// The format this version writes and reads. Bumped whenever the fields or how text is
 /// analysed change, since an index written otherwise would give wrong results, not errors.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The marker file in an index folder.
 pub const MARKER_FILE: &str = "anymodel-index.json";
@@ -47,8 +47,12 @@ pub struct Fields {
     pub first_byte: Field,
     /// See `first_byte` (exclusive).
     pub end_byte: Field,
-    /// The content hash of an indexed file (on [`FILE`] documents).
+    /// The content hash of an indexed file (on [`FILE`] documents), or of the text a chunk's
+    /// vector was made from (on [`CHUNK`] documents of an index with vectors).
     pub hash: Field,
+    /// A chunk's vector, little-endian f32s (a fast field: read by segment without the stored
+    /// documents).
+    pub vector: Field,
 }
 
 /// The schema this version writes, and its fields.
@@ -74,6 +78,7 @@ pub fn schema() -> (Schema, Fields) {
         first_byte: builder.add_u64_field("first_byte", STORED),
         end_byte: builder.add_u64_field("end_byte", STORED),
         hash: builder.add_bytes_field("hash", STORED),
+        vector: builder.add_bytes_field("vector", FAST),
     };
     (builder.build(), fields)
 }

@@ -21,6 +21,7 @@ use tantivy::{DocAddress, DocId, DocSet, SegmentReader, TERMINATED, TantivyDocum
 use super::analyzer;
 use super::error::IndexError;
 use super::schema::{CHUNK, FILE, Fields};
+use super::vectors::{self, SegmentCache, VectorSpace};
 
 /// The two parameters of BM25.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -70,6 +71,14 @@ pub struct Hit {
     address: DocAddress,
 }
 
+impl Hit {
+    /// Where the chunk is in the index's segments: the same chunk has the same address in
+    /// every ranking of one searcher.
+    pub(super) fn address(&self) -> DocAddress {
+        self.address
+    }
+}
+
 /// An excerpt of a passage around the words that matched.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snippet {
@@ -97,6 +106,7 @@ pub struct Searcher {
     fields: Fields,
     settings: SearchSettings,
     folder: PathBuf,
+    cache: SegmentCache,
 }
 
 /// A query as words to score and phrases to require.
@@ -133,14 +143,20 @@ impl Searcher {
         fields: Fields,
         settings: SearchSettings,
         folder: PathBuf,
+        cache: SegmentCache,
     ) -> Self {
-        Searcher { inner, fields, settings, folder }
+        Searcher { inner, fields, settings, folder, cache }
     }
 
     /// The same view, ranking with `settings`.
     pub fn with_settings(mut self, settings: SearchSettings) -> Self {
         self.settings = settings;
         self
+    }
+
+    /// The folder of the index it views.
+    pub fn folder(&self) -> &std::path::Path {
+        &self.folder
     }
 
     fn engine(&self, error: impl Into<tantivy::TantivyError>) -> IndexError {
@@ -192,13 +208,10 @@ impl Searcher {
             for field in &scored {
                 field.accumulate(segment, &mut scores, &mut touched).map_err(|e| self.engine(e))?;
             }
-            let mut allowed = Allowed::default();
+            let mut allowed = self.filtered(segment, &query.filters)?;
             for weight in &phrases {
                 let mut docs = weight.scorer(segment, 1.0).map_err(|e| self.engine(e))?;
                 allowed.intersect(segment.max_doc(), |keep| drain(docs.as_mut(), keep));
-            }
-            for filter in &query.filters {
-                self.filter(segment, filter, &mut allowed)?;
             }
             let alive = segment.alive_bitset();
             let segment_ord = u32::try_from(ordinal).unwrap_or(u32::MAX);
@@ -209,17 +222,85 @@ impl Searcher {
                     .map(|doc| (scores[doc as usize], DocAddress::new(segment_ord, doc))),
             );
         }
+        self.best(candidates, query.k)
+    }
+
+    /// The vectors this index holds, as its last commit records them; `None` when it has none.
+    pub fn vectors(&self) -> Result<Option<VectorSpace>, IndexError> {
+        vectors::recorded(self.inner.index(), &self.folder)
+    }
+
+    /// The best `query.k` chunks by the dot product of their vectors with `vector` (cosine, for
+    /// the normalised vectors embedders give), that meet every filter of `query`, best first.
+    /// `vector` must come from the index's embedder ([`Searcher::vectors`]) for the query
+    /// `query.text`; [`IndexError::NoVectors`] when the index has none, and
+    /// [`IndexError::EmbedderMismatch`] when `vector` is of another size.
+    pub fn search_vector(
+        &self,
+        vector: &[f32],
+        query: &RetrievalQuery,
+    ) -> Result<Vec<Hit>, IndexError> {
+        let Some(space) = self.vectors()? else {
+            return Err(IndexError::NoVectors { folder: self.folder.clone() });
+        };
+        if vector.len() != space.dimensions {
+            return Err(IndexError::EmbedderMismatch {
+                folder: self.folder.clone(),
+                given: format!("a query vector of {} dimensions", vector.len()),
+                held: space,
+            });
+        }
+        let segments = self.inner.segment_readers();
+        self.cache.retain(&segments.iter().map(SegmentReader::segment_id).collect::<Vec<_>>());
+        let mut candidates: Vec<(f32, DocAddress)> = Vec::new();
+        for (ordinal, segment) in segments.iter().enumerate() {
+            let vectors = self.cache.vectors(segment, space.dimensions, &self.folder)?;
+            let allowed = self.filtered(segment, &query.filters)?;
+            let alive = segment.alive_bitset();
+            let keep =
+                |doc: &DocId| alive.is_none_or(|a| a.is_alive(*doc)) && allowed.contains(*doc);
+            let segment_ord = u32::try_from(ordinal).unwrap_or(u32::MAX);
+            candidates.extend(
+                vectors
+                    .search_quantized(vector, query.k, vectors::RESCORE, keep)
+                    .into_iter()
+                    .filter_map(|(at, score)| {
+                        Some((score, DocAddress::new(segment_ord, *vectors.key(at)?)))
+                    }),
+            );
+        }
+        self.best(candidates, query.k)
+    }
+
+    /// The best `k` of `candidates` as hits, best first (ties by address, so results are stable).
+    fn best(
+        &self,
+        mut candidates: Vec<(f32, DocAddress)>,
+        k: usize,
+    ) -> Result<Vec<Hit>, IndexError> {
         let best =
             |a: &(f32, DocAddress), b: &(f32, DocAddress)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
-        if candidates.len() > query.k {
-            candidates.select_nth_unstable_by(query.k - 1, best);
-            candidates.truncate(query.k);
+        if k == 0 {
+            return Ok(Vec::new());
+        }
+        if candidates.len() > k {
+            candidates.select_nth_unstable_by(k - 1, best);
+            candidates.truncate(k);
         }
         candidates.sort_unstable_by(best);
         candidates
             .into_iter()
             .map(|(score, address)| Ok(Hit { score, document: self.doc_id(address)?, address }))
             .collect()
+    }
+
+    /// The chunks of `segment` that meet every one of `filters`.
+    fn filtered(&self, segment: &SegmentReader, filters: &[Filter]) -> Result<Allowed, IndexError> {
+        let mut allowed = Allowed::default();
+        for filter in filters {
+            self.filter(segment, filter, &mut allowed)?;
+        }
+        Ok(allowed)
     }
 
     /// The fields a query scores in, with their terms' weights.

@@ -483,6 +483,50 @@ fn index_commands_add_search_stat_and_remove() {
     assert_eq!(missing.status.code(), Some(2));
 }
 
+/// `index add --embed` with the default embedding model: vectors for every chunk, none made
+/// again for unchanged files, only the edited chunk's after an edit; dense and hybrid search.
+#[test]
+fn index_add_embed_makes_vectors_once_and_searches_by_meaning() {
+    let temp = tempfile::tempdir().unwrap();
+    let docs = temp.path().join("docs");
+    fs::create_dir_all(&docs).unwrap();
+    let manual = "# Kettle\n\n## Descaling\n\nRemove limescale monthly with citric acid.\n\n## Warranty\n\nThe warranty lasts two years.\n";
+    fs::write(docs.join("kettle.md"), manual).unwrap();
+    fs::write(docs.join("toaster.md"), "# Toaster\n\nBread goes in the slots.\n").unwrap();
+    let minilm = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/all-MiniLM-L6-v2");
+    let add = |args: &[&str]| {
+        let output = anymodel(temp.path()).args(["index", "add"]).args(args).output().unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        stdout(&output)
+    };
+    let first = add(&["--embed", minilm.to_str().unwrap(), "docs"]);
+    assert!(first.contains("(3 chunks written)") && first.contains("3 chunks embedded"), "{first}");
+    // Later adds use the embedder the index records.
+    let again = add(&["docs"]);
+    assert!(again.contains("2 unchanged") && !again.contains("embedded"), "{again}");
+    fs::write(docs.join("kettle.md"), manual.replace("two years", "three years")).unwrap();
+    let edited = add(&["docs"]);
+    assert!(edited.contains("1 chunks embedded, 1 vectors reused"), "{edited}");
+
+    let search = |mode: &str, query: &str| {
+        let output = anymodel(temp.path())
+            .args(["index", "search", "--json", "-k", "1", "--mode", mode, query])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        let passages: Value = serde_json::from_str(&stdout(&output)).unwrap();
+        passages[0]["source"]["title"].as_str().unwrap_or_default().to_string()
+    };
+    // No word in common with the passage: only the vectors find it.
+    assert_eq!(
+        search("dense", "how do I remove scale deposits from my appliance"),
+        "Kettle > Descaling"
+    );
+    assert_eq!(search("hybrid", "guarantee period"), "Kettle > Warranty");
+    let stats = anymodel(temp.path()).args(["index", "stats"]).output().unwrap();
+    assert!(stdout(&stats).contains("vectors: local:all-MiniLM-L6-v2 (384 dimensions)"));
+}
+
 /// The default local model, run in-process by the CLI.
 #[test]
 fn run_answers_with_the_local_model() {

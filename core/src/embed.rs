@@ -2,6 +2,7 @@
 //! switches between a local embedder and a remote one by configuration.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -72,8 +73,78 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     if aa == 0.0 || bb == 0.0 { 0.0 } else { dot / (aa.sqrt() * bb.sqrt()) }
 }
 
+/// An embedder without a model: each word of a text (lowercased, split at what is not a letter
+/// or digit) hashed into one of `dimensions` buckets, the counts normalised. Texts that share
+/// words are near. For tests and examples that need vectors without a model file or a
+/// provider; it counts the texts it has embedded, to check what a cache spared.
+#[derive(Debug)]
+pub struct WordHashEmbedder {
+    name: String,
+    dimensions: usize,
+    embedded: AtomicUsize,
+}
+
+impl WordHashEmbedder {
+    /// An embedder named `name`, of vectors of `dimensions` (at least 1).
+    pub fn new(name: impl Into<String>, dimensions: usize) -> Self {
+        WordHashEmbedder { name: name.into(), dimensions: dimensions.max(1), embedded: 0.into() }
+    }
+
+    /// How many texts it has embedded.
+    pub fn embedded(&self) -> usize {
+        self.embedded.load(Ordering::SeqCst)
+    }
+
+    fn vector(&self, text: &str) -> Vec<f32> {
+        let mut vector = vec![0f32; self.dimensions];
+        for word in text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+            // FNV-1a: stable across runs and platforms, unlike std's hasher.
+            let hash = word.to_lowercase().bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            });
+            vector[(hash % self.dimensions as u64) as usize] += 1.0;
+        }
+        let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+        if norm > 0.0 {
+            vector.iter_mut().for_each(|x| *x /= norm);
+        }
+        vector
+    }
+}
+
+#[async_trait]
+impl Embedder for WordHashEmbedder {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn dimensions(&self) -> usize {
+        self.dimensions
+    }
+
+    async fn embed(&self, texts: &[String], _kind: InputKind) -> Result<Vec<Vec<f32>>> {
+        self.embedded.fetch_add(texts.len(), Ordering::SeqCst);
+        Ok(texts.iter().map(|text| self.vector(text)).collect())
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn word_hashes_put_texts_that_share_words_near() {
+        let embedder = WordHashEmbedder::new("words", 64);
+        let texts =
+            ["Descale the kettle", "the KETTLE descale", "warranty terms", ""].map(String::from);
+        let vectors =
+            futures::executor::block_on(embedder.embed(&texts, InputKind::Document)).unwrap();
+        assert!((cosine(&vectors[0], &vectors[1]) - 1.0).abs() < 1e-6);
+        assert!(cosine(&vectors[0], &vectors[2]) < 0.5);
+        assert!(vectors[3].iter().all(|x| *x == 0.0));
+        assert_eq!(embedder.embedded(), 4);
+    }
+
     #[test]
     fn cosine_of_parallel_and_orthogonal_vectors() {
         assert!((super::cosine(&[1.0, 2.0], &[2.0, 4.0]) - 1.0).abs() < 1e-6);

@@ -98,7 +98,7 @@ async fn reachable(url: &str) -> Result<(), String> {
 
 /// Lists the built-in tools with their JSON Schemas, noting those the configuration leaves off.
 pub fn tools(context: &Context, json: bool) -> Outcome {
-    let settings = context.config.tool_settings(None);
+    let settings = context.config.tool_settings(None)?;
     let listed: Vec<_> = BUILTINS
         .iter()
         .map(|tool| {

@@ -145,7 +145,7 @@ async fn list(context: &Context, only: Option<&str>, json: bool) -> Outcome {
 async fn served_tools(context: &Context, args: &ServeArgs) -> Result<ToolSet, Failure> {
     let index =
         args.index.clone().or_else(|| context.config.index("default").map(|_| "default".into()));
-    let settings = context.config.tool_settings(index.as_deref());
+    let settings = context.config.tool_settings(index.as_deref())?;
     let mut tools = ToolSet::new();
     if args.tools.is_empty() {
         for builtin in BUILTINS {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anymodel::config::AgentEntry;
 use anymodel::tools::RetrievalAugmented;
-use anymodel::tools::index::KnowledgeIndex;
+use anymodel::tools::index::{IndexRetriever, KnowledgeIndex, SearchMode};
 use anymodel::{Agent, Model, Sampling, ToolChoice};
 
 use super::{Context, Failure, output};
@@ -154,7 +154,14 @@ pub async fn build_agent(
             // The passages come in the prompt instead of through the tool.
             entry.index = None;
             entry.tools.retain(|t| t != "search_documents");
-            Arc::new(RetrievalAugmented::new(model, index))
+            let retriever: Arc<dyn anymodel::Retriever> =
+                match context.config.index_embedder(index.folder())? {
+                    Some(embedder) => {
+                        Arc::new(IndexRetriever::new(index, SearchMode::hybrid(), Some(embedder)))
+                    }
+                    None => index,
+                };
+            Arc::new(RetrievalAugmented::new(model, retriever))
         }
         None => model,
     };

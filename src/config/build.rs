@@ -37,8 +37,9 @@ pub enum Resolved {
 
 impl Config {
     /// The settings that confine the built-in tools, as `[tools]` gives them, with `index` (a
-    /// configured index's name, or a folder) as the one `search_documents` searches.
-    pub fn tool_settings(&self, index: Option<&str>) -> ToolSettings {
+    /// configured index's name, or a folder) as the one `search_documents` searches, and the
+    /// embedder of its vectors when it holds some ([`Config::index_embedder`]).
+    pub fn tool_settings(&self, index: Option<&str>) -> Result<ToolSettings, Error> {
         let tools = self.tools();
         let http = tools.http.map(|http| {
             let defaults = HttpLimits::default();
@@ -52,11 +53,24 @@ impl Config {
                 },
             }
         });
-        ToolSettings {
-            files_root: tools.files.map(|files| files.root),
-            http,
-            index: index.map(|name| self.index_folder(name)),
-        }
+        let index = index.map(|name| self.index_folder(name));
+        let embedder = match &index {
+            Some(folder) => self.index_embedder(folder)?,
+            None => None,
+        };
+        Ok(ToolSettings { files_root: tools.files.map(|files| files.root), http, index, embedder })
+    }
+
+    /// The embedder whose vectors the index at `folder` holds, loaded by the name it was made
+    /// with (a configured `[embedders.NAME]`, a model folder); `None` when the index holds no
+    /// vectors, or cannot be opened (its search then says why).
+    pub fn index_embedder(&self, folder: &Path) -> Result<Option<Arc<dyn Embedder>>, Error> {
+        let Ok(index) = anymodel_tools::index::KnowledgeIndex::open(folder) else {
+            return Ok(None);
+        };
+        let Some(space) = index.searcher().vectors()? else { return Ok(None) };
+        let name = space.named.unwrap_or(space.embedder);
+        self.build_embedder(Some(&name)).map(Some)
     }
 
     /// The model an agent runs on when no one names another: `$ANYMODEL_MODEL`, else the
@@ -81,7 +95,7 @@ impl Config {
         entry: &AgentEntry,
         model: Arc<dyn Model>,
     ) -> Result<AgentBuilder, Error> {
-        let settings = self.tool_settings(entry.index.as_deref());
+        let settings = self.tool_settings(entry.index.as_deref())?;
         let mut builder = Agent::builder(model);
         for name in entry.tool_names() {
             if let Some(selector) = name.strip_prefix("mcp:") {

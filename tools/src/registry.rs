@@ -5,12 +5,12 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anymodel_core::{Error, Tool, TypedTool, schema_for};
+use anymodel_core::{Embedder, Error, Retriever, Tool, TypedTool, schema_for};
 use serde_json::Value;
 
 use crate::SearchDocuments;
 use crate::builtin::{Calculator, CurrentTime, FileRoot, HttpGet, HttpLimits, ListFiles, ReadFile};
-use crate::index::KnowledgeIndex;
+use crate::index::{IndexRetriever, KnowledgeIndex, SearchMode};
 
 /// Where `http_get` may go, and within what limits.
 #[derive(Debug, Clone, Default)]
@@ -23,7 +23,7 @@ pub struct HttpSettings {
 
 /// What the tools that touch the system are confined to; each such tool is off (a clear error
 /// when asked for) while its setting is `None`.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct ToolSettings {
     /// The folder `read_file` and `list_files` may read.
     pub files_root: Option<PathBuf>,
@@ -31,6 +31,20 @@ pub struct ToolSettings {
     pub http: Option<HttpSettings>,
     /// The index folder `search_documents` searches.
     pub index: Option<PathBuf>,
+    /// The embedder of the index's vectors, when it holds some: `search_documents` then
+    /// searches hybrid (BM25 and vectors fused) rather than BM25 alone.
+    pub embedder: Option<Arc<dyn Embedder>>,
+}
+
+impl std::fmt::Debug for ToolSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ToolSettings")
+            .field("files_root", &self.files_root)
+            .field("http", &self.http)
+            .field("index", &self.index)
+            .field("embedder", &self.embedder.as_ref().map(|e| e.name().to_string()))
+            .finish()
+    }
 }
 
 /// One built-in tool: its name and description as the model sees them, its argument schema,
@@ -115,8 +129,14 @@ fn search_documents(settings: &ToolSettings) -> Result<Arc<dyn Tool>, Error> {
     let Some(folder) = &settings.index else {
         return Err(Error::config("search_documents needs an index: pass --index NAME|PATH"));
     };
-    let index = KnowledgeIndex::open(folder)?;
-    Ok(Arc::new(SearchDocuments::new(Arc::new(index))))
+    let index = Arc::new(KnowledgeIndex::open(folder)?);
+    let retriever: Arc<dyn Retriever> = match &settings.embedder {
+        Some(embedder) => {
+            Arc::new(IndexRetriever::new(index, SearchMode::hybrid(), Some(embedder.clone())))
+        }
+        None => index,
+    };
+    Ok(Arc::new(SearchDocuments::new(retriever)))
 }
 
 fn http_get(settings: &ToolSettings) -> Result<Arc<dyn Tool>, Error> {

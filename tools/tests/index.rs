@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use anymodel_core::{Filter, RetrievalQuery, Retriever};
+use anymodel_core::{Filter, RetrievalQuery, Retriever, WordHashEmbedder};
 use anymodel_tools::index::{IndexError, IngestOptions, KnowledgeIndex, SearchMode, SkipReason};
 
 const INSTALL: &str = "# Install\n\nDownload the archive.\n\n## Linux\n\nRun `make install` as root.\nThe binary lands in /usr/local/bin.\n\n## Windows\n\nDouble-click the installer.\n";
@@ -403,58 +403,6 @@ fn two_first_time_adds_at_once_see_a_whole_index() {
     }
 }
 
-/// A small embedder whose vectors are the words of a text hashed into 64 buckets, normalised:
-/// texts sharing words are near. It counts what it embeds.
-struct Words {
-    name: &'static str,
-    dimensions: usize,
-    embedded: std::sync::atomic::AtomicUsize,
-}
-
-impl Words {
-    fn new() -> Self {
-        Words { name: "words", dimensions: 64, embedded: Default::default() }
-    }
-
-    fn embedded(&self) -> usize {
-        self.embedded.load(std::sync::atomic::Ordering::SeqCst)
-    }
-}
-
-#[anymodel_core::async_trait]
-impl anymodel_core::Embedder for Words {
-    fn name(&self) -> &str {
-        self.name
-    }
-
-    fn dimensions(&self) -> usize {
-        self.dimensions
-    }
-
-    async fn embed(
-        &self,
-        texts: &[String],
-        _kind: anymodel_core::InputKind,
-    ) -> anymodel_core::Result<Vec<Vec<f32>>> {
-        self.embedded.fetch_add(texts.len(), std::sync::atomic::Ordering::SeqCst);
-        Ok(texts
-            .iter()
-            .map(|text| {
-                let mut vector = vec![0f32; self.dimensions];
-                for word in text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
-                    let hash = word
-                        .to_lowercase()
-                        .bytes()
-                        .fold(2_166_136_261u32, |h, b| (h ^ u32::from(b)).wrapping_mul(16_777_619));
-                    vector[hash as usize % self.dimensions] += 1.0;
-                }
-                let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-9);
-                vector.iter().map(|x| x / norm).collect()
-            })
-            .collect())
-    }
-}
-
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
 }
@@ -478,9 +426,9 @@ fn vectors_are_made_once_per_chunk_text() {
     let root = temp.path().join("docs");
     docs(&root);
     let index = KnowledgeIndex::create(temp.path().join("index")).unwrap();
-    let words = Words::new();
+    let words = WordHashEmbedder::new("words", 64);
     let options = IngestOptions { embedder_named: Some("words-v1".into()), ..Default::default() };
-    let add = |embedder: &Words| {
+    let add = |embedder: &WordHashEmbedder| {
         runtime().block_on(index.ingest_embedding(&[&root], &options, embedder)).unwrap()
     };
 
@@ -537,7 +485,7 @@ fn dense_and_hybrid_search_keep_to_one_embedder() {
     docs(&root);
     let plain = KnowledgeIndex::create(temp.path().join("plain")).unwrap();
     plain.ingest(&[&root], &IngestOptions::default()).unwrap();
-    let words = Words::new();
+    let words = WordHashEmbedder::new("words", 64);
     let query = RetrievalQuery::new("configuration file", 3);
     assert!(matches!(
         dense(&plain, query.clone(), &SearchMode::Dense, &words),
@@ -569,7 +517,7 @@ fn dense_and_hybrid_search_keep_to_one_embedder() {
     .unwrap();
     assert!(!filtered.is_empty() && filtered.iter().all(|s| s.contains(".md")), "{filtered:?}");
 
-    let other = Words { name: "other", dimensions: 32, embedded: Default::default() };
+    let other = WordHashEmbedder::new("other", 32);
     let mismatch = dense(&plain, query, &SearchMode::Dense, &other).unwrap_err();
     assert!(matches!(mismatch, IndexError::EmbedderMismatch { .. }));
     assert!(mismatch.to_string().contains("words (64 dimensions), not of other (32 dimensions)"));

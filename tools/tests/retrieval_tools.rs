@@ -8,9 +8,10 @@ use std::sync::Arc;
 
 use anymodel_core::{
     Agent, ChatRequest, ChatResponse, Filter, Message, Model, Retriever, ScriptedModel, Tool,
-    ToolCall,
+    ToolCall, WordHashEmbedder,
 };
 use anymodel_tools::index::{IngestOptions, KnowledgeIndex};
+use anymodel_tools::registry::ToolSettings;
 use anymodel_tools::{RetrievalAugmented, SearchDocuments};
 use serde_json::json;
 
@@ -105,4 +106,32 @@ fn retrieval_augmented_requests_carry_the_passages_and_the_question() {
     );
     assert!(content.ends_with("Question: How do I install on Windows?"), "{content}");
     assert!(!content.contains("Linux"), "k = 1: {content}");
+}
+
+/// With the embedder of an index's vectors in the tool settings, `search_documents` searches
+/// hybrid (each query embedded); without it, BM25 alone.
+#[test]
+fn search_documents_searches_hybrid_when_the_index_holds_vectors() {
+    let temp = tempfile::tempdir().unwrap();
+    let guide = temp.path().join("install.md");
+    fs::write(&guide, INSTALL).unwrap();
+    let folder = temp.path().join("index");
+    let words = Arc::new(WordHashEmbedder::new("words", 64));
+    let index = KnowledgeIndex::create(&folder).unwrap();
+    runtime()
+        .block_on(index.ingest_embedding(&[&guide], &IngestOptions::default(), words.as_ref()))
+        .unwrap();
+    let tool = |embedder: Option<Arc<dyn anymodel_core::Embedder>>| {
+        let settings = ToolSettings { index: Some(folder.clone()), embedder, ..Default::default() };
+        anymodel_tools::registry::make("search_documents", &settings).unwrap()
+    };
+    let arguments = json!({"query": "double-click", "k": 1});
+    let hybrid = runtime().block_on(tool(Some(words.clone())).call(arguments.clone())).unwrap();
+    assert!(hybrid.as_str().unwrap().contains("Install > Windows"), "{hybrid}");
+    let before = words.embedded();
+    runtime().block_on(tool(Some(words.clone())).call(json!({"query": "zzz", "k": 1}))).unwrap();
+    assert_eq!(words.embedded(), before + 1, "the query was embedded");
+    let lexical = runtime().block_on(tool(None).call(arguments)).unwrap();
+    assert!(lexical.as_str().unwrap().contains("Install > Windows"), "{lexical}");
+    assert_eq!(words.embedded(), before + 1, "BM25 alone embeds nothing");
 }

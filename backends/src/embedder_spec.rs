@@ -101,7 +101,8 @@ fn remote(
         if let Some(variable) = key {
             wire = wire.api_key_env(variable)?;
         }
-        Ok(Arc::new(RemoteEmbedder::new(wire, dimensions)?))
+        let embedder = RemoteEmbedder::new(wire, dimensions)?;
+        Ok(Arc::new(crate::layers::Retry::new(embedder, crate::layers::RetryPolicy::default())))
     }
     // A build with no embeddings wire (Anthropic's alone) uses none of them.
     #[cfg(not(any(feature = "openai", feature = "gemini", feature = "cohere")))]

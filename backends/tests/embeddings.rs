@@ -128,3 +128,35 @@ async fn failures_are_classed_and_keys_scrubbed() {
     );
     assert!(matches!(&errors[4], Error::InvalidResponse { .. }), "{:?}", errors[4]);
 }
+
+/// Embedders built from a spec (as the config builds them) retry a retryable failure: an
+/// overloaded server's 503, then the vectors.
+#[tokio::test]
+async fn configured_embedders_retry_an_overloaded_server() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(503).set_body_json(json!({"error": {"message": "busy"}})),
+        )
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "data": [{"index": 0, "embedding": [0.6, 0.8]}]
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let spec = anymodel_backends::embedder_spec::EmbedderSpec::Remote {
+        api: anymodel_backends::providers::Api::OpenAi,
+        model: "m".into(),
+        base_url: server.uri(),
+        api_key_env: None,
+        dimensions: 2,
+    };
+    let embedder = spec.build().unwrap();
+    let vectors = embedder.embed(&["a".into()], InputKind::Document).await.unwrap();
+    assert_eq!(vectors, [vec![0.6, 0.8]]);
+}

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use anymodel_core::{Capabilities, ChatRequest, ChatResponse, Error, EventStream, Model, Result};
+use anymodel_core::{
+    Capabilities, ChatRequest, ChatResponse, Embedder, Error, EventStream, InputKind, Model, Result,
+};
 use async_trait::async_trait;
 
 use super::first_event;
@@ -71,8 +73,8 @@ impl<M> tower_layer::Layer<M> for RetryLayer {
     }
 }
 
-/// A model that retries its inner model's retryable failures; a stream is retried only while
-/// it has yielded nothing.
+/// A model (or an embedder) that retries its inner one's retryable failures; a stream is
+/// retried only while it has yielded nothing.
 #[derive(Debug, Clone)]
 pub struct Retry<M> {
     inner: M,
@@ -91,11 +93,12 @@ impl<M> Retry<M> {
     }
 }
 
-impl<M: Model> Retry<M> {
-    /// Waits before the next try if the policy allows one; otherwise hands the error back.
-    async fn back_off(&self, retry: u32, error: Error) -> Result<()> {
-        let Some(wait) = self.policy.delay(retry, &error) else { return Err(error) };
-        tracing::warn!(model = self.inner.name(), retry = retry + 1, ?wait, %error, "retrying");
+impl RetryPolicy {
+    /// Waits before the next try of `name`'s call if the policy allows one; otherwise hands
+    /// the error back.
+    async fn back_off(&self, name: &str, retry: u32, error: Error) -> Result<()> {
+        let Some(wait) = self.delay(retry, &error) else { return Err(error) };
+        tracing::warn!(model = name, retry = retry + 1, ?wait, %error, "retrying");
         tokio::time::sleep(wait).await;
         Ok(())
     }
@@ -116,7 +119,7 @@ impl<M: Model> Model for Retry<M> {
         loop {
             match self.inner.chat(request.clone()).await {
                 Ok(response) => return Ok(response),
-                Err(error) => self.back_off(retry, error).await?,
+                Err(error) => self.policy.back_off(self.inner.name(), retry, error).await?,
             }
             retry += 1;
         }
@@ -131,7 +134,7 @@ impl<M: Model> Model for Retry<M> {
             };
             match started {
                 Ok(events) => return Ok(events),
-                Err(error) => self.back_off(retry, error).await?,
+                Err(error) => self.policy.back_off(self.inner.name(), retry, error).await?,
             }
             retry += 1;
         }
@@ -143,6 +146,34 @@ impl<M: Model> Model for Retry<M> {
 
     async fn count_tokens(&self, request: &ChatRequest) -> Result<Option<u64>> {
         self.inner.count_tokens(request).await
+    }
+}
+
+/// An embedder retried as a model is: a batch that failed with a retryable error (a rate
+/// limit, an overloaded server) is sent again whole.
+#[async_trait]
+impl<E: Embedder> Embedder for Retry<E> {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn dimensions(&self) -> usize {
+        self.inner.dimensions()
+    }
+
+    fn max_input_tokens(&self) -> Option<usize> {
+        self.inner.max_input_tokens()
+    }
+
+    async fn embed(&self, texts: &[String], kind: InputKind) -> Result<Vec<Vec<f32>>> {
+        let mut retry = 0;
+        loop {
+            match self.inner.embed(texts, kind).await {
+                Ok(vectors) => return Ok(vectors),
+                Err(error) => self.policy.back_off(self.inner.name(), retry, error).await?,
+            }
+            retry += 1;
+        }
     }
 }
 

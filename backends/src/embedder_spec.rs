@@ -54,6 +54,21 @@ impl EmbedderSpec {
         }
     }
 
+    /// The embedder an inline name gives, if it is one: `ID:MODEL` for a provider of the table
+    /// whose model's vector size the table knows (an error naming the fix for one it does
+    /// not: a configured `[embedders.NAME]` with its `dimensions`).
+    pub fn inline(name: &str) -> Option<Result<EmbedderSpec>> {
+        let (id, model) = name.split_once(':')?;
+        let provider = crate::providers::provider(id).filter(|_| !model.is_empty())?;
+        Some(match provider.embedding_dimensions(model) {
+            Some(dimensions) => Ok(EmbedderSpec::remote(provider, model, None, None, dimensions)),
+            None => Err(anymodel_core::Error::config(format!(
+                "{name}: the size of this model's vectors is not known here; configure it as \
+                 [embedders.NAME] with backend = \"{id}\", model = \"{model}\" and dimensions = N"
+            ))),
+        })
+    }
+
     /// Builds the embedder: loads a local model, or checks a remote one's endpoint and key.
     pub fn build(&self) -> Result<Arc<dyn Embedder>> {
         match self {

@@ -48,6 +48,9 @@ pub struct Provider {
     /// How the names of its reasoning models start: models that take `max_completion_tokens`
     /// and no sampling temperature (a config entry's `reasoning_model` overrides).
     pub reasoning_models: &'static [&'static str],
+    /// Its embedding models with the size of their vectors by default, so that an inline name
+    /// (`openai:text-embedding-3-small`) needs no configuration.
+    pub embedding_models: &'static [(&'static str, usize)],
 }
 
 impl Provider {
@@ -59,6 +62,11 @@ impl Provider {
             model.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('-'))
         })
     }
+
+    /// The default vector size of the embedding model `model`, when the table knows it.
+    pub fn embedding_dimensions(&self, model: &str) -> Option<usize> {
+        self.embedding_models.iter().find(|(name, _)| *name == model).map(|(_, size)| *size)
+    }
 }
 
 const fn row(
@@ -67,27 +75,43 @@ const fn row(
     base_url: &'static str,
     key_env: Option<&'static str>,
 ) -> Provider {
-    Provider { id, api, base_url, key_env, reasoning_models: &[] }
+    Provider { id, api, base_url, key_env, reasoning_models: &[], embedding_models: &[] }
 }
 
 /// OpenAI's own API.
 pub const OPENAI: Provider = Provider {
     reasoning_models: &["o1", "o3", "o4-mini", "gpt-5", "gpt-5.1", "gpt-5.2"],
+    embedding_models: &[
+        ("text-embedding-3-small", 1536),
+        ("text-embedding-3-large", 3072),
+        ("text-embedding-ada-002", 1536),
+    ],
     ..row("openai", Api::OpenAi, "https://api.openai.com/v1", Some("OPENAI_API_KEY"))
 };
 /// Anthropic's own API.
 pub const ANTHROPIC: Provider =
     row("anthropic", Api::Anthropic, "https://api.anthropic.com", Some("ANTHROPIC_API_KEY"));
 /// Google's Gemini API.
-pub const GEMINI: Provider = row(
-    "gemini",
-    Api::Gemini,
-    "https://generativelanguage.googleapis.com/v1beta",
-    Some("GEMINI_API_KEY"),
-);
+pub const GEMINI: Provider = Provider {
+    embedding_models: &[("gemini-embedding-001", 3072), ("text-embedding-004", 768)],
+    ..row(
+        "gemini",
+        Api::Gemini,
+        "https://generativelanguage.googleapis.com/v1beta",
+        Some("GEMINI_API_KEY"),
+    )
+};
 /// Cohere's own API.
-pub const COHERE: Provider =
-    row("cohere", Api::Cohere, "https://api.cohere.com/v2", Some("COHERE_API_KEY"));
+pub const COHERE: Provider = Provider {
+    embedding_models: &[
+        ("embed-v4.0", 1536),
+        ("embed-english-v3.0", 1024),
+        ("embed-multilingual-v3.0", 1024),
+        ("embed-english-light-v3.0", 384),
+        ("embed-multilingual-light-v3.0", 384),
+    ],
+    ..row("cohere", Api::Cohere, "https://api.cohere.com/v2", Some("COHERE_API_KEY"))
+};
 
 /// Every provider known by name, the four wires' own first.
 pub const PROVIDERS: &[Provider] = &[
@@ -95,9 +119,20 @@ pub const PROVIDERS: &[Provider] = &[
     ANTHROPIC,
     GEMINI,
     COHERE,
-    row("ollama", Api::OpenAi, "http://localhost:11434/v1", None),
+    Provider {
+        embedding_models: &[
+            ("nomic-embed-text", 768),
+            ("mxbai-embed-large", 1024),
+            ("all-minilm", 384),
+            ("bge-m3", 1024),
+        ],
+        ..row("ollama", Api::OpenAi, "http://localhost:11434/v1", None)
+    },
     row("vllm", Api::OpenAi, "http://localhost:8000/v1", None),
-    row("mistral", Api::OpenAi, "https://api.mistral.ai/v1", Some("MISTRAL_API_KEY")),
+    Provider {
+        embedding_models: &[("mistral-embed", 1024)],
+        ..row("mistral", Api::OpenAi, "https://api.mistral.ai/v1", Some("MISTRAL_API_KEY"))
+    },
     row("groq", Api::OpenAi, "https://api.groq.com/openai/v1", Some("GROQ_API_KEY")),
     row("openrouter", Api::OpenAi, "https://openrouter.ai/api/v1", Some("OPENROUTER_API_KEY")),
     row("deepseek", Api::OpenAi, "https://api.deepseek.com/v1", Some("DEEPSEEK_API_KEY")),
@@ -132,6 +167,8 @@ mod tests {
         for reasoner in ["gpt-5-mini", "gpt-5", "o3", "o4-mini-2025-04-16", "openai/o1"] {
             assert!(OPENAI.is_reasoning_model(reasoner), "{reasoner}");
         }
+        assert_eq!(OPENAI.embedding_dimensions("text-embedding-3-small"), Some(1536));
+        assert_eq!(OPENAI.embedding_dimensions("gpt-4o"), None);
         for plain in ["gpt-4o-mini", "o3x", "gpt-4.1"] {
             assert!(!OPENAI.is_reasoning_model(plain), "{plain}");
         }

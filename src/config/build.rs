@@ -211,21 +211,23 @@ impl Config {
     }
 
     /// What the embedder `name` is: a configured one (`[embedders.NAME]`), else a local model
-    /// folder (a path, or a name in the models folder).
+    /// folder (a path, or a name in the models folder), else a provider's model inline
+    /// (`openai:text-embedding-3-small`, `ollama:nomic-embed-text`).
     pub fn embedder_spec(&self, name: &str) -> Result<EmbedderSpec, Error> {
         let Some(entry) = self.file.embedders.get(name).map(Spanned::get_ref) else {
-            return match anymodel_backends::store::find(Path::new(name)) {
-                Some(folder) if folder.is_dir() => {
-                    Ok(EmbedderSpec::Local { folder, threads: None })
-                }
-                _ => {
-                    let known: Vec<&str> = self.file.embedders.keys().map(String::as_str).collect();
-                    Err(Error::config(format!(
-                        "unknown embedder `{name}`: not a model folder, here or in the models folder, nor configured as [embedders.NAME] (configured: {})",
-                        if known.is_empty() { "none".to_string() } else { known.join(", ") }
-                    )))
-                }
-            };
+            if let Some(folder) = anymodel_backends::store::find(Path::new(name))
+                && folder.is_dir()
+            {
+                return Ok(EmbedderSpec::Local { folder, threads: None });
+            }
+            if let Some(spec) = EmbedderSpec::inline(name) {
+                return spec;
+            }
+            let known: Vec<&str> = self.file.embedders.keys().map(String::as_str).collect();
+            return Err(Error::config(format!(
+                "unknown embedder `{name}`: not a model folder, here or in the models folder, nor ID:MODEL of a provider, nor configured as [embedders.NAME] (configured: {})",
+                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+            )));
         };
         if entry.backend == "local" {
             let Some(path) = &entry.path else {

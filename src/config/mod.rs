@@ -501,4 +501,21 @@ mod tests {
         let typo = parse("[mcp.x]\ncommand = \"a\"\ntimeout = 3\n").unwrap_err();
         assert!(typo.message.contains("unknown field `timeout`"), "{typo}");
     }
+
+    #[test]
+    fn providers_embedding_models_are_named_inline_when_their_size_is_known() {
+        use anymodel_backends::embedder_spec::EmbedderSpec;
+        let config = parse("").unwrap();
+        match config.embedder_spec("openai:text-embedding-3-small").unwrap() {
+            EmbedderSpec::Remote { model, dimensions, api_key_env, .. } => {
+                assert_eq!((model.as_str(), dimensions), ("text-embedding-3-small", 1536));
+                assert_eq!(api_key_env.as_deref(), Some("OPENAI_API_KEY"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let unknown = config.embedder_spec("vllm:BAAI/bge-small-en-v1.5").unwrap_err();
+        assert!(unknown.to_string().contains("dimensions = N"), "{unknown}");
+        let neither = config.embedder_spec("nothing-here").unwrap_err();
+        assert!(neither.to_string().contains("nor ID:MODEL of a provider"), "{neither}");
+    }
 }

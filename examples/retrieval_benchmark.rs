@@ -12,8 +12,11 @@
 //!
 //! `--mode dense` ranks by the local embedder's vectors (all-MiniLM-L6-v2 unless `--embedder`
 //! names another model folder; `scripts/fetch-model.sh` fetches it), `--mode hybrid` fuses BM25
-//! and dense rankings by reciprocal rank (`--rrf-k`, `--weights LEXICAL,DENSE`); `--mode all`
+//! and dense rankings (by default as chosen on SciFact's train split; `--rrf-k K` for reciprocal
+//! rank fusion, `--weights LEXICAL,DENSE` for a blend's or RRF's weights); `--mode all`
 //! runs the three on one build. With `--tune`, the hybrid mode tries a grid of fusions instead.
+//! The corpus is indexed with its vectors by the knowledge index's own ingest; `--keep-index DIR`
+//! keeps that index, so that a later run embeds nothing again.
 //!
 //! ```text
 //! cargo run --release --example retrieval_benchmark -- ../shared/datasets/scifact --mode all
@@ -24,9 +27,9 @@ use std::process::ExitCode;
 
 use anymodel::backends::candle::BertEmbedder;
 use anymodel::tools::eval::beir::Dataset;
-use anymodel::tools::eval::benchmark;
-use anymodel::tools::eval::dense::{self, Ranking};
-use anymodel::tools::index::{Bm25, SearchSettings};
+use anymodel::tools::eval::benchmark::{self, Build};
+use anymodel::tools::eval::dense;
+use anymodel::tools::index::{Bm25, SearchMode, SearchSettings};
 use anymodel::{Embedder, Fusion};
 use clap::Parser;
 
@@ -68,19 +71,29 @@ struct Args {
     /// The weights of the lexical and dense rankings.
     #[arg(long, value_delimiter = ',')]
     weights: Vec<f32>,
+    /// Build the index (with its vectors) in this folder and keep it for later runs.
+    #[arg(long)]
+    keep_index: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
     let settings = SearchSettings::overriding(args.k1, args.b, args.title_boost);
-    let result = match args.mode.as_str() {
-        "bm25" if args.tune => tune(&args),
-        "bm25" => run(&args, settings),
-        "dense" | "hybrid" | "all" => dense(&args, settings),
-        other => Err(anymodel::Error::config(format!(
-            "--mode {other}: expected bm25, dense, hybrid or all"
-        ))),
-    };
+    let result = tokio::runtime::Runtime::new()
+        .map_err(|e| anymodel::Error::config(format!("runtime: {e}")))
+        .and_then(|runtime| {
+            runtime.block_on(async {
+                match args.mode.as_str() {
+                    "bm25" if args.tune => tune(&args).await,
+                    "bm25" => run(&args, settings).await,
+                    "hybrid" if args.tune => tune_fusion(&args).await,
+                    "dense" | "hybrid" | "all" => dense(&args, settings).await,
+                    other => Err(anymodel::Error::config(format!(
+                        "--mode {other}: expected bm25, dense, hybrid or all"
+                    ))),
+                }
+            })
+        });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -90,21 +103,29 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: &Args, settings: SearchSettings) -> anymodel::Result<()> {
-    let report = benchmark::benchmark(&args.dataset, &args.split, settings, args.threads)?;
+async fn run(args: &Args, settings: SearchSettings) -> anymodel::Result<()> {
+    let report = benchmark::benchmark(&args.dataset, &args.split, settings, args.threads).await?;
     println!("{report}");
     Ok(())
 }
 
-fn tune(args: &Args) -> anymodel::Result<()> {
+async fn tune(args: &Args) -> anymodel::Result<()> {
     let dataset = Dataset::load(&args.dataset, &args.split)?;
-    let built = benchmark::build(&args.dataset, args.threads)?;
+    let how = Build { threads: args.threads, ..Build::default() };
+    let built = benchmark::build(&args.dataset, &how).await?;
     let mut results = Vec::new();
     for k1 in [0.6, 0.9, 1.2, 1.5] {
         for b in [0.3, 0.4, 0.5, 0.6, 0.75, 0.9] {
             for title_boost in [0.0, 0.5, 1.0] {
                 let settings = SearchSettings { bm25: Bm25 { k1, b }, title_boost };
-                let (scores, _) = benchmark::run_queries(&built.index, &dataset, settings)?;
+                let (scores, _) = benchmark::run_queries(
+                    &built.index,
+                    &dataset,
+                    &SearchMode::Bm25,
+                    None,
+                    settings,
+                )
+                .await?;
                 results.push((settings, scores));
             }
         }
@@ -126,68 +147,77 @@ fn tune(args: &Args) -> anymodel::Result<()> {
     Ok(())
 }
 
-fn dense(args: &Args, settings: SearchSettings) -> anymodel::Result<()> {
-    let runtime = tokio::runtime::Runtime::new()
-        .map_err(|e| anymodel::Error::config(format!("runtime: {e}")))?;
-    runtime.block_on(async {
-        let embedder = BertEmbedder::load(&args.embedder, Some(args.embed_threads))?;
-        let progress = |done| eprint!("\rembedding the corpus: {done} documents");
-        if !(args.tune && args.mode == "hybrid") {
-            let fusion = match (args.rrf_k, dense::default_fusion()) {
-                (None, default) if args.weights.is_empty() => default,
-                (k, Fusion::Rrf { k: default_k, .. }) => {
-                    Fusion::Rrf { k: k.unwrap_or(default_k), weights: args.weights.clone() }
-                }
-                (_, default) => default,
-            };
-            let report = dense::benchmark(
-                &args.dataset,
-                &args.split,
-                &embedder,
-                &dense::modes(&args.mode),
-                &fusion,
-                settings,
-                &progress,
-            )
-            .await?;
-            eprintln!();
-            println!("{report}");
-            return Ok(());
+async fn dense(args: &Args, settings: SearchSettings) -> anymodel::Result<()> {
+    let embedder = BertEmbedder::load(&args.embedder, Some(args.embed_threads))?;
+    let fusion = match (args.rrf_k, dense::default_fusion()) {
+        (None, default) if args.weights.is_empty() => default,
+        (Some(k), _) => Fusion::Rrf { k, weights: args.weights.clone() },
+        (None, Fusion::Rrf { k, .. }) => Fusion::Rrf { k, weights: args.weights.clone() },
+        (None, Fusion::Blend { .. }) => Fusion::Blend { weights: args.weights.clone() },
+    };
+    let report = dense::benchmark(
+        &args.dataset,
+        &args.split,
+        &embedder,
+        &dense::modes(&args.mode),
+        &fusion,
+        settings,
+        args.keep_index.as_deref(),
+        true,
+    )
+    .await?;
+    println!("{report}");
+    Ok(())
+}
+
+/// Tries a grid of fusions of BM25 and dense rankings on the split, best first.
+async fn tune_fusion(args: &Args) -> anymodel::Result<()> {
+    let embedder = BertEmbedder::load(&args.embedder, Some(args.embed_threads))?;
+    let dataset = Dataset::load(&args.dataset, &args.split)?;
+    let how = Build {
+        threads: args.threads,
+        embedder: Some(&embedder),
+        keep: args.keep_index.as_deref(),
+        progress: true,
+    };
+    let built = benchmark::build(&args.dataset, &how).await?;
+    // Each query is embedded once for the whole grid.
+    let embedder = Remembering { inner: &embedder, seen: Default::default() };
+    let mut fusions = Vec::new();
+    for k in [1.0, 5.0, 10.0, 20.0, 40.0, 60.0, 100.0] {
+        for dense_weight in [0.5, 0.75, 1.0, 1.25, 1.5, 2.0] {
+            fusions.push(Fusion::Rrf { k, weights: vec![1.0, dense_weight] });
         }
-        let dataset = Dataset::load(&args.dataset, &args.split)?;
-        let built = benchmark::build(&args.dataset, args.threads)?;
-        let corpus = dense::embed_corpus(&dataset, &embedder, &progress).await?;
-        eprintln!();
-        {
-            // Each query is embedded once for the whole grid.
-            let embedder = Remembering { inner: &embedder, seen: Default::default() };
-            let mut results = Vec::new();
-            for k in [1.0, 10.0, 20.0, 40.0, 60.0, 100.0] {
-                for dense_weight in [0.5, 0.75, 1.0, 1.25, 1.5, 2.0] {
-                    let fusion = Fusion::Rrf { k, weights: vec![1.0, dense_weight] };
-                    let ranking = Ranking::Hybrid(fusion);
-                    let (scores, _) = dense::run_queries(
-                        &dataset,
-                        &corpus,
-                        &embedder,
-                        Some(&built.index),
-                        &ranking,
-                    )
-                    .await?;
-                    results.push((k, dense_weight, scores));
-                }
-            }
-            results.sort_by(|a, b| b.2.ndcg_at_10.total_cmp(&a.2.ndcg_at_10));
-            println!("  rrf k  dense weight  nDCG@10  Recall@100  MRR@10");
-            for (k, weight, scores) in results {
-                println!(
-                    "  {k:<6} {weight:<13} {:.4}   {:.4}      {:.4}",
-                    scores.ndcg_at_10, scores.recall_at_100, scores.mrr_at_10
-                );
-            }
-        }
-        Ok(())
-    })
+    }
+    for dense_weight in [0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0] {
+        fusions.push(Fusion::Blend { weights: vec![1.0, dense_weight] });
+    }
+    let mut results = Vec::new();
+    for fusion in fusions {
+        let mode = SearchMode::Hybrid(fusion.clone());
+        let (scores, _) = benchmark::run_queries(
+            &built.index,
+            &dataset,
+            &mode,
+            Some(&embedder),
+            Default::default(),
+        )
+        .await?;
+        results.push((fusion, scores));
+    }
+    results.sort_by(|a, b| b.1.ndcg_at_10.total_cmp(&a.1.ndcg_at_10));
+    println!("split {}: {} fusions, best first", args.split, results.len());
+    println!("  fusion                             nDCG@10  Recall@100  MRR@10");
+    for (fusion, scores) in results {
+        println!(
+            "  {:<34} {:.4}   {:.4}      {:.4}",
+            format!("{fusion:?}"),
+            scores.ndcg_at_10,
+            scores.recall_at_100,
+            scores.mrr_at_10
+        );
+    }
+    Ok(())
 }
 
 /// An embedder that embeds each text once: the fusion grid runs the same queries many times.

@@ -1,6 +1,6 @@
 //! `anymodel index` (add, search, stats, rm) and `anymodel eval retrieval`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anymodel::tools::eval::benchmark;
 use std::sync::Arc;
@@ -234,47 +234,38 @@ pub enum EvalCommand {
         /// folder (default: all-MiniLM-L6-v2).
         #[arg(short, long, value_name = "NAME|FOLDER")]
         embedder: Option<String>,
+        /// Build the dataset's index in this folder and keep it: a later run over the same
+        /// corpus with the same embedder embeds nothing again (default: a temporary folder).
+        #[arg(long, value_name = "FOLDER")]
+        keep_index: Option<PathBuf>,
     },
 }
 
 /// Runs an `eval` subcommand.
 pub async fn eval(context: &Context, command: EvalCommand) -> Outcome {
     match command {
-        EvalCommand::Retrieval { dataset, split, k1, b, mode, embedder } => {
+        EvalCommand::Retrieval { dataset, split, k1, b, mode, embedder, keep_index } => {
             let settings = SearchSettings::overriding(k1, b, None);
             if mode == "bm25" {
-                let report = benchmark::benchmark(&dataset, &split, settings, 0)?;
+                let report = benchmark::benchmark(&dataset, &split, settings, 0).await?;
                 outln!("{report}");
                 return Ok(());
             }
-            dense_eval(context, &dataset, &split, &mode, embedder.as_deref(), settings).await
+            use anymodel::tools::eval::dense;
+            let embedder = load_embedder(context, embedder.as_deref())?;
+            let report = dense::benchmark(
+                &dataset,
+                &split,
+                &embedder,
+                &dense::modes(&mode),
+                &dense::default_fusion(),
+                settings,
+                keep_index.as_deref(),
+                !context.quiet,
+            )
+            .await?;
+            outln!("{report}");
+            Ok(())
         }
     }
-}
-
-async fn dense_eval(
-    context: &Context,
-    dataset: &Path,
-    split: &str,
-    mode: &str,
-    embedder: Option<&str>,
-    settings: SearchSettings,
-) -> Outcome {
-    use anymodel::tools::eval::dense;
-    let embedder = load_embedder(context, embedder)?;
-    let bar = super::output::spinner(context.quiet, "embedding the corpus");
-    let progress = |done| bar.set_message(format!("embedding the corpus: {done} documents"));
-    let report = dense::benchmark(
-        dataset,
-        split,
-        &embedder,
-        &dense::modes(mode),
-        &dense::default_fusion(),
-        settings,
-        &progress,
-    )
-    .await;
-    bar.finish_and_clear();
-    outln!("{}", report?);
-    Ok(())
 }

@@ -29,7 +29,8 @@ fn the_benchmark_scores_a_tiny_dataset_as_worked_out_by_hand() {
     )
     .unwrap();
 
-    let report = benchmark(folder, "test", Default::default(), 1).unwrap();
+    let report =
+        futures::executor::block_on(benchmark(folder, "test", Default::default(), 1)).unwrap();
     // q1 "banana" finds d1 alone: nDCG@10 1, Recall@100 1, MRR@10 1.
     // q2 "apple" ranks the shorter d2 above d1, the relevant one: nDCG@10 = (1/log2 3) / 1 = 0.630930,
     //    Recall@100 1, MRR@10 1/2.

@@ -27,8 +27,13 @@ fn scifact_loads_with_its_published_sizes() {
 #[test]
 fn the_index_matches_the_best_published_bm25_on_scifact_test() {
     let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/datasets/scifact");
-    let report =
-        anymodel_tools::eval::benchmark::benchmark(&folder, "test", Default::default(), 0).unwrap();
+    let report = futures::executor::block_on(anymodel_tools::eval::benchmark::benchmark(
+        &folder,
+        "test",
+        Default::default(),
+        0,
+    ))
+    .unwrap();
     assert_eq!((report.documents, report.scores.queries), (5183, 300));
     assert!(report.scores.ndcg_at_10 >= 0.679, "{report}");
     assert!(report.scores.recall_at_100 >= 0.92, "{report}");

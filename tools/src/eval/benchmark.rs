@@ -4,42 +4,70 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anymodel_core::{Result, RetrievalQuery};
+use anymodel_core::{Embedder, Result, RetrievalQuery};
 
 use super::beir::Dataset;
 use super::metrics::{self, Run, Scores};
-use crate::index::{ChunkOptions, Hit, IngestOptions, KnowledgeIndex, SearchSettings};
+use crate::index::{ChunkOptions, Hit, IngestOptions, KnowledgeIndex, SearchMode, SearchSettings};
 
 /// How many results each query asks for: enough for Recall@100.
 pub(crate) const DEPTH: usize = 100;
 
-/// A dataset's corpus, indexed in a temporary folder (removed when this is dropped).
+/// A dataset's corpus, indexed (in a temporary folder, removed when this is dropped, unless
+/// the build was told to keep it).
 pub struct BenchmarkIndex {
     /// The index.
     pub index: KnowledgeIndex,
-    /// How long building it took, commit included.
+    /// How long building it took, embedding and commit included.
     pub build: Duration,
     /// How many documents it holds.
     pub documents: u64,
-    _folder: tempfile::TempDir,
+    /// How many documents were embedded (none when the index was built already).
+    pub embedded: usize,
+    _folder: Option<tempfile::TempDir>,
+}
+
+/// How the benchmark's index is built.
+#[derive(Default, Clone, Copy)]
+pub struct Build<'a> {
+    /// Indexing threads (0: one per core, at most 4).
+    pub threads: usize,
+    /// The embedder whose vectors the index also holds, for dense and hybrid search.
+    pub embedder: Option<&'a dyn Embedder>,
+    /// The folder to build the index in and keep, where a later build of the same corpus
+    /// embeds nothing again; a temporary folder when `None`.
+    pub keep: Option<&'a Path>,
+    /// Whether to show progress on standard error.
+    pub progress: bool,
 }
 
 /// Indexes `corpus.jsonl` of the dataset in `folder` through the ordinary ingest path, one
-/// chunk per document (BEIR judges whole documents).
-pub fn build(folder: &Path, threads: usize) -> Result<BenchmarkIndex> {
-    let temp = tempfile::tempdir()
-        .map_err(|e| anymodel_core::Error::config(format!("temporary folder: {e}")))?;
-    let index = KnowledgeIndex::create(temp.path())?;
+/// chunk per document (BEIR judges whole documents), with vectors when `how` has an embedder.
+pub async fn build(folder: &Path, how: &Build<'_>) -> Result<BenchmarkIndex> {
+    let (index, temp) = match how.keep {
+        Some(keep) => (KnowledgeIndex::open_or_create(keep)?, None),
+        None => {
+            let temp = tempfile::tempdir()
+                .map_err(|e| anymodel_core::Error::config(format!("temporary folder: {e}")))?;
+            (KnowledgeIndex::create(temp.path())?, Some(temp))
+        }
+    };
     let whole = ChunkOptions { target_bytes: usize::MAX, overlap_bytes: 0 };
-    let options = IngestOptions { chunking: whole, ..IngestOptions::default() };
+    let options = IngestOptions { chunking: whole, progress: how.progress, ..Default::default() };
+    let corpus = [folder.join("corpus.jsonl")];
     let started = Instant::now();
-    let mut writer =
-        if threads == 0 { index.writer()? } else { index.writer_with_threads(threads)? };
-    writer.ingest(&[folder.join("corpus.jsonl")], &options)?;
+    let mut writer = match how.threads {
+        0 => index.writer()?,
+        threads => index.writer_with_threads(threads)?,
+    };
+    let report = match how.embedder {
+        Some(embedder) => writer.ingest_embedding(&corpus, &options, embedder).await?,
+        None => writer.ingest(&corpus, &options)?,
+    };
     writer.commit()?;
     let build = started.elapsed();
     let documents = index.searcher().chunks()?;
-    Ok(BenchmarkIndex { index, build, documents, _folder: temp })
+    Ok(BenchmarkIndex { index, build, documents, embedded: report.embedded, _folder: temp })
 }
 
 /// Query latency percentiles.
@@ -84,24 +112,28 @@ pub(crate) fn documents(hits: Vec<Hit>) -> Vec<(String, f32)> {
         .collect()
 }
 
-/// Runs every query of `dataset` against `index` with `settings` (after one untimed pass, so
-/// that the timings are of a warm index) and scores the rankings.
-pub fn run_queries(
+/// Runs every query of `dataset` against `index` in `mode` with `settings` (after one untimed
+/// pass, so that the timings are of a warm index) and scores the rankings. Each query's time
+/// includes embedding it (dense and hybrid modes, with `embedder`).
+pub async fn run_queries(
     index: &KnowledgeIndex,
     dataset: &Dataset,
+    mode: &SearchMode,
+    embedder: Option<&dyn Embedder>,
     settings: SearchSettings,
 ) -> Result<(Scores, Latency)> {
     let searcher = index.searcher().with_settings(settings);
-    let queries: Vec<(&String, RetrievalQuery)> =
+    let mut queries: Vec<(&String, RetrievalQuery)> =
         dataset.queries.iter().map(|(id, text)| (id, plain_query(text, DEPTH))).collect();
+    queries.sort_by(|a, b| a.0.cmp(b.0));
     for (_, query) in &queries {
-        searcher.search(query)?;
+        searcher.search_in(query, mode, embedder).await?;
     }
     let mut run = Run::new();
     let mut times = Vec::with_capacity(queries.len());
     for (id, query) in &queries {
         let started = Instant::now();
-        let hits = searcher.search(query)?;
+        let hits = searcher.search_in(query, mode, embedder).await?;
         times.push(started.elapsed());
         run.insert((*id).clone(), documents(hits).into_iter().map(|(id, _)| id).collect());
     }
@@ -152,16 +184,18 @@ impl std::fmt::Display for BenchmarkReport {
     }
 }
 
-/// Builds the index of the dataset in `folder` and runs the queries of `split` with `settings`.
-pub fn benchmark(
+/// Builds the index of the dataset in `folder` and runs the queries of `split` with `settings`
+/// (BM25 alone).
+pub async fn benchmark(
     folder: &Path,
     split: &str,
     settings: SearchSettings,
     threads: usize,
 ) -> Result<BenchmarkReport> {
     let dataset = Dataset::load(folder, split)?;
-    let built = build(folder, threads)?;
-    let (scores, latency) = run_queries(&built.index, &dataset, settings)?;
+    let built = build(folder, &Build { threads, ..Build::default() }).await?;
+    let (scores, latency) =
+        run_queries(&built.index, &dataset, &SearchMode::Bm25, None, settings).await?;
     Ok(BenchmarkReport {
         split: split.into(),
         documents: built.documents,

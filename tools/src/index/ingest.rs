@@ -241,11 +241,16 @@ impl<'a> Writer<'a> {
         let mut waiting = Vec::new();
         for path in std::mem::take(&mut run.files) {
             waiting.extend(self.stage(&mut run, &path)?);
-            if waiting.len() >= EMBED_BATCH {
-                self.embed(&mut waiting, &mut run, embedder).await?;
+            while waiting.len() >= EMBED_BATCH {
+                let batch: Vec<Staged> = waiting.drain(..EMBED_BATCH).collect();
+                self.embed(batch, &mut run, embedder).await?;
+            }
+            if waiting.is_empty() {
+                // Every chunk staged so far has its vector: what the cache held was for them.
+                run.cache.clear();
             }
         }
-        self.embed(&mut waiting, &mut run, embedder).await?;
+        self.embed(waiting, &mut run, embedder).await?;
         Ok(self.finish(run))
     }
 
@@ -384,16 +389,16 @@ impl<'a> Writer<'a> {
         Ok(staged)
     }
 
-    /// Gives each of `waiting` its vector (from the cache, else from `embedder`) and adds them.
+    /// Gives each of `chunks` its vector (from the cache of replaced chunks, else from
+    /// `embedder`) and adds them.
     async fn embed(
         &mut self,
-        waiting: &mut Vec<Staged>,
+        chunks: Vec<Staged>,
         run: &mut Run,
         embedder: &dyn Embedder,
     ) -> Result<(), IndexError> {
         let Some(space) = self.space.clone() else { return Ok(()) };
         let folder = &self.index.folder;
-        let chunks = std::mem::take(waiting);
         let hashes: Vec<[u8; 32]> =
             chunks.iter().map(|c| vectors::content_hash(&space, &c.embedded)).collect();
         let missing: Vec<usize> =
@@ -407,8 +412,13 @@ impl<'a> Writer<'a> {
                 texts.len() - 1
             });
         }
+        let mut fresh: HashMap<[u8; 32], Vec<f32>> = HashMap::new();
         if !texts.is_empty() {
-            run.progress.set_message(format!("embedding {} chunks", texts.len()));
+            run.progress.set_message(format!(
+                "embedding chunks {}-{}",
+                run.report.embedded + 1,
+                run.report.embedded + texts.len()
+            ));
             let mut made = embedder
                 .embed(&texts, InputKind::Document)
                 .await
@@ -428,19 +438,21 @@ impl<'a> Writer<'a> {
                 });
             }
             for (hash, at) in asked {
-                run.cache.insert(hash, std::mem::take(&mut made[at]));
+                fresh.insert(hash, std::mem::take(&mut made[at]));
             }
             run.report.embedded += texts.len();
         }
         run.report.reused += chunks.len() - missing.len();
         for (mut chunk, hash) in chunks.into_iter().zip(hashes) {
-            let vector = run.cache.get(&hash).map(|v| vectors::encode(v)).unwrap_or_default();
+            let vector = fresh
+                .get(&hash)
+                .or_else(|| run.cache.get(&hash))
+                .map(|v| vectors::encode(v))
+                .unwrap_or_default();
             chunk.doc.add_bytes(self.index.fields.vector, &vector);
             chunk.doc.add_bytes(self.index.fields.hash, hash.as_slice());
             self.add(chunk.doc)?;
         }
-        // Every chunk staged so far has its vector: what the cache held was for them.
-        run.cache.clear();
         Ok(())
     }
 

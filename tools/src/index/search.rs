@@ -71,14 +71,6 @@ pub struct Hit {
     address: DocAddress,
 }
 
-impl Hit {
-    /// Where the chunk is in the index's segments: the same chunk has the same address in
-    /// every ranking of one searcher.
-    pub(super) fn address(&self) -> DocAddress {
-        self.address
-    }
-}
-
 /// An excerpt of a passage around the words that matched.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snippet {
@@ -107,6 +99,8 @@ pub struct Searcher {
     settings: SearchSettings,
     folder: PathBuf,
     cache: SegmentCache,
+    /// The vectors' record, read on first use.
+    space: std::sync::OnceLock<Option<VectorSpace>>,
 }
 
 /// A query as words to score and phrases to require.
@@ -145,7 +139,7 @@ impl Searcher {
         folder: PathBuf,
         cache: SegmentCache,
     ) -> Self {
-        Searcher { inner, fields, settings, folder, cache }
+        Searcher { inner, fields, settings, folder, cache, space: std::sync::OnceLock::new() }
     }
 
     /// The same view, ranking with `settings`.
@@ -185,6 +179,11 @@ impl Searcher {
     /// matched after stemming; `"quoted phrases"` must appear as written. A query with no
     /// searchable words, or that matches nothing, gives no hits.
     pub fn search(&self, query: &RetrievalQuery) -> Result<Vec<Hit>, IndexError> {
+        self.hits(self.ranked(query)?)
+    }
+
+    /// [`Searcher::search`]'s ranking, chunks by address (what fusion compares).
+    pub(super) fn ranked(&self, query: &RetrievalQuery) -> Result<Vec<Ranked>, IndexError> {
         let parsed = parse(&query.text);
         if parsed.terms.is_empty() || query.k == 0 {
             return Ok(Vec::new());
@@ -222,12 +221,16 @@ impl Searcher {
                     .map(|doc| (scores[doc as usize], DocAddress::new(segment_ord, doc))),
             );
         }
-        self.best(candidates, query.k)
+        Ok(best(candidates, query.k))
     }
 
     /// The vectors this index holds, as its last commit records them; `None` when it has none.
     pub fn vectors(&self) -> Result<Option<VectorSpace>, IndexError> {
-        vectors::recorded(self.inner.index(), &self.folder)
+        if let Some(space) = self.space.get() {
+            return Ok(space.clone());
+        }
+        let read = vectors::recorded(self.inner.index(), &self.folder)?;
+        Ok(self.space.get_or_init(|| read).clone())
     }
 
     /// The best `query.k` chunks by the dot product of their vectors with `vector` (cosine, for
@@ -240,6 +243,15 @@ impl Searcher {
         vector: &[f32],
         query: &RetrievalQuery,
     ) -> Result<Vec<Hit>, IndexError> {
+        self.hits(self.ranked_by_vector(vector, query)?)
+    }
+
+    /// [`Searcher::search_vector`]'s ranking, chunks by address.
+    pub(super) fn ranked_by_vector(
+        &self,
+        vector: &[f32],
+        query: &RetrievalQuery,
+    ) -> Result<Vec<Ranked>, IndexError> {
         let Some(space) = self.vectors()? else {
             return Err(IndexError::NoVectors { folder: self.folder.clone() });
         };
@@ -269,29 +281,30 @@ impl Searcher {
                     }),
             );
         }
-        self.best(candidates, query.k)
+        Ok(best(candidates, query.k))
     }
 
-    /// The best `k` of `candidates` as hits, best first (ties by address, so results are stable).
-    fn best(
-        &self,
-        mut candidates: Vec<(f32, DocAddress)>,
-        k: usize,
-    ) -> Result<Vec<Hit>, IndexError> {
-        let best =
-            |a: &(f32, DocAddress), b: &(f32, DocAddress)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
-        if k == 0 {
-            return Ok(Vec::new());
+    /// Ranked chunks as hits, each with its document's id (read once per segment's column).
+    pub(super) fn hits(&self, ranked: Vec<Ranked>) -> Result<Vec<Hit>, IndexError> {
+        let mut columns = std::collections::HashMap::new();
+        let mut hits = Vec::with_capacity(ranked.len());
+        for (score, address) in ranked {
+            let column = match columns.entry(address.segment_ord) {
+                std::collections::hash_map::Entry::Occupied(found) => found.into_mut(),
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    let segment = self.inner.segment_reader(address.segment_ord);
+                    slot.insert(segment.fast_fields().str("doc_id").map_err(|e| self.engine(e))?)
+                }
+            };
+            let mut document = String::new();
+            if let Some(column) = column
+                && let Some(ordinal) = column.term_ords(address.doc_id).next()
+            {
+                column.ord_to_str(ordinal, &mut document).map_err(|e| self.engine(e))?;
+            }
+            hits.push(Hit { score, document, address });
         }
-        if candidates.len() > k {
-            candidates.select_nth_unstable_by(k - 1, best);
-            candidates.truncate(k);
-        }
-        candidates.sort_unstable_by(best);
-        candidates
-            .into_iter()
-            .map(|(score, address)| Ok(Hit { score, document: self.doc_id(address)?, address }))
-            .collect()
+        Ok(hits)
     }
 
     /// The chunks of `segment` that meet every one of `filters`.
@@ -387,18 +400,6 @@ impl Searcher {
         Ok(())
     }
 
-    fn doc_id(&self, address: DocAddress) -> Result<String, IndexError> {
-        let segment = self.inner.segment_reader(address.segment_ord);
-        let column = segment.fast_fields().str("doc_id").map_err(|e| self.engine(e))?;
-        let mut id = String::new();
-        if let Some(column) = column
-            && let Some(ordinal) = column.term_ords(address.doc_id).next()
-        {
-            column.ord_to_str(ordinal, &mut id).map_err(|e| self.engine(e))?;
-        }
-        Ok(id)
-    }
-
     fn stored(&self, hit: &Hit) -> Result<TantivyDocument, IndexError> {
         self.inner.doc(hit.address).map_err(|e| self.engine(e))
     }
@@ -471,6 +472,23 @@ impl Searcher {
             matches: snippet.highlighted().to_vec(),
         })
     }
+}
+
+/// A chunk ranked: its score and where it is.
+pub(super) type Ranked = (f32, DocAddress);
+
+/// The best `k` of `candidates`, best first (ties by address, so results are stable).
+fn best(mut candidates: Vec<Ranked>, k: usize) -> Vec<Ranked> {
+    let best = |a: &Ranked, b: &Ranked| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+    if k == 0 {
+        return Vec::new();
+    }
+    if candidates.len() > k {
+        candidates.select_nth_unstable_by(k - 1, best);
+        candidates.truncate(k);
+    }
+    candidates.sort_unstable_by(best);
+    candidates
 }
 
 /// BM25's inverse document frequency (the Lucene form, never negative).

@@ -188,8 +188,8 @@ impl BertEmbedder {
             }
             flat
         };
-        let ids = Tensor::from_vec(padded(&|e| e.get_ids()), (rows, width), device)
-            .map_err(failed)?;
+        let ids =
+            Tensor::from_vec(padded(&|e| e.get_ids()), (rows, width), device).map_err(failed)?;
         let types = Tensor::from_vec(padded(&|e| e.get_type_ids()), (rows, width), device)
             .map_err(failed)?;
         let mask = Tensor::from_vec(padded(&|e| e.get_attention_mask()), (rows, width), device)

@@ -584,7 +584,11 @@ fn eval_retrieval_runs_the_benchmark_on_a_beir_folder() {
     assert!(output.status.success(), "{}", stderr(&output));
     let out = stdout(&output);
     assert!(out.contains("embedder local:all-MiniLM-L6-v2"), "{out}");
-    for row in ["| bm25 | 1.0000 |", "| dense | 1.0000 |", "| hybrid (rrf k"] {
+    for row in [
+        "| bm25 | 1.0000 |",
+        "| dense | 1.0000 |",
+        "| hybrid (blend, weights [1.0, 0.75]) | 1.0000",
+    ] {
         assert!(out.contains(row), "{row} in {out}");
     }
     let missing = anymodel(temp.path())

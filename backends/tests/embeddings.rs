@@ -42,6 +42,7 @@ async fn openai_embeddings_are_read_in_index_order() {
         .api_key(Secret::new(KEY));
     let embedder = RemoteEmbedder::new(config, 2).unwrap();
     assert_eq!(embedder.name(), "openai:text-embedding-3-small");
+    assert!(!embedder.capabilities().input_kinds, "OpenAI embeds queries and documents alike");
     let vectors = embedder.embed(&["a".into(), "b".into()], InputKind::Query).await.unwrap();
     assert_eq!(vectors, [vec![1.0, 0.0], vec![0.0, 1.0]]);
 }
@@ -66,6 +67,8 @@ async fn cohere_says_query_or_document_and_batches_by_96() {
     }
     let config = CohereConfig::new("embed-v4.0").base_url(server.uri()).api_key(Secret::new(KEY));
     let embedder = RemoteEmbedder::new(config, 3).unwrap();
+    let capabilities = embedder.capabilities();
+    assert_eq!((capabilities.input_kinds, capabilities.max_batch), (true, Some(96)));
     assert_eq!(embedder.embed(&texts(100), InputKind::Document).await.unwrap().len(), 100);
     assert_eq!(embedder.embed(&texts(1), InputKind::Query).await.unwrap(), [vec![0.5; 3]]);
 }

@@ -22,6 +22,32 @@ pub enum InputKind {
     Document,
 }
 
+/// What an embedder does beyond turning texts into vectors, so that callers need not guess.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EmbedderCapabilities {
+    /// Whether it embeds queries and documents differently ([`InputKind`] changes its
+    /// vectors): a search must then embed its queries as queries.
+    pub input_kinds: bool,
+    /// The most texts one request to it carries; [`Embedder::embed`] splits larger calls
+    /// itself. `None` when it has no such limit.
+    pub max_batch: Option<usize>,
+}
+
+impl EmbedderCapabilities {
+    /// These capabilities with `input_kinds` as given.
+    pub fn input_kinds(mut self, distinguishes: bool) -> Self {
+        self.input_kinds = distinguishes;
+        self
+    }
+
+    /// These capabilities with `max_batch` as given.
+    pub fn max_batch(mut self, texts: usize) -> Self {
+        self.max_batch = Some(texts);
+        self
+    }
+}
+
 /// A model that turns texts into vectors of a fixed size, for similarity search.
 #[async_trait]
 pub trait Embedder: Send + Sync {
@@ -36,6 +62,11 @@ pub trait Embedder: Send + Sync {
     /// refused by the provider. `None` when unknown.
     fn max_input_tokens(&self) -> Option<usize> {
         None
+    }
+
+    /// What it does beyond embedding (by default: queries and documents alike, no batch limit).
+    fn capabilities(&self) -> EmbedderCapabilities {
+        EmbedderCapabilities::default()
     }
 
     /// The vectors of `texts`, in order, one per text. Implementations batch as their model or
@@ -55,6 +86,10 @@ impl<E: Embedder + ?Sized> Embedder for Arc<E> {
 
     fn max_input_tokens(&self) -> Option<usize> {
         (**self).max_input_tokens()
+    }
+
+    fn capabilities(&self) -> EmbedderCapabilities {
+        (**self).capabilities()
     }
 
     async fn embed(&self, texts: &[String], kind: InputKind) -> Result<Vec<Vec<f32>>> {

@@ -36,7 +36,7 @@ pub use agent::{
     AgentTool, Limits, Step, ToolDecision, ToolInvocation,
 };
 pub use content::{Content, Media, MediaSource, Part};
-pub use embed::{Embedder, InputKind, WordHashEmbedder, cosine};
+pub use embed::{Embedder, EmbedderCapabilities, InputKind, WordHashEmbedder, cosine};
 pub use error::{Capability, Error, Result};
 pub use extract::{DEFAULT_RETRIES, RETRY_TEMPERATURE, Strategy, extract, extract_value};
 pub use fusion::{FusedRetriever, Fusion};

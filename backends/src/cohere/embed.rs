@@ -9,6 +9,7 @@ use crate::http::{EmbedWire, vector};
 impl EmbedWire for CohereConfig {
     /// Cohere takes 96 texts a request.
     const MAX_BATCH: usize = 96;
+    const INPUT_KINDS: bool = true;
 
     fn embed_path(&self) -> String {
         "embed".into()

@@ -9,6 +9,7 @@ use crate::http::{EmbedWire, vector};
 impl EmbedWire for GeminiConfig {
     /// Gemini takes 100 requests in a batch.
     const MAX_BATCH: usize = 100;
+    const INPUT_KINDS: bool = true;
 
     fn embed_path(&self) -> String {
         format!("models/{}:batchEmbedContents", self.model)

@@ -2,7 +2,7 @@
 //! path, body and reply of its embeddings API), sharing the chat backends' HTTP client,
 //! timeouts, error classes and scrubbing of keys.
 
-use anymodel_core::{Embedder, Error, InputKind, Redactor, Result};
+use anymodel_core::{Embedder, EmbedderCapabilities, Error, InputKind, Redactor, Result};
 use async_trait::async_trait;
 use serde_json::Value;
 
@@ -14,6 +14,9 @@ use super::transport::HttpClient;
 pub trait EmbedWire: Wire {
     /// The most texts one request may carry (the provider's documented limit).
     const MAX_BATCH: usize;
+
+    /// Whether the provider embeds queries and documents differently (it takes the input kind).
+    const INPUT_KINDS: bool;
 
     /// The path of the embeddings endpoint below the API root.
     fn embed_path(&self) -> String;
@@ -79,6 +82,10 @@ impl<W: EmbedWire> Embedder for RemoteEmbedder<W> {
 
     fn dimensions(&self) -> usize {
         self.dimensions
+    }
+
+    fn capabilities(&self) -> EmbedderCapabilities {
+        EmbedderCapabilities::default().input_kinds(W::INPUT_KINDS).max_batch(W::MAX_BATCH)
     }
 
     async fn embed(&self, texts: &[String], kind: InputKind) -> Result<Vec<Vec<f32>>> {

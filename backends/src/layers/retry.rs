@@ -165,6 +165,10 @@ impl<E: Embedder> Embedder for Retry<E> {
         self.inner.max_input_tokens()
     }
 
+    fn capabilities(&self) -> anymodel_core::EmbedderCapabilities {
+        self.inner.capabilities()
+    }
+
     async fn embed(&self, texts: &[String], kind: InputKind) -> Result<Vec<Vec<f32>>> {
         let mut retry = 0;
         loop {

@@ -10,6 +10,7 @@ use crate::http::{EmbedWire, vector};
 impl EmbedWire for OpenAiConfig {
     /// OpenAI takes 2,048 inputs a request.
     const MAX_BATCH: usize = 2048;
+    const INPUT_KINDS: bool = false;
 
     fn embed_path(&self) -> String {
         "embeddings".into()

@@ -20,8 +20,8 @@ use crate::candle_message;
 /// Texts embedded in one forward pass. Texts are sorted by token count first, so a batch pads
 /// little. Small batches keep each activation under glibc's 32 MiB mmap threshold, so that
 /// freed buffers are reused instead of faulted in afresh by every operation: on SciFact's
-/// abstracts (2 threads), 4 texts a pass ran at 12.1 documents/s, 8 at 11.1, 32 at 9.7
-/// (`scripts/embed-bench.sh`).
+/// abstracts (2 threads, AVX-512 products), 4 texts a pass ran at 13.8 documents/s, 8 at 13.5,
+/// 16 at 12.0 (and with AVX2 products 32 at 9.7; `examples/embed_benchmark.rs`).
 const BATCH: usize = 4;
 
 /// `sentence_bert_config.json`.

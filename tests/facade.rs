@@ -232,3 +232,37 @@ async fn a_configured_deadline_stops_a_call_that_goes_on() {
     let refused = anymodel::config::Config::parse(path, &entry(0)).err().map(|e| e.to_string());
     assert!(refused.is_some_and(|e| e.contains("deadline_secs must be at least 1")));
 }
+
+/// An agent over an index that holds vectors searches it hybrid, with the embedder the index
+/// records, loaded by the name it was added with: a question sharing no word with the passage
+/// still finds it.
+#[tokio::test]
+async fn an_agent_searches_an_index_with_vectors_by_meaning() {
+    use anymodel::tools::index::{IngestOptions, KnowledgeIndex};
+    let temp = tempfile::tempdir().unwrap();
+    let docs = temp.path().join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    std::fs::write(
+        docs.join("kettle.md"),
+        "# Kettle\n\n## Descaling\n\nRemove limescale monthly with citric acid.\n\n## Warranty\n\nThe warranty lasts two years.\n",
+    )
+    .unwrap();
+    let minilm = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/all-MiniLM-L6-v2");
+    let config =
+        anymodel::config::Config::parse(std::path::Path::new("anymodel.toml"), "").unwrap();
+    let embedder = config.build_embedder(Some(minilm.to_str().unwrap())).unwrap();
+    let folder = temp.path().join("index");
+    let index = KnowledgeIndex::create(&folder).unwrap();
+    let options =
+        IngestOptions { embedder_named: Some(minilm.display().to_string()), ..Default::default() };
+    index.ingest_embedding(&[&docs], &options, embedder.as_ref()).await.unwrap();
+
+    let settings = config.tool_settings(Some(folder.to_str().unwrap())).unwrap();
+    assert_eq!(settings.embedder.as_ref().map(|e| e.name()), Some("local:all-MiniLM-L6-v2"));
+    let search = anymodel::tools::registry::make("search_documents", &settings).unwrap();
+    let found = search
+        .call(json!({"query": "how do I remove scale deposits from my appliance", "k": 1}))
+        .await
+        .unwrap();
+    assert!(found.as_str().unwrap().contains("Kettle > Descaling"), "{found}");
+}

@@ -53,6 +53,11 @@ pub enum IndexCommand {
         /// fused). Default: hybrid when the index holds vectors, else bm25.
         #[arg(long, value_parser = ["bm25", "dense", "hybrid"])]
         mode: Option<String>,
+        /// The embedder to embed the query with, when the name the index recorded cannot be
+        /// loaded here (a model folder moved, a configured name missing): it must be the same
+        /// model.
+        #[arg(long, value_name = "NAME|FOLDER")]
+        embed: Option<String>,
     },
     /// Prints how many files and chunks the index holds, its vectors' embedder, and where it is.
     Stats,
@@ -134,7 +139,7 @@ pub async fn index(context: &Context, index: Option<&str>, command: IndexCommand
             }
             Ok(())
         }
-        IndexCommand::Search { query, k, path, meta, json, mode } => {
+        IndexCommand::Search { query, k, path, meta, json, mode, embed } => {
             let index = KnowledgeIndex::open(&folder)?;
             let text = query.join(" ");
             let mut query = RetrievalQuery::new(text.clone(), k);
@@ -155,7 +160,7 @@ pub async fn index(context: &Context, index: Option<&str>, command: IndexCommand
                 None => SearchMode::Bm25,
             };
             let embedder = match mode.is_dense() {
-                true => embedder_for(context, &index, None)?.map(|(embedder, _)| embedder),
+                true => embedder_for(context, &index, embed.as_deref())?.map(|(e, _)| e),
                 false => None,
             };
             let hits = searcher.search_in(&query, &mode, embedder.as_deref()).await?;

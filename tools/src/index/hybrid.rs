@@ -11,7 +11,6 @@ use anymodel_core::{Embedder, Fusion, InputKind, Passage, RetrievalQuery, Retrie
 use super::KnowledgeIndex;
 use super::error::IndexError;
 use super::search::{Hit, Ranked, Searcher};
-use super::vectors::VectorSpace;
 
 /// How deep each ranking goes before fusion: a chunk ranked 150th by both is a better 100th
 /// than one ranked 99th by one alone.
@@ -58,22 +57,6 @@ pub fn default_fusion() -> Fusion {
     Fusion::Blend { weights: vec![1.0, 0.75] }
 }
 
-/// Refuses `embedder` for an index whose vectors another one made.
-pub(super) fn check(
-    folder: &std::path::Path,
-    space: &VectorSpace,
-    embedder: &dyn Embedder,
-) -> Result<(), IndexError> {
-    if embedder.name() == space.embedder && embedder.dimensions() == space.dimensions {
-        return Ok(());
-    }
-    Err(IndexError::EmbedderMismatch {
-        folder: folder.to_path_buf(),
-        held: space.clone(),
-        given: format!("{} ({} dimensions)", embedder.name(), embedder.dimensions()),
-    })
-}
-
 impl Searcher {
     /// The best `query.k` chunks for `query` in `mode`, best first. Dense and hybrid search
     /// embed the query with `embedder`, which must be the one whose vectors the index holds
@@ -95,7 +78,7 @@ impl Searcher {
         let Some(embedder) = embedder else {
             return Err(IndexError::EmbedderNeeded { folder: self.folder().to_path_buf(), space });
         };
-        check(self.folder(), &space, embedder)?;
+        space.accepts(self.folder(), embedder)?;
         let embedded =
             embedder.embed(std::slice::from_ref(&query.text), InputKind::Query).await.map_err(
                 |source| IndexError::Embedding { folder: self.folder().to_path_buf(), source },

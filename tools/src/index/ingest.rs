@@ -231,13 +231,8 @@ impl<'a> Writer<'a> {
         options: &IngestOptions,
         embedder: &dyn Embedder,
     ) -> Result<IngestReport, IndexError> {
-        let space = VectorSpace {
-            embedder: embedder.name().to_string(),
-            dimensions: embedder.dimensions(),
-            named: options.embedder_named.clone(),
-        };
         let mut run = self.begin(roots, options)?;
-        self.adopt(space, &run)?;
+        self.adopt(embedder, options.embedder_named.clone(), &run)?;
         let mut waiting = Vec::new();
         for path in std::mem::take(&mut run.files) {
             waiting.extend(self.stage(&mut run, &path)?);
@@ -254,21 +249,17 @@ impl<'a> Writer<'a> {
         Ok(self.finish(run))
     }
 
-    /// Takes `space` as the index's vectors: the one it records, or the first, when every
-    /// file it holds is among those about to be indexed again.
-    fn adopt(&mut self, space: VectorSpace, run: &Run) -> Result<(), IndexError> {
+    /// Takes `embedder`'s vectors (loaded by the name `named`) as the index's: those it
+    /// records, or the first, when every file it holds is among those about to be indexed again.
+    fn adopt(
+        &mut self,
+        embedder: &dyn Embedder,
+        named: Option<String>,
+        run: &Run,
+    ) -> Result<(), IndexError> {
         let folder = &self.index.folder;
         match &self.space {
-            Some(held)
-                if held.embedder != space.embedder || held.dimensions != space.dimensions =>
-            {
-                return Err(IndexError::EmbedderMismatch {
-                    folder: folder.clone(),
-                    held: held.clone(),
-                    given: space.to_string(),
-                });
-            }
-            Some(_) => {}
+            Some(held) => held.accepts(folder, embedder)?,
             None => {
                 let searcher = self.index.reader.searcher();
                 let files = searcher
@@ -284,8 +275,9 @@ impl<'a> Writer<'a> {
         }
         // The name it was loaded by follows the latest run.
         self.space = Some(VectorSpace {
-            named: space.named.clone().or_else(|| self.space.as_ref()?.named.clone()),
-            ..space
+            embedder: embedder.name().to_string(),
+            dimensions: embedder.dimensions(),
+            named: named.or_else(|| self.space.as_ref()?.named.clone()),
         });
         Ok(())
     }

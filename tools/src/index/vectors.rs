@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use anymodel_core::Embedder;
 use serde::{Deserialize, Serialize};
 use tantivy::index::SegmentId;
 use tantivy::{DocId, Index, SegmentReader};
@@ -30,6 +31,25 @@ pub struct VectorSpace {
 impl std::fmt::Display for VectorSpace {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} ({} dimensions)", self.embedder, self.dimensions)
+    }
+}
+
+impl VectorSpace {
+    /// Refuses `embedder` for the vectors of the index at `folder` when another model made
+    /// them ([`IndexError::EmbedderMismatch`]).
+    pub fn accepts(
+        &self,
+        folder: &std::path::Path,
+        embedder: &dyn Embedder,
+    ) -> Result<(), IndexError> {
+        if embedder.name() == self.embedder && embedder.dimensions() == self.dimensions {
+            return Ok(());
+        }
+        Err(IndexError::EmbedderMismatch {
+            folder: folder.to_path_buf(),
+            held: self.clone(),
+            given: format!("{} ({} dimensions)", embedder.name(), embedder.dimensions()),
+        })
     }
 }
 

@@ -12,9 +12,10 @@
 //!
 //! `--mode dense` ranks by the local embedder's vectors (all-MiniLM-L6-v2 unless `--embedder`
 //! names another model folder; `scripts/fetch-model.sh` fetches it), `--mode hybrid` fuses BM25
-//! and dense rankings (by default as chosen on SciFact's train split; `--rrf-k K` for reciprocal
-//! rank fusion, `--weights LEXICAL,DENSE` for a blend's or RRF's weights); `--mode all`
-//! runs the three on one build. With `--tune`, the hybrid mode tries a grid of fusions instead.
+//! and dense rankings (by default as chosen on SciFact's train split;
+//! `--fusion rrf|blend|distribution`, `--rrf-k K` for reciprocal rank fusion,
+//! `--weights LEXICAL,DENSE` for the rankings' weights, `--candidates N` for how deep each
+//! goes); `--mode all` runs the three on one build. With `--tune`, the hybrid mode tries a grid of fusions instead.
 //! The corpus is indexed with its vectors by the knowledge index's own ingest; `--keep-index DIR`
 //! keeps that index, so that a later run embeds nothing again.
 //!
@@ -65,15 +66,30 @@ struct Args {
     /// Embedding threads.
     #[arg(long, default_value_t = 2)]
     embed_threads: usize,
-    /// Reciprocal rank fusion's k (default: the fusion chosen on SciFact's train split).
+    /// How the hybrid mode fuses: rrf, blend or distribution (default: the fusion chosen on
+    /// SciFact's train split).
+    #[arg(long, value_enum)]
+    fusion: Option<FusionKind>,
+    /// Reciprocal rank fusion's k (60 when `--fusion rrf` does not say).
     #[arg(long)]
     rrf_k: Option<f32>,
+    /// How deep each ranking goes before the hybrid mode fuses them (default: the index's).
+    #[arg(long)]
+    candidates: Option<usize>,
     /// The weights of the lexical and dense rankings.
     #[arg(long, value_delimiter = ',')]
     weights: Vec<f32>,
     /// Build the index (with its vectors) in this folder and keep it for later runs.
     #[arg(long)]
     keep_index: Option<PathBuf>,
+}
+
+/// The kinds of fusion `--fusion` names.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum FusionKind {
+    Rrf,
+    Blend,
+    Distribution,
 }
 
 fn main() -> ExitCode {
@@ -117,7 +133,8 @@ async fn tune(args: &Args) -> anymodel::Result<()> {
     for k1 in [0.6, 0.9, 1.2, 1.5] {
         for b in [0.3, 0.4, 0.5, 0.6, 0.75, 0.9] {
             for title_boost in [0.0, 0.5, 1.0] {
-                let settings = SearchSettings { bm25: Bm25 { k1, b }, title_boost };
+                let settings =
+                    SearchSettings { bm25: Bm25 { k1, b }, title_boost, ..Default::default() };
                 let (scores, _) = benchmark::run_queries(
                     &built.index,
                     &dataset,
@@ -149,12 +166,23 @@ async fn tune(args: &Args) -> anymodel::Result<()> {
 
 async fn dense(args: &Args, settings: SearchSettings) -> anymodel::Result<()> {
     let embedder = BertEmbedder::load(&args.embedder, Some(args.embed_threads))?;
-    let fusion = match (args.rrf_k, dense::default_fusion()) {
-        (None, default) if args.weights.is_empty() => default,
-        (Some(k), _) => Fusion::Rrf { k, weights: args.weights.clone() },
-        (None, Fusion::Rrf { k, .. }) => Fusion::Rrf { k, weights: args.weights.clone() },
-        (None, Fusion::Blend { .. }) => Fusion::Blend { weights: args.weights.clone() },
+    let default = dense::default_fusion();
+    let weights = args.weights.clone();
+    let fusion = match (args.fusion, args.rrf_k) {
+        (None, None) if weights.is_empty() => default,
+        (Some(FusionKind::Rrf), k) | (None, k @ Some(_)) => {
+            Fusion::Rrf { k: k.unwrap_or(60.0), weights }
+        }
+        (Some(FusionKind::Blend), _) => Fusion::Blend { weights },
+        (Some(FusionKind::Distribution), _) => Fusion::Distribution { weights },
+        (None, None) => match default {
+            Fusion::Rrf { k, .. } => Fusion::Rrf { k, weights },
+            Fusion::Blend { .. } => Fusion::Blend { weights },
+            Fusion::Distribution { .. } => Fusion::Distribution { weights },
+        },
     };
+    let candidates = args.candidates.unwrap_or(settings.candidates);
+    let settings = SearchSettings { candidates, ..settings };
     let report = dense::benchmark(
         &args.dataset,
         &args.split,
@@ -184,37 +212,33 @@ async fn tune_fusion(args: &Args) -> anymodel::Result<()> {
     // Each query is embedded once for the whole grid.
     let embedder = Remembering { inner: &embedder, seen: Default::default() };
     let mut fusions = Vec::new();
-    for k in [1.0, 5.0, 10.0, 20.0, 40.0, 60.0, 100.0] {
-        for dense_weight in [0.5, 0.75, 1.0, 1.25, 1.5, 2.0] {
+    for k in [1.0, 5.0, 10.0, 20.0, 60.0] {
+        for dense_weight in [0.5, 0.75, 1.0, 1.25, 1.5] {
             fusions.push(Fusion::Rrf { k, weights: vec![1.0, dense_weight] });
         }
     }
-    for dense_weight in [0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0] {
+    for dense_weight in [0.5, 0.75, 1.0, 1.25, 1.5, 2.0] {
         fusions.push(Fusion::Blend { weights: vec![1.0, dense_weight] });
+        fusions.push(Fusion::Distribution { weights: vec![1.0, dense_weight] });
     }
     let mut results = Vec::new();
-    for fusion in fusions {
-        let mode = SearchMode::Hybrid(fusion.clone());
-        let (scores, _) = benchmark::run_queries(
-            &built.index,
-            &dataset,
-            &mode,
-            Some(&embedder),
-            Default::default(),
-        )
-        .await?;
-        results.push((fusion, scores));
+    for candidates in [100, 300, 1000] {
+        let settings = SearchSettings { candidates, ..SearchSettings::default() };
+        for fusion in &fusions {
+            let mode = SearchMode::Hybrid(fusion.clone());
+            let (scores, _) =
+                benchmark::run_queries(&built.index, &dataset, &mode, Some(&embedder), settings)
+                    .await?;
+            results.push((format!("{fusion:?}, depth {candidates}"), scores));
+        }
     }
     results.sort_by(|a, b| b.1.ndcg_at_10.total_cmp(&a.1.ndcg_at_10));
     println!("split {}: {} fusions, best first", args.split, results.len());
-    println!("  fusion                             nDCG@10  Recall@100  MRR@10");
+    println!("  {:<48} nDCG@10  Recall@100  MRR@10", "fusion, candidates per ranking");
     for (fusion, scores) in results {
         println!(
-            "  {:<34} {:.4}   {:.4}      {:.4}",
-            format!("{fusion:?}"),
-            scores.ndcg_at_10,
-            scores.recall_at_100,
-            scores.mrr_at_10
+            "  {:<48} {:.4}   {:.4}      {:.4}",
+            fusion, scores.ndcg_at_10, scores.recall_at_100, scores.mrr_at_10
         );
     }
     Ok(())

@@ -1,5 +1,5 @@
 //! Rankings from several retrievers made one: reciprocal rank fusion, or a blend of scores
-//! normalised per ranking. How lexical (BM25) and dense (embedding) search become hybrid
+//! normalised per ranking (by its range, or by its distribution). How lexical (BM25) and dense (embedding) search become hybrid
 //! search, and where another engine's ranking (OpenSearch, Qdrant, Quickwit: any
 //! [`Retriever`]) joins them.
 
@@ -29,6 +29,14 @@ pub enum Fusion {
         /// The weight of each ranking, in order.
         weights: Vec<f32>,
     },
+    /// Distribution-based score fusion (as Qdrant's `dbsf`): each ranking's scores scaled so
+    /// that its mean minus three standard deviations is 0 and its mean plus three is 1 (clamped
+    /// to [0, 1]), then summed with the weights; a result absent from a ranking gets 0 there.
+    /// Unlike [`Fusion::Blend`], one outlying score does not squeeze the rest of its ranking.
+    Distribution {
+        /// The weight of each ranking, in order.
+        weights: Vec<f32>,
+    },
 }
 
 impl Fusion {
@@ -39,6 +47,15 @@ impl Fusion {
 
     fn weight(weights: &[f32], ranking: usize) -> f32 {
         weights.get(ranking).copied().unwrap_or(1.0)
+    }
+
+    /// A contribution that maps `low..=high` to `0..=weight` (clamped), or gives every score
+    /// the whole weight where the range is empty.
+    fn scaled(weight: f32, low: f32, high: f32) -> Box<dyn Fn(usize, f32) -> f32> {
+        let span = high - low;
+        Box::new(move |_, score| {
+            weight * if span > 0.0 { ((score - low) / span).clamp(0.0, 1.0) } else { 1.0 }
+        })
     }
 
     /// The fused ranking of `rankings` (each a list of keys with their scores, best first),
@@ -57,16 +74,22 @@ impl Fusion {
                     Box::new(move |rank, _| weight / (k + rank as f32 + 1.0))
                 }
                 Fusion::Blend { weights } => {
-                    let weight = Self::weight(weights, index);
                     let (low, high) = ranking
                         .iter()
                         .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), (_, s)| {
                             (l.min(*s), h.max(*s))
                         });
-                    let span = high - low;
-                    Box::new(move |_, score| {
-                        weight * if span > 0.0 { (score - low) / span } else { 1.0 }
-                    })
+                    Self::scaled(Self::weight(weights, index), low, high)
+                }
+                Fusion::Distribution { weights } => {
+                    let count = ranking.len().max(1) as f64;
+                    let mean = ranking.iter().map(|(_, s)| f64::from(*s)).sum::<f64>() / count;
+                    let variance =
+                        ranking.iter().map(|(_, s)| (f64::from(*s) - mean).powi(2)).sum::<f64>()
+                            / count;
+                    let spread = 3.0 * variance.sqrt();
+                    let (low, high) = ((mean - spread) as f32, (mean + spread) as f32);
+                    Self::scaled(Self::weight(weights, index), low, high)
                 }
             };
             for (rank, (key, score)) in ranking.iter().enumerate() {
@@ -157,5 +180,24 @@ mod tests {
         let fused = Fusion::Blend { weights: vec![0.5, 1.0] }
             .fuse(&[vec![("a", 30.0), ("b", 10.0)], vec![("b", 0.9), ("a", 0.8)]], 5);
         assert_eq!(fused[0].0, "b");
+    }
+
+    #[test]
+    fn a_distribution_blend_scales_by_mean_and_three_deviations() {
+        // Mean 2, deviation 1: the range is -1..5, so 3 -> 4/6 and 1 -> 2/6.
+        let lexical = vec![("a", 3.0), ("b", 1.0)];
+        let dense = vec![("b", 0.5)];
+        let fused = Fusion::Distribution { weights: vec![1.0, 0.5] }.fuse(&[lexical, dense], 5);
+        assert_eq!(fused[0].0, "b");
+        assert!((fused[0].1 - (2.0 / 6.0 + 0.5)).abs() < 1e-6, "{fused:?}");
+        assert!((fused[1].1 - 4.0 / 6.0).abs() < 1e-6, "{fused:?}");
+        // A score past mean + 3 deviations is clamped to the whole weight.
+        let mut ranking = vec![("top", 100.0)];
+        ranking.extend(["b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l"].map(|k| (k, 1.0)));
+        let fused = Fusion::Distribution { weights: Vec::new() }.fuse(&[ranking], 1);
+        assert_eq!(fused, [("top", 1.0)]);
+        let same = vec![("x", 1.0), ("y", 1.0)];
+        let fused = Fusion::Distribution { weights: vec![2.0] }.fuse(&[same], 2);
+        assert_eq!(fused, [("x", 2.0), ("y", 2.0)]);
     }
 }

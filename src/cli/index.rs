@@ -197,6 +197,10 @@ pub async fn index(context: &Context, index: Option<&str>, command: IndexCommand
             if let Some(space) = searcher.vectors()? {
                 let named = space.named.as_deref().map(|n| format!(", loaded as {n}"));
                 outln!("vectors: {space}{}", named.unwrap_or_default());
+                let (graphed, segments) = searcher.graphs();
+                if graphed > 0 {
+                    outln!("approximate graphs: {graphed} of {segments} segments");
+                }
             }
             Ok(())
         }

@@ -3,7 +3,10 @@
 //! the best candidates scored again in f32. Exact search over a million 384-wide vectors is a
 //! scan of 1.5 GB in f32, 384 MB in 8 bits: on one core of this project's machines about 170 ms
 //! and 120 ms a query (`cargo run --release --example vector_search`), tolerable for the
-//! collections of up to a million chunks it is meant for; larger ones need an approximate index.
+//! collections of up to a million chunks it is meant for; larger ones take an approximate
+//! [`graph`].
+
+pub mod graph;
 
 /// Vectors by position, each with its key (a document's id, a chunk's address).
 #[derive(Debug, Clone)]
@@ -120,6 +123,11 @@ impl<K> VectorIndex<K> {
     /// The key of the vector at `position` (as a search gives it); `None` past the end.
     pub fn key(&self, position: usize) -> Option<&K> {
         self.keys.get(position)
+    }
+
+    /// Its keys and vectors, in the order they were added.
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &[f32])> {
+        self.keys.iter().zip(self.values.chunks_exact(self.dimensions.max(1)))
     }
 
     /// Adds `vector` under `key`; a vector of another size is refused (`false`).

@@ -9,7 +9,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use anymodel_core::{Filter, RetrievalQuery, Retriever, WordHashEmbedder};
-use anymodel_tools::index::{IndexError, IngestOptions, KnowledgeIndex, SearchMode, SkipReason};
+use anymodel_tools::index::{
+    GraphPolicy, IndexError, IngestOptions, KnowledgeIndex, SearchMode, SkipReason,
+};
 
 const INSTALL: &str = "# Install\n\nDownload the archive.\n\n## Linux\n\nRun `make install` as root.\nThe binary lands in /usr/local/bin.\n\n## Windows\n\nDouble-click the installer.\n";
 const CODE: &str = "/// Reads the configuration file.\nfn loadConfigFile(path: &str) -> Config {\n    parse_toml(path)\n}\n";
@@ -532,4 +534,91 @@ fn dense_and_hybrid_search_keep_to_one_embedder() {
     plain.remove(&temp_name(&temp, "docs/faq.jsonl")).unwrap();
     let reopened = KnowledgeIndex::open(temp.path().join("plain")).unwrap();
     assert_eq!(reopened.searcher().vectors().unwrap().unwrap().embedder, "words");
+}
+
+/// Past the policy's size, segments get approximate graphs at commit; dense and hybrid search
+/// through them find what exact search finds, deleted chunks stay out, and the graphs of
+/// segments merged away go with them.
+#[test]
+fn large_segments_get_graphs_that_search_as_exact_search_does() {
+    const WORDS: [&str; 12] = [
+        "river", "copper", "lantern", "orbit", "meadow", "cipher", "harbor", "quartz", "violet",
+        "tundra", "falcon", "ember",
+    ];
+    let temp = tempfile::tempdir().unwrap();
+    let root = temp.path().join("notes");
+    fs::create_dir_all(&root).unwrap();
+    let note = |i: usize| {
+        let words: Vec<&str> = (0..4).map(|j| WORDS[(i * 7 + j * 5 + i / 12) % 12]).collect();
+        format!("Note {i}: {} and item{i}.\n", words.join(" "))
+    };
+    for i in 0..300 {
+        fs::write(root.join(format!("n{i:03}.txt")), note(i)).unwrap();
+    }
+    let words = WordHashEmbedder::new("words", 64);
+    let small = GraphPolicy { from_total: 100, from_segment: 100 };
+    let graphed =
+        KnowledgeIndex::create(temp.path().join("graphed")).unwrap().with_graph_policy(small);
+    let exact = KnowledgeIndex::create(temp.path().join("exact"))
+        .unwrap()
+        .with_graph_policy(GraphPolicy::never());
+    let options = IngestOptions::default();
+    for index in [&graphed, &exact] {
+        runtime().block_on(index.ingest_embedding(&[&root], &options, &words)).unwrap();
+    }
+    let graphs = |index: &KnowledgeIndex| -> Vec<String> {
+        match fs::read_dir(index.folder().join("graphs")) {
+            Ok(entries) => {
+                entries.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()
+            }
+            Err(_) => Vec::new(),
+        }
+    };
+    assert!(!graphs(&graphed).is_empty(), "a graph was made");
+    assert!(graphs(&graphed).iter().all(|name| name.ends_with(".usearch")));
+    assert!(graphs(&exact).is_empty());
+
+    for i in [0, 17, 123, 299] {
+        let text = note(i);
+        for mode in [SearchMode::Dense, SearchMode::hybrid()] {
+            // The same scores (the notes share words, so equal scores may swap places).
+            let query = RetrievalQuery::new(text.clone(), 5);
+            let scores = |index: &KnowledgeIndex| -> Vec<f32> {
+                let hits = runtime()
+                    .block_on(index.searcher().search_in(&query, &mode, Some(&words)))
+                    .unwrap();
+                hits.iter().map(|hit| hit.score).collect()
+            };
+            let (approximate, truth) = (scores(&graphed), scores(&exact));
+            assert_eq!(approximate.len(), truth.len());
+            assert!(approximate.iter().zip(&truth).all(|(a, t)| (a - t).abs() < 1e-4), "{text}");
+            let found = dense(&graphed, query.clone(), &mode, &words).unwrap();
+            assert!(found.iter().any(|f| f.contains(&format!("n{i:03}.txt"))), "{found:?}");
+        }
+    }
+
+    // A removed file's chunk stays in the graph, marked deleted, and is never found.
+    graphed.remove(&temp_name(&temp, "notes/n017.txt")).unwrap();
+    let query = RetrievalQuery::new(note(17), 5);
+    let found = dense(&graphed, query, &SearchMode::Dense, &words).unwrap();
+    assert!(found.iter().all(|source| !source.contains("n017.txt")), "{found:?}");
+
+    // More files make new segments; once merged, only live segments keep graphs.
+    for i in 300..450 {
+        fs::write(root.join(format!("n{i:03}.txt")), note(i)).unwrap();
+    }
+    runtime().block_on(graphed.ingest_embedding(&[&root], &options, &words)).unwrap();
+    let meta: serde_json::Value =
+        serde_json::from_slice(&fs::read(graphed.folder().join("meta.json")).unwrap()).unwrap();
+    let live: Vec<String> = meta["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| format!("{}.usearch", s["segment_id"].as_str().unwrap().replace('-', "")))
+        .collect();
+    let left = graphs(&graphed);
+    assert!(left.iter().all(|name| live.contains(name)), "{left:?} among {live:?}");
+    let query = RetrievalQuery::new(note(420), 5);
+    let found = dense(&graphed, query, &SearchMode::Dense, &words).unwrap();
+    assert!(found.iter().any(|f| f.contains("n420.txt")), "{found:?}");
 }

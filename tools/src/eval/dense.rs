@@ -135,5 +135,6 @@ fn describe(fusion: &Fusion) -> String {
     match fusion {
         Fusion::Rrf { k, weights } => format!("rrf k {k}, weights {weights:?}"),
         Fusion::Blend { weights } => format!("blend, weights {weights:?}"),
+        Fusion::Distribution { weights } => format!("distribution blend, weights {weights:?}"),
     }
 }

@@ -12,8 +12,7 @@ use super::KnowledgeIndex;
 use super::error::IndexError;
 use super::search::{Hit, Ranked, Searcher};
 
-/// How deep each ranking goes before fusion: a chunk ranked 150th by both is a better 100th
-/// than one ranked 99th by one alone.
+/// How deep each ranking goes before fusion by default ([`super::SearchSettings::candidates`]).
 pub const CANDIDATES: usize = 1000;
 
 /// What ranks the chunks.
@@ -85,7 +84,7 @@ impl Searcher {
             )?;
         let vector = embedded.first().map(Vec::as_slice).unwrap_or_default();
         let Some(fusion) = fusion else { return self.search_vector(vector, query) };
-        let deep = RetrievalQuery { k: CANDIDATES.max(query.k), ..query.clone() };
+        let deep = RetrievalQuery { k: self.settings().candidates.max(query.k), ..query.clone() };
         let swap = |ranked: Vec<Ranked>| ranked.into_iter().map(|(s, a)| (a, s)).collect();
         let rankings: [Vec<_>; 2] =
             [swap(self.ranked(&deep)?), swap(self.ranked_by_vector(vector, &deep)?)];

@@ -153,6 +153,8 @@ pub struct Writer<'a> {
     writer: IndexWriter,
     /// The vectors the index holds, and will hold at commit.
     space: Option<VectorSpace>,
+    /// Whether an ingest asked for progress (the commit's graphs show theirs too).
+    progress: bool,
 }
 
 impl std::fmt::Debug for Writer<'_> {
@@ -191,7 +193,7 @@ impl<'a> Writer<'a> {
         // another process) may have made after this reader last looked.
         index.reader.reload().map_err(|e| IndexError::engine(&index.folder, e))?;
         let space = vectors::recorded(&index.index, &index.folder)?;
-        Ok(Writer { index, writer, space })
+        Ok(Writer { index, writer, space, progress: false })
     }
 
     /// Stages the files and folders at `roots`, as [`KnowledgeIndex::ingest`] describes.
@@ -209,6 +211,7 @@ impl<'a> Writer<'a> {
                 space: space.clone(),
             });
         }
+        self.progress |= options.progress;
         let mut run = self.begin(roots, options)?;
         for path in std::mem::take(&mut run.files) {
             for chunk in self.stage(&mut run, &path)? {
@@ -231,6 +234,7 @@ impl<'a> Writer<'a> {
         options: &IngestOptions,
         embedder: &dyn Embedder,
     ) -> Result<IngestReport, IndexError> {
+        self.progress |= options.progress;
         let mut run = self.begin(roots, options)?;
         self.adopt(embedder, options.embedder_named.clone(), &run)?;
         let mut waiting = Vec::new();
@@ -486,15 +490,33 @@ impl<'a> Writer<'a> {
     }
 
     /// Makes everything staged visible to new searchers, atomically, and releases the lock.
-    /// The embedder's vectors are recorded with the commit.
+    /// The embedder's vectors are recorded with the commit; then the segments that the index's
+    /// [`super::GraphPolicy`] calls for get their approximate graphs.
     pub fn commit(mut self) -> Result<(), IndexError> {
         let folder = &self.index.folder;
         let mut prepared =
             self.writer.prepare_commit().map_err(|e| IndexError::engine(folder, e))?;
         prepared.set_payload(&vectors::payload(self.space.as_ref()));
         prepared.commit().map_err(|e| IndexError::engine(folder, e))?;
-        self.writer.wait_merging_threads().map_err(|e| IndexError::engine(folder, e))?;
-        self.index.reader.reload().map_err(|e| IndexError::engine(folder, e))
+        let Writer { index, writer, space, progress } = self;
+        writer.wait_merging_threads().map_err(|e| IndexError::engine(folder, e))?;
+        index.reader.reload().map_err(|e| IndexError::engine(folder, e))?;
+        if let Some(space) = space {
+            let searcher = index.reader.searcher();
+            let made = super::graphs::update(
+                &index.index,
+                folder,
+                &searcher,
+                space.dimensions,
+                &index.vectors,
+                index.graphs,
+                progress,
+            )?;
+            if made > 0 {
+                tracing::info!(graphs = made, "made approximate graphs of large segments");
+            }
+        }
+        Ok(())
     }
 }
 

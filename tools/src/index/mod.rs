@@ -20,6 +20,10 @@
 //! # }
 //! ```
 //!
+//! Dense search is exact (every vector scored) until the index holds a million chunks; from
+//! there its large segments also get an approximate nearest-neighbour graph, made at commit
+//! ([`GraphPolicy`]).
+//!
 //! Writing is exclusive (a second writer, in this process or another, gets
 //! [`IndexError::Locked`]); readers never wait for a writer and see each commit whole. A commit
 //! is atomic: a crash mid-ingest leaves the last commit as it was.
@@ -28,6 +32,7 @@ mod analyzer;
 mod chunk;
 mod document;
 mod error;
+mod graphs;
 mod hybrid;
 mod ingest;
 mod schema;
@@ -42,6 +47,7 @@ use tantivy::{Index, IndexReader, ReloadPolicy};
 pub use analyzer::SplitIdentifiers;
 pub use chunk::{Chunk, ChunkOptions, Structure, chunk};
 pub use error::IndexError;
+pub use graphs::GraphPolicy;
 pub use hybrid::{CANDIDATES, IndexRetriever, SearchMode, default_fusion};
 pub use ingest::{IngestOptions, IngestReport, SkipReason, Skipped, Writer};
 pub use schema::FORMAT_VERSION;
@@ -58,6 +64,7 @@ pub struct KnowledgeIndex {
     fields: Fields,
     settings: SearchSettings,
     vectors: vectors::SegmentCache,
+    graphs: GraphPolicy,
 }
 
 impl std::fmt::Debug for KnowledgeIndex {
@@ -157,12 +164,20 @@ impl KnowledgeIndex {
             fields,
             settings: SearchSettings::default(),
             vectors: vectors::SegmentCache::default(),
+            graphs: GraphPolicy::default(),
         })
     }
 
     /// The same index, ranking with `settings`.
     pub fn with_settings(mut self, settings: SearchSettings) -> Self {
         self.settings = settings;
+        self
+    }
+
+    /// The same index, making approximate graphs at commit as `policy` says (by default once
+    /// it holds a million chunks; [`GraphPolicy`]).
+    pub fn with_graph_policy(mut self, policy: GraphPolicy) -> Self {
+        self.graphs = policy;
         self
     }
 

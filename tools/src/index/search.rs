@@ -40,12 +40,19 @@ pub struct SearchSettings {
     /// The weight of a match in the title (heading path) against one in the body; 0 ignores
     /// titles beyond the body, which holds them too.
     pub title_boost: f32,
+    /// How deep each ranking goes before hybrid search fuses them: a chunk ranked 150th by
+    /// both is a better 100th than one ranked 99th by one alone.
+    pub candidates: usize,
 }
 
 impl Default for SearchSettings {
     /// Settings chosen on the train split of BEIR SciFact (see the README).
     fn default() -> Self {
-        SearchSettings { bm25: Bm25 { k1: 1.2, b: 0.5 }, title_boost: 0.0 }
+        SearchSettings {
+            bm25: Bm25 { k1: 1.2, b: 0.5 },
+            title_boost: 0.0,
+            candidates: super::hybrid::CANDIDATES,
+        }
     }
 }
 
@@ -57,6 +64,7 @@ impl SearchSettings {
         SearchSettings {
             bm25: Bm25 { k1: k1.unwrap_or(defaults.bm25.k1), b: b.unwrap_or(defaults.bm25.b) },
             title_boost: title_boost.unwrap_or(defaults.title_boost),
+            ..defaults
         }
     }
 }
@@ -146,6 +154,22 @@ impl Searcher {
     pub fn with_settings(mut self, settings: SearchSettings) -> Self {
         self.settings = settings;
         self
+    }
+
+    /// How many of its segments dense search reads through an approximate graph
+    /// ([`super::GraphPolicy`]), and how many segments it has.
+    pub fn graphs(&self) -> (usize, usize) {
+        let segments = self.inner.segment_readers();
+        let graphed = segments
+            .iter()
+            .filter(|s| super::graphs::file(&self.folder, s.segment_id()).is_file())
+            .count();
+        (graphed, segments.len())
+    }
+
+    /// The settings it ranks with.
+    pub fn settings(&self) -> SearchSettings {
+        self.settings
     }
 
     /// The folder of the index it views.
@@ -269,16 +293,13 @@ impl Searcher {
             let vectors = self.cache.vectors(segment, space.dimensions, &self.folder)?;
             let allowed = self.filtered(segment, &query.filters)?;
             let alive = segment.alive_bitset();
-            let keep =
-                |doc: &DocId| alive.is_none_or(|a| a.is_alive(*doc)) && allowed.contains(*doc);
+            let keep = |doc: DocId| alive.is_none_or(|a| a.is_alive(doc)) && allowed.contains(doc);
             let segment_ord = u32::try_from(ordinal).unwrap_or(u32::MAX);
             candidates.extend(
                 vectors
-                    .search_quantized(vector, query.k, vectors::RESCORE, keep)
+                    .search(vector, query.k, keep, &self.folder)?
                     .into_iter()
-                    .filter_map(|(at, score)| {
-                        Some((score, DocAddress::new(segment_ord, *vectors.key(at)?)))
-                    }),
+                    .map(|(doc, score)| (score, DocAddress::new(segment_ord, doc))),
             );
         }
         Ok(best(candidates, query.k))

@@ -1,7 +1,8 @@
 //! The index's vectors: one per chunk, in a fast field of the chunk's own document (so a
 //! chunk and its vector are written, replaced and deleted in the same commit), the embedder
 //! that made them recorded in each commit's payload, and each segment's vectors loaded once
-//! into memory for exact search.
+//! into memory for exact search, or its graph mapped for approximate search where it has one
+//! ([`super::graphs`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -13,6 +14,7 @@ use tantivy::{DocId, Index, SegmentReader};
 
 use super::error::IndexError;
 use crate::vectors::VectorIndex;
+use crate::vectors::graph::Graph;
 
 /// The embedder whose vectors an index holds, as each commit records it. Queries must be
 /// embedded by the same model: vectors of two models are not comparable.
@@ -107,28 +109,75 @@ const QUANTIZE_FROM: usize = 100_000;
 /// How many of the best 8-bit matches are scored again in f32, per result wanted.
 pub const RESCORE: usize = 4;
 
+/// A segment's vectors as searches use them.
+#[derive(Debug)]
+pub enum SegmentVectors {
+    /// In memory, scanned exactly.
+    Exact(VectorIndex<DocId>),
+    /// Its graph, for approximate search.
+    Graph(Graph),
+}
+
+impl SegmentVectors {
+    /// The `k` best of the segment's vectors for `query` among the documents `keep` accepts:
+    /// (document, score), best first.
+    pub fn search(
+        &self,
+        query: &[f32],
+        k: usize,
+        keep: impl Fn(DocId) -> bool,
+        folder: &std::path::Path,
+    ) -> Result<Vec<(DocId, f32)>, IndexError> {
+        match self {
+            SegmentVectors::Exact(vectors) => Ok(vectors
+                .search_quantized(query, k, RESCORE, |doc| keep(*doc))
+                .into_iter()
+                .filter_map(|(at, score)| Some((*vectors.key(at)?, score)))
+                .collect()),
+            SegmentVectors::Graph(graph) => Ok(graph
+                .search(query, k, |key| DocId::try_from(key).is_ok_and(&keep))
+                .map_err(|e| IndexError::corrupt(folder, format!("searching a graph: {e}")))?
+                .into_iter()
+                .filter_map(|(key, score)| Some((DocId::try_from(key).ok()?, score)))
+                .collect()),
+        }
+    }
+}
+
 /// Each segment's vectors, loaded on first search and kept while the segment lives (segments
 /// never change: deletes only mark documents, and merges make new segments).
 #[derive(Debug, Default, Clone)]
-pub struct SegmentCache(Arc<Mutex<HashMap<SegmentId, Arc<VectorIndex<DocId>>>>>);
+pub struct SegmentCache(Arc<Mutex<HashMap<SegmentId, Arc<SegmentVectors>>>>);
 
 impl SegmentCache {
-    /// The vectors of `segment` (of `dimensions` floats), from the cache or read now.
+    /// The vectors of `segment` (of `dimensions` floats), from the cache or read now: its
+    /// graph where it has one, else the vectors themselves.
     pub fn vectors(
         &self,
         segment: &SegmentReader,
         dimensions: usize,
         folder: &std::path::Path,
-    ) -> Result<Arc<VectorIndex<DocId>>, IndexError> {
+    ) -> Result<Arc<SegmentVectors>, IndexError> {
         let id = segment.segment_id();
-        if let Some(found) = self.lock().get(&id)
-            && found.dimensions() == dimensions
-        {
-            return Ok(found.clone());
+        if let Some(found) = self.loaded(id) {
+            return Ok(found);
         }
-        let loaded = Arc::new(load(segment, dimensions, folder)?);
+        let loaded = Arc::new(match super::graphs::open(folder, id, dimensions)? {
+            Some(graph) => SegmentVectors::Graph(graph),
+            None => SegmentVectors::Exact(load(segment, dimensions, folder)?),
+        });
         self.lock().insert(id, loaded.clone());
         Ok(loaded)
+    }
+
+    /// What the cache holds of `segment`.
+    pub fn loaded(&self, segment: SegmentId) -> Option<Arc<SegmentVectors>> {
+        self.lock().get(&segment).cloned()
+    }
+
+    /// Holds `vectors` for `segment` from now on.
+    pub fn insert(&self, segment: SegmentId, vectors: SegmentVectors) {
+        self.lock().insert(segment, Arc::new(vectors));
     }
 
     /// Forgets the segments that are not among `live` (merged away).
@@ -136,7 +185,7 @@ impl SegmentCache {
         self.lock().retain(|id, _| live.contains(id));
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SegmentId, Arc<VectorIndex<DocId>>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SegmentId, Arc<SegmentVectors>>> {
         // A panic while the map was held cannot leave it half-changed: insert and retain are
         // whole operations. Go on with it.
         self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -145,7 +194,7 @@ impl SegmentCache {
 
 /// Reads the vectors of `segment`: its dictionary of distinct vectors in one pass, then each
 /// document's. Deleted documents are kept (searches skip them by the segment's alive set).
-fn load(
+pub(super) fn load(
     segment: &SegmentReader,
     dimensions: usize,
     folder: &std::path::Path,

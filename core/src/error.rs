@@ -188,6 +188,24 @@ impl Error {
         Error::InvalidResponse { message: message.into() }
     }
 
+    /// The error's class as a short stable word (`rate_limited`, `authentication`, ...): what
+    /// run logs record and traces report as `error.type`.
+    pub fn class(&self) -> &'static str {
+        match self {
+            Error::Transient { .. } => "transient",
+            Error::RateLimited { .. } => "rate_limited",
+            Error::Authentication { .. } => "authentication",
+            Error::InvalidRequest { .. } => "invalid_request",
+            Error::NotFound { .. } => "not_found",
+            Error::ContextLengthExceeded { .. } => "context_length_exceeded",
+            Error::Unsupported { .. } => "unsupported",
+            Error::Cancelled => "cancelled",
+            Error::Configuration { .. } => "configuration",
+            Error::InvalidResponse { .. } => "invalid_response",
+            Error::Backend { .. } => "backend",
+        }
+    }
+
     /// Whether the same call may succeed if simply made again (after [`Error::retry_after`]).
     pub fn is_retryable(&self) -> bool {
         matches!(self, Error::Transient { .. } | Error::RateLimited { .. })

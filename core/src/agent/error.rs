@@ -60,3 +60,17 @@ pub enum AgentErrorKind {
         times: usize,
     },
 }
+
+impl AgentErrorKind {
+    /// Why the run stopped, as a short stable word: the model error's class
+    /// ([`Error::class`]) or the limit reached (`max_steps`, `max_tool_calls`,
+    /// `repeated_tool_call`).
+    pub fn class(&self) -> &'static str {
+        match self {
+            AgentErrorKind::Model { source, .. } => source.class(),
+            AgentErrorKind::MaxSteps { .. } => "max_steps",
+            AgentErrorKind::MaxToolCalls { .. } => "max_tool_calls",
+            AgentErrorKind::RepeatedToolCall { .. } => "repeated_tool_call",
+        }
+    }
+}

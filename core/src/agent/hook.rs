@@ -1,10 +1,12 @@
 //! Hooks that watch an agent run and may refuse tool calls: the basis for approval prompts,
-//! audit logs and progress displays.
+//! run logs, traces and progress displays.
 
 use async_trait::async_trait;
 
-use super::record::Step;
+use super::error::AgentError;
+use super::record::{AgentRun, Step};
 use crate::message::ToolCall;
+use crate::request::ChatRequest;
 
 /// Whether a tool call may run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +24,9 @@ pub enum ToolDecision {
 /// ones you need.
 #[async_trait]
 pub trait AgentHook: Send + Sync {
+    /// Called before each model call with the request as it is sent (step from 1).
+    async fn before_model_call(&self, _step: usize, _request: &ChatRequest) {}
+
     /// Called before each tool call runs (concurrently for calls of the same step); the first
     /// hook that denies it wins.
     async fn before_tool_call(&self, _call: &ToolCall) -> ToolDecision {
@@ -30,16 +35,27 @@ pub trait AgentHook: Send + Sync {
 
     /// Called after each step, with everything that happened in it.
     async fn after_step(&self, _step: &Step) {}
+
+    /// Called once the run is over: answered, or stopped with why (and what it had done).
+    async fn after_run(&self, _outcome: Result<&AgentRun, &AgentError>) {}
 }
 
 /// A shared hook is a hook, so a caller can keep a handle on one it gave to an agent.
 #[async_trait]
 impl<H: AgentHook + ?Sized> AgentHook for std::sync::Arc<H> {
+    async fn before_model_call(&self, step: usize, request: &ChatRequest) {
+        (**self).before_model_call(step, request).await
+    }
+
     async fn before_tool_call(&self, call: &ToolCall) -> ToolDecision {
         (**self).before_tool_call(call).await
     }
 
     async fn after_step(&self, step: &Step) {
         (**self).after_step(step).await
+    }
+
+    async fn after_run(&self, outcome: Result<&AgentRun, &AgentError>) {
+        (**self).after_run(outcome).await
     }
 }

@@ -120,6 +120,14 @@ impl Agent {
     pub fn limits(&self) -> &Limits {
         &self.limits
     }
+
+    /// The same agent with one more hook: for what is decided after the agent was built (a
+    /// run log for this run, say).
+    pub fn with_hook(&self, hook: impl AgentHook + 'static) -> Agent {
+        let mut agent = self.clone();
+        agent.hooks.push(Arc::new(hook));
+        agent
+    }
 }
 
 /// Builds an [`Agent`]; see [`Agent::builder`].

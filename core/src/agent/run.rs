@@ -107,12 +107,24 @@ impl Agent {
         }
     }
 
+    /// Runs the steps, then tells the hooks how the run ended.
     async fn drive(&self, input: Vec<Message>, events: Events<'_>) -> Result<AgentRun, AgentError> {
+        let outcome = self.steps(input, events).await;
+        for hook in &self.hooks {
+            hook.after_run(outcome.as_ref()).await;
+        }
+        outcome
+    }
+
+    async fn steps(&self, input: Vec<Message>, events: Events<'_>) -> Result<AgentRun, AgentError> {
         let mut run = RunState::new(self, input);
         let limits = &self.limits;
         for index in 1..=limits.max_steps {
             let step_start = Instant::now();
             let request = self.step_request(run.record.transcript.clone(), index);
+            for hook in &self.hooks {
+                hook.before_model_call(index, &request).await;
+            }
             let response = match self.ask(request, index, events).await {
                 Ok(response) => response,
                 Err(source) => {

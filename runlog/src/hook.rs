@@ -1,0 +1,58 @@
+//! [`LogHook`]: an agent hook that writes each step of a run to the log as it ends.
+
+use std::sync::{Arc, Mutex};
+
+use anymodel_core::{AgentError, AgentHook, AgentRun, ChatRequest, Step, async_trait};
+
+use crate::error::LogError;
+use crate::log::RunLog;
+
+/// Logs one run: give it to the agent (`Agent::with_hook`, `AgentBuilder::hook`) after
+/// [`RunLog::begin`]; it writes each step as it ends and the outcome when the run is over
+/// ([`RunLog::finish`]). A write the log cannot make does not stop the run: the first failure
+/// is kept for [`LogHook::failure`].
+#[derive(Debug)]
+pub struct LogHook {
+    log: Arc<RunLog>,
+    run: i64,
+    request: Mutex<Option<ChatRequest>>,
+    failure: Mutex<Option<LogError>>,
+}
+
+impl LogHook {
+    /// Logs into `log` under `run` (from [`RunLog::begin`]).
+    pub fn new(log: Arc<RunLog>, run: i64) -> Self {
+        LogHook { log, run, request: Mutex::new(None), failure: Mutex::new(None) }
+    }
+
+    /// The first step the log could not write, if one failed (the log is then missing steps).
+    pub fn failure(&self) -> Option<String> {
+        lock(&self.failure).as_ref().map(ToString::to_string)
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[async_trait]
+impl AgentHook for LogHook {
+    async fn before_model_call(&self, _step: usize, request: &ChatRequest) {
+        *lock(&self.request) = Some(request.clone());
+    }
+
+    async fn after_step(&self, step: &Step) {
+        let Some(request) = lock(&self.request).take() else { return };
+        if let Err(error) = self.log.record_step(self.run, &request, step) {
+            tracing::warn!(%error, step = step.index, "the run log missed a step");
+            lock(&self.failure).get_or_insert(error);
+        }
+    }
+
+    async fn after_run(&self, outcome: Result<&AgentRun, &AgentError>) {
+        if let Err(error) = self.log.finish(self.run, outcome) {
+            tracing::warn!(%error, "the run log missed the run's end");
+            lock(&self.failure).get_or_insert(error);
+        }
+    }
+}

@@ -1,0 +1,359 @@
+//! [`RunLog`]: the SQLite database every run is written to, one transaction per model call.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use anymodel_core::{AgentError, AgentRun, ChatRequest, Message, Redactor, Step, ToolInvocation};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::Value;
+
+use crate::attachments;
+use crate::error::LogError;
+use crate::query::{RunDetail, RunQuery, RunSummary};
+use crate::schema;
+
+/// How long a write waits for another process's lock before [`LogError::Locked`]: long enough
+/// for many concurrent runs (each write takes a millisecond or so), short enough that a stuck
+/// holder costs a run little.
+const PATIENCE: Duration = Duration::from_secs(3);
+
+/// The run and conversation a run is logged under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunIds {
+    /// The run.
+    pub run: i64,
+    /// Its conversation (a new one unless the run continues one).
+    pub conversation: i64,
+}
+
+/// The run log: a SQLite database of runs, their model calls and tool calls. Cheap to share
+/// behind an `Arc`; writes from threads of one process are serialised, and processes share the
+/// file through SQLite's locks (write-ahead logging, so readers never wait).
+pub struct RunLog {
+    path: PathBuf,
+    connection: Mutex<Connection>,
+    redactor: Redactor,
+}
+
+impl std::fmt::Debug for RunLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunLog").field("path", &self.path).finish()
+    }
+}
+
+/// The current time as the log writes it: RFC 3339 in UTC to the millisecond, which sorts as
+/// text.
+pub(crate) fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn count(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+impl RunLog {
+    /// Where the log is kept unless told otherwise: `$XDG_DATA_HOME/anymodel/logs.db`
+    /// (`~/.local/share/anymodel/logs.db` on Linux, the platform's data folder elsewhere).
+    pub fn default_path() -> Option<PathBuf> {
+        dirs::data_dir().map(|folder| folder.join("anymodel").join("logs.db"))
+    }
+
+    /// Opens the log at `path`, creating it (and its folder) when missing and migrating one of
+    /// an earlier version.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, LogError> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(folder)
+                .map_err(|source| LogError::Io { path: folder.to_path_buf(), source })?;
+        }
+        let started = Instant::now();
+        let failed = |e: rusqlite::Error| LogError::sqlite(&path, e, millis(started.elapsed()));
+        let mut connection = Connection::open(&path).map_err(failed)?;
+        connection.busy_timeout(PATIENCE).map_err(failed)?;
+        // Write-ahead logging: readers never wait for a writer, and a commit is one append.
+        let mode: String = connection
+            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+            .map_err(failed)?;
+        tracing::debug!(path = %path.display(), journal = mode, "run log opened");
+        connection.pragma_update(None, "synchronous", "NORMAL").map_err(failed)?;
+        connection.pragma_update(None, "foreign_keys", true).map_err(failed)?;
+        if let Some(found) = schema::migrate(&mut connection).map_err(failed)? {
+            return Err(LogError::Newer { path, found, known: schema::VERSION });
+        }
+        Ok(RunLog { path, connection: Mutex::new(connection), redactor: Redactor::default() })
+    }
+
+    /// The same log, scrubbing these secrets out of everything it stores.
+    pub fn with_redactor(mut self, redactor: Redactor) -> Self {
+        self.redactor = redactor;
+        self
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn connection(&self) -> MutexGuard<'_, Connection> {
+        // Every write is one transaction, so a panic while it was held left nothing half done.
+        self.connection.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Runs `work` in one write transaction, its errors classed.
+    fn write<T>(
+        &self,
+        work: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T, LogError> {
+        let started = Instant::now();
+        let failed = |e| LogError::sqlite(&self.path, e, millis(started.elapsed()));
+        let mut connection = self.connection();
+        let transaction = connection
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(failed)?;
+        let value = work(&transaction).map_err(failed)?;
+        transaction.commit().map_err(failed)?;
+        Ok(value)
+    }
+
+    fn read<T>(
+        &self,
+        work: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, LogError> {
+        let started = Instant::now();
+        work(&self.connection())
+            .map_err(|e| LogError::sqlite(&self.path, e, millis(started.elapsed())))
+    }
+
+    /// JSON as stored: secrets scrubbed, inline media moved to the attachments table.
+    fn stored(
+        &self,
+        connection: &Connection,
+        value: &impl serde::Serialize,
+    ) -> rusqlite::Result<String> {
+        let mut value = serde_json::to_value(value)
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        attachments::stash(connection, &mut value)?;
+        Ok(self.redactor.scrub(value.to_string()))
+    }
+
+    /// Starts logging a run of `model` on `prompt`, in `conversation` (which must exist) or a
+    /// new one.
+    pub fn begin(
+        &self,
+        conversation: Option<i64>,
+        model: &str,
+        prompt: &str,
+    ) -> Result<RunIds, LogError> {
+        let prompt = self.redactor.scrub(prompt.to_string());
+        let found = self.write(|tx| {
+            let conversation = match conversation {
+                Some(id) => {
+                    let known: Option<i64> = tx
+                        .query_row("SELECT id FROM conversations WHERE id = ?1", [id], |r| r.get(0))
+                        .optional()?;
+                    let Some(id) = known else { return Ok(Err(id)) };
+                    id
+                }
+                None => {
+                    tx.execute(
+                        "INSERT INTO conversations (started_at, model) VALUES (?1, ?2)",
+                        params![now(), model],
+                    )?;
+                    tx.last_insert_rowid()
+                }
+            };
+            tx.execute(
+                "INSERT INTO runs (conversation_id, started_at, model, prompt) VALUES (?1, ?2, ?3, ?4)",
+                params![conversation, now(), model, prompt],
+            )?;
+            Ok(Ok(RunIds { run: tx.last_insert_rowid(), conversation }))
+        })?;
+        found.map_err(|id| LogError::Missing { path: self.path.clone(), what: "conversation", id })
+    }
+
+    /// Logs one step of `run`: the request as it was sent (its messages are the run's
+    /// transcript up to the step, so the call keeps their count), the reply, usage, timing and
+    /// the tool calls with their results; and the transcript after the step, so that a run that
+    /// stops here can be continued.
+    pub fn record_step(
+        &self,
+        run: i64,
+        request: &ChatRequest,
+        step: &Step,
+    ) -> Result<(), LogError> {
+        let mut transcript = request.messages.clone();
+        transcript.push(Message::Assistant(step.response.message.clone()));
+        transcript.extend(step.tool_calls.iter().map(|i| Message::Tool(i.to_message())));
+        self.write(|tx| {
+            let mut sent = serde_json::to_value(request)
+                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+            sent["messages"] = serde_json::json!({ "transcript": request.messages.len() });
+            let usage = &step.response.usage;
+            tx.execute(
+                "INSERT INTO calls (run_id, step, model, request, reply, finish_reason, input_tokens,
+                    output_tokens, cached_input_tokens, reasoning_tokens, elapsed_ms, created_at)
+                 VALUES (?1, ?2, (SELECT model FROM runs WHERE id = ?1), ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![
+                    run,
+                    count(step.index as u64),
+                    self.stored(tx, &sent)?,
+                    self.stored(tx, &step.response)?,
+                    serde_json::to_value(&step.response.finish_reason)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string)),
+                    count(usage.input_tokens),
+                    count(usage.output_tokens),
+                    count(usage.cached_input_tokens),
+                    count(usage.reasoning_tokens),
+                    count(step.elapsed_ms),
+                    now(),
+                ],
+            )?;
+            let call = tx.last_insert_rowid();
+            for invocation in &step.tool_calls {
+                self.record_tool(tx, call, invocation)?;
+            }
+            tx.execute(
+                "UPDATE runs SET transcript = ?2 WHERE id = ?1",
+                params![run, self.stored(tx, &transcript)?],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn record_tool(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        call: i64,
+        invocation: &ToolInvocation,
+    ) -> rusqlite::Result<()> {
+        let (result, error) = match &invocation.result {
+            Ok(value) => (Some(self.stored(tx, value)?), None),
+            Err(error) => (None, Some(self.redactor.scrub(error.to_string()))),
+        };
+        tx.execute(
+            "INSERT INTO tool_calls (call_id, tool_call_id, name, arguments, result, error, elapsed_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                call,
+                invocation.call.id,
+                invocation.call.name,
+                self.stored(tx, &invocation.call.arguments)?,
+                result,
+                error,
+                count(invocation.elapsed_ms),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Ends `run`: answered, with its answer and totals, or failed, with why (and what it had
+    /// done).
+    pub fn finish(
+        &self,
+        run: i64,
+        outcome: Result<&AgentRun, &AgentError>,
+    ) -> Result<(), LogError> {
+        let (record, failure) = match outcome {
+            Ok(record) => (record, None),
+            Err(error) => (&*error.partial, Some(&error.kind)),
+        };
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE runs SET ended_at = ?2, answer = ?3, outcome = ?4, error = ?5, error_class = ?6,
+                    transcript = ?7, input_tokens = ?8, output_tokens = ?9, cached_input_tokens = ?10,
+                    elapsed_ms = ?11
+                 WHERE id = ?1",
+                params![
+                    run,
+                    now(),
+                    self.redactor.scrub(record.answer.clone()),
+                    if failure.is_some() { "failed" } else { "answered" },
+                    failure.map(|kind| self.redactor.scrub(kind.to_string())),
+                    failure.map(|kind| kind.class()),
+                    self.stored(tx, &record.transcript)?,
+                    count(record.usage.input_tokens),
+                    count(record.usage.output_tokens),
+                    count(record.usage.cached_input_tokens),
+                    count(record.elapsed_ms),
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The conversation of the latest run, if any run was logged.
+    pub fn latest_conversation(&self) -> Result<Option<i64>, LogError> {
+        self.read(|connection| {
+            connection
+                .query_row("SELECT conversation_id FROM runs ORDER BY id DESC LIMIT 1", [], |r| {
+                    r.get(0)
+                })
+                .optional()
+        })
+    }
+
+    /// The messages a run continuing `conversation` starts from: the transcript of its latest
+    /// answered run, without the system prompt (the agent adds its own), attachments restored.
+    /// Empty when no run of it was answered.
+    pub fn conversation(&self, conversation: i64) -> Result<Vec<Message>, LogError> {
+        let found = self.read(|connection| {
+            let known: Option<i64> = connection
+                .query_row("SELECT id FROM conversations WHERE id = ?1", [conversation], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            if known.is_none() {
+                return Ok(None);
+            }
+            let transcript: Option<String> = connection
+                .query_row(
+                    "SELECT transcript FROM runs WHERE conversation_id = ?1 AND outcome = 'answered'
+                     ORDER BY id DESC LIMIT 1",
+                    [conversation],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .flatten();
+            let Some(transcript) = transcript else { return Ok(Some(Value::Array(Vec::new()))) };
+            let mut value: Value = serde_json::from_str(&transcript).map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    0,
+                    rusqlite::types::Type::Text,
+                    Box::new(e),
+                )
+            })?;
+            attachments::restore(connection, &mut value)?;
+            Ok(Some(value))
+        })?;
+        let Some(value) = found else {
+            return Err(LogError::Missing {
+                path: self.path.clone(),
+                what: "conversation",
+                id: conversation,
+            });
+        };
+        let messages: Vec<Message> =
+            serde_json::from_value(value).map_err(|e| LogError::Corrupt {
+                path: self.path.clone(),
+                message: format!("the transcript of conversation {conversation}: {e}"),
+            })?;
+        Ok(messages.into_iter().filter(|m| !matches!(m, Message::System { .. })).collect())
+    }
+
+    /// The runs `query` selects, latest first.
+    pub fn runs(&self, query: &RunQuery) -> Result<Vec<RunSummary>, LogError> {
+        self.read(|connection| crate::query::runs(connection, query))
+    }
+
+    /// Everything logged of `run`.
+    pub fn run(&self, run: i64) -> Result<RunDetail, LogError> {
+        let found = self.read(|connection| crate::query::detail(connection, run))?;
+        found.ok_or(LogError::Missing { path: self.path.clone(), what: "run", id: run })
+    }
+}

@@ -1,0 +1,161 @@
+//! The run log: runs written step by step and read back, searched, continued; a version 1
+//! database migrated; secrets scrubbed and attachments stored once; a locked database refused
+//! with a clear error instead of a hang.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use anymodel_core::{
+    Agent, ChatResponse, Content, Message, Part, Redactor, ScriptedModel, ToolCall, ToolError,
+    TypedTool, async_trait,
+};
+use anymodel_runlog::{LogError, LogHook, RunLog, RunQuery, schema};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::json;
+
+#[derive(Deserialize, JsonSchema)]
+struct Args {
+    /// The city.
+    city: String,
+}
+
+#[derive(Clone, Default)]
+struct Weather(Arc<AtomicUsize>);
+
+#[async_trait]
+impl TypedTool for Weather {
+    const NAME: &'static str = "weather";
+    const DESCRIPTION: &'static str = "The weather in a city.";
+    type Args = Args;
+    type Output = String;
+
+    async fn run(&self, args: Args) -> Result<String, ToolError> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(format!("{}: 18C, key sk-secret-123", args.city))
+    }
+}
+
+async fn logged_run(log: &Arc<RunLog>, conversation: Option<i64>, prompt: Content) -> i64 {
+    let model = ScriptedModel::new([
+        ChatResponse::tool_calls(vec![ToolCall::new("c1", "weather", json!({"city": "Paris"}))]),
+        ChatResponse::text("It is 18C in Paris, sunny."),
+    ]);
+    let agent = Agent::builder(model).system("Be brief.").tool(Weather::default()).build().unwrap();
+    let input = match conversation {
+        Some(id) => log.conversation(id).unwrap(),
+        None => Vec::new(),
+    };
+    let ids = log.begin(conversation, "scripted", &prompt.text()).unwrap();
+    let hook = Arc::new(LogHook::new(log.clone(), ids.run));
+    let mut messages = input;
+    messages.push(Message::user(prompt));
+    agent.with_hook(hook.clone()).run_messages(messages).await.unwrap();
+    assert_eq!(hook.failure(), None);
+    ids.run
+}
+
+#[tokio::test]
+async fn a_run_is_logged_with_its_calls_found_by_text_and_continued() {
+    let folder = tempfile::tempdir().unwrap();
+    let log = Arc::new(
+        RunLog::open(folder.path().join("nested/logs.db"))
+            .unwrap()
+            .with_redactor(Redactor::new(["sk-secret-123".to_string()])),
+    );
+    let image = Part::image(&[7u8; 4096], "image/png");
+    let prompt =
+        Content::from("Weather in Paris, key sk-secret-123?").with_all(vec![image.clone()]);
+    let first = logged_run(&log, None, prompt.clone()).await;
+
+    let detail = log.run(first).unwrap();
+    assert_eq!(detail.summary.outcome, "answered");
+    assert_eq!(detail.summary.answer.as_deref(), Some("It is 18C in Paris, sunny."));
+    assert_eq!(detail.summary.prompt, "Weather in Paris, key <redacted>?");
+    assert_eq!(detail.calls.len(), 2);
+    assert_eq!(detail.calls[0].request["messages"], json!({"transcript": 2}));
+    assert_eq!(detail.calls[0].request["tools"][0]["name"], "weather");
+    assert_eq!(detail.calls[0].finish_reason.as_deref(), Some("tool_calls"));
+    let tool = &detail.calls[0].tool_calls[0];
+    assert_eq!((tool.name.as_str(), &tool.arguments), ("weather", &json!({"city": "Paris"})));
+    assert_eq!(tool.result, Some(json!("Paris: 18C, key <redacted>")));
+    let stored = serde_json::to_string(&detail).unwrap();
+    assert!(!stored.contains("sk-secret-123"), "{stored}");
+    assert!(!stored.contains(&"Bwc".repeat(10)), "the image's bytes are stored apart");
+
+    // Found by a word of its answer, not by one it lacks.
+    let found = log.runs(&RunQuery { text: Some("sunny".into()), ..Default::default() }).unwrap();
+    assert_eq!(found.iter().map(|r| r.id).collect::<Vec<_>>(), [first]);
+    let none = log.runs(&RunQuery { text: Some("rainy OR".into()), ..Default::default() });
+    assert!(none.unwrap().is_empty());
+
+    // Continuing: the earlier turns come back, the image's bytes with them.
+    let conversation = log.latest_conversation().unwrap().unwrap();
+    let earlier = log.conversation(conversation).unwrap();
+    assert_eq!(earlier.len(), 4, "user, call, result, answer (no system prompt)");
+    let Message::User { content } = &earlier[0] else { panic!("{earlier:?}") };
+    assert_eq!(content.parts()[1], image);
+    let second = logged_run(&log, Some(conversation), "And tomorrow?".into()).await;
+    let runs = log.runs(&RunQuery { conversation: Some(conversation), ..Default::default() });
+    assert_eq!(runs.unwrap().iter().map(|r| r.id).collect::<Vec<_>>(), [second, first]);
+    let attachments: i64 = rusqlite::Connection::open(log.path())
+        .unwrap()
+        .query_row("SELECT count(*) FROM attachments", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(attachments, 1, "sent twice, stored once");
+
+    assert!(matches!(log.run(999), Err(LogError::Missing { what: "run", .. })));
+    assert!(matches!(log.begin(Some(999), "m", "p"), Err(LogError::Missing { .. })));
+}
+
+#[tokio::test]
+async fn a_version_1_log_is_migrated_with_its_runs_searchable() {
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join("logs.db");
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(include_str!("fixtures/v1.sql"))
+        .unwrap();
+    let log = Arc::new(RunLog::open(&path).unwrap());
+    let version: u32 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, schema::VERSION);
+    let runs = log.runs(&RunQuery::default()).unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0].cached_input_tokens, 0, "new columns have their defaults");
+    let found = log.runs(&RunQuery { text: Some("square root".into()), ..Default::default() });
+    assert_eq!(found.unwrap()[0].id, 2, "runs logged before the migration are searchable");
+    let detail = log.run(2).unwrap();
+    assert_eq!(detail.calls[0].tool_calls[0].result, Some(json!(19.77)));
+    assert_eq!(log.conversation(1).unwrap().len(), 4);
+    // New runs go on after the old ones.
+    let third = logged_run(&log, Some(1), "Thanks".into()).await;
+    assert_eq!(third, 3);
+}
+
+#[test]
+fn a_newer_or_damaged_log_is_refused_and_a_locked_one_named() {
+    let folder = tempfile::tempdir().unwrap();
+    let newer = folder.path().join("newer.db");
+    rusqlite::Connection::open(&newer).unwrap().pragma_update(None, "user_version", 99).unwrap();
+    let error = RunLog::open(&newer).unwrap_err();
+    assert!(matches!(error, LogError::Newer { found: 99, .. }), "{error}");
+    assert!(error.to_string().contains("update anymodel"));
+
+    let damaged = folder.path().join("damaged.db");
+    std::fs::write(&damaged, b"this is not a database, it is a text file".repeat(100)).unwrap();
+    let error = RunLog::open(&damaged).unwrap_err();
+    assert!(matches!(error, LogError::Corrupt { .. }), "{error}");
+
+    let path = folder.path().join("logs.db");
+    let log = RunLog::open(&path).unwrap();
+    let holder = rusqlite::Connection::open(&path).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let error = log.begin(None, "m", "p").unwrap_err();
+    assert!(matches!(error, LogError::Locked { .. }), "{error}");
+    assert!(error.to_string().contains("locked by another process"), "{error}");
+    holder.execute_batch("ROLLBACK").unwrap();
+    log.begin(None, "m", "p").unwrap();
+}

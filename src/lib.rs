@@ -28,6 +28,9 @@ pub use anymodel_backends as backends;
 /// [`anymodel_mcp`].
 #[cfg(feature = "mcp")]
 pub use anymodel_mcp as mcp;
+/// The run log (SQLite): every run, model call and tool call, searchable and continued: see
+/// [`anymodel_runlog`].
+pub use anymodel_runlog as runlog;
 /// Models behind the OpenAI API over HTTP: see [`anymodel_server`].
 #[cfg(feature = "server")]
 pub use anymodel_server as server;

@@ -22,7 +22,8 @@ use cli::{Context, Failure};
 #[derive(Parser)]
 #[command(name = "anymodel", version, about, long_about, after_long_help = cli::providers_help())]
 struct Cli {
-    /// The config file (default: $ANYMODEL_CONFIG, ./anymodel.toml, then the user config folder).
+    /// The config file (default: $ANYMODEL_CONFIG, ./anymodel.toml, then the user config folder);
+    /// `-c` before the command word (after `run` or `chat`, `-c` continues a conversation).
     #[arg(short, long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
     /// No tool activity or progress on standard error.
@@ -95,6 +96,11 @@ enum Command {
     #[cfg(feature = "mcp")]
     #[command(subcommand)]
     Mcp(cli::mcp::McpCommand),
+    /// The run log: every run's prompt, answer, model calls, tool calls and tokens, latest first
+    /// (`logs -n 20`, `-m MODEL`, `--since 2d`, `-q TEXT`, `--json`); `logs show ID` for one
+    /// run in full; `logs off`, `logs on`, `logs path`. `anymodel run -c` continues the latest
+    /// conversation.
+    Logs(cli::logs::LogsArgs),
     /// Prints the shell's completion script: `anymodel completions bash > /etc/bash_completion.d/anymodel`,
     /// `anymodel completions zsh > ~/.zfunc/_anymodel`, fish, elvish, powershell.
     Completions {
@@ -104,9 +110,10 @@ enum Command {
 }
 
 /// The command words, so that anything else first means `run`.
-const COMMANDS: [&str; 13] = [
+const COMMANDS: [&str; 14] = [
     "run",
     "chat",
+    "logs",
     "models",
     "tools",
     "config",
@@ -138,7 +145,24 @@ fn arguments() -> Result<Vec<OsString>, Failure> {
         }
         args.insert(at, "run".into());
     }
+    short_flags_of_commands(&mut args, at);
     Ok(args)
+}
+
+/// The short flags that mean one thing after a command word and another before it: `-c` is
+/// the config file before the command and continues a conversation after `run` or `chat`;
+/// `-q` is quiet before it and the text to search for after `logs`. Rewritten to their long
+/// forms, up to a `--`.
+fn short_flags_of_commands(args: &mut [OsString], at: usize) {
+    let command = args.get(at).and_then(|a| a.to_str()).unwrap_or("").to_string();
+    for arg in args.iter_mut().skip(at + 1) {
+        match (command.as_str(), arg.to_str()) {
+            (_, Some("--")) => break,
+            ("run" | "chat", Some("-c")) => *arg = "--continue".into(),
+            ("logs", Some("-q")) => *arg = "--query".into(),
+            _ => {}
+        }
+    }
 }
 
 /// Where the command word goes: after the program's name and the global flags before it
@@ -218,6 +242,7 @@ async fn dispatch(context: &Context, command: Command) -> cli::Outcome {
     match command {
         Command::Run(args) => cli::run::run(context, args).await,
         Command::Chat(args) => cli::chat::chat(context, args).await,
+        Command::Logs(args) => cli::logs::logs(context, args),
         Command::Models { load } => cli::info::models(context, load).await,
         Command::Tools { json } => cli::info::tools(context, json),
         Command::Config(command) => cli::info::config(context, command),

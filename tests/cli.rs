@@ -1453,3 +1453,141 @@ async fn a_configured_remote_embedder_is_used_by_name() {
         stderr(&refused)
     );
 }
+
+/// The run log: a run is logged (its key never stored) and shown, found by a word of its
+/// answer, continued with `-c` (the model gets the earlier turns), left out when the log is off,
+/// and `--cid` of a conversation that is not there is a usage error.
+#[tokio::test(flavor = "multi_thread")]
+async fn runs_are_logged_shown_searched_and_continued() {
+    let temp = tempfile::tempdir().unwrap();
+    let server = MockServer::start().await;
+    openai_says(&server, "Paris is the capital.", None).await;
+    config(temp.path(), &server, None);
+    let run = |args: &[&str]| {
+        anymodel(temp.path()).env("TEST_OPENAI_KEY", "sk-test-secret").args(args).output().unwrap()
+    };
+    let first = run(&["run", "What is the capital of France? My key is sk-test-secret."]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert_eq!(stdout(&first), "Paris is the capital.\n");
+
+    let listed: Value = serde_json::from_str(&stdout(&run(&["logs", "--json"]))).unwrap();
+    let runs = listed.as_array().unwrap();
+    assert_eq!(runs.len(), 1, "{listed}");
+    assert_eq!(runs[0]["model"], "gpt");
+    assert_eq!(runs[0]["outcome"], "answered");
+    assert_eq!(runs[0]["answer"], "Paris is the capital.");
+    assert_eq!(runs[0]["input_tokens"], 11);
+    assert_eq!(runs[0]["prompt"], "What is the capital of France? My key is <redacted>.");
+    let database = temp.path().join(".local/share/anymodel/logs.db");
+    assert_eq!(stdout(&run(&["logs", "path"])).trim(), database.display().to_string());
+    let stored = fs::read(&database).unwrap();
+    let wal = fs::read(database.with_extension("db-wal")).unwrap_or_default();
+    for bytes in [stored, wal] {
+        assert!(!String::from_utf8_lossy(&bytes).contains("sk-test-secret"), "the key is stored");
+    }
+    let shown = stdout(&run(&["logs", "show", "1"]));
+    assert!(shown.contains("What is the capital of France?"), "{shown}");
+    assert!(shown.contains("answer:\nParis is the capital."), "{shown}");
+    let found = stdout(&run(&["logs", "-q", "capital", "--json"]));
+    assert_eq!(serde_json::from_str::<Value>(&found).unwrap().as_array().unwrap().len(), 1);
+    let missed = stdout(&run(&["logs", "-q", "Rome", "--json"]));
+    assert_eq!(missed.trim(), "[]");
+
+    let second = run(&["run", "-c", "And of Italy?"]);
+    assert!(second.status.success(), "{}", stderr(&second));
+    let sent = bodies(&server).await;
+    let messages = sent.last().unwrap()["messages"].as_array().unwrap().clone();
+    let texts: Vec<&str> = messages.iter().map(|m| m["content"].as_str().unwrap()).collect();
+    assert_eq!(
+        texts,
+        [
+            "What is the capital of France? My key is <redacted>.",
+            "Paris is the capital.",
+            "And of Italy?"
+        ]
+    );
+    let listed: Value = serde_json::from_str(&stdout(&run(&["logs", "--json"]))).unwrap();
+    let conversations: Vec<&Value> =
+        listed.as_array().unwrap().iter().map(|r| &r["conversation"]).collect();
+    assert_eq!(conversations, [&json!(1), &json!(1)], "one conversation of two runs");
+
+    assert!(run(&["logs", "off"]).status.success());
+    assert!(run(&["run", "Not logged"]).status.success());
+    let off = run(&["logs", "--json", "-n", "0"]);
+    assert_eq!(serde_json::from_str::<Value>(&stdout(&off)).unwrap().as_array().unwrap().len(), 2);
+    assert!(stderr(&off).contains("the run log is off"), "{}", stderr(&off));
+    let nothing = run(&["run", "-c", "Go on"]);
+    assert_eq!(nothing.status.code(), Some(2));
+    assert!(stderr(&nothing).contains("anymodel logs on"), "{}", stderr(&nothing));
+    assert!(run(&["logs", "on"]).status.success());
+    let missing = run(&["run", "--cid", "99", "Go on"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("no conversation 99"), "{}", stderr(&missing));
+}
+
+/// Another process holding the log's write lock: the answer still prints, and the run says it
+/// was not logged (after the log's few seconds of patience).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_locked_log_still_prints_the_answer() {
+    let temp = tempfile::tempdir().unwrap();
+    let server = MockServer::start().await;
+    openai_says(&server, "Still here.", None).await;
+    config(temp.path(), &server, None);
+    let run = || anymodel(temp.path()).env("TEST_OPENAI_KEY", "k").args(["run", "Hi"]).output();
+    assert!(run().unwrap().status.success(), "the log is made");
+    let database = temp.path().join(".local/share/anymodel/logs.db");
+    let holder = rusqlite::Connection::open(&database).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let output = run().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "Still here.\n");
+    assert!(stderr(&output).contains("this run is not logged"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("locked by another process"), "{}", stderr(&output));
+    holder.execute_batch("ROLLBACK").unwrap();
+}
+
+/// Twenty runs at once, each its own process: every one is logged, none lost.
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_runs_are_all_logged() {
+    let temp = tempfile::tempdir().unwrap();
+    let server = MockServer::start().await;
+    openai_says(&server, "Done.", None).await;
+    config(temp.path(), &server, None);
+    let children: Vec<_> = (0..20)
+        .map(|i| {
+            let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("anymodel"));
+            for (key, value) in anymodel(temp.path()).get_envs() {
+                match value {
+                    Some(value) => command.env(key, value),
+                    None => command.env_remove(key),
+                };
+            }
+            command
+                .current_dir(temp.path())
+                .env("TEST_OPENAI_KEY", "k")
+                .args(["run", "--no-stdin", &format!("Question {i}")])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert!(!stderr(&output).contains("not logged"), "{}", stderr(&output));
+    }
+    let output = anymodel(temp.path()).args(["logs", "--json", "-n", "0"]).output().unwrap();
+    let runs: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let mut prompts: Vec<String> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["outcome"] == "answered")
+        .map(|r| r["prompt"].as_str().unwrap().to_string())
+        .collect();
+    prompts.sort();
+    let mut expected: Vec<String> = (0..20).map(|i| format!("Question {i}")).collect();
+    expected.sort();
+    assert_eq!(prompts, expected);
+}

@@ -2,6 +2,8 @@
 //! database migrated; secrets scrubbed and attachments stored once; a locked database refused
 //! with a clear error instead of a hang.
 
+#![allow(clippy::unwrap_used)] // Tests fail loudly by design.
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 

@@ -6,6 +6,7 @@ use anymodel::{Message, Role};
 use rustyline::DefaultEditor;
 use rustyline::error::ReadlineError;
 
+use super::logged;
 use super::output::outln;
 use super::setup::{self, AgentFlags};
 use super::{Context, Failure, Outcome, output, run};
@@ -15,6 +16,11 @@ use super::{Context, Failure, Outcome, output, run};
 pub struct ChatArgs {
     #[command(flatten)]
     pub agent: AgentFlags,
+    #[command(flatten)]
+    pub continuing: logged::ContinueFlags,
+    /// Leave this chat out of the run log.
+    #[arg(long)]
+    pub no_log: bool,
 }
 
 const HELP: &str = "/model NAME  switch model, keeping the conversation (/model alone: which one)
@@ -40,6 +46,8 @@ fn history_file() -> Option<PathBuf> {
 
 /// Runs `chat`.
 pub async fn chat(context: &Context, args: ChatArgs) -> Outcome {
+    // Each answer is a run of one conversation in the run log; `-c` goes on with an earlier one.
+    let (mut logged_as, mut conversation) = logged::continued(context, args.continuing)?;
     let mut prepared = setup::prepare(context, &args.agent).await?;
     let mut editor =
         DefaultEditor::new().map_err(|e| Failure::Run(format!("the line editor: {e}")))?;
@@ -51,7 +59,12 @@ pub async fn chat(context: &Context, args: ChatArgs) -> Outcome {
         context.quiet,
         format!("chatting with {}; /help lists the commands", prepared.model_name),
     );
-    let mut conversation: Vec<Message> = Vec::new();
+    if !conversation.is_empty() {
+        output::activity(
+            context.quiet,
+            format!("(continuing with {} earlier messages)", conversation.len()),
+        );
+    }
     let mut interrupted = false;
     loop {
         let line = match editor.readline("> ") {
@@ -79,6 +92,7 @@ pub async fn chat(context: &Context, args: ChatArgs) -> Outcome {
                 "help" => outln!("{HELP}"),
                 "clear" => {
                     conversation.clear();
+                    logged_as = None;
                     outln!("(conversation cleared)");
                 }
                 "tools" => {
@@ -125,15 +139,28 @@ pub async fn chat(context: &Context, args: ChatArgs) -> Outcome {
             }
             continue;
         }
+        let (agent, logged) = logged::agent_for(
+            context,
+            &prepared.agent,
+            logged_as,
+            &prepared.model_name,
+            line,
+            !args.no_log,
+        );
+        if let Some(logged) = &logged {
+            logged_as = Some(logged.conversation);
+        }
         conversation.push(Message::user(line));
         let mut shown = String::new();
         let show_reasoning = args.agent.show_reasoning;
-        let reply =
-            run::stream(context, &prepared.agent, conversation.clone(), &mut shown, show_reasoning);
+        let reply = run::stream(context, &agent, conversation.clone(), &mut shown, show_reasoning);
         let outcome = tokio::select! {
             outcome = reply => Some(outcome),
             _ = tokio::signal::ctrl_c() => None,
         };
+        if let Some(logged) = &logged {
+            logged.report();
+        }
         match outcome {
             Some(Ok(run)) => {
                 conversation =

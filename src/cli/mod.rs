@@ -10,6 +10,8 @@ pub mod index;
 pub mod info;
 #[cfg(feature = "candle")]
 mod llama_bench;
+mod logged;
+pub mod logs;
 #[cfg(feature = "mcp")]
 pub mod mcp;
 pub mod notices;

@@ -49,6 +49,12 @@ pub fn activity(quiet: bool, line: impl std::fmt::Display) {
     }
 }
 
+/// Writes a warning on standard error, even when quiet: something the user should know went
+/// wrong beside the work (which went on).
+pub fn warning(line: impl std::fmt::Display) {
+    bars().suspend(|| eprintln!("anymodel: warning: {line}"));
+}
+
 /// Writes a piece of a model's reasoning dim on standard error, as it streams, unless quiet.
 pub fn reasoning(quiet: bool, text: &str) {
     if !quiet {

@@ -5,6 +5,7 @@ use std::io::{IsTerminal, Read};
 use anymodel::{AgentEvent, Content, Message, output_text};
 use futures::StreamExt;
 
+use super::logged;
 use super::output::{out, outln};
 use super::setup::{self, AgentFlags};
 use super::{Context, Failure, Outcome, output};
@@ -43,6 +44,11 @@ pub struct RunArgs {
     /// body of a remote one; keys are never in it) and stop.
     #[arg(long)]
     pub show_prompt: bool,
+    #[command(flatten)]
+    pub continuing: logged::ContinueFlags,
+    /// Leave this run out of the run log (`anymodel logs off` turns the log off for all).
+    #[arg(long)]
+    pub no_log: bool,
 }
 
 /// The most of standard input taken into a prompt.
@@ -105,15 +111,16 @@ fn read_stdin(context: &Context) -> Result<String, Failure> {
 /// Runs `run`.
 pub async fn run(context: &Context, args: RunArgs) -> Outcome {
     let prompt = prompt(context, &args.prompt, args.no_stdin)?;
-    // Read before the model loads: a missing file is told at once.
+    // Read before the model loads: a missing file, or a conversation that is not there, is
+    // told at once.
     let attachments = super::attach::parts(&args.attach)?;
+    let (conversation, mut input) = logged::continued(context, args.continuing)?;
     let prepared = setup::prepare(context, &args.agent).await?;
-    let agent = &prepared.agent;
-    let input = vec![Message::user(Content::from(prompt).with_all(attachments))];
+    input.push(Message::user(Content::from(prompt.clone()).with_all(attachments)));
     if args.show_prompt {
         // The agent's model: with `--rag`, its preview has the passages in it.
-        let request = agent.first_request(input);
-        return match agent.model().preview(&request).await? {
+        let request = prepared.agent.first_request(input);
+        return match prepared.agent.model().preview(&request).await? {
             Some(text) => {
                 outln!("{text}");
                 Ok(())
@@ -121,6 +128,29 @@ pub async fn run(context: &Context, args: RunArgs) -> Outcome {
             None => Err(Failure::Usage(format!("{} cannot show its prompt", prepared.model_name))),
         };
     }
+    let (agent, logged) = logged::agent_for(
+        context,
+        &prepared.agent,
+        conversation,
+        &prepared.model_name,
+        &prompt,
+        !args.no_log,
+    );
+    let outcome = answer(context, &args, &prepared, &agent, input).await;
+    if let Some(logged) = &logged {
+        logged.report();
+    }
+    outcome
+}
+
+/// Runs `agent` on `input` and prints its answer as `args` ask.
+async fn answer(
+    context: &Context,
+    args: &RunArgs,
+    prepared: &setup::Prepared,
+    agent: &anymodel::Agent,
+    input: Vec<Message>,
+) -> Outcome {
     if let Some(spec) = &args.schema {
         // The agent runs with its tools, then gives its answer as the schema's JSON.
         let schema = super::schema::parse(spec)?;

@@ -229,6 +229,17 @@ impl Config {
         self.file.models.iter().map(|(name, entry)| (name.as_str(), entry.get_ref()))
     }
 
+    /// The secrets a record of a run must never hold: the values of every API key variable
+    /// the provider table and this configuration name (and the server's key), as set now.
+    pub fn secrets(&self) -> anymodel_core::Redactor {
+        let providers = anymodel_backends::providers::PROVIDERS.iter().filter_map(|p| p.key_env);
+        let models = self.file.models.values().filter_map(|e| e.get_ref().api_key_env.as_deref());
+        let embedders =
+            self.file.embedders.values().filter_map(|e| e.get_ref().api_key_env.as_deref());
+        let variables = providers.chain(models).chain(embedders).chain(["ANYMODEL_SERVER_KEY"]);
+        anymodel_core::Redactor::new(variables.filter_map(|name| std::env::var(name).ok()))
+    }
+
     /// The configured agent `name`.
     pub fn agent(&self, name: &str) -> Option<&AgentEntry> {
         self.file.agents.get(name).map(Spanned::get_ref)

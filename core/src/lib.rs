@@ -33,7 +33,7 @@ mod toolset;
 
 pub use agent::{
     Agent, AgentBuilder, AgentError, AgentErrorKind, AgentEvent, AgentHook, AgentModel, AgentRun,
-    AgentTool, Limits, Step, ToolDecision, ToolInvocation,
+    AgentTool, Limits, RunCheckpoint, Step, ToolDecision, ToolInvocation,
 };
 pub use content::{Content, Media, MediaSource, Part};
 pub use embed::{Embedder, EmbedderCapabilities, InputKind, WordHashEmbedder, cosine};

@@ -504,3 +504,45 @@ async fn a_forced_tool_choice_holds_until_tools_have_run() {
     let choices: Vec<_> = model.requests().into_iter().map(|r| r.tool_choice).collect();
     assert_eq!(choices, [anymodel_core::ToolChoice::Required, anymodel_core::ToolChoice::Auto]);
 }
+
+/// Keeps the last checkpoint it is given.
+#[derive(Default)]
+struct Keeper(std::sync::Mutex<Option<anymodel_core::RunCheckpoint>>);
+
+#[async_trait]
+impl AgentHook for Keeper {
+    async fn checkpoint(&self, checkpoint: &anymodel_core::RunCheckpoint) {
+        *self.0.lock().unwrap() = Some(checkpoint.clone());
+    }
+}
+
+/// A run stopped after its tool step goes on from its checkpoint, as another process would:
+/// the tool is not called again, and the model gets the whole conversation.
+#[tokio::test]
+async fn a_run_resumes_from_its_checkpoint_without_calling_tools_again() {
+    let weather = Weather::default();
+    let failing = ScriptedModel::new([
+        calls(vec![call("c1", "weather", json!({"city": "Paris"}))]).into(),
+        ScriptedReply::Fail(Error::Transient { message: "killed".into(), retry_after: None }),
+    ]);
+    let keeper = Arc::new(Keeper::default());
+    let agent = Agent::builder(failing)
+        .system("Forecaster.")
+        .tool(weather.clone())
+        .hook(keeper.clone())
+        .build()
+        .unwrap();
+    assert!(agent.run("Weather in Paris?").await.is_err());
+    let checkpoint = keeper.0.lock().unwrap().clone().expect("a checkpoint after the tool step");
+    assert_eq!((checkpoint.steps, checkpoint.tool_calls), (1, 1));
+    let saved = serde_json::to_string(&checkpoint).unwrap();
+
+    let model = Arc::new(ScriptedModel::new([ChatResponse::text("18C in Paris.")]));
+    let again = Agent::builder(model.clone()).system("Forecaster.").tool(weather.clone()).build();
+    let run = again.unwrap().resume(serde_json::from_str(&saved).unwrap()).await.unwrap();
+    assert_eq!(run.answer, "18C in Paris.");
+    assert_eq!(weather.calls.load(Ordering::SeqCst), 1, "the tool ran once, before the stop");
+    assert_eq!(model.requests()[0].messages, checkpoint.transcript);
+    assert_eq!(run.steps.len(), 1);
+    assert_eq!(run.steps[0].index, 2);
+}

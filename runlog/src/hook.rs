@@ -2,7 +2,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use anymodel_core::{AgentError, AgentHook, AgentRun, ChatRequest, Step, async_trait};
+use anymodel_core::{
+    AgentError, AgentHook, AgentRun, ChatRequest, RunCheckpoint, Step, async_trait,
+};
 
 use crate::error::LogError;
 use crate::log::RunLog;
@@ -16,13 +18,21 @@ pub struct LogHook {
     log: Arc<RunLog>,
     run: i64,
     request: Mutex<Option<ChatRequest>>,
+    /// The step that ended, with its request, until the run's checkpoint (or end) comes.
+    step: Mutex<Option<(ChatRequest, Step)>>,
     failure: Mutex<Option<LogError>>,
 }
 
 impl LogHook {
     /// Logs into `log` under `run` (from [`RunLog::begin`]).
     pub fn new(log: Arc<RunLog>, run: i64) -> Self {
-        LogHook { log, run, request: Mutex::new(None), failure: Mutex::new(None) }
+        LogHook {
+            log,
+            run,
+            request: Mutex::new(None),
+            step: Mutex::new(None),
+            failure: Mutex::new(None),
+        }
     }
 
     /// The first step the log could not write, if one failed (the log is then missing steps).
@@ -43,15 +53,28 @@ impl AgentHook for LogHook {
 
     async fn after_step(&self, step: &Step) {
         let Some(request) = lock(&self.request).take() else { return };
-        if let Err(error) = self.log.record_step(self.run, &request, step) {
-            tracing::warn!(%error, step = step.index, "the run log missed a step");
-            lock(&self.failure).get_or_insert(error);
-        }
+        *lock(&self.step) = Some((request, step.clone()));
+    }
+
+    async fn checkpoint(&self, checkpoint: &RunCheckpoint) {
+        self.write_step(Some(checkpoint));
     }
 
     async fn after_run(&self, outcome: Result<&AgentRun, &AgentError>) {
+        self.write_step(None);
         if let Err(error) = self.log.finish(self.run, outcome) {
             tracing::warn!(%error, "the run log missed the run's end");
+            lock(&self.failure).get_or_insert(error);
+        }
+    }
+}
+
+impl LogHook {
+    /// Writes the step that ended, in one transaction with where the run stands.
+    fn write_step(&self, checkpoint: Option<&RunCheckpoint>) {
+        let Some((request, step)) = lock(&self.step).take() else { return };
+        if let Err(error) = self.log.record_step(self.run, &request, &step, checkpoint) {
+            tracing::warn!(%error, step = step.index, "the run log missed a step");
             lock(&self.failure).get_or_insert(error);
         }
     }

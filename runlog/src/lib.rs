@@ -35,5 +35,5 @@ pub mod schema;
 
 pub use error::LogError;
 pub use hook::LogHook;
-pub use log::{RunIds, RunLog};
+pub use log::{Resumable, RunIds, RunLog};
 pub use query::{CallRecord, RunDetail, RunQuery, RunSummary, ToolRecord};

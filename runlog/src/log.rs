@@ -4,7 +4,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use anymodel_core::{AgentError, AgentRun, ChatRequest, Message, Redactor, Step, ToolInvocation};
+use anymodel_core::{
+    AgentError, AgentRun, ChatRequest, Message, Redactor, RunCheckpoint, Step, ToolInvocation,
+    Usage,
+};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
@@ -25,6 +28,29 @@ pub struct RunIds {
     pub run: i64,
     /// Its conversation (a new one unless the run continues one).
     pub conversation: i64,
+}
+
+/// A logged run that can be resumed: where it stood after its last step, and how it was run.
+#[derive(Debug, Clone)]
+pub struct Resumable {
+    /// The run and its conversation.
+    pub ids: RunIds,
+    /// The model, as it was named.
+    pub model: String,
+    /// `running` (stopped before its end: killed), `answered` or `failed`.
+    pub outcome: String,
+    /// Where it stood after its last step logged (from the start when none was).
+    pub checkpoint: RunCheckpoint,
+    /// How the application described the agent that ran it ([`RunLog::record_agent`]).
+    pub agent: Option<Value>,
+}
+
+/// The counters of a checkpoint, stored beside the run's transcript.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Progress {
+    steps: usize,
+    tool_calls: usize,
+    usage: Usage,
 }
 
 /// The run log: a SQLite database of runs, their model calls and tool calls. Cheap to share
@@ -176,16 +202,32 @@ impl RunLog {
         found.map_err(|id| LogError::Missing { path: self.path.clone(), what: "conversation", id })
     }
 
+    /// Keeps how the application describes the agent of `run` (its model, tools, settings, as
+    /// JSON of its own), for resuming the run with the same agent.
+    pub fn record_agent(&self, run: i64, agent: &Value) -> Result<(), LogError> {
+        let text = self.redactor.scrub(agent.to_string());
+        self.write(|tx| {
+            tx.execute("UPDATE runs SET agent = ?2 WHERE id = ?1", params![run, text])?;
+            Ok(())
+        })
+    }
+
     /// Logs one step of `run`: the request as it was sent (its messages are the run's
     /// transcript up to the step, so the call keeps their count), the reply, usage, timing and
     /// the tool calls with their results; and the transcript after the step, so that a run that
-    /// stops here can be continued.
+    /// stops here can be continued, with the `checkpoint`'s counters when the run goes on
+    /// (so that it can be resumed: [`RunLog::resumable`]).
     pub fn record_step(
         &self,
         run: i64,
         request: &ChatRequest,
         step: &Step,
+        checkpoint: Option<&RunCheckpoint>,
     ) -> Result<(), LogError> {
+        let progress = checkpoint.map(|c| {
+            serde_json::json!(Progress { steps: c.steps, tool_calls: c.tool_calls, usage: c.usage })
+                .to_string()
+        });
         let mut transcript = request.messages.clone();
         transcript.push(Message::Assistant(step.response.message.clone()));
         transcript.extend(step.tool_calls.iter().map(|i| Message::Tool(i.to_message())));
@@ -219,10 +261,63 @@ impl RunLog {
                 self.record_tool(tx, call, invocation)?;
             }
             tx.execute(
-                "UPDATE runs SET transcript = ?2 WHERE id = ?1",
-                params![run, self.stored(tx, &transcript)?],
+                "UPDATE runs SET transcript = ?2, state = COALESCE(?3, state) WHERE id = ?1",
+                params![run, self.stored(tx, &transcript)?, progress],
             )?;
             Ok(())
+        })
+    }
+
+    /// Where `run` stood after its last logged step, to go on with it
+    /// ([`anymodel_core::Agent::resume`], logging into the same run).
+    pub fn resumable(&self, run: i64) -> Result<Resumable, LogError> {
+        type Row = (i64, String, String, Option<String>, Option<String>);
+        let found: Option<(Row, Option<Value>)> = self.read(|connection| {
+            let row: Option<(Row, Option<String>)> = connection
+                .query_row(
+                    "SELECT conversation_id, model, outcome, state, agent, transcript FROM runs
+                     WHERE id = ?1",
+                    [run],
+                    |r| Ok(((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?), r.get(5)?)),
+                )
+                .optional()?;
+            let Some((row, transcript)) = row else { return Ok(None) };
+            let transcript = match transcript {
+                Some(text) => {
+                    let mut value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                    attachments::restore(connection, &mut value)?;
+                    Some(value)
+                }
+                None => None,
+            };
+            Ok(Some((row, transcript)))
+        })?;
+        let Some(((conversation, model, outcome, state, agent), transcript)) = found else {
+            return Err(LogError::Missing { path: self.path.clone(), what: "run", id: run });
+        };
+        let damaged = |what: &str, e: serde_json::Error| LogError::Corrupt {
+            path: self.path.clone(),
+            message: format!("the {what} of run {run}: {e}"),
+        };
+        let progress: Option<Progress> = state
+            .map(|text| serde_json::from_str(&text).map_err(|e| damaged("state", e)))
+            .transpose()?;
+        let checkpoint = match (progress, transcript) {
+            (Some(p), Some(transcript)) => RunCheckpoint {
+                transcript: serde_json::from_value(transcript)
+                    .map_err(|e| damaged("transcript", e))?,
+                steps: p.steps,
+                tool_calls: p.tool_calls,
+                usage: p.usage,
+            },
+            _ => RunCheckpoint::default(),
+        };
+        Ok(Resumable {
+            ids: RunIds { run, conversation },
+            model,
+            outcome,
+            checkpoint,
+            agent: agent.and_then(|text| serde_json::from_str(&text).ok()),
         })
     }
 

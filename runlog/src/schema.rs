@@ -55,12 +55,15 @@ CREATE TABLE tool_calls (
 CREATE INDEX tool_calls_by_call ON tool_calls(call_id);
 ";
 
-/// Version 2: cached and reasoning tokens, error classes, attachments stored once by hash, and
-/// full-text search over prompts and answers (kept in step by triggers, filled from the runs
-/// already logged).
+/// Version 2: cached and reasoning tokens, error classes, where a run stands after each step
+/// and the agent that ran it (to resume it), attachments stored once by hash, and full-text
+/// search over prompts and answers (kept in step by triggers, filled from the runs already
+/// logged).
 const V2: &str = "
 ALTER TABLE runs ADD COLUMN cached_input_tokens INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE runs ADD COLUMN error_class TEXT;
+ALTER TABLE runs ADD COLUMN state TEXT;
+ALTER TABLE runs ADD COLUMN agent TEXT;
 ALTER TABLE calls ADD COLUMN cached_input_tokens INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE calls ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE attachments (

@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 
+use super::checkpoint::RunCheckpoint;
 use super::error::AgentError;
 use super::record::{AgentRun, Step};
 use crate::message::ToolCall;
@@ -36,6 +37,11 @@ pub trait AgentHook: Send + Sync {
     /// Called after each step, with everything that happened in it.
     async fn after_step(&self, _step: &Step) {}
 
+    /// Called after each step that did not end the run, before the next model call, with where
+    /// the run stands: what a run log saves so that the run can be resumed
+    /// ([`super::Agent::resume`]) without repeating the step's tool calls.
+    async fn checkpoint(&self, _checkpoint: &RunCheckpoint) {}
+
     /// Called once the run is over: answered, or stopped with why (and what it had done).
     async fn after_run(&self, _outcome: Result<&AgentRun, &AgentError>) {}
 }
@@ -53,6 +59,10 @@ impl<H: AgentHook + ?Sized> AgentHook for std::sync::Arc<H> {
 
     async fn after_step(&self, step: &Step) {
         (**self).after_step(step).await
+    }
+
+    async fn checkpoint(&self, checkpoint: &RunCheckpoint) {
+        (**self).checkpoint(checkpoint).await
     }
 
     async fn after_run(&self, outcome: Result<&AgentRun, &AgentError>) {

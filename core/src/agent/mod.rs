@@ -3,6 +3,7 @@
 
 mod as_model;
 mod as_tool;
+mod checkpoint;
 mod error;
 mod event;
 mod hook;
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 pub use as_model::AgentModel;
 pub use as_tool::AgentTool;
+pub use checkpoint::RunCheckpoint;
 pub use error::{AgentError, AgentErrorKind};
 pub use event::AgentEvent;
 pub use hook::{AgentHook, ToolDecision};

@@ -10,7 +10,8 @@ use serde_json::Value;
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 
 use super::{
-    Agent, AgentError, AgentErrorKind, AgentEvent, AgentRun, Step, ToolDecision, ToolInvocation,
+    Agent, AgentError, AgentErrorKind, AgentEvent, AgentRun, RunCheckpoint, Step, ToolDecision,
+    ToolInvocation,
 };
 use crate::content::Content;
 use crate::error::Error;
@@ -44,7 +45,14 @@ impl Agent {
     /// Runs the agent on a conversation (without the system prompt, which the agent adds), as a
     /// chat does turn after turn.
     pub async fn run_messages(&self, messages: Vec<Message>) -> Result<AgentRun, AgentError> {
-        self.drive(messages, None).await
+        self.drive(self.checkpoint_for(messages), None).await
+    }
+
+    /// Goes on with a run from `checkpoint` (as a run log saved it after a step): the steps
+    /// done are not taken again, and their tool calls not made again. The run's record holds
+    /// the steps taken from here; its limits count the steps and tool calls before too.
+    pub async fn resume(&self, checkpoint: RunCheckpoint) -> Result<AgentRun, AgentError> {
+        self.drive(checkpoint, None).await
     }
 
     /// Runs the agent on one user prompt, reporting [`AgentEvent`]s as they happen. The model is
@@ -61,10 +69,18 @@ impl Agent {
         &self,
         messages: Vec<Message>,
     ) -> BoxStream<'_, Result<AgentEvent, AgentError>> {
+        self.resume_stream(self.checkpoint_for(messages))
+    }
+
+    /// [`Agent::resume`], reporting [`AgentEvent`]s as [`Agent::run_stream`] does.
+    pub fn resume_stream(
+        &self,
+        checkpoint: RunCheckpoint,
+    ) -> BoxStream<'_, Result<AgentEvent, AgentError>> {
         let (sender, receiver) = unbounded_channel();
         let driver = async move {
             let last =
-                self.drive(messages, Some(&sender)).await.map(|run| AgentEvent::Finished { run });
+                self.drive(checkpoint, Some(&sender)).await.map(|run| AgentEvent::Finished { run });
             let _ = sender.send(last);
         };
         let events = stream::unfold(receiver, |mut receiver| async move {
@@ -84,7 +100,7 @@ impl Agent {
     }
 
     /// The conversation a run on `input` starts from: the system prompt, then `input`.
-    fn transcript_for(&self, input: Vec<Message>) -> Vec<Message> {
+    pub(super) fn transcript_for(&self, input: Vec<Message>) -> Vec<Message> {
         self.system.iter().map(|system| Message::system(system.clone())).chain(input).collect()
     }
 
@@ -108,18 +124,27 @@ impl Agent {
     }
 
     /// Runs the steps, then tells the hooks how the run ended.
-    async fn drive(&self, input: Vec<Message>, events: Events<'_>) -> Result<AgentRun, AgentError> {
-        let outcome = self.steps(input, events).await;
+    async fn drive(
+        &self,
+        checkpoint: RunCheckpoint,
+        events: Events<'_>,
+    ) -> Result<AgentRun, AgentError> {
+        let outcome = self.steps(checkpoint, events).await;
         for hook in &self.hooks {
             hook.after_run(outcome.as_ref()).await;
         }
         outcome
     }
 
-    async fn steps(&self, input: Vec<Message>, events: Events<'_>) -> Result<AgentRun, AgentError> {
-        let mut run = RunState::new(self, input);
+    async fn steps(
+        &self,
+        checkpoint: RunCheckpoint,
+        events: Events<'_>,
+    ) -> Result<AgentRun, AgentError> {
+        let first = checkpoint.steps + 1;
+        let mut run = RunState::new(self, checkpoint);
         let limits = &self.limits;
-        for index in 1..=limits.max_steps {
+        for index in first..=limits.max_steps {
             let step_start = Instant::now();
             let request = self.step_request(run.record.transcript.clone(), index);
             for hook in &self.hooks {
@@ -178,6 +203,12 @@ impl Agent {
             run.record.steps.push(step);
             if answered {
                 return Ok(run.finish());
+            }
+            if !self.hooks.is_empty() {
+                let checkpoint = run.checkpoint(index);
+                for hook in &self.hooks {
+                    hook.checkpoint(&checkpoint).await;
+                }
             }
         }
         Err(run.fail(AgentErrorKind::MaxSteps { limit: limits.max_steps }))
@@ -246,16 +277,16 @@ struct RunState {
 }
 
 impl RunState {
-    fn new(agent: &Agent, input: Vec<Message>) -> Self {
-        let transcript = agent.transcript_for(input);
+    fn new(agent: &Agent, checkpoint: RunCheckpoint) -> Self {
         RunState {
             record: AgentRun {
-                transcript,
+                transcript: checkpoint.transcript,
+                usage: checkpoint.usage,
                 model: agent.model.name().to_string(),
                 ..Default::default()
             },
             started: Instant::now(),
-            tool_calls: 0,
+            tool_calls: checkpoint.tool_calls,
             last_call: None,
             streak: 0,
         }
@@ -286,6 +317,16 @@ impl RunState {
             }
         }
         None
+    }
+
+    /// Where the run stands after step `steps`.
+    fn checkpoint(&self, steps: usize) -> RunCheckpoint {
+        RunCheckpoint {
+            transcript: self.record.transcript.clone(),
+            steps,
+            tool_calls: self.tool_calls,
+            usage: self.record.usage,
+        }
     }
 
     fn finish(mut self) -> AgentRun {

@@ -1,0 +1,29 @@
+//! Where a run stands between steps, as a value: what a run log saves after each step, and
+//! what [`Agent::resume`] goes on from after the process that ran it was killed.
+
+use serde::{Deserialize, Serialize};
+
+use super::Agent;
+use crate::message::Message;
+use crate::response::Usage;
+
+/// A run between two steps: everything resuming it needs. Every tool call of the steps done
+/// has its result in the transcript, so a resumed run never calls a tool again.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunCheckpoint {
+    /// The conversation so far: the system prompt, the input, each reply and tool result.
+    pub transcript: Vec<Message>,
+    /// How many steps (model calls) are done.
+    pub steps: usize,
+    /// How many tool calls were made, counted against [`super::Limits::max_tool_calls`].
+    pub tool_calls: usize,
+    /// The tokens of the steps done.
+    pub usage: Usage,
+}
+
+impl Agent {
+    /// The checkpoint a run on `input` starts from (no step done yet).
+    pub fn checkpoint_for(&self, input: Vec<Message>) -> RunCheckpoint {
+        RunCheckpoint { transcript: self.transcript_for(input), ..RunCheckpoint::default() }
+    }
+}

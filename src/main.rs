@@ -101,6 +101,9 @@ enum Command {
     /// run in full; `logs off`, `logs on`, `logs path`. `anymodel run -c` continues the latest
     /// conversation.
     Logs(cli::logs::LogsArgs),
+    /// Goes on with a logged run that stopped before its end (killed, or its model failed) from
+    /// its last step, with the same agent: its tool calls are not made again.
+    Resume(cli::resume::ResumeArgs),
     /// Prints the shell's completion script: `anymodel completions bash > /etc/bash_completion.d/anymodel`,
     /// `anymodel completions zsh > ~/.zfunc/_anymodel`, fish, elvish, powershell.
     Completions {
@@ -110,10 +113,11 @@ enum Command {
 }
 
 /// The command words, so that anything else first means `run`.
-const COMMANDS: [&str; 14] = [
+const COMMANDS: [&str; 15] = [
     "run",
     "chat",
     "logs",
+    "resume",
     "models",
     "tools",
     "config",
@@ -243,6 +247,7 @@ async fn dispatch(context: &Context, command: Command) -> cli::Outcome {
         Command::Run(args) => cli::run::run(context, args).await,
         Command::Chat(args) => cli::chat::chat(context, args).await,
         Command::Logs(args) => cli::logs::logs(context, args),
+        Command::Resume(args) => cli::resume::resume(context, args).await,
         Command::Models { load } => cli::info::models(context, load).await,
         Command::Tools { json } => cli::info::tools(context, json),
         Command::Config(command) => cli::info::config(context, command),

@@ -1591,3 +1591,78 @@ async fn concurrent_runs_are_all_logged() {
     expected.sort();
     assert_eq!(prompts, expected);
 }
+
+/// A run killed (SIGKILL) while its second model call is under way, after its first step's tool
+/// call: `anymodel resume` goes on from the logged checkpoint with the same agent, and the tool
+/// is not called again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_run_resumes_without_calling_its_tool_again() {
+    let temp = tempfile::tempdir().unwrap();
+    let server = MockServer::start().await;
+    openai_calls(&server, "http_get", json!({"url": format!("{}/page", server.uri())})).await;
+    // The second model call never answers in time: the run is killed during it.
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(ResponseTemplate::new(200).set_delay(std::time::Duration::from_secs(120)))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    openai_says(&server, "The page says hello.", None).await;
+    Mock::given(method("GET"))
+        .and(path("/page"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("hello"))
+        .mount(&server)
+        .await;
+    let file = config(temp.path(), &server, None);
+    let mut text = fs::read_to_string(&file).unwrap();
+    text.push_str("\n[tools.http]\nallowed_hosts = [\"127.0.0.1\"]\n");
+    fs::write(&file, text).unwrap();
+
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("anymodel"));
+    for (key, value) in anymodel(temp.path()).get_envs() {
+        match value {
+            Some(value) => command.env(key, value),
+            None => command.env_remove(key),
+        };
+    }
+    let mut child = command
+        .current_dir(temp.path())
+        .env("TEST_OPENAI_KEY", "k")
+        .args(["run", "--no-stdin", "-T", "http_get", "What does the page say?"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let chat_calls = || async {
+        let requests = server.received_requests().await.unwrap();
+        requests.iter().filter(|r| r.url.path() == "/v1/chat/completions").count()
+    };
+    let waited = std::time::Instant::now();
+    while chat_calls().await < 2 {
+        assert!(waited.elapsed().as_secs() < 60, "the run never made its second model call");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    child.kill().unwrap(); // SIGKILL: nothing of the process runs after it.
+    child.wait().unwrap();
+    let listed = anymodel(temp.path()).args(["logs", "--json"]).output().unwrap();
+    let runs: Value = serde_json::from_str(&stdout(&listed)).unwrap();
+    assert_eq!(runs[0]["outcome"], "running", "{runs}");
+
+    let resumed =
+        anymodel(temp.path()).env("TEST_OPENAI_KEY", "k").args(["resume", "1"]).output().unwrap();
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert_eq!(stdout(&resumed), "The page says hello.\n");
+    let requests = server.received_requests().await.unwrap();
+    let pages = requests.iter().filter(|r| r.url.path() == "/page").count();
+    assert_eq!(pages, 1, "the tool was called once, before the kill");
+    let last: Value = serde_json::from_slice(&requests.last().unwrap().body).unwrap();
+    let sent = last["messages"].to_string();
+    assert!(sent.contains("hello") && sent.contains("What does the page say?"), "{sent}");
+    let listed = anymodel(temp.path()).args(["logs", "--json"]).output().unwrap();
+    let runs: Value = serde_json::from_str(&stdout(&listed)).unwrap();
+    assert_eq!(runs[0]["outcome"], "answered", "{runs}");
+    assert_eq!(runs[0]["answer"], "The page says hello.");
+    let again = anymodel(temp.path()).args(["resume", "1"]).output().unwrap();
+    assert_eq!(again.status.code(), Some(2));
+    assert!(stderr(&again).contains("nothing to resume"), "{}", stderr(&again));
+}

@@ -512,7 +512,7 @@ struct Keeper(std::sync::Mutex<Option<anymodel_core::RunCheckpoint>>);
 #[async_trait]
 impl AgentHook for Keeper {
     async fn checkpoint(&self, checkpoint: &anymodel_core::RunCheckpoint) {
-        *self.0.lock().unwrap() = Some(checkpoint.clone());
+        *self.0.lock().expect("not poisoned") = Some(checkpoint.clone());
     }
 }
 

@@ -4,9 +4,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anymodel::runlog::{LogHook, RunLog};
+use anymodel::runlog::{LogHook, RunIds, RunLog};
 use anymodel::{Agent, Message};
 
+use super::setup::AgentFlags;
 use super::{Context, Failure, output};
 
 /// The variable that moves the log (a file path).
@@ -76,6 +77,7 @@ pub fn continued(
 
 /// One run's logging.
 pub struct Logged {
+    log: Arc<RunLog>,
     hook: Arc<LogHook>,
     /// The run's id.
     pub run: i64,
@@ -100,8 +102,7 @@ impl Logged {
             let log = Arc::new(log);
             let ids =
                 log.begin(conversation, model, prompt).map_err(|e| Failure::Run(e.to_string()))?;
-            let hook = Arc::new(LogHook::new(log, ids.run));
-            Ok(Logged { hook, run: ids.run, conversation: ids.conversation })
+            Ok(Logged::attach(log, ids))
         });
         match begun {
             Ok(logged) => Some(logged),
@@ -109,6 +110,22 @@ impl Logged {
                 output::warning(format!("this run is not logged: {failure}"));
                 None
             }
+        }
+    }
+
+    /// Logs into the run `ids` of `log` (one begun earlier: a run resumed).
+    pub fn attach(log: Arc<RunLog>, ids: RunIds) -> Logged {
+        let hook = Arc::new(LogHook::new(log.clone(), ids.run));
+        Logged { log, hook, run: ids.run, conversation: ids.conversation }
+    }
+
+    /// Keeps the flags the run's agent was made from, for `anymodel resume`.
+    pub fn record_agent(&self, flags: &AgentFlags) {
+        let recorded = serde_json::to_value(flags)
+            .map_err(|e| e.to_string())
+            .and_then(|value| self.log.record_agent(self.run, &value).map_err(|e| e.to_string()));
+        if let Err(why) = recorded {
+            output::warning(format!("run {} cannot be resumed: {why}", self.run));
         }
     }
 

@@ -16,6 +16,7 @@ pub mod logs;
 pub mod mcp;
 pub mod notices;
 pub mod output;
+pub mod resume;
 pub mod run;
 pub mod schema;
 #[cfg(feature = "server")]

@@ -136,6 +136,9 @@ pub async fn run(context: &Context, args: RunArgs) -> Outcome {
         &prompt,
         !args.no_log,
     );
+    if let Some(logged) = &logged {
+        logged.record_agent(&args.agent);
+    }
     let outcome = answer(context, &args, &prepared, &agent, input).await;
     if let Some(logged) = &logged {
         logged.report();
@@ -249,7 +252,16 @@ pub async fn stream(
     shown: &mut String,
     show_reasoning: bool,
 ) -> Result<anymodel::AgentRun, Failure> {
-    let mut events = agent.run_messages_stream(input);
+    show(context, agent.run_messages_stream(input), shown, show_reasoning).await
+}
+
+/// [`stream`]'s printing of a run's events, for a run however it was started.
+pub async fn show(
+    context: &Context,
+    mut events: futures::stream::BoxStream<'_, Result<AgentEvent, anymodel::AgentError>>,
+    shown: &mut String,
+    show_reasoning: bool,
+) -> Result<anymodel::AgentRun, Failure> {
     let mut at_line_start = true;
     // Whether the last reasoning shown ended its line, so the answer starts on a fresh one.
     let mut reasoning_open = false;

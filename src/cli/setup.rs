@@ -10,8 +10,10 @@ use anymodel::{Agent, Model, Sampling, ToolChoice};
 
 use super::{Context, Failure, output};
 
-/// What the flags of `run` and `chat` say about the agent.
-#[derive(Debug, Clone, Default, clap::Args)]
+/// What the flags of `run` and `chat` say about the agent (kept with a logged run, so that
+/// `anymodel resume` makes the same agent).
+#[derive(Debug, Clone, Default, clap::Args, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct AgentFlags {
     /// The model: a name from the config, or inline as PROVIDER:MODEL (`openai:gpt-4o-mini`,
     /// `ollama:llama3.2`; `anymodel --help` lists the providers) or a path to a .gguf file (or its

@@ -546,3 +546,55 @@ async fn a_run_resumes_from_its_checkpoint_without_calling_tools_again() {
     assert_eq!(run.steps.len(), 1);
     assert_eq!(run.steps[0].index, 2);
 }
+
+/// Decides every call the same way.
+struct Decides(ToolDecision);
+
+#[async_trait]
+impl AgentHook for Decides {
+    async fn before_tool_call(&self, _call: &ToolCall) -> ToolDecision {
+        self.0.clone()
+    }
+}
+
+/// A hook that pauses a call ends the run before any call of its step runs, with a checkpoint
+/// that keeps the model's reply; resumed with the call allowed it runs (the model is not asked
+/// again for that step), resumed with it denied the model gets the denial.
+#[tokio::test]
+async fn a_paused_run_resumes_approved_or_denied() {
+    let weather = Weather::default();
+    let ask = || calls(vec![call("c1", "weather", json!({"city": "Oslo"}))]);
+    let pausing = Agent::builder(ScriptedModel::new([ask()]))
+        .tool(weather.clone())
+        .hook(Decides(ToolDecision::Pause { reason: "weather needs approval".into() }))
+        .build()
+        .unwrap();
+    let error = pausing.run("Weather in Oslo?").await.unwrap_err();
+    let AgentErrorKind::Paused { step, calls: waiting, checkpoint, .. } = error.kind.clone() else {
+        panic!("{error:?}")
+    };
+    assert_eq!((step, waiting.len(), weather.calls.load(Ordering::SeqCst)), (1, 1, 0));
+    assert_eq!(error.kind.class(), "paused");
+    assert!(checkpoint.pending.is_some());
+    let checkpoint: anymodel_core::RunCheckpoint =
+        serde_json::from_str(&serde_json::to_string(&checkpoint).unwrap()).unwrap();
+
+    let model = Arc::new(ScriptedModel::new([ChatResponse::text("Cold in Oslo.")]));
+    let approved = Agent::builder(model.clone()).tool(weather.clone()).build().unwrap();
+    let run = approved.resume(checkpoint.clone()).await.unwrap();
+    assert_eq!(run.answer, "Cold in Oslo.");
+    assert_eq!(weather.calls.load(Ordering::SeqCst), 1);
+    assert_eq!(model.requests().len(), 1, "the paused step's reply was not asked for again");
+    assert_eq!(tool_results(&model.requests()[0].messages)[0].1, "Oslo: 18C for 1 day(s)");
+
+    let model = Arc::new(ScriptedModel::new([ChatResponse::text("I may not look.")]));
+    let denied = Agent::builder(model.clone())
+        .tool(weather.clone())
+        .hook(Decides(ToolDecision::Deny { reason: "the user said no".into() }))
+        .build()
+        .unwrap();
+    assert_eq!(denied.resume(checkpoint).await.unwrap().answer, "I may not look.");
+    assert_eq!(weather.calls.load(Ordering::SeqCst), 1, "a denied call does not run");
+    let (_, text, is_error) = tool_results(&model.requests()[0].messages).remove(0);
+    assert!(is_error && text.contains("the user said no"), "{text}");
+}

@@ -69,6 +69,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             steps: step.index,
             tool_calls: step.index,
             usage: Usage::new(1200 * step.index as u64, 40 * step.index as u64),
+            pending: None,
         };
         let started = Instant::now();
         hook.before_model_call(step.index, &request).await;

@@ -18,8 +18,9 @@ pub struct LogHook {
     log: Arc<RunLog>,
     run: i64,
     request: Mutex<Option<ChatRequest>>,
-    /// The step that ended, with its request, until the run's checkpoint (or end) comes.
-    step: Mutex<Option<(ChatRequest, Step)>>,
+    /// The step that ended, with its request (none for a paused step's kept reply), until the
+    /// run's checkpoint (or end) comes.
+    step: Mutex<Option<(Option<ChatRequest>, Step)>>,
     failure: Mutex<Option<LogError>>,
 }
 
@@ -52,12 +53,17 @@ impl AgentHook for LogHook {
     }
 
     async fn after_step(&self, step: &Step) {
-        let Some(request) = lock(&self.request).take() else { return };
+        let request = lock(&self.request).take();
         *lock(&self.step) = Some((request, step.clone()));
     }
 
     async fn checkpoint(&self, checkpoint: &RunCheckpoint) {
-        self.write_step(Some(checkpoint));
+        if lock(&self.step).is_some() {
+            self.write_step(Some(checkpoint));
+        } else if let Err(error) = self.log.record_checkpoint(self.run, checkpoint) {
+            tracing::warn!(%error, "the run log missed where the run stands");
+            lock(&self.failure).get_or_insert(error);
+        }
     }
 
     async fn after_run(&self, outcome: Result<&AgentRun, &AgentError>) {
@@ -73,7 +79,7 @@ impl LogHook {
     /// Writes the step that ended, in one transaction with where the run stands.
     fn write_step(&self, checkpoint: Option<&RunCheckpoint>) {
         let Some((request, step)) = lock(&self.step).take() else { return };
-        if let Err(error) = self.log.record_step(self.run, &request, &step, checkpoint) {
+        if let Err(error) = self.log.record_step(self.run, request.as_ref(), &step, checkpoint) {
             tracing::warn!(%error, step = step.index, "the run log missed a step");
             lock(&self.failure).get_or_insert(error);
         }

@@ -5,8 +5,8 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use anymodel_core::{
-    AgentError, AgentRun, ChatRequest, Message, Redactor, RunCheckpoint, Step, ToolInvocation,
-    Usage,
+    AgentError, AgentRun, ChatRequest, ChatResponse, Message, Redactor, RunCheckpoint, Step,
+    ToolInvocation, Usage,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
@@ -37,7 +37,8 @@ pub struct Resumable {
     pub ids: RunIds,
     /// The model, as it was named.
     pub model: String,
-    /// `running` (stopped before its end: killed), `answered` or `failed`.
+    /// `running` (stopped before its end: killed), `paused` (for a decision on its tool
+    /// calls), `answered` or `failed`.
     pub outcome: String,
     /// Where it stood after its last step logged (from the start when none was).
     pub checkpoint: RunCheckpoint,
@@ -51,6 +52,20 @@ struct Progress {
     steps: usize,
     tool_calls: usize,
     usage: Usage,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pending: Option<ChatResponse>,
+}
+
+impl Progress {
+    fn of(checkpoint: &RunCheckpoint) -> String {
+        serde_json::json!(Progress {
+            steps: checkpoint.steps,
+            tool_calls: checkpoint.tool_calls,
+            usage: checkpoint.usage,
+            pending: checkpoint.pending.clone(),
+        })
+        .to_string()
+    }
 }
 
 /// The run log: a SQLite database of runs, their model calls and tool calls. Cheap to share
@@ -217,24 +232,37 @@ impl RunLog {
     /// the tool calls with their results; and the transcript after the step, so that a run that
     /// stops here can be continued, with the `checkpoint`'s counters when the run goes on
     /// (so that it can be resumed: [`RunLog::resumable`]).
+    ///
+    /// A step without a request is one whose reply was kept when the run paused, then taken
+    /// again when it was resumed: no model call was made for it then.
     pub fn record_step(
         &self,
         run: i64,
-        request: &ChatRequest,
+        request: Option<&ChatRequest>,
         step: &Step,
         checkpoint: Option<&RunCheckpoint>,
     ) -> Result<(), LogError> {
-        let progress = checkpoint.map(|c| {
-            serde_json::json!(Progress { steps: c.steps, tool_calls: c.tool_calls, usage: c.usage })
-                .to_string()
-        });
-        let mut transcript = request.messages.clone();
-        transcript.push(Message::Assistant(step.response.message.clone()));
-        transcript.extend(step.tool_calls.iter().map(|i| Message::Tool(i.to_message())));
+        let progress = checkpoint.map(Progress::of);
+        let transcript = match (checkpoint, request) {
+            (Some(checkpoint), _) => Some(checkpoint.transcript.clone()),
+            (None, Some(request)) => {
+                let mut transcript = request.messages.clone();
+                transcript.push(Message::Assistant(step.response.message.clone()));
+                transcript.extend(step.tool_calls.iter().map(|i| Message::Tool(i.to_message())));
+                Some(transcript)
+            }
+            (None, None) => None,
+        };
         self.write(|tx| {
-            let mut sent = serde_json::to_value(request)
-                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-            sent["messages"] = serde_json::json!({ "transcript": request.messages.len() });
+            let sent = match request {
+                Some(request) => {
+                    let mut sent = serde_json::to_value(request)
+                        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+                    sent["messages"] = serde_json::json!({ "transcript": request.messages.len() });
+                    sent
+                }
+                None => serde_json::json!({ "kept": "the reply from before the run paused" }),
+            };
             let usage = &step.response.usage;
             tx.execute(
                 "INSERT INTO calls (run_id, step, model, request, reply, finish_reason, input_tokens,
@@ -260,9 +288,23 @@ impl RunLog {
             for invocation in &step.tool_calls {
                 self.record_tool(tx, call, invocation)?;
             }
+            let transcript = transcript.map(|t| self.stored(tx, &t)).transpose()?;
             tx.execute(
-                "UPDATE runs SET transcript = ?2, state = COALESCE(?3, state) WHERE id = ?1",
-                params![run, self.stored(tx, &transcript)?, progress],
+                "UPDATE runs SET transcript = COALESCE(?2, transcript), state = COALESCE(?3, state)
+                 WHERE id = ?1",
+                params![run, transcript, progress],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Keeps where `run` stands when no step ended with it (a run paused before its step's
+    /// tool calls: the reply that made them is kept in the checkpoint).
+    pub fn record_checkpoint(&self, run: i64, checkpoint: &RunCheckpoint) -> Result<(), LogError> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE runs SET transcript = ?2, state = ?3 WHERE id = ?1",
+                params![run, self.stored(tx, &checkpoint.transcript)?, Progress::of(checkpoint)],
             )?;
             Ok(())
         })
@@ -309,6 +351,7 @@ impl RunLog {
                 steps: p.steps,
                 tool_calls: p.tool_calls,
                 usage: p.usage,
+                pending: p.pending,
             },
             _ => RunCheckpoint::default(),
         };
@@ -368,7 +411,11 @@ impl RunLog {
                     run,
                     now(),
                     self.redactor.scrub(record.answer.clone()),
-                    if failure.is_some() { "failed" } else { "answered" },
+                    match failure.map(|kind| kind.class()) {
+                        None => "answered",
+                        Some("paused") => "paused",
+                        Some(_) => "failed",
+                    },
                     failure.map(|kind| self.redactor.scrub(kind.to_string())),
                     failure.map(|kind| kind.class()),
                     self.stored(tx, &record.transcript)?,

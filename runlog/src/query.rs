@@ -36,7 +36,7 @@ pub struct RunSummary {
     pub prompt: String,
     /// The answer, once there is one.
     pub answer: Option<String>,
-    /// `running`, `answered` or `failed`.
+    /// `running`, `paused`, `answered` or `failed`.
     pub outcome: String,
     /// Why it failed.
     pub error: Option<String>,

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Agent;
 use crate::message::Message;
-use crate::response::Usage;
+use crate::response::{ChatResponse, Usage};
 
 /// A run between two steps: everything resuming it needs. Every tool call of the steps done
 /// has its result in the transcript, so a resumed run never calls a tool again.
@@ -17,8 +17,12 @@ pub struct RunCheckpoint {
     pub steps: usize,
     /// How many tool calls were made, counted against [`super::Limits::max_tool_calls`].
     pub tool_calls: usize,
-    /// The tokens of the steps done.
+    /// The tokens of the steps done (and of the pending reply).
     pub usage: Usage,
+    /// The model's reply whose tool calls wait for a decision (a run paused for approval):
+    /// resuming takes it as the next step's reply instead of asking the model again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<ChatResponse>,
 }
 
 impl Agent {

@@ -49,6 +49,19 @@ pub enum AgentErrorKind {
         /// The limit.
         limit: usize,
     },
+    /// A hook paused the run before the tool calls of a step ran ([`super::ToolDecision::Pause`]):
+    /// resume it from `checkpoint` once they are decided.
+    #[error("paused at step {step}: {reason}")]
+    Paused {
+        /// The step whose calls wait.
+        step: usize,
+        /// What awaits a decision.
+        reason: String,
+        /// The calls that wait.
+        calls: Vec<crate::message::ToolCall>,
+        /// Where the run stands: the reply with those calls kept as pending.
+        checkpoint: Box<super::RunCheckpoint>,
+    },
     /// The model kept making the same call with the same arguments.
     #[error("the model called `{tool}` with the same arguments {times} times in a row")]
     RepeatedToolCall {
@@ -63,14 +76,15 @@ pub enum AgentErrorKind {
 
 impl AgentErrorKind {
     /// Why the run stopped, as a short stable word: the model error's class
-    /// ([`Error::class`]) or the limit reached (`max_steps`, `max_tool_calls`,
-    /// `repeated_tool_call`).
+    /// ([`Error::class`]), the limit reached (`max_steps`, `max_tool_calls`,
+    /// `repeated_tool_call`), or `paused`.
     pub fn class(&self) -> &'static str {
         match self {
             AgentErrorKind::Model { source, .. } => source.class(),
             AgentErrorKind::MaxSteps { .. } => "max_steps",
             AgentErrorKind::MaxToolCalls { .. } => "max_tool_calls",
             AgentErrorKind::RepeatedToolCall { .. } => "repeated_tool_call",
+            AgentErrorKind::Paused { .. } => "paused",
         }
     }
 }

@@ -19,6 +19,13 @@ pub enum ToolDecision {
         /// Why, written for the model.
         reason: String,
     },
+    /// Stop the run before any call of this step runs, until someone decides: the run ends
+    /// with [`super::AgentErrorKind::Paused`], whose checkpoint resumes it
+    /// ([`super::Agent::resume`]) with the model's reply kept, and the hooks asked again.
+    Pause {
+        /// What awaits a decision, written for a person.
+        reason: String,
+    },
 }
 
 /// Watches an agent run. Every method has a default that does nothing, so implement only the
@@ -28,8 +35,8 @@ pub trait AgentHook: Send + Sync {
     /// Called before each model call with the request as it is sent (step from 1).
     async fn before_model_call(&self, _step: usize, _request: &ChatRequest) {}
 
-    /// Called before each tool call runs (concurrently for calls of the same step); the first
-    /// hook that denies it wins.
+    /// Called before each tool call runs, for every call of a step before any of them runs; the
+    /// first hook that does not allow it decides.
     async fn before_tool_call(&self, _call: &ToolCall) -> ToolDecision {
         ToolDecision::Allow
     }

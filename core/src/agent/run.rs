@@ -142,18 +142,27 @@ impl Agent {
         events: Events<'_>,
     ) -> Result<AgentRun, AgentError> {
         let first = checkpoint.steps + 1;
+        let mut pending = checkpoint.pending.clone();
         let mut run = RunState::new(self, checkpoint);
         let limits = &self.limits;
         for index in first..=limits.max_steps {
             let step_start = Instant::now();
-            let request = self.step_request(run.record.transcript.clone(), index);
-            for hook in &self.hooks {
-                hook.before_model_call(index, &request).await;
-            }
-            let response = match self.ask(request, index, events).await {
-                Ok(response) => response,
-                Err(source) => {
-                    return Err(run.fail(AgentErrorKind::Model { step: index, source }));
+            let response = match pending.take() {
+                // A paused run goes on with the reply it had; its tokens are counted already.
+                Some(response) => response,
+                None => {
+                    let request = self.step_request(run.record.transcript.clone(), index);
+                    for hook in &self.hooks {
+                        hook.before_model_call(index, &request).await;
+                    }
+                    let response = match self.ask(request, index, events).await {
+                        Ok(response) => response,
+                        Err(source) => {
+                            return Err(run.fail(AgentErrorKind::Model { step: index, source }));
+                        }
+                    };
+                    run.record.usage += response.usage;
+                    response
                 }
             };
             tracing::debug!(
@@ -162,9 +171,28 @@ impl Agent {
                 finish_reason = ?response.finish_reason,
                 "model replied"
             );
-            run.record.usage += response.usage;
-            run.record.transcript.push(Message::Assistant(response.message.clone()));
             let calls = response.message.tool_calls.clone();
+            let decisions = self.decide(&calls).await;
+            if let Some(reason) = paused(&decisions) {
+                let mut checkpoint = run.checkpoint(index - 1);
+                checkpoint.pending = Some(response);
+                for hook in &self.hooks {
+                    hook.checkpoint(&checkpoint).await;
+                }
+                let waiting = calls
+                    .iter()
+                    .zip(&decisions)
+                    .filter(|(_, d)| matches!(d, ToolDecision::Pause { .. }))
+                    .map(|(call, _)| call.clone())
+                    .collect();
+                return Err(run.fail(AgentErrorKind::Paused {
+                    step: index,
+                    reason,
+                    calls: waiting,
+                    checkpoint: Box::new(checkpoint),
+                }));
+            }
+            run.record.transcript.push(Message::Assistant(response.message.clone()));
             if !calls.is_empty() {
                 if let Some(kind) = run.check_calls(&calls, limits) {
                     return Err(run.fail(kind));
@@ -177,8 +205,9 @@ impl Agent {
             // `buffered` runs up to the limit at once and yields results in call order.
             // (The futures are collected first: a lazy `map` closure here defeats the check that
             // the run's future is `Send`.)
-            let pending: Vec<_> = calls.iter().map(|call| self.invoke(call)).collect();
-            let mut running = stream::iter(pending).buffered(limits.max_concurrent_tools);
+            let started: Vec<_> =
+                calls.iter().zip(decisions).map(|(call, d)| self.invoke(call, d)).collect();
+            let mut running = stream::iter(started).buffered(limits.max_concurrent_tools);
             while let Some(invocation) = running.next().await {
                 run.record.transcript.push(Message::Tool(invocation.to_message()));
                 emit(
@@ -242,19 +271,31 @@ impl Agent {
         Ok(aggregator.finish())
     }
 
-    /// Asks the hooks, then runs one tool call.
-    async fn invoke(&self, call: &ToolCall) -> ToolInvocation {
-        let start = Instant::now();
-        let mut result = None;
-        for hook in &self.hooks {
-            if let ToolDecision::Deny { reason } = hook.before_tool_call(call).await {
-                result = Some(Err(ToolCallError::Denied { tool: call.name.clone(), reason }));
-                break;
+    /// What the hooks decide for each of a step's calls: the first that does not allow one
+    /// decides it.
+    async fn decide(&self, calls: &[ToolCall]) -> Vec<ToolDecision> {
+        let mut decisions = Vec::with_capacity(calls.len());
+        for call in calls {
+            let mut decision = ToolDecision::Allow;
+            for hook in &self.hooks {
+                decision = hook.before_tool_call(call).await;
+                if decision != ToolDecision::Allow {
+                    break;
+                }
             }
+            decisions.push(decision);
         }
-        let result = match result {
-            Some(denied) => denied,
-            None => self.tools.invoke(call, self.limits.tool_timeout).await,
+        decisions
+    }
+
+    /// Runs one tool call as decided (a denied one gets the denial as its result).
+    async fn invoke(&self, call: &ToolCall, decision: ToolDecision) -> ToolInvocation {
+        let start = Instant::now();
+        let result = match decision {
+            ToolDecision::Deny { reason } | ToolDecision::Pause { reason } => {
+                Err(ToolCallError::Denied { tool: call.name.clone(), reason })
+            }
+            ToolDecision::Allow => self.tools.invoke(call, self.limits.tool_timeout).await,
         };
         let elapsed_ms = millis_since(start);
         match &result {
@@ -265,6 +306,18 @@ impl Agent {
         }
         ToolInvocation { call: call.clone(), result, elapsed_ms }
     }
+}
+
+/// Why a step pauses: the reasons of the calls that wait, if any does.
+fn paused(decisions: &[ToolDecision]) -> Option<String> {
+    let reasons: Vec<&str> = decisions
+        .iter()
+        .filter_map(|d| match d {
+            ToolDecision::Pause { reason } => Some(reason.as_str()),
+            _ => None,
+        })
+        .collect();
+    (!reasons.is_empty()).then(|| reasons.join("; "))
 }
 
 /// The run being built, and the counters its limits need.
@@ -326,6 +379,7 @@ impl RunState {
             steps,
             tool_calls: self.tool_calls,
             usage: self.record.usage,
+            pending: None,
         }
     }
 

@@ -18,7 +18,8 @@ use cli::{Context, Failure};
 /// writes one) or inline: PROVIDER:MODEL (the providers are listed below) or a .gguf path. Keys
 /// come from the environment: the provider's variable, or what the config names.
 ///
-/// Exit codes: 0 success, 1 the run failed, 2 usage or configuration error.
+/// Exit codes: 0 success, 1 the run failed, 2 usage or configuration error, 3 a run paused for
+/// approval of a tool call (`anymodel resume ID --approve`).
 #[derive(Parser)]
 #[command(name = "anymodel", version, about, long_about, after_long_help = cli::providers_help())]
 struct Cli {

@@ -1666,3 +1666,71 @@ async fn a_killed_run_resumes_without_calling_its_tool_again() {
     assert_eq!(again.status.code(), Some(2));
     assert!(stderr(&again).contains("nothing to resume"), "{}", stderr(&again));
 }
+
+/// A tool the config's `approve` names pauses a run that has no terminal to ask at: exit 3,
+/// naming the command that goes on; resumed with `--approve` the call runs (and the model is
+/// not asked again for it), with `--deny` it does not, and the model is told so.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_paused_for_approval_resumes_approved_or_denied() {
+    for approve in [true, false] {
+        let temp = tempfile::tempdir().unwrap();
+        let server = MockServer::start().await;
+        openai_calls(&server, "http_get", json!({"url": format!("{}/page", server.uri())})).await;
+        openai_says(&server, "Here is what I found.", None).await;
+        Mock::given(method("GET"))
+            .and(path("/page"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("hello"))
+            .mount(&server)
+            .await;
+        let file = config(temp.path(), &server, None);
+        let text = fs::read_to_string(&file).unwrap();
+        fs::write(
+            &file,
+            format!(
+                "approve = [\"http_get\"]\n{text}\n[tools.http]\nallowed_hosts = [\"127.0.0.1\"]\n"
+            ),
+        )
+        .unwrap();
+        let run = |args: &[&str]| {
+            anymodel(temp.path()).env("TEST_OPENAI_KEY", "k").args(args).output().unwrap()
+        };
+        let paused = run(&["run", "--no-stdin", "-T", "http_get", "What does the page say?"]);
+        assert_eq!(paused.status.code(), Some(3), "{}", stderr(&paused));
+        assert!(
+            stderr(&paused).contains("run 1 paused: http_get")
+                && stderr(&paused).contains("anymodel resume 1 --approve (or --deny)"),
+            "{}",
+            stderr(&paused)
+        );
+        let pages = || async {
+            let requests = server.received_requests().await.unwrap();
+            requests.iter().filter(|r| r.url.path() == "/page").count()
+        };
+        assert_eq!(pages().await, 0, "nothing runs before the decision");
+        let listed: Value = serde_json::from_str(&stdout(&run(&["logs", "--json"]))).unwrap();
+        assert_eq!(listed[0]["outcome"], "paused");
+
+        let decision = if approve { "--approve" } else { "--deny" };
+        let resumed = run(&["resume", "1", decision]);
+        assert!(resumed.status.success(), "{}", stderr(&resumed));
+        assert_eq!(stdout(&resumed), "Here is what I found.\n");
+        assert_eq!(pages().await, usize::from(approve));
+        let sent: Vec<Value> = server
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|r| r.url.path() == "/v1/chat/completions")
+            .map(|r| serde_json::from_slice(&r.body).unwrap())
+            .collect();
+        assert_eq!(sent.len(), 2, "one model call before the pause, one after");
+        let result = sent[1]["messages"].to_string();
+        if approve {
+            assert!(result.contains("hello"), "{result}");
+        } else {
+            assert!(result.contains("did not approve"), "{result}");
+        }
+        let listed: Value = serde_json::from_str(&stdout(&run(&["logs", "--json"]))).unwrap();
+        assert_eq!(listed[0]["outcome"], "answered");
+    }
+}

@@ -200,9 +200,10 @@ async fn switch(
     name: &str,
 ) -> Result<(), String> {
     let model = setup::load_model(context, name).await.map_err(|failure| failure.to_string())?;
-    prepared.agent = setup::build_agent(context, &args.agent, model.clone(), prepared.rag.clone())
-        .await
-        .map_err(|failure| failure.to_string())?;
+    (prepared.agent, prepared.approvals) =
+        setup::build_agent(context, &args.agent, model.clone(), prepared.rag.clone())
+            .await
+            .map_err(|failure| failure.to_string())?;
     prepared.model = model;
     prepared.model_name = name.to_string();
     outln!("(now {name})");

@@ -1,6 +1,7 @@
 //! The commands of the `anymodel` binary, one module each, and what they share: the loaded
 //! configuration, output conventions and exit codes.
 
+mod approval;
 mod attach;
 #[cfg(feature = "candle")]
 pub mod bench;
@@ -28,7 +29,7 @@ use std::process::ExitCode;
 use anymodel::config::{Config, ConfigError};
 
 /// Why a command failed, which decides the exit code: 2 for usage and configuration errors,
-/// 1 for a run that failed.
+/// 1 for a run that failed, 3 for a run paused for approval.
 #[derive(Debug)]
 pub enum Failure {
     /// Bad arguments or configuration (exit 2).
@@ -37,12 +38,16 @@ pub enum Failure {
     Run(String),
     /// Ctrl-C stopped it (exit 130, as shells report SIGINT).
     Interrupted,
+    /// The run paused for a person's approval of a tool call, saying how to go on (exit 3).
+    Paused(String),
 }
 
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Failure::Usage(message) | Failure::Run(message) => f.write_str(message),
+            Failure::Usage(message) | Failure::Run(message) | Failure::Paused(message) => {
+                f.write_str(message)
+            }
             Failure::Interrupted => f.write_str("interrupted"),
         }
     }
@@ -64,6 +69,10 @@ impl Failure {
                 eprintln!("anymodel: interrupted");
                 ExitCode::from(130)
             }
+            Failure::Paused(message) => {
+                eprintln!("anymodel: {message}");
+                ExitCode::from(3)
+            }
         }
     }
 }
@@ -80,6 +89,31 @@ impl From<anymodel::Error> for Failure {
         match error {
             anymodel::Error::Configuration { .. } => Failure::Usage(error.to_string()),
             other => Failure::Run(other.to_string()),
+        }
+    }
+}
+
+impl From<anymodel::AgentError> for Failure {
+    /// A paused run is not a failure of the run: exit 3, with what waits.
+    fn from(error: anymodel::AgentError) -> Self {
+        match error.kind {
+            anymodel::AgentErrorKind::Paused { reason, .. } => Failure::Paused(reason),
+            kind => Failure::Run(kind.to_string()),
+        }
+    }
+}
+
+impl Failure {
+    /// A paused run's failure saying how to go on with run `run` (`None`: it was not logged).
+    pub fn resumable(self, run: Option<i64>) -> Self {
+        match (self, run) {
+            (Failure::Paused(reason), Some(run)) => Failure::Paused(format!(
+                "run {run} paused: {reason}: anymodel resume {run} --approve (or --deny)"
+            )),
+            (Failure::Paused(reason), None) => Failure::Paused(format!(
+                "the run paused: {reason}; it is not in the run log, so it cannot be resumed (anymodel logs on, then run it again)"
+            )),
+            (other, _) => other,
         }
     }
 }

@@ -49,6 +49,15 @@ pub fn activity(quiet: bool, line: impl std::fmt::Display) {
     }
 }
 
+/// Writes a question on standard error, the answer to follow on the same line.
+pub fn prompt(question: &str) {
+    use std::io::Write;
+    bars().suspend(|| {
+        eprint!("{question}");
+        let _ = std::io::stderr().flush();
+    });
+}
+
 /// Writes a warning on standard error, even when quiet: something the user should know went
 /// wrong beside the work (which went on).
 pub fn warning(line: impl std::fmt::Display) {

@@ -1,6 +1,7 @@
 //! `anymodel resume ID`: goes on with a logged run that stopped before its end (its process was
-//! killed, or its model failed) from where its last step left it, with the same agent; the
-//! steps done are not taken again, nor their tool calls made again.
+//! killed, its model failed, or it paused for approval of a tool call: `--approve`, `--deny`)
+//! from where its last step left it, with the same agent; the steps done are not taken again,
+//! nor their tool calls made again.
 
 use std::sync::Arc;
 
@@ -15,6 +16,12 @@ use super::{Context, Failure, Outcome, run};
 pub struct ResumeArgs {
     /// The run's id, as `anymodel logs` lists it.
     pub id: i64,
+    /// Approve the tool calls the run paused for.
+    #[arg(long, conflicts_with = "deny")]
+    pub approve: bool,
+    /// Deny the tool calls the run paused for: the model is told they were not approved.
+    #[arg(long)]
+    pub deny: bool,
     /// Show a reasoning model's thinking on standard error as it streams.
     #[arg(long)]
     pub show_reasoning: bool,
@@ -42,6 +49,17 @@ pub async fn resume(context: &Context, args: ResumeArgs) -> Outcome {
     flags.model.get_or_insert(resumable.model.clone());
     flags.show_reasoning |= args.show_reasoning;
     let prepared = setup::prepare(context, &flags).await?;
+    let waiting: Vec<String> = resumable
+        .checkpoint
+        .pending
+        .iter()
+        .flat_map(|reply| reply.message.tool_calls.iter().map(|call| call.id.clone()))
+        .collect();
+    if let Some(approvals) = &prepared.approvals
+        && (args.approve || args.deny)
+    {
+        approvals.decide(waiting, args.approve);
+    }
     let checkpoint = if resumable.checkpoint.transcript.is_empty() {
         // Stopped before its first step was logged: it starts again from its prompt.
         let prompt = log.run(args.id).map_err(|e| Failure::Run(e.to_string()))?.summary.prompt;
@@ -53,7 +71,7 @@ pub async fn resume(context: &Context, args: ResumeArgs) -> Outcome {
     let agent = logged.agent(&prepared.agent);
     let outcome = go_on(context, &agent, checkpoint, flags.show_reasoning).await;
     logged.report();
-    outcome
+    outcome.map_err(|failure| failure.resumable(Some(args.id)))
 }
 
 async fn go_on(

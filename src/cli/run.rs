@@ -143,7 +143,7 @@ pub async fn run(context: &Context, args: RunArgs) -> Outcome {
     if let Some(logged) = &logged {
         logged.report();
     }
-    outcome
+    outcome.map_err(|failure| failure.resumable(logged.as_ref().map(|l| l.run)))
 }
 
 /// Runs `agent` on `input` and prints its answer as `args` ask.
@@ -157,8 +157,7 @@ async fn answer(
     if let Some(spec) = &args.schema {
         // The agent runs with its tools, then gives its answer as the schema's JSON.
         let schema = super::schema::parse(spec)?;
-        let (value, run) =
-            agent.run_json(input, &schema).await.map_err(|e| Failure::Run(e.kind.to_string()))?;
+        let (value, run) = agent.run_json(input, &schema).await.map_err(Failure::from)?;
         show_tool_calls(context, &run);
         outln!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
         return Ok(());
@@ -167,7 +166,9 @@ async fn answer(
         let run = agent.run_messages(input).await;
         let (record, error) = match run {
             Ok(run) => (serde_json::to_value(&run), None),
-            Err(error) => (serde_json::to_value(&*error.partial), Some(error.kind.to_string())),
+            Err(error) => {
+                (serde_json::to_value(&*error.partial.clone()), Some(Failure::from(error)))
+            }
         };
         let mut record = record.map_err(|e| Failure::Run(format!("encoding the run: {e}")))?;
         // The model as it was named, beside the provider's name for it; how the reply ended.
@@ -177,13 +178,13 @@ async fn answer(
         record["finish_reason"] =
             last.map(|step| step["response"]["finish_reason"].clone()).unwrap_or_default();
         if let Some(error) = &error {
-            record["error"] = serde_json::Value::String(error.clone());
+            record["error"] = serde_json::Value::String(error.to_string());
         }
         outln!("{}", serde_json::to_string_pretty(&record).unwrap_or_default());
-        return error.map_or(Ok(()), |e| Err(Failure::Run(e)));
+        return error.map_or(Ok(()), Err);
     }
     if args.no_stream {
-        let run = agent.run_messages(input).await.map_err(|e| Failure::Run(e.kind.to_string()))?;
+        let run = agent.run_messages(input).await.map_err(Failure::from)?;
         show_tool_calls(context, &run);
         outln!("{}", run.answer);
         notice_ending(context, &run);
@@ -266,7 +267,7 @@ pub async fn show(
     // Whether the last reasoning shown ended its line, so the answer starts on a fresh one.
     let mut reasoning_open = false;
     while let Some(event) = events.next().await {
-        let event = event.map_err(|e| Failure::Run(e.kind.to_string()))?;
+        let event = event.map_err(Failure::from)?;
         if reasoning_open && !matches!(event, AgentEvent::ReasoningDelta { .. }) {
             output::reasoning(context.quiet, "\n");
             reasoning_open = false;

@@ -8,6 +8,7 @@ use anymodel::tools::RetrievalAugmented;
 use anymodel::tools::index::{IndexRetriever, KnowledgeIndex, SearchMode};
 use anymodel::{Agent, Model, Sampling, ToolChoice};
 
+use super::approval::Approvals;
 use super::{Context, Failure, output};
 
 /// What the flags of `run` and `chat` say about the agent (kept with a logged run, so that
@@ -78,6 +79,8 @@ pub struct Prepared {
     pub model_name: String,
     /// The index whose passages go into the prompt, with `--rag`.
     pub rag: Option<Arc<KnowledgeIndex>>,
+    /// The approval of the tools the config's `approve` names, when the agent has any.
+    pub approvals: Option<Arc<Approvals>>,
 }
 
 /// The name of the model the flags and configuration choose: `-m`, else as
@@ -116,8 +119,8 @@ pub async fn prepare(context: &Context, flags: &AgentFlags) -> Result<Prepared, 
     let model_name = model_name(context, flags)?;
     let model = load_model(context, &model_name).await?;
     let rag = rag_index(context, flags)?;
-    let agent = build_agent(context, flags, model.clone(), rag.clone()).await?;
-    Ok(Prepared { agent, model, model_name, rag })
+    let (agent, approvals) = build_agent(context, flags, model.clone(), rag.clone()).await?;
+    Ok(Prepared { agent, model, model_name, rag, approvals })
 }
 
 /// The index `--rag` puts into prompts, when asked for.
@@ -138,13 +141,13 @@ pub fn rag_index(
 /// An agent over `model` with the tools, prompt, limits and sampling the flags and
 /// configuration give: the flags laid over the configured agent, then built as the library
 /// builds configured agents. With `rag`, the model gets that index's passages in its prompt in
-/// place of the search tool.
+/// place of the search tool. The tools the config's `approve` names get an approval hook.
 pub async fn build_agent(
     context: &Context,
     flags: &AgentFlags,
     model: Arc<dyn Model>,
     rag: Option<Arc<KnowledgeIndex>>,
-) -> Result<Agent, Failure> {
+) -> Result<(Agent, Option<Arc<Approvals>>), Failure> {
     let mut entry = agent_entry(context, flags)?.cloned().unwrap_or_default();
     entry.tools.extend(flags.tools.iter().cloned());
     entry.tools.extend(flags.mcp.iter().map(|name| format!("mcp:{name}")));
@@ -168,6 +171,12 @@ pub async fn build_agent(
         None => model,
     };
     let builder = context.config.agent_builder(&entry, model).await?;
+    let approving = context.config.needing_approval(&entry).await?;
+    let approvals = (!approving.is_empty()).then(|| Arc::new(Approvals::new(approving)));
+    let builder = match &approvals {
+        Some(approvals) => builder.hook(approvals.clone()),
+        None => builder,
+    };
     // The names the model calls the tools by (an MCP server's, as listed).
     let tool_names = builder.tool_names();
     // The configured model's own settings travel with it (Config::build_model); these override.
@@ -177,7 +186,7 @@ pub async fn build_agent(
         Some(effort) => builder.reasoning(anymodel::ReasoningOptions::effort(effort)),
         None => builder,
     };
-    Ok(builder.sampling(sampling).tool_choice(choice).build()?)
+    Ok((builder.sampling(sampling).tool_choice(choice).build()?, approvals))
 }
 
 /// What `--tool-choice` says, checked against the tools the agent has.

@@ -119,6 +119,38 @@ impl Config {
         Ok(builder.limits(limits))
     }
 
+    /// The model's names of the tools of `entry` that need approval before each call, as the
+    /// config's `approve` list says (names, an MCP server's tools as `mcp:SERVER/TOOL`, or
+    /// prefixes ending in `*`).
+    pub async fn needing_approval(&self, entry: &AgentEntry) -> Result<Vec<String>, Error> {
+        let patterns = &self.file.approve;
+        let matches = |name: &str| {
+            patterns.iter().any(|pattern| match pattern.strip_suffix('*') {
+                Some(prefix) => name.starts_with(prefix),
+                None => pattern == name,
+            })
+        };
+        let mut names = Vec::new();
+        if patterns.is_empty() {
+            return Ok(names);
+        }
+        for name in entry.tool_names() {
+            match name.strip_prefix("mcp:") {
+                Some(selector) => {
+                    let server = selector.split('/').next().unwrap_or(selector);
+                    for tool in self.mcp_tools(selector).await? {
+                        if matches(&format!("mcp:{server}/{}", tool.name())) {
+                            names.push(tool.name().to_string());
+                        }
+                    }
+                }
+                None if matches(&name) => names.push(name),
+                None => {}
+            }
+        }
+        Ok(names)
+    }
+
     /// Builds the agent `[agents.NAME]`: its model (as [`Config::build_model`] builds it, chosen
     /// as [`Config::model_name`] says), system prompt, tools, index and limits; the same agent
     /// the CLI runs with `--agent NAME`.

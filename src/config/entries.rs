@@ -250,6 +250,10 @@ pub struct ToolsEntry {
 #[serde(deny_unknown_fields)]
 pub(super) struct File {
     pub(super) default_model: Option<String>,
+    /// The tools that need a person's approval before each call: names (`http_get`), an MCP
+    /// server's as `mcp:SERVER/TOOL`, or prefixes ending in `*` (`mcp:github/*`).
+    #[serde(default)]
+    pub(super) approve: Vec<String>,
     pub(super) retry: Option<RetryEntry>,
     #[serde(default)]
     pub(super) models: BTreeMap<String, Spanned<ModelEntry>>,

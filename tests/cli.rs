@@ -143,19 +143,25 @@ fn config(folder: &Path, openai: &MockServer, anthropic: Option<&MockServer>) ->
     file
 }
 
-/// `anymodel ARGS` (a server: `serve`, `mcp serve --http`) started in `folder` with the tests'
-/// environment and `env`: the running server, and the address it says it listens at.
-fn serving(folder: &Path, env: &[(&str, &str)], args: &[&str]) -> (std::process::Child, String) {
-    use std::io::BufRead;
-    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("anymodel"));
+/// `program` as a std `Command` (one that can be spawned and killed) in `folder`, with the
+/// tests' environment.
+fn process(program: impl AsRef<std::ffi::OsStr>, folder: &Path) -> std::process::Command {
+    let mut command = std::process::Command::new(program);
     for (key, value) in anymodel(folder).get_envs() {
         match value {
             Some(value) => command.env(key, value),
             None => command.env_remove(key),
         };
     }
-    let mut child = command
-        .current_dir(folder)
+    command.current_dir(folder);
+    command
+}
+
+/// `anymodel ARGS` (a server: `serve`, `mcp serve --http`) started in `folder` with the tests'
+/// environment and `env`: the running server, and the address it says it listens at.
+fn serving(folder: &Path, env: &[(&str, &str)], args: &[&str]) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = process(assert_cmd::cargo::cargo_bin("anymodel"), folder)
         .envs(env.iter().copied())
         .args(args)
         .stderr(std::process::Stdio::piped())
@@ -215,15 +221,9 @@ async fn no_stdin_leaves_standard_input_to_the_loop_and_huge_input_is_refused() 
         "printf 'one\\ntwo\\nthree\\n' | while read -r line; do '{}' run --no-stdin \"item $line\"; done",
         assert_cmd::cargo::cargo_bin("anymodel").display()
     );
-    let mut looped = std::process::Command::new("sh");
+    let mut looped = process("sh", temp.path());
     looped.args(["-c", &script]);
-    for (key, value) in anymodel(temp.path()).get_envs() {
-        match value {
-            Some(value) => looped.env(key, value),
-            None => looped.env_remove(key),
-        };
-    }
-    let output = looped.current_dir(temp.path()).env("TEST_OPENAI_KEY", "k").output().unwrap();
+    let output = looped.env("TEST_OPENAI_KEY", "k").output().unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
     let prompts: Vec<Value> =
         bodies(&server).await.iter().map(|b| b["messages"][0]["content"].clone()).collect();
@@ -1373,15 +1373,7 @@ fn ctrl_c_stops_a_run_and_its_mcp_servers() {
         ),
     )
     .unwrap();
-    let mut command = std::process::Command::new(&binary);
-    for (key, value) in anymodel(temp.path()).get_envs() {
-        match value {
-            Some(value) => command.env(key, value),
-            None => command.env_remove(key),
-        };
-    }
-    let mut run = command
-        .current_dir(temp.path())
+    let mut run = process(&binary, temp.path())
         .args(["run", "-q", "-M", "own", "-m", model.to_str().unwrap()])
         .args(["-o", "max_tokens=4000", "-o", "temperature=0.9"])
         .arg("Write a very long story about a lighthouse keeper.")
@@ -1555,15 +1547,7 @@ async fn concurrent_runs_are_all_logged() {
     config(temp.path(), &server, None);
     let children: Vec<_> = (0..20)
         .map(|i| {
-            let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("anymodel"));
-            for (key, value) in anymodel(temp.path()).get_envs() {
-                match value {
-                    Some(value) => command.env(key, value),
-                    None => command.env_remove(key),
-                };
-            }
-            command
-                .current_dir(temp.path())
+            process(assert_cmd::cargo::cargo_bin("anymodel"), temp.path())
                 .env("TEST_OPENAI_KEY", "k")
                 .args(["run", "--no-stdin", &format!("Question {i}")])
                 .stdout(std::process::Stdio::piped())
@@ -1618,15 +1602,7 @@ async fn a_killed_run_resumes_without_calling_its_tool_again() {
     text.push_str("\n[tools.http]\nallowed_hosts = [\"127.0.0.1\"]\n");
     fs::write(&file, text).unwrap();
 
-    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("anymodel"));
-    for (key, value) in anymodel(temp.path()).get_envs() {
-        match value {
-            Some(value) => command.env(key, value),
-            None => command.env_remove(key),
-        };
-    }
-    let mut child = command
-        .current_dir(temp.path())
+    let mut child = process(assert_cmd::cargo::cargo_bin("anymodel"), temp.path())
         .env("TEST_OPENAI_KEY", "k")
         .args(["run", "--no-stdin", "-T", "http_get", "What does the page say?"])
         .stdout(std::process::Stdio::null())

@@ -1576,6 +1576,26 @@ async fn concurrent_runs_are_all_logged() {
     assert_eq!(prompts, expected);
 }
 
+/// A page on `server` (`/page`, saying "hello") and a config in `folder` (`top` at its top
+/// level) whose `http_get` may fetch it.
+async fn serve_a_page(folder: &Path, server: &MockServer, top: &str) {
+    Mock::given(method("GET"))
+        .and(path("/page"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("hello"))
+        .mount(server)
+        .await;
+    let file = config(folder, server, None);
+    let text = fs::read_to_string(&file).unwrap();
+    let http = "[tools.http]\nallowed_hosts = [\"127.0.0.1\"]\n";
+    fs::write(&file, format!("{top}{text}\n{http}")).unwrap();
+}
+
+/// How many times the page of [`serve_a_page`] was fetched.
+async fn page_fetches(server: &MockServer) -> usize {
+    let requests = server.received_requests().await.unwrap();
+    requests.iter().filter(|r| r.url.path() == "/page").count()
+}
+
 /// A run killed (SIGKILL) while its second model call is under way, after its first step's tool
 /// call: `anymodel resume` goes on from the logged checkpoint with the same agent, and the tool
 /// is not called again.
@@ -1592,15 +1612,7 @@ async fn a_killed_run_resumes_without_calling_its_tool_again() {
         .mount(&server)
         .await;
     openai_says(&server, "The page says hello.", None).await;
-    Mock::given(method("GET"))
-        .and(path("/page"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("hello"))
-        .mount(&server)
-        .await;
-    let file = config(temp.path(), &server, None);
-    let mut text = fs::read_to_string(&file).unwrap();
-    text.push_str("\n[tools.http]\nallowed_hosts = [\"127.0.0.1\"]\n");
-    fs::write(&file, text).unwrap();
+    serve_a_page(temp.path(), &server, "").await;
 
     let mut child = process(assert_cmd::cargo::cargo_bin("anymodel"), temp.path())
         .env("TEST_OPENAI_KEY", "k")
@@ -1628,9 +1640,8 @@ async fn a_killed_run_resumes_without_calling_its_tool_again() {
         anymodel(temp.path()).env("TEST_OPENAI_KEY", "k").args(["resume", "1"]).output().unwrap();
     assert!(resumed.status.success(), "{}", stderr(&resumed));
     assert_eq!(stdout(&resumed), "The page says hello.\n");
+    assert_eq!(page_fetches(&server).await, 1, "the tool was called once, before the kill");
     let requests = server.received_requests().await.unwrap();
-    let pages = requests.iter().filter(|r| r.url.path() == "/page").count();
-    assert_eq!(pages, 1, "the tool was called once, before the kill");
     let last: Value = serde_json::from_slice(&requests.last().unwrap().body).unwrap();
     let sent = last["messages"].to_string();
     assert!(sent.contains("hello") && sent.contains("What does the page say?"), "{sent}");
@@ -1653,20 +1664,7 @@ async fn a_run_paused_for_approval_resumes_approved_or_denied() {
         let server = MockServer::start().await;
         openai_calls(&server, "http_get", json!({"url": format!("{}/page", server.uri())})).await;
         openai_says(&server, "Here is what I found.", None).await;
-        Mock::given(method("GET"))
-            .and(path("/page"))
-            .respond_with(ResponseTemplate::new(200).set_body_string("hello"))
-            .mount(&server)
-            .await;
-        let file = config(temp.path(), &server, None);
-        let text = fs::read_to_string(&file).unwrap();
-        fs::write(
-            &file,
-            format!(
-                "approve = [\"http_get\"]\n{text}\n[tools.http]\nallowed_hosts = [\"127.0.0.1\"]\n"
-            ),
-        )
-        .unwrap();
+        serve_a_page(temp.path(), &server, "approve = [\"http_get\"]\n").await;
         let run = |args: &[&str]| {
             anymodel(temp.path()).env("TEST_OPENAI_KEY", "k").args(args).output().unwrap()
         };
@@ -1678,11 +1676,7 @@ async fn a_run_paused_for_approval_resumes_approved_or_denied() {
             "{}",
             stderr(&paused)
         );
-        let pages = || async {
-            let requests = server.received_requests().await.unwrap();
-            requests.iter().filter(|r| r.url.path() == "/page").count()
-        };
-        assert_eq!(pages().await, 0, "nothing runs before the decision");
+        assert_eq!(page_fetches(&server).await, 0, "nothing runs before the decision");
         let listed: Value = serde_json::from_str(&stdout(&run(&["logs", "--json"]))).unwrap();
         assert_eq!(listed[0]["outcome"], "paused");
 
@@ -1690,7 +1684,7 @@ async fn a_run_paused_for_approval_resumes_approved_or_denied() {
         let resumed = run(&["resume", "1", decision]);
         assert!(resumed.status.success(), "{}", stderr(&resumed));
         assert_eq!(stdout(&resumed), "Here is what I found.\n");
-        assert_eq!(pages().await, usize::from(approve));
+        assert_eq!(page_fetches(&server).await, usize::from(approve));
         let sent: Vec<Value> = server
             .received_requests()
             .await

@@ -11,10 +11,10 @@
 
 use std::path::{Path, PathBuf};
 
-use indicatif::{ProgressBar, ProgressStyle};
 use tantivy::index::SegmentId;
 
 use super::error::IndexError;
+use super::ingest::progress_bar;
 use super::vectors::{SegmentCache, SegmentVectors};
 use crate::vectors::graph::Graph;
 
@@ -112,7 +112,7 @@ pub(super) fn update(
         };
         let keyed: Vec<(u64, &[f32])> =
             vectors.iter().map(|(doc, vector)| (u64::from(*doc), vector)).collect();
-        let bar = bar(progress, keyed.len());
+        let bar = progress_bar(progress, keyed.len(), "vectors in a graph");
         let graph = Graph::build(dimensions, &keyed, threads, &|n| bar.inc(n as u64))
             .map_err(|e| IndexError::corrupt(folder, format!("making a graph: {e}")))?;
         bar.finish_and_clear();
@@ -154,15 +154,4 @@ fn remove_stale(folder: &Path, live: &[SegmentId]) -> Result<(), IndexError> {
         }
     }
     Ok(())
-}
-
-fn bar(shown: bool, vectors: usize) -> ProgressBar {
-    if !shown {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(vectors as u64);
-    if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} vectors in a graph") {
-        bar.set_style(style);
-    }
-    bar
 }

@@ -313,7 +313,7 @@ impl<'a> Writer<'a> {
             run.known.extend(indexed_files(self.index, &name)?);
             walk(root, &self.index.folder, &mut run.files, &mut run.report.skipped);
         }
-        run.progress = progress_bar(options.progress, run.files.len());
+        run.progress = progress_bar(options.progress, run.files.len(), "files");
         Ok(run)
     }
 
@@ -748,12 +748,15 @@ fn push_component(name: &mut String, component: &std::ffi::OsStr) {
     }
 }
 
-fn progress_bar(shown: bool, files: usize) -> ProgressBar {
+/// A bar of `len` `things` (counted as they are done) on standard error, when `shown`; never
+/// drawn when standard error is not a terminal.
+pub(super) fn progress_bar(shown: bool, len: usize, things: &str) -> ProgressBar {
     if !shown {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::new(files as u64);
-    if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} files {wide_msg}") {
+    let bar = ProgressBar::new(len as u64);
+    let template = format!("{{bar:30}} {{pos}}/{{len}} {things} {{wide_msg}}");
+    if let Ok(style) = ProgressStyle::with_template(&template) {
         bar.set_style(style);
     }
     bar

@@ -46,6 +46,20 @@ pub struct Resumable {
     pub agent: Option<Value>,
 }
 
+/// A transcript as stored read back: the attachments' data put back, then the messages, or why
+/// they could not be read (a damaged row).
+fn read_transcript(
+    connection: &Connection,
+    text: &str,
+) -> rusqlite::Result<Result<Vec<Message>, serde_json::Error>> {
+    let mut value: Value = match serde_json::from_str(text) {
+        Ok(value) => value,
+        Err(error) => return Ok(Err(error)),
+    };
+    attachments::restore(connection, &mut value)?;
+    Ok(serde_json::from_value(value))
+}
+
 /// The counters of a checkpoint, stored beside the run's transcript.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Progress {
@@ -314,7 +328,8 @@ impl RunLog {
     /// ([`anymodel_core::Agent::resume`], logging into the same run).
     pub fn resumable(&self, run: i64) -> Result<Resumable, LogError> {
         type Row = (i64, String, String, Option<String>, Option<String>);
-        let found: Option<(Row, Option<Value>)> = self.read(|connection| {
+        type Read = Option<Result<Vec<Message>, serde_json::Error>>;
+        let found: Option<(Row, Read)> = self.read(|connection| {
             let row: Option<(Row, Option<String>)> = connection
                 .query_row(
                     "SELECT conversation_id, model, outcome, state, agent, transcript FROM runs
@@ -324,14 +339,8 @@ impl RunLog {
                 )
                 .optional()?;
             let Some((row, transcript)) = row else { return Ok(None) };
-            let transcript = match transcript {
-                Some(text) => {
-                    let mut value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-                    attachments::restore(connection, &mut value)?;
-                    Some(value)
-                }
-                None => None,
-            };
+            let transcript =
+                transcript.map(|text| read_transcript(connection, &text)).transpose()?;
             Ok(Some((row, transcript)))
         })?;
         let Some(((conversation, model, outcome, state, agent), transcript)) = found else {
@@ -346,8 +355,7 @@ impl RunLog {
             .transpose()?;
         let checkpoint = match (progress, transcript) {
             (Some(p), Some(transcript)) => RunCheckpoint {
-                transcript: serde_json::from_value(transcript)
-                    .map_err(|e| damaged("transcript", e))?,
+                transcript: transcript.map_err(|e| damaged("transcript", e))?,
                 steps: p.steps,
                 tool_calls: p.tool_calls,
                 usage: p.usage,
@@ -462,29 +470,22 @@ impl RunLog {
                 )
                 .optional()?
                 .flatten();
-            let Some(transcript) = transcript else { return Ok(Some(Value::Array(Vec::new()))) };
-            let mut value: Value = serde_json::from_str(&transcript).map_err(|e| {
-                rusqlite::Error::FromSqlConversionFailure(
-                    0,
-                    rusqlite::types::Type::Text,
-                    Box::new(e),
-                )
-            })?;
-            attachments::restore(connection, &mut value)?;
-            Ok(Some(value))
+            match transcript {
+                Some(text) => read_transcript(connection, &text).map(Some),
+                None => Ok(Some(Ok(Vec::new()))),
+            }
         })?;
-        let Some(value) = found else {
+        let Some(read) = found else {
             return Err(LogError::Missing {
                 path: self.path.clone(),
                 what: "conversation",
                 id: conversation,
             });
         };
-        let messages: Vec<Message> =
-            serde_json::from_value(value).map_err(|e| LogError::Corrupt {
-                path: self.path.clone(),
-                message: format!("the transcript of conversation {conversation}: {e}"),
-            })?;
+        let messages = read.map_err(|e| LogError::Corrupt {
+            path: self.path.clone(),
+            message: format!("the transcript of conversation {conversation}: {e}"),
+        })?;
         Ok(messages.into_iter().filter(|m| !matches!(m, Message::System { .. })).collect())
     }
 

@@ -170,8 +170,7 @@ pub async fn build_agent(
         }
         None => model,
     };
-    let builder = context.config.agent_builder(&entry, model).await?;
-    let approving = context.config.needing_approval(&entry).await?;
+    let (builder, approving) = context.config.agent_builder_approving(&entry, model).await?;
     let approvals = (!approving.is_empty()).then(|| Arc::new(Approvals::new(approving)));
     let builder = match &approvals {
         Some(approvals) => builder.hook(approvals.clone()),

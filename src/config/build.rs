@@ -95,14 +95,33 @@ impl Config {
         entry: &AgentEntry,
         model: Arc<dyn Model>,
     ) -> Result<AgentBuilder, Error> {
+        Ok(self.agent_builder_approving(entry, model).await?.0)
+    }
+
+    /// [`Config::agent_builder`], with the model's names of the agent's tools that need a
+    /// person's approval before each call, as the config's `approve` list says (names, an MCP
+    /// server's tools as `mcp:SERVER/TOOL`, or prefixes ending in `*`).
+    pub async fn agent_builder_approving(
+        &self,
+        entry: &AgentEntry,
+        model: Arc<dyn Model>,
+    ) -> Result<(AgentBuilder, Vec<String>), Error> {
         let settings = self.tool_settings(entry.index.as_deref())?;
         let mut builder = Agent::builder(model);
+        let mut approving = Vec::new();
         for name in entry.tool_names() {
             if let Some(selector) = name.strip_prefix("mcp:") {
+                let server = selector.split('/').next().unwrap_or(selector);
                 for tool in self.mcp_tools(selector).await? {
+                    if self.needs_approval(&format!("mcp:{server}/{}", tool.name())) {
+                        approving.push(tool.name().to_string());
+                    }
                     builder = builder.shared_tool(tool);
                 }
                 continue;
+            }
+            if self.needs_approval(&name) {
+                approving.push(name.clone());
             }
             builder = builder.shared_tool(registry::make(&name, &settings)?);
         }
@@ -116,39 +135,16 @@ impl Config {
         if let Some(calls) = entry.max_tool_calls {
             limits.max_tool_calls = calls;
         }
-        Ok(builder.limits(limits))
+        Ok((builder.limits(limits), approving))
     }
 
-    /// The model's names of the tools of `entry` that need approval before each call, as the
-    /// config's `approve` list says (names, an MCP server's tools as `mcp:SERVER/TOOL`, or
-    /// prefixes ending in `*`).
-    pub async fn needing_approval(&self, entry: &AgentEntry) -> Result<Vec<String>, Error> {
-        let patterns = &self.file.approve;
-        let matches = |name: &str| {
-            patterns.iter().any(|pattern| match pattern.strip_suffix('*') {
-                Some(prefix) => name.starts_with(prefix),
-                None => pattern == name,
-            })
-        };
-        let mut names = Vec::new();
-        if patterns.is_empty() {
-            return Ok(names);
-        }
-        for name in entry.tool_names() {
-            match name.strip_prefix("mcp:") {
-                Some(selector) => {
-                    let server = selector.split('/').next().unwrap_or(selector);
-                    for tool in self.mcp_tools(selector).await? {
-                        if matches(&format!("mcp:{server}/{}", tool.name())) {
-                            names.push(tool.name().to_string());
-                        }
-                    }
-                }
-                None if matches(&name) => names.push(name),
-                None => {}
-            }
-        }
-        Ok(names)
+    /// Whether the tool `name` (an MCP server's as `mcp:SERVER/TOOL`) matches the `approve`
+    /// list: a name exactly, or a prefix ending in `*`.
+    pub(super) fn needs_approval(&self, name: &str) -> bool {
+        self.file.approve.iter().any(|pattern| match pattern.strip_suffix('*') {
+            Some(prefix) => name.starts_with(prefix),
+            None => pattern == name,
+        })
     }
 
     /// Builds the agent `[agents.NAME]`: its model (as [`Config::build_model`] builds it, chosen

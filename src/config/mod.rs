@@ -306,6 +306,15 @@ mod tests {
     }
 
     #[test]
+    fn approve_names_tools_exactly_or_by_prefix() {
+        let config = parse("approve = [\"http_get\", \"mcp:github/*\"]\n").unwrap();
+        assert!(config.needs_approval("http_get"));
+        assert!(config.needs_approval("mcp:github/create_issue"));
+        assert!(!config.needs_approval("http_get_all"));
+        assert!(!config.needs_approval("mcp:time/now"));
+    }
+
+    #[test]
     fn the_template_parses() {
         let config = parse(TEMPLATE).unwrap();
         assert!(config.models().count() >= 4);

@@ -11,11 +11,13 @@ use super::setup::AgentFlags;
 use super::{Context, Failure, output};
 
 /// The variable that moves the log (a file path).
-pub const PATH_VARIABLE: &str = "ANYMODEL_LOG";
+const PATH_VARIABLE: &str = "ANYMODEL_LOG";
 
 /// The log's file: `$ANYMODEL_LOG`, else `$XDG_DATA_HOME/anymodel/logs.db`.
-pub fn path() -> Option<PathBuf> {
-    std::env::var_os(PATH_VARIABLE).map(PathBuf::from).or_else(RunLog::default_path)
+pub fn path() -> Result<PathBuf, Failure> {
+    std::env::var_os(PATH_VARIABLE).map(PathBuf::from).or_else(RunLog::default_path).ok_or_else(
+        || Failure::Usage(format!("no folder for the run log: set {PATH_VARIABLE} to a file path")),
+    )
 }
 
 /// The file whose presence turns logging off (`anymodel logs off`): beside the log.
@@ -27,15 +29,12 @@ pub fn off_marker(path: &std::path::Path) -> PathBuf {
 
 /// Whether runs are logged.
 pub fn is_on() -> bool {
-    path().is_some_and(|path| !off_marker(&path).exists())
+    path().is_ok_and(|path| !off_marker(&path).exists())
 }
 
 /// Opens the log for reading or continuing.
 pub fn open(context: &Context) -> Result<RunLog, Failure> {
-    let path = path().ok_or_else(|| {
-        Failure::Usage(format!("no folder for the run log: set {PATH_VARIABLE} to a file path"))
-    })?;
-    let log = RunLog::open(&path).map_err(|e| Failure::Run(e.to_string()))?;
+    let log = RunLog::open(path()?).map_err(|e| Failure::Run(e.to_string()))?;
     Ok(log.with_redactor(context.config.secrets()))
 }
 

@@ -56,12 +56,7 @@ pub enum LogsCommand {
 
 /// Runs `logs`.
 pub fn logs(context: &Context, args: LogsArgs) -> Outcome {
-    let path = logged::path().ok_or_else(|| {
-        Failure::Usage(format!(
-            "no folder for the run log: set {} to a file path",
-            logged::PATH_VARIABLE
-        ))
-    })?;
+    let path = logged::path()?;
     let marker = logged::off_marker(&path);
     match args.command {
         Some(LogsCommand::Path) => {
@@ -98,13 +93,6 @@ pub fn logs(context: &Context, args: LogsArgs) -> Outcome {
             Ok(())
         }
         None => {
-            if !path.exists() {
-                if !logged::is_on() {
-                    output::activity(context.quiet, "(the run log is off: anymodel logs on)");
-                }
-                return list(&[], args.json);
-            }
-            let log = logged::open(context)?;
             let query = RunQuery {
                 limit: (args.count > 0).then_some(args.count),
                 model: args.model,
@@ -112,8 +100,13 @@ pub fn logs(context: &Context, args: LogsArgs) -> Outcome {
                 text: args.query,
                 conversation: args.conversation,
             };
-            let runs = log.runs(&query).map_err(|e| Failure::Run(e.to_string()))?;
-            if !logged::is_on() {
+            // No run logged yet: nothing to open (and nothing made by looking).
+            let runs = if path.exists() {
+                logged::open(context)?.runs(&query).map_err(|e| Failure::Run(e.to_string()))?
+            } else {
+                Vec::new()
+            };
+            if marker.exists() {
                 output::activity(context.quiet, "(the run log is off: anymodel logs on)");
             }
             list(&runs, args.json)

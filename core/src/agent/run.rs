@@ -138,11 +138,11 @@ impl Agent {
 
     async fn steps(
         &self,
-        checkpoint: RunCheckpoint,
+        mut checkpoint: RunCheckpoint,
         events: Events<'_>,
     ) -> Result<AgentRun, AgentError> {
         let first = checkpoint.steps + 1;
-        let mut pending = checkpoint.pending.clone();
+        let mut pending = checkpoint.pending.take();
         let mut run = RunState::new(self, checkpoint);
         let limits = &self.limits;
         for index in first..=limits.max_steps {
@@ -173,18 +173,21 @@ impl Agent {
             );
             let calls = response.message.tool_calls.clone();
             let decisions = self.decide(&calls).await;
-            if let Some(reason) = paused(&decisions) {
+            let (waiting, reasons): (Vec<ToolCall>, Vec<&str>) = calls
+                .iter()
+                .zip(&decisions)
+                .filter_map(|(call, decision)| match decision {
+                    ToolDecision::Pause { reason } => Some((call.clone(), reason.as_str())),
+                    _ => None,
+                })
+                .unzip();
+            if !waiting.is_empty() {
+                let reason = reasons.join("; ");
                 let mut checkpoint = run.checkpoint(index - 1);
                 checkpoint.pending = Some(response);
                 for hook in &self.hooks {
                     hook.checkpoint(&checkpoint).await;
                 }
-                let waiting = calls
-                    .iter()
-                    .zip(&decisions)
-                    .filter(|(_, d)| matches!(d, ToolDecision::Pause { .. }))
-                    .map(|(call, _)| call.clone())
-                    .collect();
                 return Err(run.fail(AgentErrorKind::Paused {
                     step: index,
                     reason,
@@ -306,18 +309,6 @@ impl Agent {
         }
         ToolInvocation { call: call.clone(), result, elapsed_ms }
     }
-}
-
-/// Why a step pauses: the reasons of the calls that wait, if any does.
-fn paused(decisions: &[ToolDecision]) -> Option<String> {
-    let reasons: Vec<&str> = decisions
-        .iter()
-        .filter_map(|d| match d {
-            ToolDecision::Pause { reason } => Some(reason.as_str()),
-            _ => None,
-        })
-        .collect();
-    (!reasons.is_empty()).then(|| reasons.join("; "))
 }
 
 /// The run being built, and the counters its limits need.

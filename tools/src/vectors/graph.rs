@@ -193,6 +193,14 @@ mod tests {
         let graph = Graph::view(&path, dimensions).unwrap();
         assert_eq!(graph.len(), 3000);
         assert!(Graph::view(&path, 32).is_err(), "another size is refused");
+        // A damaged file is an error, not a crash: garbage, and a graph cut short.
+        let garbage = folder.path().join("garbage.usearch");
+        std::fs::write(&garbage, b"not a graph".repeat(100)).unwrap();
+        assert!(Graph::view(&garbage, dimensions).is_err());
+        let bytes = std::fs::read(&path).unwrap();
+        let cut = folder.path().join("cut.usearch");
+        std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+        assert!(Graph::view(&cut, dimensions).is_err());
 
         let mut exact = VectorIndex::<u64>::new(dimensions);
         for (key, vector) in &keyed {

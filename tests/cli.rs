@@ -1454,7 +1454,10 @@ async fn runs_are_logged_shown_searched_and_continued() {
     let temp = tempfile::tempdir().unwrap();
     let server = MockServer::start().await;
     openai_says(&server, "Paris is the capital.", None).await;
-    config(temp.path(), &server, None);
+    let file = config(temp.path(), &server, None);
+    let mut text = fs::read_to_string(&file).unwrap();
+    text.push_str("\n[prices.\"openai:gpt-test\"]\ninput = 2.0\noutput = 10.0\n");
+    fs::write(&file, text).unwrap();
     let run = |args: &[&str]| {
         anymodel(temp.path()).env("TEST_OPENAI_KEY", "sk-test-secret").args(args).output().unwrap()
     };
@@ -1470,6 +1473,11 @@ async fn runs_are_logged_shown_searched_and_continued() {
     assert_eq!(runs[0]["answer"], "Paris is the capital.");
     assert_eq!(runs[0]["input_tokens"], 11);
     assert_eq!(runs[0]["prompt"], "What is the capital of France? My key is <redacted>.");
+    // 11 tokens in at 2.0 and 3 out at 10.0 per million.
+    assert!((runs[0]["cost"].as_f64().unwrap() - 0.000052).abs() < 1e-12, "{listed}");
+    let costs = stdout(&run(&["logs", "--cost"]));
+    assert!(costs.contains("cost 0.000052\n"), "{costs}");
+    assert!(costs.contains("total cost 0.000052 over 1 run\n"), "{costs}");
     let database = temp.path().join(".local/share/anymodel/logs.db");
     assert_eq!(stdout(&run(&["logs", "path"])).trim(), database.display().to_string());
     let stored = fs::read(&database).unwrap();

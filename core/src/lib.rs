@@ -47,7 +47,7 @@ pub use request::{
     CacheBreakpoint, CacheTarget, CacheTtl, ChatRequest, ReasoningEffort, ReasoningOptions,
     ResponseFormat, Sampling, ToolChoice, ToolSpec,
 };
-pub use response::{ChatResponse, FinishReason, Usage};
+pub use response::{ChatResponse, FinishReason, Price, Usage};
 pub use retrieval::{Filter, Passage, RetrievalQuery, Retriever, Source};
 pub use schema::schema_for;
 pub use scripted::{ScriptedModel, ScriptedReply};

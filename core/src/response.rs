@@ -168,6 +168,33 @@ impl std::iter::Sum for Usage {
     }
 }
 
+/// What a model's tokens cost, per million, as providers list their prices: the price table of
+/// a config (`[prices]`) and the costs `anymodel logs --cost` shows are made of these. The
+/// currency is whatever the prices are written in.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    /// Per million input tokens that were not read from a cache.
+    pub input: f64,
+    /// Per million output tokens (reasoning included).
+    pub output: f64,
+    /// Per million input tokens read from the provider's cache; the input price when not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_input: Option<f64>,
+}
+
+impl Price {
+    /// What `usage` cost at these prices.
+    pub fn cost(&self, usage: &Usage) -> f64 {
+        let cached = usage.cached_input_tokens.min(usage.input_tokens);
+        let uncached = usage.input_tokens - cached;
+        let per_million = |tokens: u64, price: f64| tokens as f64 * price / 1_000_000.0;
+        per_million(uncached, self.input)
+            + per_million(cached, self.cached_input.unwrap_or(self.input))
+            + per_million(usage.output_tokens, self.output)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,5 +220,15 @@ mod tests {
         let text = serde_json::to_string(&reason).unwrap();
         assert_eq!(serde_json::from_str::<FinishReason>(&text).unwrap(), reason);
         assert_eq!(serde_json::to_string(&FinishReason::ToolCalls).unwrap(), r#""tool_calls""#);
+    }
+
+    #[test]
+    fn a_price_charges_cached_input_at_its_own_rate() {
+        let price = Price { input: 2.5, output: 10.0, cached_input: Some(1.25) };
+        let usage = Usage::new(1_000_000, 200_000).with_cached_input(400_000);
+        // 600k uncached at 2.5, 400k cached at 1.25, 200k out at 10.
+        assert!((price.cost(&usage) - (1.5 + 0.5 + 2.0)).abs() < 1e-9);
+        let no_cache_price = Price { cached_input: None, ..price };
+        assert!((no_cache_price.cost(&usage) - (2.5 + 2.0)).abs() < 1e-9);
     }
 }

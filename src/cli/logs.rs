@@ -2,6 +2,9 @@
 //! in full, and the log turned on or off or located.
 
 use anymodel::runlog::{RunDetail, RunQuery, RunSummary};
+use anymodel::Usage;
+use anymodel::config::Config;
+use serde_json::Value;
 
 use super::logged;
 use super::output::outln;
@@ -29,7 +32,10 @@ pub struct LogsArgs {
     /// Only runs of this conversation.
     #[arg(long = "cid", value_name = "ID")]
     pub conversation: Option<i64>,
-    /// As JSON (one array of runs).
+    /// What each run cost, at the prices of the config's `[prices]` table, and the total.
+    #[arg(long)]
+    pub cost: bool,
+    /// As JSON (one array of runs, each with its `cost`: null without a price).
     #[arg(long)]
     pub json: bool,
 }
@@ -85,10 +91,11 @@ pub fn logs(context: &Context, args: LogsArgs) -> Outcome {
         Some(LogsCommand::Show { id, json }) => {
             let log = logged::open(context)?;
             let detail = log.run(id).map_err(|e| Failure::Usage(e.to_string()))?;
+            let cost = cost(&context.config, &detail.summary);
             if json {
-                outln!("{}", serde_json::to_string_pretty(&detail).unwrap_or_default());
+                outln!("{}", pretty(with_cost(&detail, cost)));
             } else {
-                show(&detail);
+                show(&detail, cost);
             }
             Ok(())
         }
@@ -109,7 +116,7 @@ pub fn logs(context: &Context, args: LogsArgs) -> Outcome {
             if marker.exists() {
                 output::activity(context.quiet, "(the run log is off: anymodel logs on)");
             }
-            list(&runs, args.json)
+            list(&context.config, &runs, args.json, args.cost)
         }
     }
 }
@@ -140,12 +147,39 @@ fn since(text: &str) -> Result<String, Failure> {
     Ok(when.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 
-fn list(runs: &[RunSummary], json: bool) -> Outcome {
+/// What `run` cost at the configured price of its model; `None` when it has none.
+fn cost(config: &Config, run: &RunSummary) -> Option<f64> {
+    let usage = Usage::new(run.input_tokens, run.output_tokens)
+        .with_cached_input(run.cached_input_tokens);
+    config.price(&run.model).map(|price| price.cost(&usage))
+}
+
+/// `value` as JSON with its `cost` beside its other fields.
+fn with_cost(value: &impl serde::Serialize, cost: Option<f64>) -> Value {
+    let mut value = serde_json::to_value(value).unwrap_or_default();
+    if let Value::Object(fields) = &mut value {
+        fields.insert("cost".into(), cost.map_or(Value::Null, Value::from));
+    }
+    value
+}
+
+fn pretty(value: Value) -> String {
+    serde_json::to_string_pretty(&value).unwrap_or_default()
+}
+
+/// A cost as it is printed: enough digits for a cheap call to show.
+fn money(cost: f64) -> String {
+    format!("{cost:.6}").trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+fn list(config: &Config, runs: &[RunSummary], json: bool, with_costs: bool) -> Outcome {
+    let costs: Vec<Option<f64>> = runs.iter().map(|run| cost(config, run)).collect();
     if json {
-        outln!("{}", serde_json::to_string_pretty(runs).unwrap_or_default());
+        let runs = runs.iter().zip(&costs).map(|(run, cost)| with_cost(run, *cost)).collect();
+        outln!("{}", pretty(Value::Array(runs)));
         return Ok(());
     }
-    for run in runs {
+    for (run, cost) in runs.iter().zip(&costs) {
         let answer = match (&run.answer, &run.error) {
             (_, Some(error)) => format!("failed: {error}"),
             (Some(answer), None) => output::short(answer, 100),
@@ -160,13 +194,31 @@ fn list(runs: &[RunSummary], json: bool) -> Outcome {
             run.input_tokens,
             run.output_tokens
         );
+        if with_costs {
+            outln!("  cost {}", cost.map_or_else(|| "unknown (no price)".into(), money));
+        }
         outln!("  > {}", output::short(&run.prompt, 100));
         outln!("  {answer}");
+    }
+    if with_costs {
+        let total: f64 = costs.iter().flatten().sum();
+        let mut unpriced: Vec<&str> =
+            runs.iter().zip(&costs).filter(|(_, c)| c.is_none()).map(|(r, _)| &*r.model).collect();
+        unpriced.sort_unstable();
+        unpriced.dedup();
+        let plural = if runs.len() == 1 { "" } else { "s" };
+        outln!("total cost {} over {} run{plural}", money(total), runs.len());
+        if !unpriced.is_empty() {
+            outln!(
+                "no price for {} (add [prices.\"NAME\"] input = ..., output = ... to the config)",
+                unpriced.join(", ")
+            );
+        }
     }
     Ok(())
 }
 
-fn show(detail: &RunDetail) {
+fn show(detail: &RunDetail, cost: Option<f64>) {
     let run = &detail.summary;
     outln!("run {} · conversation {} · {} · {}", run.id, run.conversation, run.model, run.outcome);
     outln!(
@@ -181,6 +233,9 @@ fn show(detail: &RunDetail) {
         run.output_tokens,
         run.elapsed_ms.map(|ms| format!(" · {ms} ms")).unwrap_or_default()
     );
+    if let Some(cost) = cost {
+        outln!("cost: {}", money(cost));
+    }
     outln!("\nprompt:\n{}", run.prompt);
     for call in &detail.calls {
         outln!(

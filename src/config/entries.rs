@@ -267,6 +267,10 @@ pub(super) struct File {
     pub(super) mcp: BTreeMap<String, Spanned<McpEntry>>,
     #[serde(default)]
     pub(super) embedders: BTreeMap<String, Spanned<EmbedderEntry>>,
+    /// What models cost per million tokens, by the name runs give them (`gpt`) or as
+    /// `PROVIDER:MODEL` (`openai:gpt-4o-mini`).
+    #[serde(default)]
+    pub(super) prices: BTreeMap<String, Spanned<anymodel_core::Price>>,
 }
 
 /// `[mcp.NAME]`: an MCP server whose tools agents name as `mcp:NAME` or `mcp:NAME/TOOL`.

@@ -173,6 +173,16 @@ impl Config {
                 .embedder_spec(name)
                 .map_err(|error| at(entry.span(), format!("[embedders.{name}]: {error}")))?;
         }
+        for (name, entry) in &config.file.prices {
+            let price = entry.get_ref();
+            let rates = [price.input, price.output, price.cached_input.unwrap_or(0.0)];
+            if rates.iter().any(|rate| !rate.is_finite() || *rate < 0.0) {
+                return Err(at(
+                    entry.span(),
+                    format!("[prices.\"{name}\"]: prices are numbers of zero or more"),
+                ));
+            }
+        }
         for (name, entry) in &config.file.agents {
             let agent = entry.get_ref();
             if let Some(selector) = agent.tools.iter().find_map(|t| t.strip_prefix("mcp:")) {
@@ -227,6 +237,16 @@ impl Config {
     /// The configured models, by name.
     pub fn models(&self) -> impl Iterator<Item = (&str, &ModelEntry)> {
         self.file.models.iter().map(|(name, entry)| (name.as_str(), entry.get_ref()))
+    }
+
+    /// What the model runs name `model` costs: its entry in `[prices]`, else, for a configured
+    /// remote model, the entry of its `PROVIDER:MODEL` (`openai:gpt-4o-mini`).
+    pub fn price(&self, model: &str) -> Option<anymodel_core::Price> {
+        let price = |name: &str| self.file.prices.get(name).map(|entry| *entry.get_ref());
+        price(model).or_else(|| {
+            let entry = self.file.models.get(model)?.get_ref();
+            price(&format!("{}:{}", entry.backend, entry.model.as_deref()?))
+        })
     }
 
     /// The secrets a record of a run must never hold: the values of every API key variable
@@ -303,6 +323,26 @@ mod tests {
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(Path::new("anymodel.toml"), text)
+    }
+
+    #[test]
+    fn prices_are_found_by_a_runs_model_name_or_its_provider_and_model() {
+        let config = parse(
+            "[models.gpt]\nbackend = \"openai\"\nmodel = \"gpt-4o-mini\"\n\
+             [prices.\"openai:gpt-4o-mini\"]\ninput = 0.15\noutput = 0.6\ncached_input = 0.075\n\
+             [prices.local]\ninput = 0\noutput = 0\n",
+        )
+        .unwrap();
+        let mini = anymodel_core::Price { input: 0.15, output: 0.6, cached_input: Some(0.075) };
+        assert_eq!(config.price("gpt"), Some(mini));
+        assert_eq!(config.price("openai:gpt-4o-mini"), Some(mini));
+        assert_eq!(config.price("local").map(|p| p.output), Some(0.0));
+        assert_eq!(config.price("claude"), None);
+        let error = parse("\n[prices.gpt]\ninput = -1\noutput = 2\n").unwrap_err();
+        assert_eq!(error.line, Some(2));
+        assert!(error.to_string().contains("prices"), "{error}");
+        let error = parse("[prices.gpt]\ninput = 1\n").unwrap_err();
+        assert!(error.to_string().contains("output"), "{error}");
     }
 
     #[test]

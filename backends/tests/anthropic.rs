@@ -89,7 +89,12 @@ async fn a_plain_reply_and_the_request_body_that_asked_for_it() {
 
     let response = model(&server).chat(request).await.unwrap();
 
-    assert_eq!(response, ChatResponse::text("Hello there.").with_usage(Usage::new(21, 8)));
+    let expected = ChatResponse {
+        id: Some("msg_1".into()),
+        model: Some("claude-test".into()),
+        ..ChatResponse::text("Hello there.").with_usage(Usage::new(21, 8))
+    };
+    assert_eq!(response, expected);
     assert_eq!(
         bodies(&server).await,
         [json!({

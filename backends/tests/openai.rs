@@ -67,7 +67,12 @@ async fn a_plain_reply_and_the_request_body_that_asked_for_it() {
 
     let response = model(&server).chat(request).await.unwrap();
 
-    assert_eq!(response, ChatResponse::text("Hello there.").with_usage(Usage::new(12, 5)));
+    let expected = ChatResponse {
+        id: Some("chatcmpl-1".into()),
+        model: Some("gpt-test".into()),
+        ..ChatResponse::text("Hello there.").with_usage(Usage::new(12, 5))
+    };
+    assert_eq!(response, expected);
     assert_eq!(
         bodies(&server).await,
         [json!({
@@ -179,7 +184,7 @@ async fn a_reply_with_tool_calls_is_decoded_leniently() {
 
 #[tokio::test]
 async fn a_streamed_reply_ends_with_usage_then_finish() {
-    let chunk = |delta: Value, finish: Value| json!({"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
+    let chunk = |delta: Value, finish: Value| json!({"id": "c", "object": "chat.completion.chunk", "model": "gpt-test-2026", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
     let mut body = data_events(&[
         chunk(json!({"role": "assistant", "content": ""}), Value::Null),
         chunk(json!({"content": "Hel"}), Value::Null),
@@ -196,13 +201,20 @@ async fn a_streamed_reply_ends_with_usage_then_finish() {
     assert_eq!(
         events,
         [
+            // The id and model every chunk repeats, reported once.
+            StreamEvent::Origin { id: Some("c".into()), model: Some("gpt-test-2026".into()) },
             StreamEvent::TextDelta { text: "Hel".into() },
             StreamEvent::TextDelta { text: "lo.".into() },
             StreamEvent::Usage { usage: Usage::new(9, 2) },
             StreamEvent::Finish { reason: FinishReason::Stop },
         ]
     );
-    assert_eq!(reply.unwrap(), ChatResponse::text("Hello.").with_usage(Usage::new(9, 2)));
+    let expected = ChatResponse {
+        id: Some("c".into()),
+        model: Some("gpt-test-2026".into()),
+        ..ChatResponse::text("Hello.").with_usage(Usage::new(9, 2))
+    };
+    assert_eq!(reply.unwrap(), expected);
     let body = &bodies(&server).await[0];
     assert_eq!(body["stream"], true);
     assert_eq!(body["stream_options"], json!({"include_usage": true}));

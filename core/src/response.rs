@@ -20,6 +20,13 @@ pub struct ChatResponse {
     /// models, Anthropic); the reply's text stops before it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_sequence: Option<String>,
+    /// The server's id of the reply, where it gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The model that made the reply, as the server names it (often a dated version of the
+    /// model asked for), where it says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
 }
 
 impl ChatResponse {

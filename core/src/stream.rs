@@ -81,6 +81,17 @@ pub enum StreamEvent {
         /// The stop string.
         text: String,
     },
+    /// Which reply this is: the server's id for it and the model that makes it, as the server
+    /// names them (a dated version of the model asked for, say). Sent early by the backends
+    /// that know; later values of either replace earlier ones.
+    Origin {
+        /// The server's id of the reply.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        /// The model that makes it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        model: Option<String>,
+    },
     /// The reply is over.
     Finish {
         /// Why the model stopped.
@@ -110,6 +121,9 @@ impl ChatResponse {
     /// replaying a saved reply.
     pub fn into_events(self) -> Vec<StreamEvent> {
         let mut events = Vec::new();
+        if self.id.is_some() || self.model.is_some() {
+            events.push(StreamEvent::Origin { id: self.id, model: self.model });
+        }
         for block in self.message.reasoning {
             if !block.text.is_empty() {
                 events.push(StreamEvent::ReasoningDelta { text: block.text });
@@ -150,6 +164,8 @@ pub struct ReplyAggregator {
     usage: Usage,
     stop_sequence: Option<String>,
     finish_reason: Option<FinishReason>,
+    id: Option<String>,
+    model: Option<String>,
 }
 
 #[derive(Debug)]
@@ -206,6 +222,10 @@ impl ReplyAggregator {
             }
             StreamEvent::Usage { usage } => self.usage = self.usage.updated_by(usage),
             StreamEvent::StopSequence { text } => self.stop_sequence = Some(text),
+            StreamEvent::Origin { id, model } => {
+                self.id = id.or(self.id.take());
+                self.model = model.or(self.model.take());
+            }
             StreamEvent::Finish { reason } => self.finish_reason = Some(reason),
         }
         Ok(())
@@ -236,6 +256,8 @@ impl ReplyAggregator {
             finish_reason,
             usage: self.usage,
             stop_sequence: self.stop_sequence,
+            id: self.id,
+            model: self.model,
         }
     }
 }
@@ -364,6 +386,8 @@ mod tests {
             finish_reason: FinishReason::ToolCalls,
             usage: Usage::new(9, 4).with_cached_input(8).with_reasoning(2),
             stop_sequence: None,
+            id: Some("chatcmpl-1".into()),
+            model: Some("weather-model-2026-12-01".into()),
         };
         assert_eq!(aggregate(reply.clone().into_events()).unwrap(), reply);
     }

@@ -1,9 +1,9 @@
 //! `anymodel logs`: the runs the run log holds (latest first, by model, time or text), one run
 //! in full, and the log turned on or off or located.
 
-use anymodel::runlog::{RunDetail, RunQuery, RunSummary};
 use anymodel::Usage;
 use anymodel::config::Config;
+use anymodel::runlog::{RunDetail, RunQuery, RunSummary};
 use serde_json::Value;
 
 use super::logged;
@@ -149,8 +149,8 @@ fn since(text: &str) -> Result<String, Failure> {
 
 /// What `run` cost at the configured price of its model; `None` when it has none.
 fn cost(config: &Config, run: &RunSummary) -> Option<f64> {
-    let usage = Usage::new(run.input_tokens, run.output_tokens)
-        .with_cached_input(run.cached_input_tokens);
+    let usage =
+        Usage::new(run.input_tokens, run.output_tokens).with_cached_input(run.cached_input_tokens);
     config.price(&run.model).map(|price| price.cost(&usage))
 }
 

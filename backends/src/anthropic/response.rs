@@ -9,10 +9,14 @@ use anymodel_core::{
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::http::{SseEvent, StreamDecoder, stream_error};
+use crate::http::{SseEvent, StreamDecoder, label, origin, stream_error};
 
 #[derive(Deserialize)]
 pub struct Message {
+    #[serde(default, deserialize_with = "label")]
+    id: Option<String>,
+    #[serde(default, deserialize_with = "label")]
+    model: Option<String>,
     #[serde(default)]
     content: Vec<Block>,
     stop_reason: Option<String>,
@@ -106,6 +110,8 @@ impl Message {
             finish_reason: stop_reason(self.stop_reason.as_deref()),
             usage: self.usage.into(),
             stop_sequence: self.stop_sequence,
+            id: self.id,
+            model: self.model,
         }
     }
 }
@@ -139,6 +145,8 @@ impl StreamDecoder for EventDecoder {
         let block = data["index"].as_u64();
         match kind {
             "message_start" => {
+                let name = |key: &str| data["message"][key].as_str().map(str::to_string);
+                out.extend(origin(name("id").filter(|id| !id.is_empty()), name("model")));
                 let usage = WireUsage::deserialize(&data["message"]["usage"]).unwrap_or_default();
                 out.push(StreamEvent::Usage { usage: usage.into() });
             }

@@ -7,7 +7,7 @@ use anymodel_core::{
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::http::{SseEvent, StreamDecoder, set_if, stream_error, unwritable};
+use crate::http::{SseEvent, StreamDecoder, label, origin, set_if, stream_error, unwritable};
 
 const WIRE: &str = "Cohere";
 use crate::schema::{Dialect, adapt};
@@ -139,6 +139,8 @@ fn user_content(content: &Content) -> Result<Value> {
 
 #[derive(Deserialize)]
 pub struct Reply {
+    #[serde(default, deserialize_with = "label")]
+    id: Option<String>,
     finish_reason: Option<String>,
     #[serde(default)]
     message: WireMessage,
@@ -233,7 +235,15 @@ impl Reply {
         }
         let finish_reason = finish_reason(self.finish_reason.as_deref().unwrap_or("COMPLETE"));
         let usage = self.usage.unwrap_or_default().into();
-        Ok(ChatResponse { message, finish_reason, usage, stop_sequence: None })
+        // Cohere names no model in its replies.
+        Ok(ChatResponse {
+            message,
+            finish_reason,
+            usage,
+            stop_sequence: None,
+            id: self.id,
+            model: None,
+        })
     }
 }
 
@@ -282,6 +292,10 @@ impl StreamDecoder for EventDecoder {
                     delta["tool_calls"]["function"]["arguments"].as_str().unwrap_or_default();
                 out.push(StreamEvent::ToolCallDelta { index, arguments: arguments.to_string() });
             }
+            "message-start" => {
+                let id = data["id"].as_str().filter(|id| !id.is_empty()).map(str::to_string);
+                out.extend(origin(id, None));
+            }
             "tool-call-end" => out.push(StreamEvent::ToolCallEnd { index }),
             "error" => return Err(stream_error(&data)),
             "message-end" => {
@@ -297,7 +311,7 @@ impl StreamDecoder for EventDecoder {
                 });
                 return Ok(true);
             }
-            _ => {} // message-start, content-start/end, citations, and later additions
+            _ => {} // content-start/end, citations, and later additions
         }
         Ok(false)
     }

@@ -8,11 +8,15 @@ use anymodel_core::{
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::http::{SseEvent, StreamDecoder, stream_error};
+use crate::http::{SseEvent, StreamDecoder, label, origin, stream_error};
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct Reply {
+    #[serde(default, deserialize_with = "label")]
+    response_id: Option<String>,
+    #[serde(default, deserialize_with = "label")]
+    model_version: Option<String>,
     #[serde(default)]
     candidates: Vec<Candidate>,
     #[serde(default)]
@@ -107,6 +111,8 @@ impl Reply {
                 finish_reason: FinishReason::ContentFilter,
                 usage: self.usage_metadata.unwrap_or_default().into(),
                 stop_sequence: None,
+                id: self.response_id,
+                model: self.model_version,
             })
             .inspect(|_| tracing::warn!(%why, "Gemini returned no candidate"));
         };
@@ -130,6 +136,8 @@ impl Reply {
             finish_reason,
             usage: self.usage_metadata.unwrap_or_default().into(),
             stop_sequence: None,
+            id: self.response_id,
+            model: self.model_version,
         })
     }
 }
@@ -195,6 +203,8 @@ pub struct ChunkDecoder {
     parts: PartReader,
     finish: Option<String>,
     usage: Option<WireUsage>,
+    /// Whether the reply's id and model were reported (every chunk repeats them).
+    saw_origin: bool,
 }
 
 impl StreamDecoder for ChunkDecoder {
@@ -209,6 +219,12 @@ impl StreamDecoder for ChunkDecoder {
                 event.data
             ))
         })?;
+        if !self.saw_origin {
+            if let Some(event) = origin(chunk.response_id, chunk.model_version) {
+                out.push(event);
+                self.saw_origin = true;
+            }
+        }
         if let Some(usage) = chunk.usage_metadata {
             self.usage = Some(usage);
         }

@@ -4,6 +4,7 @@
 
 mod embedder;
 mod errors;
+mod label;
 mod model;
 mod remote;
 mod secret;
@@ -14,6 +15,7 @@ mod transport;
 pub(crate) use embedder::vector;
 pub use embedder::{EmbedWire, RemoteEmbedder};
 pub(crate) use errors::stream_error;
+pub(crate) use label::{label, origin};
 pub use model::{RemoteModel, Wire};
 pub use remote::{Remote, RemoteConfig};
 pub use secret::Secret;

@@ -11,10 +11,14 @@ use anymodel_core::{
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::http::{SseEvent, StreamDecoder, stream_error};
+use crate::http::{SseEvent, StreamDecoder, label, origin, stream_error};
 
 #[derive(Deserialize)]
 pub struct Completion {
+    #[serde(default, deserialize_with = "label")]
+    id: Option<String>,
+    #[serde(default, deserialize_with = "label")]
+    model: Option<String>,
     #[serde(default)]
     choices: Vec<Choice>,
     usage: Option<WireUsage>,
@@ -127,6 +131,8 @@ impl Completion {
             finish_reason,
             usage: self.usage.map(Usage::from).unwrap_or_default(),
             stop_sequence: None,
+            id: self.id,
+            model: self.model,
         })
     }
 }
@@ -166,6 +172,10 @@ fn finish_reason(reason: Option<&str>, has_tool_calls: bool) -> FinishReason {
 
 #[derive(Deserialize)]
 struct Chunk {
+    #[serde(default, deserialize_with = "label")]
+    id: Option<String>,
+    #[serde(default, deserialize_with = "label")]
+    model: Option<String>,
     #[serde(default)]
     choices: Vec<ChunkChoice>,
     usage: Option<WireUsage>,
@@ -211,6 +221,8 @@ pub struct ChunkDecoder {
     started: BTreeSet<usize>,
     finish_reason: Option<String>,
     saw_finish: bool,
+    /// Whether the reply's id and model were reported (every chunk repeats them).
+    saw_origin: bool,
 }
 
 impl ChunkDecoder {
@@ -257,6 +269,12 @@ impl StreamDecoder for ChunkDecoder {
                 event.data
             ))
         })?;
+        if !self.saw_origin {
+            if let Some(event) = origin(chunk.id, chunk.model) {
+                out.push(event);
+                self.saw_origin = true;
+            }
+        }
         // Only the first choice is followed; the core asks for one.
         for choice in chunk.choices.into_iter().filter(|choice| choice.index == 0) {
             if let Some(delta) = choice.delta {

@@ -38,6 +38,8 @@ pub use anymodel_server as server;
 pub use anymodel_tools as tools;
 
 pub mod config;
+#[cfg(feature = "otel")]
+pub mod otel;
 
 /// The README's examples, compiled as doc tests so the README stays true.
 #[cfg(doctest)]

@@ -205,7 +205,8 @@ fn main() -> ExitCode {
         Ok(args) => Cli::parse_from(args),
         Err(failure) => return failure.exit(),
     };
-    init_tracing(cli.verbose, cli.quiet);
+    // Kept to the end of `main`: dropping it sends the spans still pending.
+    let _telemetry = init_tracing(cli.verbose, cli.quiet);
     if let Command::Completions { shell } = cli.command {
         let mut command = <Cli as clap::CommandFactory>::command();
         clap_complete::generate(shell, &mut command, "anymodel", &mut std::io::stdout());
@@ -278,8 +279,10 @@ fn is_http_server(command: &Command) -> bool {
 }
 
 /// Logs to standard error: debug level with `-v`, else what RUST_LOG says (warnings by default),
-/// except the model layers' warnings, which are activity lines ([`cli::notices`]).
-fn init_tracing(verbose: bool, quiet: bool) {
+/// except the model layers' warnings, which are activity lines ([`cli::notices`]). With the
+/// `otel` feature, and a collector named by `OTEL_EXPORTER_OTLP_ENDPOINT`, the agent loop's
+/// GenAI spans are exported too: the exporter is returned, to be kept until the end.
+fn init_tracing(verbose: bool, quiet: bool) -> Option<Box<dyn std::any::Any>> {
     use tracing_subscriber::Layer;
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
@@ -293,5 +296,17 @@ fn init_tracing(verbose: bool, quiet: bool) {
     };
     let log = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter);
     let notices = cli::notices::Notices::new(quiet || verbose);
-    tracing_subscriber::registry().with(log).with(notices).init();
+    let registry = tracing_subscriber::registry().with(log).with(notices);
+    #[cfg(feature = "otel")]
+    if anymodel::otel::Telemetry::configured() {
+        match anymodel::otel::Telemetry::start("anymodel") {
+            Ok(telemetry) => {
+                registry.with(telemetry.layer()).init();
+                return Some(Box::new(telemetry));
+            }
+            Err(error) => eprintln!("{error}: spans are not exported"),
+        }
+    }
+    registry.init();
+    None
 }

@@ -1712,3 +1712,174 @@ async fn a_run_paused_for_approval_resumes_approved_or_denied() {
         assert_eq!(listed[0]["outcome"], "answered");
     }
 }
+
+/// The spans an OTLP/HTTP receiver got: each request's protobuf body decoded as a collector
+/// decodes it.
+#[cfg(feature = "otel")]
+async fn received_spans(receiver: &MockServer) -> Vec<opentelemetry_proto::tonic::trace::v1::Span> {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use prost::Message;
+    let mut spans = Vec::new();
+    for request in receiver.received_requests().await.unwrap() {
+        assert_eq!(request.url.path(), "/v1/traces");
+        assert_eq!(request.headers["content-type"], "application/x-protobuf");
+        let export = ExportTraceServiceRequest::decode(request.body.as_slice()).unwrap();
+        for resource in export.resource_spans {
+            for scope in resource.scope_spans {
+                spans.extend(scope.spans);
+            }
+        }
+    }
+    spans
+}
+
+/// A span's attributes as JSON values (string arrays as arrays).
+#[cfg(feature = "otel")]
+fn attributes(
+    span: &opentelemetry_proto::tonic::trace::v1::Span,
+) -> serde_json::Map<String, Value> {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
+    let value = |any: &Option<Any>| match any {
+        Some(Any::StringValue(text)) => json!(text),
+        Some(Any::IntValue(number)) => json!(number),
+        Some(Any::DoubleValue(number)) => json!(number),
+        Some(Any::BoolValue(flag)) => json!(flag),
+        Some(Any::ArrayValue(array)) => Value::Array(
+            array
+                .values
+                .iter()
+                .map(|item| match &item.value {
+                    Some(Any::StringValue(text)) => json!(text),
+                    other => json!(format!("{other:?}")),
+                })
+                .collect(),
+        ),
+        other => json!(format!("{other:?}")),
+    };
+    span.attributes
+        .iter()
+        .map(|pair| (pair.key.clone(), value(&pair.value.as_ref().and_then(|v| v.value.clone()))))
+        .collect()
+}
+
+/// An agent run exports its spans over OTLP/HTTP to the collector `OTEL_EXPORTER_OTLP_ENDPOINT`
+/// names: `invoke_agent helper` holding two `chat gpt-test` spans and an `execute_tool
+/// calculator` span, with the GenAI conventions' attribute names; message content only when
+/// `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true`.
+#[cfg(feature = "otel")]
+#[tokio::test(flavor = "multi_thread")]
+async fn agent_spans_reach_an_otlp_receiver_with_the_genai_attributes() {
+    use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+    for capture in [false, true] {
+        let temp = tempfile::tempdir().unwrap();
+        let server = MockServer::start().await;
+        openai_calls(&server, "calculator", json!({"expression": "6 * 7"})).await;
+        openai_says(&server, "6 × 7 = 42.", None).await;
+        config(temp.path(), &server, None);
+        let receiver = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/v1/traces"))
+            .respond_with(ResponseTemplate::new(200))
+            .mount(&receiver)
+            .await;
+        let output = anymodel(temp.path())
+            .env("TEST_OPENAI_KEY", "k")
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.uri())
+            .env("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", capture.to_string())
+            .args(["run", "--agent", "helper", "What is 6 * 7?"])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert_eq!(stdout(&output), "6 × 7 = 42.\n");
+
+        let spans = received_spans(&receiver).await;
+        let names: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();
+        let find = |name: &str| spans.iter().filter(|s| s.name == name).collect::<Vec<_>>();
+        let [agent] = find("invoke_agent helper")[..] else {
+            panic!("one invoke_agent span: {names:?}")
+        };
+        let chats = find("chat gpt-test");
+        let tools = find("execute_tool calculator");
+        assert_eq!((chats.len(), tools.len()), (2, 1), "{names:?}");
+        let run = attributes(agent);
+        assert_eq!(run["gen_ai.operation.name"], "invoke_agent");
+        assert_eq!(run["gen_ai.agent.name"], "helper");
+        assert_eq!(run["gen_ai.provider.name"], "openai");
+        assert_eq!(run["gen_ai.request.model"], "gpt-test");
+        assert_eq!(run["gen_ai.usage.input_tokens"], 11, "the answer's call counted 11");
+        assert_eq!(agent.kind, SpanKind::Internal as i32);
+        for chat in &chats {
+            assert_eq!(chat.parent_span_id, agent.span_id, "a chat inside the run");
+            assert_eq!(chat.trace_id, agent.trace_id);
+            assert_eq!(chat.kind, SpanKind::Client as i32);
+            let call = attributes(chat);
+            assert_eq!(call["gen_ai.operation.name"], "chat");
+            assert_eq!(call["gen_ai.provider.name"], "openai");
+            assert_eq!(call["gen_ai.request.model"], "gpt-test");
+            assert_eq!(call["gen_ai.response.id"], "c");
+            assert_eq!(call.contains_key("gen_ai.input.messages"), capture, "{call:?}");
+            assert_eq!(call.contains_key("gen_ai.output.messages"), capture, "{call:?}");
+            assert!(call.contains_key("gen_ai.system_instructions") == capture, "{call:?}");
+        }
+        let reasons: Vec<Value> =
+            chats.iter().map(|c| attributes(c)["gen_ai.response.finish_reasons"].clone()).collect();
+        assert_eq!(reasons, [json!(["tool_call"]), json!(["stop"])]);
+        let answered = attributes(chats[1]);
+        assert_eq!(answered["gen_ai.usage.input_tokens"], 11);
+        assert_eq!(answered["gen_ai.usage.output_tokens"], 3);
+        let tool = attributes(tools[0]);
+        assert_eq!(tools[0].parent_span_id, agent.span_id);
+        assert_eq!(tool["gen_ai.operation.name"], "execute_tool");
+        assert_eq!(tool["gen_ai.tool.name"], "calculator");
+        assert_eq!(tool["gen_ai.tool.call.id"], "call_1");
+        assert_eq!(tool["gen_ai.tool.type"], "function");
+        assert_eq!(tool.contains_key("gen_ai.tool.call.arguments"), capture);
+        if capture {
+            let input: Value = serde_json::from_str(
+                attributes(chats[1])["gen_ai.input.messages"].as_str().unwrap(),
+            )
+            .unwrap();
+            assert_eq!(
+                input[0],
+                json!({"role": "user", "parts": [{"type": "text", "content": "What is 6 * 7?"}]})
+            );
+            assert_eq!(input[1]["parts"][0]["type"], "tool_call");
+            assert_eq!(input[2]["parts"][0]["type"], "tool_call_response");
+            assert_eq!(
+                tool["gen_ai.tool.call.arguments"],
+                json!({"expression": "6 * 7"}).to_string()
+            );
+        }
+        // The run's spans hold no key.
+        let all = format!("{spans:?}");
+        assert!(!all.contains("TEST_OPENAI_KEY") && !all.contains("Bearer"), "{all}");
+    }
+
+    // A failed call: its class as `error.type` on the call and the run, both marked failed.
+    use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
+    let temp = tempfile::tempdir().unwrap();
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(401).set_body_json(json!({"error": {"message": "bad key"}})),
+        )
+        .mount(&server)
+        .await;
+    config(temp.path(), &server, None);
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(200)).mount(&receiver).await;
+    let output = anymodel(temp.path())
+        .env("TEST_OPENAI_KEY", "k")
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.uri())
+        .args(["run", "Hi"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let spans = received_spans(&receiver).await;
+    let names: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["chat gpt-test", "invoke_agent"], "no agent name without --agent");
+    for span in &spans {
+        assert_eq!(attributes(span)["error.type"], "authentication", "{}", span.name);
+        assert_eq!(span.status.as_ref().map(|s| s.code), Some(StatusCode::Error as i32));
+    }
+}

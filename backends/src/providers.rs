@@ -51,6 +51,9 @@ pub struct Provider {
     /// Its embedding models with the size of their vectors by default, so that an inline name
     /// (`openai:text-embedding-3-small`) needs no configuration.
     pub embedding_models: &'static [(&'static str, usize)],
+    /// Its name in OpenTelemetry's GenAI conventions (`gen_ai.provider.name`): the
+    /// conventions' own where they list it (`gcp.gemini`, `mistral_ai`), else its id.
+    pub otel_name: &'static str,
 }
 
 impl Provider {
@@ -75,7 +78,15 @@ const fn row(
     base_url: &'static str,
     key_env: Option<&'static str>,
 ) -> Provider {
-    Provider { id, api, base_url, key_env, reasoning_models: &[], embedding_models: &[] }
+    Provider {
+        id,
+        api,
+        base_url,
+        key_env,
+        reasoning_models: &[],
+        embedding_models: &[],
+        otel_name: id,
+    }
 }
 
 /// OpenAI's own API.
@@ -94,6 +105,7 @@ pub const ANTHROPIC: Provider =
 /// Google's Gemini API.
 pub const GEMINI: Provider = Provider {
     embedding_models: &[("gemini-embedding-001", 3072), ("text-embedding-004", 768)],
+    otel_name: "gcp.gemini",
     ..row(
         "gemini",
         Api::Gemini,
@@ -131,6 +143,7 @@ pub const PROVIDERS: &[Provider] = &[
     row("vllm", Api::OpenAi, "http://localhost:8000/v1", None),
     Provider {
         embedding_models: &[("mistral-embed", 1024)],
+        otel_name: "mistral_ai",
         ..row("mistral", Api::OpenAi, "https://api.mistral.ai/v1", Some("MISTRAL_API_KEY"))
     },
     row("groq", Api::OpenAi, "https://api.groq.com/openai/v1", Some("GROQ_API_KEY")),
@@ -142,6 +155,16 @@ pub const PROVIDERS: &[Provider] = &[
 /// The provider with this id.
 pub fn provider(id: &str) -> Option<&'static Provider> {
     PROVIDERS.iter().find(|provider| provider.id == id)
+}
+
+/// The provider a server at `base_url` speaking `api` is: the row whose API root it is, else
+/// the wire's own provider (any OpenAI-compatible server speaks OpenAI's).
+pub fn serving(api: Api, base_url: &str) -> &'static Provider {
+    let base_url = base_url.trim_end_matches('/');
+    PROVIDERS
+        .iter()
+        .find(|provider| provider.api == api && provider.base_url == base_url)
+        .unwrap_or_else(|| api.home())
 }
 
 /// The inline forms of model names, for help texts and errors: `openai:MODEL, ...`.
@@ -163,6 +186,9 @@ mod tests {
             assert!(!provider.base_url.ends_with('/'), "{}", provider.id);
         }
         assert_eq!(provider("groq").map(|p| p.api), Some(Api::OpenAi));
+        assert_eq!(serving(Api::OpenAi, "https://api.groq.com/openai/v1/").otel_name, "groq");
+        assert_eq!(serving(Api::OpenAi, "http://10.0.0.5:8000/v1").otel_name, "openai");
+        assert_eq!(serving(Api::Gemini, GEMINI.base_url).otel_name, "gcp.gemini");
         assert!(inline_forms().starts_with("openai:MODEL, anthropic:MODEL"));
         for reasoner in ["gpt-5-mini", "gpt-5", "o3", "o4-mini-2025-04-16", "openai/o1"] {
             assert!(OPENAI.is_reasoning_model(reasoner), "{reasoner}");

@@ -217,6 +217,14 @@ pub trait Model: Send + Sync {
     /// A name for the model in records and errors, such as `openai:gpt-4o-mini`.
     fn name(&self) -> &str;
 
+    /// Who serves it, as OpenTelemetry's GenAI conventions name providers (`openai`,
+    /// `anthropic`, `gcp.gemini`, `groq`, ...): the `gen_ai.provider.name` of its spans. By
+    /// default the part of [`Model::name`] before its `:` (`local` for `local:SmolLM2`); `_OTHER`
+    /// when the name has none.
+    fn provider(&self) -> &str {
+        provider_of(self.name())
+    }
+
     /// What this model supports.
     fn capabilities(&self) -> Capabilities;
 
@@ -245,12 +253,39 @@ pub trait Model: Send + Sync {
     }
 }
 
+/// The provider a model's name gives: what comes before `ID:MODEL`'s colon, when that is a
+/// plain word; OpenTelemetry's `_OTHER` otherwise.
+pub(crate) fn provider_of(name: &str) -> &str {
+    match name.split_once(':') {
+        Some((id, _))
+            if !id.is_empty()
+                && id.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) =>
+        {
+            id
+        }
+        _ => "_OTHER",
+    }
+}
+
+/// The model's own name on its server: [`Model::name`] without its `PROVIDER:` prefix, as the
+/// `gen_ai.request.model` of its spans.
+pub(crate) fn model_of(name: &str) -> &str {
+    match name.split_once(':') {
+        Some((id, model)) if provider_of(name) == id => model,
+        _ => name,
+    }
+}
+
 macro_rules! forward_model {
     ($pointer:ident) => {
         #[async_trait]
         impl<M: Model + ?Sized> Model for $pointer<M> {
             fn name(&self) -> &str {
                 (**self).name()
+            }
+
+            fn provider(&self) -> &str {
+                (**self).provider()
             }
 
             fn capabilities(&self) -> Capabilities {

@@ -185,6 +185,11 @@ pub async fn build_agent(
         Some(effort) => builder.reasoning(anymodel::ReasoningOptions::effort(effort)),
         None => builder,
     };
+    // A configured agent's name is its runs' (`invoke_agent NAME` spans).
+    let builder = match &flags.agent {
+        Some(name) => builder.name(name),
+        None => builder,
+    };
     Ok((builder.sampling(sampling).tool_choice(choice).build()?, approvals))
 }
 

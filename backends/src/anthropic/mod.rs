@@ -57,7 +57,7 @@ fn messages_path(base_url: &str) -> &'static str {
 impl Wire for AnthropicConfig {
     type Reply = response::Message;
     type Decoder = response::EventDecoder;
-    const PROVIDER: &'static str = crate::providers::ANTHROPIC.id;
+    const PROVIDER: &'static crate::providers::Provider = &crate::providers::ANTHROPIC;
 
     fn endpoint(&self) -> &Remote {
         &self.remote

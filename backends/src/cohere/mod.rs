@@ -38,7 +38,7 @@ impl RemoteConfig for CohereConfig {
 impl Wire for CohereConfig {
     type Reply = wire::Reply;
     type Decoder = wire::EventDecoder;
-    const PROVIDER: &'static str = crate::providers::COHERE.id;
+    const PROVIDER: &'static crate::providers::Provider = &crate::providers::COHERE;
 
     fn endpoint(&self) -> &Remote {
         &self.remote

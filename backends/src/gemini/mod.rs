@@ -40,7 +40,7 @@ impl RemoteConfig for GeminiConfig {
 impl Wire for GeminiConfig {
     type Reply = response::Reply;
     type Decoder = response::ChunkDecoder;
-    const PROVIDER: &'static str = crate::providers::GEMINI.id;
+    const PROVIDER: &'static crate::providers::Provider = &crate::providers::GEMINI;
 
     fn endpoint(&self) -> &Remote {
         &self.remote

@@ -219,11 +219,11 @@ impl StreamDecoder for ChunkDecoder {
                 event.data
             ))
         })?;
-        if !self.saw_origin {
-            if let Some(event) = origin(chunk.response_id, chunk.model_version) {
-                out.push(event);
-                self.saw_origin = true;
-            }
+        if !self.saw_origin
+            && let Some(event) = origin(chunk.response_id, chunk.model_version)
+        {
+            out.push(event);
+            self.saw_origin = true;
         }
         if let Some(usage) = chunk.usage_metadata {
             self.usage = Some(usage);

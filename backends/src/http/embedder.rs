@@ -45,7 +45,7 @@ impl<W: EmbedWire> RemoteEmbedder<W> {
         let remote = wire.endpoint();
         let client = HttpClient::new(remote, &wire.embed_path(), wire.auth())?;
         Ok(RemoteEmbedder {
-            name: format!("{}:{}", W::PROVIDER, wire.model()),
+            name: format!("{}:{}", W::PROVIDER.id, wire.model()),
             redactor: redactor(&remote.secrets()),
             dimensions,
             wire,

@@ -31,8 +31,9 @@ pub trait Wire: RemoteConfig + Clone + fmt::Debug + Send + Sync + 'static {
     /// Decodes the events of a streamed reply.
     type Decoder: StreamDecoder + Default;
 
-    /// The provider's id, the first part of the model's name (`openai` in `openai:gpt-4o`).
-    const PROVIDER: &'static str;
+    /// The provider whose API this is: its id is the first part of the model's name (`openai`
+    /// in `openai:gpt-4o`).
+    const PROVIDER: &'static crate::providers::Provider;
 
     /// The endpoint, key, headers, silence limit and capability override.
     fn endpoint(&self) -> &Remote;
@@ -76,6 +77,8 @@ pub trait Wire: RemoteConfig + Clone + fmt::Debug + Send + Sync + 'static {
 #[derive(Debug, Clone)]
 pub struct RemoteModel<W> {
     name: String,
+    /// Who serves it, by OpenTelemetry's name (from the provider table, by its URL).
+    provider: &'static str,
     wire: W,
     capabilities: Capabilities,
     whole: HttpClient,
@@ -95,7 +98,8 @@ impl<W: Wire> RemoteModel<W> {
         let redactor = redactor(&remote.secrets());
         Ok(RemoteModel {
             redactor,
-            name: format!("{}:{}", W::PROVIDER, wire.model()),
+            name: format!("{}:{}", W::PROVIDER.id, wire.model()),
+            provider: crate::providers::serving(W::PROVIDER.api, &remote.base_url).otel_name,
             wire,
             capabilities,
             whole,
@@ -141,6 +145,10 @@ fn merge_extra(
 impl<W: Wire> Model for RemoteModel<W> {
     fn name(&self) -> &str {
         &self.name
+    }
+
+    fn provider(&self) -> &str {
+        self.provider
     }
 
     fn capabilities(&self) -> Capabilities {

@@ -37,6 +37,10 @@ impl<M: Model> Model for SamplingDefaults<M> {
         self.inner.name()
     }
 
+    fn provider(&self) -> &str {
+        self.inner.provider()
+    }
+
     fn capabilities(&self) -> Capabilities {
         self.inner.capabilities()
     }

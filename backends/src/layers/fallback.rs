@@ -75,6 +75,10 @@ impl Model for Fallback {
         &self.name
     }
 
+    fn provider(&self) -> &str {
+        super::shared_provider(self.models.iter().map(|model| &**model))
+    }
+
     /// What at least one of the models supports: a request is sent only to those that can
     /// serve it.
     fn capabilities(&self) -> Capabilities {

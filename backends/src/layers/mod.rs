@@ -33,6 +33,13 @@ fn combined_name(kind: &str, models: &[std::sync::Arc<dyn anymodel_core::Model>]
     }
 }
 
+/// The provider every one of `models` has, or OpenTelemetry's `_OTHER` when they differ: the
+/// provider of a fallback or a router, which may answer from any of them.
+fn shared_provider<'a>(mut models: impl Iterator<Item = &'a dyn anymodel_core::Model>) -> &'a str {
+    let Some(first) = models.next().map(|model| model.provider()) else { return "_OTHER" };
+    if models.all(|model| model.provider() == first) { first } else { "_OTHER" }
+}
+
 /// Waits for a stream's first item: an error there means nothing was yielded, and is returned
 /// as the call's error; otherwise the stream is handed back whole.
 async fn first_event(mut events: EventStream) -> Result<EventStream> {

@@ -110,6 +110,10 @@ impl<M: Model> Model for Retry<M> {
         self.inner.name()
     }
 
+    fn provider(&self) -> &str {
+        self.inner.provider()
+    }
+
     fn capabilities(&self) -> Capabilities {
         self.inner.capabilities()
     }

@@ -171,6 +171,10 @@ impl Model for Router {
         &self.name
     }
 
+    fn provider(&self) -> &str {
+        super::shared_provider(self.members.iter().map(|member| &*member.model))
+    }
+
     /// What every member can do.
     fn capabilities(&self) -> Capabilities {
         self.capabilities.clone()

@@ -55,7 +55,7 @@ impl RemoteConfig for OpenAiConfig {
 impl Wire for OpenAiConfig {
     type Reply = response::Completion;
     type Decoder = response::ChunkDecoder;
-    const PROVIDER: &'static str = crate::providers::OPENAI.id;
+    const PROVIDER: &'static crate::providers::Provider = &crate::providers::OPENAI;
 
     fn endpoint(&self) -> &Remote {
         &self.remote

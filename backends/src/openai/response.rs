@@ -269,11 +269,11 @@ impl StreamDecoder for ChunkDecoder {
                 event.data
             ))
         })?;
-        if !self.saw_origin {
-            if let Some(event) = origin(chunk.id, chunk.model) {
-                out.push(event);
-                self.saw_origin = true;
-            }
+        if !self.saw_origin
+            && let Some(event) = origin(chunk.id, chunk.model)
+        {
+            out.push(event);
+            self.saw_origin = true;
         }
         // Only the first choice is followed; the core asks for one.
         for choice in chunk.choices.into_iter().filter(|choice| choice.index == 0) {

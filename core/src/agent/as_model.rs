@@ -63,6 +63,10 @@ impl Model for AgentModel {
         &self.name
     }
 
+    fn provider(&self) -> &str {
+        self.agent.model.provider()
+    }
+
     /// Streamed text, with what the agent's model reads (images, documents) and takes
     /// (reasoning options, its context window); no tools of the caller's.
     fn capabilities(&self) -> Capabilities {

@@ -9,6 +9,7 @@ mod event;
 mod hook;
 mod record;
 mod run;
+mod telemetry;
 mod typed;
 
 use std::sync::Arc;
@@ -62,6 +63,7 @@ impl Default for Limits {
 /// [`Agent::run`] or [`Agent::run_stream`] as often as you like; cloning is cheap.
 #[derive(Clone)]
 pub struct Agent {
+    name: Option<String>,
     model: Arc<dyn Model>,
     system: Option<String>,
     tools: ToolSet,
@@ -76,6 +78,7 @@ pub struct Agent {
 impl std::fmt::Debug for Agent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Agent")
+            .field("name", &self.name)
             .field("model", &self.model.name())
             .field("system", &self.system)
             .field("tools", &self.tools)
@@ -94,6 +97,7 @@ impl Agent {
     pub fn builder(model: impl Model + 'static) -> AgentBuilder {
         AgentBuilder {
             agent: Agent {
+                name: None,
                 model: Arc::new(model),
                 system: None,
                 tools: ToolSet::new(),
@@ -106,6 +110,11 @@ impl Agent {
             },
             error: None,
         }
+    }
+
+    /// The agent's name, if it was given one.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
     }
 
     /// The agent's model.
@@ -140,6 +149,12 @@ pub struct AgentBuilder {
 }
 
 impl AgentBuilder {
+    /// The agent's name: its runs' spans are `invoke_agent {name}` with `gen_ai.agent.name`.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.agent.name = Some(name.into());
+        self
+    }
+
     /// The system prompt.
     pub fn system(mut self, prompt: impl Into<String>) -> Self {
         self.agent.system = Some(prompt.into());

@@ -8,7 +8,9 @@ use futures::future::{self, FutureExt};
 use futures::stream::{self, BoxStream};
 use serde_json::Value;
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+use tracing::Instrument;
 
+use super::telemetry;
 use super::{
     Agent, AgentError, AgentErrorKind, AgentEvent, AgentRun, RunCheckpoint, Step, ToolDecision,
     ToolInvocation,
@@ -129,7 +131,13 @@ impl Agent {
         checkpoint: RunCheckpoint,
         events: Events<'_>,
     ) -> Result<AgentRun, AgentError> {
-        let outcome = self.steps(checkpoint, events).await;
+        let span = telemetry::agent_span(self.name.as_deref(), &*self.model);
+        let outcome = self.steps(checkpoint, events).instrument(span.clone()).await;
+        let (usage, error) = match &outcome {
+            Ok(run) => (run.usage, None),
+            Err(error) => (error.partial.usage, Some(error.kind.class())),
+        };
+        telemetry::record_run(&span, usage, error);
         for hook in &self.hooks {
             hook.after_run(outcome.as_ref()).await;
         }
@@ -155,7 +163,10 @@ impl Agent {
                     for hook in &self.hooks {
                         hook.before_model_call(index, &request).await;
                     }
-                    let response = match self.ask(request, index, events).await {
+                    let span = telemetry::chat_span(&*self.model, &request);
+                    let reply = self.ask(request, index, events).instrument(span.clone()).await;
+                    telemetry::record_reply(&span, reply.as_ref());
+                    let response = match reply {
                         Ok(response) => response,
                         Err(source) => {
                             return Err(run.fail(AgentErrorKind::Model { step: index, source }));
@@ -294,12 +305,16 @@ impl Agent {
     /// Runs one tool call as decided (a denied one gets the denial as its result).
     async fn invoke(&self, call: &ToolCall, decision: ToolDecision) -> ToolInvocation {
         let start = Instant::now();
+        let span = telemetry::tool_span(call);
         let result = match decision {
             ToolDecision::Deny { reason } | ToolDecision::Pause { reason } => {
                 Err(ToolCallError::Denied { tool: call.name.clone(), reason })
             }
-            ToolDecision::Allow => self.tools.invoke(call, self.limits.tool_timeout).await,
+            ToolDecision::Allow => {
+                self.tools.invoke(call, self.limits.tool_timeout).instrument(span.clone()).await
+            }
         };
+        telemetry::record_tool(&span, result.as_ref());
         let elapsed_ms = millis_since(start);
         match &result {
             Ok(_) => tracing::debug!(tool = %call.name, elapsed_ms, "tool call succeeded"),

@@ -1285,6 +1285,50 @@ async fn serve_runs_a_configured_agent_behind_a_model_name() {
     let _ = child.wait();
 }
 
+/// `anymodel serve` logs each call as a run of its own, whole or streamed, under the model
+/// name it serves; `--no-log` leaves them out.
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_logs_each_call() {
+    let temp = tempfile::tempdir().unwrap();
+    let upstream = MockServer::start().await;
+    openai_says(&upstream, "It is Paris.", None).await;
+    config(temp.path(), &upstream, None);
+    let env = [("TEST_OPENAI_KEY", "sk-upstream-secret")];
+    let http = reqwest::Client::new();
+    for no_log in [false, true] {
+        let mut args = vec!["serve", "--port", "0", "--models", "gpt"];
+        if no_log {
+            args.push("--no-log");
+        }
+        let (mut child, base) = serving(temp.path(), &env, &args);
+        for stream in [false, true] {
+            let body = json!({"model": "gpt", "stream": stream, "messages": [{"role": "user", "content": "Capital? sk-upstream-secret"}]});
+            let response =
+                http.post(format!("{base}/chat/completions")).json(&body).send().await.unwrap();
+            assert_eq!(response.status().as_u16(), 200);
+            assert!(response.text().await.unwrap().contains("It is Paris."));
+        }
+        child.kill().unwrap();
+        let _ = child.wait();
+    }
+    let listed = anymodel(temp.path()).args(["logs", "--json"]).output().unwrap();
+    let runs: Value = serde_json::from_str(&stdout(&listed)).unwrap();
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 2, "two calls logged, none with --no-log: {runs:?}");
+    for run in runs {
+        assert_eq!(run["model"], "gpt");
+        assert_eq!(run["prompt"], "Capital? <redacted>");
+        assert_eq!(run["answer"], "It is Paris.");
+        assert_eq!(run["outcome"], "answered");
+        assert_eq!(run["input_tokens"], 11);
+        assert_eq!(run["output_tokens"], 3);
+    }
+    let shown = anymodel(temp.path()).args(["logs", "show", "2", "--json"]).output().unwrap();
+    let detail: Value = serde_json::from_str(&stdout(&shown)).unwrap();
+    assert_eq!(detail["calls"].as_array().unwrap().len(), 1, "{detail}");
+    assert_eq!(detail["calls"][0]["finish_reason"], "stop");
+}
+
 /// `anymodel mcp serve` driven by an MCP client (anymodel's own, on rmcp), over stdio and over
 /// streamable HTTP: the index's search_documents, the enabled built-in tools, and a configured
 /// agent as `ask_helper`.

@@ -3,7 +3,8 @@
 //! and each tool call and result, kept in a SQLite database. Searchable by text, model and
 //! time; a conversation continues from its latest run. On by default for the `anymodel` CLI,
 //! opt-in for applications: [`RunLog::begin`], then a [`LogHook`] on the agent, which writes
-//! each step and the run's end.
+//! each step and the run's end; or a [`LoggedModel`] around any model, which logs each of its
+//! calls as a run of its own (what `anymodel serve` does).
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -30,10 +31,12 @@ mod attachments;
 mod error;
 mod hook;
 mod log;
+mod model;
 mod query;
 pub mod schema;
 
 pub use error::LogError;
 pub use hook::LogHook;
 pub use log::{Resumable, RunIds, RunLog};
+pub use model::LoggedModel;
 pub use query::{CallRecord, RunDetail, RunQuery, RunSummary, ToolRecord};

@@ -161,3 +161,52 @@ fn a_newer_or_damaged_log_is_refused_and_a_locked_one_named() {
     holder.execute_batch("ROLLBACK").unwrap();
     log.begin(None, "m", "p").unwrap();
 }
+
+/// A model wrapped in `LoggedModel`: each call a run of its own, whole or streamed; a failed
+/// call with its error's class; a stream dropped before its end as cancelled.
+#[tokio::test]
+async fn a_logged_model_logs_each_call() {
+    use anymodel_core::{ChatRequest, Error, Model, ScriptedReply, Usage};
+    use anymodel_runlog::LoggedModel;
+    use futures::StreamExt;
+    let folder = tempfile::tempdir().unwrap();
+    let log = Arc::new(RunLog::open(folder.path().join("logs.db")).unwrap());
+    let reply = ChatResponse::text("Paris.").with_usage(Usage::new(7, 2));
+    let script = [
+        ScriptedReply::Reply(reply.clone()),
+        ScriptedReply::Reply(reply.clone()),
+        ScriptedReply::Fail(Error::RateLimited { message: "slow down".into(), retry_after: None }),
+        ScriptedReply::Reply(reply),
+    ];
+    let model = LoggedModel::new(ScriptedModel::new(script), log.clone(), "served");
+    let request = ChatRequest::new([Message::system("Be brief."), Message::user("Capital?")]);
+    assert_eq!(model.chat(request.clone()).await.unwrap().message.content, "Paris.");
+    let events: Vec<_> = model.stream(request.clone()).await.unwrap().collect().await;
+    assert!(events.iter().all(Result::is_ok));
+    assert!(model.chat(request.clone()).await.is_err());
+    let mut dropped = model.stream(request).await.unwrap();
+    let _first = dropped.next().await;
+    drop(dropped);
+
+    let mut runs = log.runs(&RunQuery::default()).unwrap();
+    runs.reverse();
+    let outcomes: Vec<(&str, Option<&str>)> =
+        runs.iter().map(|r| (r.outcome.as_str(), r.error_class.as_deref())).collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("answered", None),
+            ("answered", None),
+            ("failed", Some("rate_limited")),
+            ("failed", Some("cancelled"))
+        ]
+    );
+    for run in &runs[..2] {
+        assert_eq!((run.model.as_str(), run.prompt.as_str()), ("served", "Capital?"));
+        assert_eq!(run.answer.as_deref(), Some("Paris."));
+        assert_eq!((run.input_tokens, run.output_tokens), (7, 2));
+        let detail = log.run(run.id).unwrap();
+        assert_eq!(detail.calls.len(), 1);
+        assert_eq!(detail.transcript.as_array().unwrap().len(), 3, "system, user, reply");
+    }
+}

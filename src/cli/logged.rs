@@ -38,6 +38,21 @@ pub fn open(context: &Context) -> Result<RunLog, Failure> {
     Ok(log.with_redactor(context.config.secrets()))
 }
 
+/// The log a server writes each call into: `None` when the log is off, or cannot be opened
+/// (said on standard error: the server serves all the same).
+pub fn for_server(context: &Context) -> Option<Arc<RunLog>> {
+    if !is_on() {
+        return None;
+    }
+    match open(context) {
+        Ok(log) => Some(Arc::new(log)),
+        Err(failure) => {
+            output::warning(format!("calls are not logged: {failure}"));
+            None
+        }
+    }
+}
+
 /// Which conversation a run continues: the latest (`-c`) or one by id (`--cid`).
 #[derive(Debug, Clone, Copy, Default, clap::Args)]
 pub struct ContinueFlags {

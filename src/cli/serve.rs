@@ -4,8 +4,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use anymodel::config::Resolved;
+use anymodel::runlog::LoggedModel;
 use anymodel::server::{QueueLimits, Server};
 
+use super::logged;
 use super::setup::load_model;
 use super::{Context, Failure, Outcome, output};
 
@@ -42,6 +44,9 @@ pub struct ServeArgs {
     /// models (and spend their providers' credit).
     #[arg(long)]
     pub allow_unauthenticated: bool,
+    /// Leave the calls out of the run log (each is logged as a run of its own by default).
+    #[arg(long)]
+    pub no_log: bool,
 }
 
 /// Runs `serve` until interrupted.
@@ -67,7 +72,12 @@ pub async fn serve(context: &Context, args: ServeArgs) -> Outcome {
     // A local model generates one reply at a time: its requests (and those of the agents that
     // run on it) wait their turn in a queue.
     let is_local = |name: &str| matches!(context.config.resolve(name), Ok(Resolved::Single(spec)) if spec.backend() == "candle");
+    let log = if args.no_log { None } else { logged::for_server(context) };
     let serve = |server: Server, name: String, model: Arc<dyn anymodel::Model>, local: bool| {
+        let model: Arc<dyn anymodel::Model> = match &log {
+            Some(log) => Arc::new(LoggedModel::new(model, log.clone(), name.clone())),
+            None => model,
+        };
         if local {
             server.queued_model(name, model, QueueLimits::default())
         } else {
@@ -111,6 +121,9 @@ pub async fn serve(context: &Context, args: ServeArgs) -> Outcome {
             served.join(", ")
         ),
     );
+    if let Some(log) = &log {
+        output::activity(context.quiet, format!("each call is logged in {}", log.path().display()));
+    }
     tokio::select! {
         served = server.serve(listener) => served.map_err(|e| Failure::Run(format!("the server stopped: {e}"))),
         _ = tokio::signal::ctrl_c() => Ok(()),

@@ -278,11 +278,17 @@ fn is_http_server(command: &Command) -> bool {
     false
 }
 
+/// The span exporter `main` keeps to its end (none without the `otel` feature).
+#[cfg(feature = "otel")]
+type Exporter = anymodel::otel::Telemetry;
+#[cfg(not(feature = "otel"))]
+type Exporter = std::convert::Infallible;
+
 /// Logs to standard error: debug level with `-v`, else what RUST_LOG says (warnings by default),
 /// except the model layers' warnings, which are activity lines ([`cli::notices`]). With the
 /// `otel` feature, and a collector named by `OTEL_EXPORTER_OTLP_ENDPOINT`, the agent loop's
 /// GenAI spans are exported too: the exporter is returned, to be kept until the end.
-fn init_tracing(verbose: bool, quiet: bool) -> Option<Box<dyn std::any::Any>> {
+fn init_tracing(verbose: bool, quiet: bool) -> Option<Exporter> {
     use tracing_subscriber::Layer;
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
@@ -302,7 +308,7 @@ fn init_tracing(verbose: bool, quiet: bool) -> Option<Box<dyn std::any::Any>> {
         match anymodel::otel::Telemetry::start("anymodel") {
             Ok(telemetry) => {
                 registry.with(telemetry.layer()).init();
-                return Some(Box::new(telemetry));
+                return Some(telemetry);
             }
             Err(error) => eprintln!("{error}: spans are not exported"),
         }

@@ -1706,6 +1706,85 @@ async fn a_killed_run_resumes_without_calling_its_tool_again() {
     assert!(stderr(&again).contains("nothing to resume"), "{}", stderr(&again));
 }
 
+/// A run killed (SIGKILL) between two tool calls of one step (the first made, the second under
+/// way): `anymodel resume` makes only the second, and does not ask the model again for the step.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_killed_mid_step_resumes_without_repeating_the_call_made() {
+    let temp = tempfile::tempdir().unwrap();
+    let server = MockServer::start().await;
+    let fetch = |id: &str, page: &str| json!({"index": 0, "id": id, "type": "function", "function": {"name": "http_get", "arguments": json!({"url": format!("{}/{page}", server.uri())}).to_string()}});
+    let mut second = fetch("call_2", "slow");
+    second["index"] = json!(1);
+    let chunks = sse(&[
+        json!({"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"role": "assistant", "tool_calls": [fetch("call_1", "page"), second]}, "finish_reason": null}]}),
+        json!({"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]}),
+    ]);
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(chunks, "text/event-stream"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    openai_says(&server, "Both pages read.", None).await;
+    // The second page answers only after the run is killed; then at once.
+    Mock::given(method("GET"))
+        .and(path("/slow"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_string("late")
+                .set_delay(std::time::Duration::from_secs(120)),
+        )
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/slow"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("late"))
+        .mount(&server)
+        .await;
+    serve_a_page(temp.path(), &server, "").await;
+
+    let mut child = process(assert_cmd::cargo::cargo_bin("anymodel"), temp.path())
+        .env("TEST_OPENAI_KEY", "k")
+        .args(["run", "--no-stdin", "-T", "http_get", "What do the pages say?"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let fetched = |page: &'static str| {
+        let server = &server;
+        async move {
+            let requests = server.received_requests().await.unwrap();
+            requests.iter().filter(|r| r.url.path() == page).count()
+        }
+    };
+    let waited = std::time::Instant::now();
+    while fetched("/page").await < 1 || fetched("/slow").await < 1 {
+        assert!(waited.elapsed().as_secs() < 60, "the run never made both calls");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // The first call's result is journaled as it ends: give the log that moment.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    child.kill().unwrap(); // SIGKILL: nothing of the process runs after it.
+    child.wait().unwrap();
+
+    let resumed =
+        anymodel(temp.path()).env("TEST_OPENAI_KEY", "k").args(["resume", "1"]).output().unwrap();
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert_eq!(stdout(&resumed), "Both pages read.\n");
+    assert_eq!(fetched("/page").await, 1, "the call made before the kill is not made again");
+    assert_eq!(fetched("/slow").await, 2, "the call under way is made again");
+    assert_eq!(
+        fetched("/v1/chat/completions").await,
+        2,
+        "the model is not asked again for the step"
+    );
+    let requests = server.received_requests().await.unwrap();
+    let last: Value = serde_json::from_slice(&requests.last().unwrap().body).unwrap();
+    let sent = last["messages"].to_string();
+    assert!(sent.contains("hello") && sent.contains("late"), "{sent}");
+}
+
 /// A tool the config's `approve` names pauses a run that has no terminal to ask at: exit 3,
 /// naming the command that goes on; resumed with `--approve` the call runs (and the model is
 /// not asked again for it), with `--deny` it does not, and the model is told so.

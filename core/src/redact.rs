@@ -32,6 +32,22 @@ impl Redactor {
         text
     }
 
+    /// Every string in `value` scrubbed, at any depth: for records kept as JSON, whose keys
+    /// (the record's own field names) are left as they are, so that a short secret never
+    /// mangles the record's shape.
+    pub fn scrub_value(&self, value: &mut serde_json::Value) {
+        use serde_json::Value;
+        if self.secrets.is_empty() {
+            return;
+        }
+        match value {
+            Value::String(text) => *text = self.scrub(std::mem::take(text)),
+            Value::Array(items) => items.iter_mut().for_each(|item| self.scrub_value(item)),
+            Value::Object(fields) => fields.values_mut().for_each(|field| self.scrub_value(field)),
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+
     /// `error` with every message scrubbed.
     pub fn error(&self, error: Error) -> Error {
         if self.secrets.is_empty() { error } else { error.map_messages(|m| self.scrub(m)) }
@@ -58,5 +74,12 @@ mod tests {
         let error = redactor.error(Error::Authentication { message: "key sk-long-0123".into() });
         assert_eq!(error.to_string(), "authentication failed: key <redacted>");
         assert_eq!(format!("{redactor:?}"), "Redactor(2 secrets)");
+        let short = Redactor::new(["k".to_string()]);
+        let mut record = serde_json::json!({"tokens": 3, "said": ["ok", {"kind": "k"}]});
+        short.scrub_value(&mut record);
+        assert_eq!(
+            record,
+            serde_json::json!({"tokens": 3, "said": ["o<redacted>", {"kind": "<redacted>"}]})
+        );
     }
 }

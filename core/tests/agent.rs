@@ -547,6 +547,65 @@ async fn a_run_resumes_from_its_checkpoint_without_calling_tools_again() {
     assert_eq!(run.steps[0].index, 2);
 }
 
+/// Keeps, in order, each checkpoint and each tool call the hooks are told of.
+#[derive(Default)]
+struct Journal(
+    std::sync::Mutex<Vec<Result<anymodel_core::RunCheckpoint, anymodel_core::ToolInvocation>>>,
+);
+
+#[async_trait]
+impl AgentHook for Journal {
+    async fn checkpoint(&self, checkpoint: &anymodel_core::RunCheckpoint) {
+        self.0.lock().expect("not poisoned").push(Ok(checkpoint.clone()));
+    }
+
+    async fn after_tool_call(&self, _step: usize, invocation: &anymodel_core::ToolInvocation) {
+        self.0.lock().expect("not poisoned").push(Err(invocation.clone()));
+    }
+}
+
+/// A reply that calls tools is journaled before any of them runs, and each call as it ends; a
+/// run stopped between two calls of a step resumes from there: the model is not asked again for
+/// that step, and the call made is not made again.
+#[tokio::test]
+async fn a_run_stopped_mid_step_resumes_without_repeating_the_calls_made() {
+    let weather = Weather::default();
+    let both = calls(vec![
+        call("c1", "weather", json!({"city": "Oslo"})),
+        call("c2", "weather", json!({"city": "Rome"})),
+    ]);
+    let journal = Arc::new(Journal::default());
+    let agent = Agent::builder(ScriptedModel::new([both.clone(), ChatResponse::text("Done.")]))
+        .tool(weather.clone())
+        .hook(journal.clone())
+        .build()
+        .unwrap();
+    agent.run("Weather in Oslo and Rome?").await.unwrap();
+    let entries = journal.0.lock().unwrap().clone();
+    let Ok(journaled) = &entries[0] else { panic!("the reply first: {entries:?}") };
+    assert_eq!(journaled.pending.as_ref(), Some(&both), "journaled before any call ran");
+    assert_eq!((journaled.steps, journaled.completed.len()), (0, 0));
+    let made: Vec<&str> =
+        entries[1..3].iter().map(|e| e.as_ref().unwrap_err().call.id.as_str()).collect();
+    assert_eq!(made, ["c1", "c2"]);
+    assert_eq!(weather.calls.load(Ordering::SeqCst), 2);
+
+    // Stopped after c1: the journaled reply with c1's result.
+    let mut stopped = journaled.clone();
+    stopped.completed.push(entries[1].clone().unwrap_err());
+    let stopped: anymodel_core::RunCheckpoint =
+        serde_json::from_str(&serde_json::to_string(&stopped).unwrap()).unwrap();
+    let model = Arc::new(ScriptedModel::new([ChatResponse::text("Oslo 5C, Rome 20C.")]));
+    let again = Agent::builder(model.clone()).tool(weather.clone()).build().unwrap();
+    let run = again.resume(stopped).await.unwrap();
+    assert_eq!(run.answer, "Oslo 5C, Rome 20C.");
+    assert_eq!(weather.calls.load(Ordering::SeqCst), 3, "c2 made again, c1 not");
+    assert_eq!(model.requests().len(), 1, "the model asked only for the answer");
+    let results = tool_results(&model.requests()[0].messages);
+    assert_eq!(results.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(), ["c1", "c2"]);
+    assert_eq!(run.steps[0].tool_calls.len(), 2, "the step holds both calls");
+}
+
 /// Decides every call the same way.
 struct Decides(ToolDecision);
 

@@ -3,15 +3,16 @@
 use std::sync::{Arc, Mutex};
 
 use anymodel_core::{
-    AgentError, AgentHook, AgentRun, ChatRequest, RunCheckpoint, Step, async_trait,
+    AgentError, AgentHook, AgentRun, ChatRequest, RunCheckpoint, Step, ToolInvocation, async_trait,
 };
 
 use crate::error::LogError;
 use crate::log::RunLog;
 
 /// Logs one run: give it to the agent (`Agent::with_hook`, `AgentBuilder::hook`) after
-/// [`RunLog::begin`]; it writes each step as it ends and the outcome when the run is over
-/// ([`RunLog::finish`]). A write the log cannot make does not stop the run: the first failure
+/// [`RunLog::begin`]; it writes each step as it ends, journals a reply that calls tools before
+/// they run and each call as it ends (so that a run killed mid-step resumes without making them
+/// again), and the outcome when the run is over ([`RunLog::finish`]). A write the log cannot make does not stop the run: the first failure
 /// is kept for [`LogHook::failure`].
 #[derive(Debug)]
 pub struct LogHook {
@@ -50,6 +51,13 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl AgentHook for LogHook {
     async fn before_model_call(&self, _step: usize, request: &ChatRequest) {
         *lock(&self.request) = Some(request.clone());
+    }
+
+    async fn after_tool_call(&self, _step: usize, invocation: &ToolInvocation) {
+        if let Err(error) = self.log.record_completed(self.run, invocation) {
+            tracing::warn!(%error, tool = %invocation.call.name, "the run log missed a tool call");
+            lock(&self.failure).get_or_insert(error);
+        }
     }
 
     async fn after_step(&self, step: &Step) {

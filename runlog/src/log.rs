@@ -68,17 +68,19 @@ struct Progress {
     usage: Usage,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pending: Option<ChatResponse>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    completed: Vec<ToolInvocation>,
 }
 
 impl Progress {
-    fn of(checkpoint: &RunCheckpoint) -> String {
-        serde_json::json!(Progress {
+    fn of(checkpoint: &RunCheckpoint) -> Progress {
+        Progress {
             steps: checkpoint.steps,
             tool_calls: checkpoint.tool_calls,
             usage: checkpoint.usage,
             pending: checkpoint.pending.clone(),
-        })
-        .to_string()
+            completed: checkpoint.completed.clone(),
+        }
     }
 }
 
@@ -193,7 +195,8 @@ impl RunLog {
         let mut value = serde_json::to_value(value)
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
         attachments::stash(connection, &mut value)?;
-        Ok(self.redactor.scrub(value.to_string()))
+        self.redactor.scrub_value(&mut value);
+        Ok(value.to_string())
     }
 
     /// Starts logging a run of `model` on `prompt`, in `conversation` (which must exist) or a
@@ -234,7 +237,9 @@ impl RunLog {
     /// Keeps how the application describes the agent of `run` (its model, tools, settings, as
     /// JSON of its own), for resuming the run with the same agent.
     pub fn record_agent(&self, run: i64, agent: &Value) -> Result<(), LogError> {
-        let text = self.redactor.scrub(agent.to_string());
+        let mut agent = agent.clone();
+        self.redactor.scrub_value(&mut agent);
+        let text = agent.to_string();
         self.write(|tx| {
             tx.execute("UPDATE runs SET agent = ?2 WHERE id = ?1", params![run, text])?;
             Ok(())
@@ -256,7 +261,7 @@ impl RunLog {
         step: &Step,
         checkpoint: Option<&RunCheckpoint>,
     ) -> Result<(), LogError> {
-        let progress = checkpoint.map(Progress::of);
+        let progress = checkpoint.map(|c| self.state(&Progress::of(c)));
         let transcript = match (checkpoint, request) {
             (Some(checkpoint), _) => Some(checkpoint.transcript.clone()),
             (None, Some(request)) => {
@@ -318,10 +323,48 @@ impl RunLog {
         self.write(|tx| {
             tx.execute(
                 "UPDATE runs SET transcript = ?2, state = ?3 WHERE id = ?1",
-                params![run, self.stored(tx, &checkpoint.transcript)?, Progress::of(checkpoint)],
+                params![
+                    run,
+                    self.stored(tx, &checkpoint.transcript)?,
+                    self.state(&Progress::of(checkpoint))
+                ],
             )?;
             Ok(())
         })
+    }
+
+    /// Journals a tool call of the reply `run` is in the middle of (kept by
+    /// [`RunLog::record_checkpoint`] before its calls ran), as soon as it ends: resuming the
+    /// run takes its result instead of making the call again.
+    pub fn record_completed(&self, run: i64, invocation: &ToolInvocation) -> Result<(), LogError> {
+        let damaged = |e: serde_json::Error| {
+            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+        };
+        self.write(|tx| {
+            let state: Option<String> = tx
+                .query_row("SELECT state FROM runs WHERE id = ?1", [run], |r| r.get(0))
+                .optional()?
+                .flatten();
+            // Nothing pending (a run that never journaled its reply): nothing to add to.
+            let Some(state) = state else { return Ok(()) };
+            let mut progress: Progress = serde_json::from_str(&state).map_err(damaged)?;
+            if progress.pending.is_none() {
+                return Ok(());
+            }
+            progress.completed.push(invocation.clone());
+            tx.execute(
+                "UPDATE runs SET state = ?2 WHERE id = ?1",
+                params![run, self.state(&progress)],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// A run's state as stored: JSON, secrets scrubbed.
+    fn state(&self, progress: &Progress) -> String {
+        let mut value = serde_json::json!(progress);
+        self.redactor.scrub_value(&mut value);
+        value.to_string()
     }
 
     /// Where `run` stood after its last logged step, to go on with it
@@ -360,6 +403,7 @@ impl RunLog {
                 tool_calls: p.tool_calls,
                 usage: p.usage,
                 pending: p.pending,
+                completed: p.completed,
             },
             _ => RunCheckpoint::default(),
         };

@@ -210,3 +210,72 @@ async fn a_logged_model_logs_each_call() {
         assert_eq!(detail.transcript.as_array().unwrap().len(), 3, "system, user, reply");
     }
 }
+
+/// Counts its calls; while `stuck` is set, a call for Rome never ends (a process killed while
+/// it runs).
+#[derive(Clone, Default)]
+struct Forecast {
+    calls: Arc<AtomicUsize>,
+    stuck: Arc<std::sync::atomic::AtomicBool>,
+}
+
+#[async_trait]
+impl TypedTool for Forecast {
+    const NAME: &'static str = "forecast";
+    const DESCRIPTION: &'static str = "Tomorrow's weather in a city.";
+    type Args = Args;
+    type Output = String;
+
+    async fn run(&self, args: Args) -> Result<String, ToolError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if args.city == "Rome" && self.stuck.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
+        Ok(format!("{}: dry", args.city))
+    }
+}
+
+/// A run stopped while the second of its step's two calls runs (its future dropped, as a killed
+/// process's work is gone): the log kept the reply and the first call's result, and resuming
+/// from the log makes only the second call, without asking the model again for that step.
+#[tokio::test]
+async fn a_run_stopped_mid_step_resumes_from_the_journal() {
+    let folder = tempfile::tempdir().unwrap();
+    let log = Arc::new(RunLog::open(folder.path().join("logs.db")).unwrap());
+    let forecast = Forecast::default();
+    forecast.stuck.store(true, Ordering::SeqCst);
+    let both = ChatResponse::tool_calls(vec![
+        ToolCall::new("c1", "forecast", json!({"city": "Oslo"})),
+        ToolCall::new("c2", "forecast", json!({"city": "Rome"})),
+    ]);
+    let agent =
+        Agent::builder(ScriptedModel::new([both.clone()])).tool(forecast.clone()).build().unwrap();
+    let ids = log.begin(None, "scripted", "Oslo and Rome?").unwrap();
+    let hook = Arc::new(LogHook::new(log.clone(), ids.run));
+    let stopped = tokio::time::timeout(
+        std::time::Duration::from_millis(300),
+        agent.with_hook(hook.clone()).run("Oslo and Rome?"),
+    )
+    .await;
+    assert!(stopped.is_err(), "stuck in Rome");
+    assert_eq!(hook.failure(), None);
+
+    let resumable = log.resumable(ids.run).unwrap();
+    assert_eq!(resumable.outcome, "running");
+    let checkpoint = resumable.checkpoint;
+    assert_eq!(checkpoint.pending.as_ref(), Some(&both));
+    let made: Vec<&str> = checkpoint.completed.iter().map(|i| i.call.id.as_str()).collect();
+    assert_eq!(made, ["c1"]);
+
+    forecast.stuck.store(false, Ordering::SeqCst);
+    let model = Arc::new(ScriptedModel::new([ChatResponse::text("Dry in both.")]));
+    let again = Agent::builder(model.clone()).tool(forecast.clone()).build().unwrap();
+    let run = again.with_hook(hook.clone()).resume(checkpoint).await.unwrap();
+    assert_eq!(run.answer, "Dry in both.");
+    assert_eq!(forecast.calls.load(Ordering::SeqCst), 3, "Oslo once, Rome twice");
+    assert_eq!(model.requests().len(), 1, "the model asked only for the answer");
+    let detail = log.run(ids.run).unwrap();
+    assert_eq!(detail.summary.outcome, "answered");
+    let logged: Vec<&str> = detail.calls[0].tool_calls.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(logged, ["c1", "c2"], "the step logged whole, once");
+}

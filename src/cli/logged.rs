@@ -40,6 +40,7 @@ pub fn open(context: &Context) -> Result<RunLog, Failure> {
 
 /// The log a server writes each call into: `None` when the log is off, or cannot be opened
 /// (said on standard error: the server serves all the same).
+#[cfg(feature = "server")]
 pub fn for_server(context: &Context) -> Option<Arc<RunLog>> {
     if !is_on() {
         return None;

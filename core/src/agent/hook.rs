@@ -5,7 +5,7 @@ use async_trait::async_trait;
 
 use super::checkpoint::RunCheckpoint;
 use super::error::AgentError;
-use super::record::{AgentRun, Step};
+use super::record::{AgentRun, Step, ToolInvocation};
 use crate::message::ToolCall;
 use crate::request::ChatRequest;
 
@@ -41,12 +41,19 @@ pub trait AgentHook: Send + Sync {
         ToolDecision::Allow
     }
 
+    /// Called as each tool call of step `step` ends (in the order the model made them), before
+    /// the step's others may have: what a journal keeps so that a run stopped mid-step goes on
+    /// without making this call again ([`RunCheckpoint::completed`]).
+    async fn after_tool_call(&self, _step: usize, _invocation: &ToolInvocation) {}
+
     /// Called after each step, with everything that happened in it.
     async fn after_step(&self, _step: &Step) {}
 
-    /// Called after each step that did not end the run, before the next model call, with where
-    /// the run stands: what a run log saves so that the run can be resumed
-    /// ([`super::Agent::resume`]) without repeating the step's tool calls.
+    /// Called with where the run stands whenever it could be resumed from there
+    /// ([`super::Agent::resume`]): after each step that did not end the run, before the next
+    /// model call; and once a reply that calls tools is in, before any of them runs (with the
+    /// reply as [`RunCheckpoint::pending`], so that a run stopped mid-step does not ask the
+    /// model again). What a run log saves.
     async fn checkpoint(&self, _checkpoint: &RunCheckpoint) {}
 
     /// Called once the run is over: answered, or stopped with why (and what it had done).
@@ -62,6 +69,10 @@ impl<H: AgentHook + ?Sized> AgentHook for std::sync::Arc<H> {
 
     async fn before_tool_call(&self, call: &ToolCall) -> ToolDecision {
         (**self).before_tool_call(call).await
+    }
+
+    async fn after_tool_call(&self, step: usize, invocation: &ToolInvocation) {
+        (**self).after_tool_call(step, invocation).await
     }
 
     async fn after_step(&self, step: &Step) {

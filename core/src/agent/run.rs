@@ -151,13 +151,15 @@ impl Agent {
     ) -> Result<AgentRun, AgentError> {
         let first = checkpoint.steps + 1;
         let mut pending = checkpoint.pending.take();
+        let mut completed = std::mem::take(&mut checkpoint.completed);
         let mut run = RunState::new(self, checkpoint);
         let limits = &self.limits;
         for index in first..=limits.max_steps {
             let step_start = Instant::now();
-            let response = match pending.take() {
-                // A paused run goes on with the reply it had; its tokens are counted already.
-                Some(response) => response,
+            // `done`: the reply's tool calls already made (a run resumed mid-step).
+            let (response, done) = match pending.take() {
+                // A resumed run goes on with the reply it had; its tokens are counted already.
+                Some(response) => (response, std::mem::take(&mut completed)),
                 None => {
                     let request = self.step_request(run.record.transcript.clone(), index);
                     for hook in &self.hooks {
@@ -173,7 +175,7 @@ impl Agent {
                         }
                     };
                     run.record.usage += response.usage;
-                    response
+                    (response, Vec::new())
                 }
             };
             tracing::debug!(
@@ -183,7 +185,7 @@ impl Agent {
                 "model replied"
             );
             let calls = response.message.tool_calls.clone();
-            let decisions = self.decide(&calls).await;
+            let decisions = self.decide(&calls, &done).await;
             let (waiting, reasons): (Vec<ToolCall>, Vec<&str>) = calls
                 .iter()
                 .zip(&decisions)
@@ -194,8 +196,7 @@ impl Agent {
                 .unzip();
             if !waiting.is_empty() {
                 let reason = reasons.join("; ");
-                let mut checkpoint = run.checkpoint(index - 1);
-                checkpoint.pending = Some(response);
+                let checkpoint = run.checkpoint_within(index, response, done);
                 for hook in &self.hooks {
                     hook.checkpoint(&checkpoint).await;
                 }
@@ -205,6 +206,14 @@ impl Agent {
                     calls: waiting,
                     checkpoint: Box::new(checkpoint),
                 }));
+            }
+            if !calls.is_empty() && !self.hooks.is_empty() {
+                // The reply is journaled before any of its calls runs: a run stopped from here
+                // on is resumed without asking the model again.
+                let checkpoint = run.checkpoint_within(index, response.clone(), done.clone());
+                for hook in &self.hooks {
+                    hook.checkpoint(&checkpoint).await;
+                }
             }
             run.record.transcript.push(Message::Assistant(response.message.clone()));
             if !calls.is_empty() {
@@ -219,10 +228,26 @@ impl Agent {
             // `buffered` runs up to the limit at once and yields results in call order.
             // (The futures are collected first: a lazy `map` closure here defeats the check that
             // the run's future is `Send`.)
-            let started: Vec<_> =
-                calls.iter().zip(decisions).map(|(call, d)| self.invoke(call, d)).collect();
+            let started: Vec<_> = calls
+                .iter()
+                .zip(decisions)
+                .map(|(call, decision)| {
+                    let made = done.iter().find(|made| made.call.id == call.id).cloned();
+                    async move {
+                        match made {
+                            Some(invocation) => (invocation, false),
+                            None => (self.invoke(call, decision).await, true),
+                        }
+                    }
+                })
+                .collect();
             let mut running = stream::iter(started).buffered(limits.max_concurrent_tools);
-            while let Some(invocation) = running.next().await {
+            while let Some((invocation, new)) = running.next().await {
+                if new {
+                    for hook in &self.hooks {
+                        hook.after_tool_call(index, &invocation).await;
+                    }
+                }
                 run.record.transcript.push(Message::Tool(invocation.to_message()));
                 emit(
                     events,
@@ -286,11 +311,15 @@ impl Agent {
     }
 
     /// What the hooks decide for each of a step's calls: the first that does not allow one
-    /// decides it.
-    async fn decide(&self, calls: &[ToolCall]) -> Vec<ToolDecision> {
+    /// decides it. The calls `done` already were are not asked about again.
+    async fn decide(&self, calls: &[ToolCall], done: &[ToolInvocation]) -> Vec<ToolDecision> {
         let mut decisions = Vec::with_capacity(calls.len());
         for call in calls {
             let mut decision = ToolDecision::Allow;
+            if done.iter().any(|made| made.call.id == call.id) {
+                decisions.push(decision);
+                continue;
+            }
             for hook in &self.hooks {
                 decision = hook.before_tool_call(call).await;
                 if decision != ToolDecision::Allow {
@@ -386,7 +415,18 @@ impl RunState {
             tool_calls: self.tool_calls,
             usage: self.record.usage,
             pending: None,
+            completed: Vec::new(),
         }
+    }
+
+    /// Where the run stands within step `step`: its reply in, the calls `done` made.
+    fn checkpoint_within(
+        &self,
+        step: usize,
+        reply: ChatResponse,
+        done: Vec<ToolInvocation>,
+    ) -> RunCheckpoint {
+        RunCheckpoint { pending: Some(reply), completed: done, ..self.checkpoint(step - 1) }
     }
 
     fn finish(mut self) -> AgentRun {

@@ -28,6 +28,7 @@
 //! everything stored; inline images and documents are stored once, by hash.
 
 mod attachments;
+mod checkpointer;
 mod error;
 mod hook;
 mod log;

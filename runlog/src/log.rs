@@ -12,6 +12,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
 use crate::attachments;
+use crate::checkpointer::Checkpointer;
 use crate::error::LogError;
 use crate::query::{RunDetail, RunQuery, RunSummary};
 use crate::schema;
@@ -91,6 +92,8 @@ pub struct RunLog {
     path: PathBuf,
     connection: Mutex<Connection>,
     redactor: Redactor,
+    /// Dropped after the connection: its last checkpoint sees every write.
+    checkpointer: Option<Checkpointer>,
 }
 
 impl std::fmt::Debug for RunLog {
@@ -142,7 +145,17 @@ impl RunLog {
         if let Some(found) = schema::migrate(&mut connection).map_err(failed)? {
             return Err(LogError::Newer { path, found, known: schema::VERSION });
         }
-        Ok(RunLog { path, connection: Mutex::new(connection), redactor: Redactor::default() })
+        let checkpointer = Checkpointer::start(&path);
+        if checkpointer.is_some() {
+            // Checkpoints are the thread's: no commit waits for one.
+            connection.pragma_update(None, "wal_autocheckpoint", 0).map_err(failed)?;
+        }
+        Ok(RunLog {
+            path,
+            connection: Mutex::new(connection),
+            redactor: Redactor::default(),
+            checkpointer,
+        })
     }
 
     /// The same log, scrubbing these secrets out of everything it stores.
@@ -174,6 +187,9 @@ impl RunLog {
             .map_err(failed)?;
         let value = work(&transaction).map_err(failed)?;
         transaction.commit().map_err(failed)?;
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.committed();
+        }
         Ok(value)
     }
 
@@ -313,21 +329,35 @@ impl RunLog {
                  WHERE id = ?1",
                 params![run, transcript, progress],
             )?;
+            // The step is whole: what was journaled within it is in the step now.
+            tx.execute("DELETE FROM journal WHERE run_id = ?1", [run])?;
             Ok(())
         })
     }
 
-    /// Keeps where `run` stands when no step ended with it (a run paused before its step's
-    /// tool calls: the reply that made them is kept in the checkpoint).
+    /// Keeps where `run` stands when no step ended with it: within a step, its reply in and its
+    /// tool calls not all made (waiting for a decision, or running), the reply kept in the
+    /// checkpoint, until the step is logged. The transcript is written only when the log holds
+    /// none yet (a run stopped in its first step): after a step, the one that step kept is the
+    /// checkpoint's.
     pub fn record_checkpoint(&self, run: i64, checkpoint: &RunCheckpoint) -> Result<(), LogError> {
         self.write(|tx| {
+            let kept: bool = tx
+                .query_row("SELECT transcript IS NOT NULL FROM runs WHERE id = ?1", [run], |r| {
+                    r.get(0)
+                })
+                .optional()?
+                .unwrap_or(false);
+            if !kept {
+                tx.execute(
+                    "UPDATE runs SET transcript = ?2 WHERE id = ?1",
+                    params![run, self.stored(tx, &checkpoint.transcript)?],
+                )?;
+            }
             tx.execute(
-                "UPDATE runs SET transcript = ?2, state = ?3 WHERE id = ?1",
-                params![
-                    run,
-                    self.stored(tx, &checkpoint.transcript)?,
-                    self.state(&Progress::of(checkpoint))
-                ],
+                "INSERT INTO journal (run_id, state) VALUES (?1, ?2)
+                 ON CONFLICT (run_id) DO UPDATE SET state = excluded.state",
+                params![run, self.state(&Progress::of(checkpoint))],
             )?;
             Ok(())
         })
@@ -342,18 +372,14 @@ impl RunLog {
         };
         self.write(|tx| {
             let state: Option<String> = tx
-                .query_row("SELECT state FROM runs WHERE id = ?1", [run], |r| r.get(0))
-                .optional()?
-                .flatten();
-            // Nothing pending (a run that never journaled its reply): nothing to add to.
+                .query_row("SELECT state FROM journal WHERE run_id = ?1", [run], |r| r.get(0))
+                .optional()?;
+            // No reply journaled (a hook that did not see it): nothing to add to.
             let Some(state) = state else { return Ok(()) };
             let mut progress: Progress = serde_json::from_str(&state).map_err(damaged)?;
-            if progress.pending.is_none() {
-                return Ok(());
-            }
             progress.completed.push(invocation.clone());
             tx.execute(
-                "UPDATE runs SET state = ?2 WHERE id = ?1",
+                "UPDATE journal SET state = ?2 WHERE run_id = ?1",
                 params![run, self.state(&progress)],
             )?;
             Ok(())
@@ -375,8 +401,10 @@ impl RunLog {
         let found: Option<(Row, Read)> = self.read(|connection| {
             let row: Option<(Row, Option<String>)> = connection
                 .query_row(
-                    "SELECT conversation_id, model, outcome, state, agent, transcript FROM runs
-                     WHERE id = ?1",
+                    "SELECT conversation_id, model, outcome,
+                        COALESCE((SELECT state FROM journal WHERE run_id = runs.id), state),
+                        agent, transcript
+                     FROM runs WHERE id = ?1",
                     [run],
                     |r| Ok(((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?), r.get(5)?)),
                 )

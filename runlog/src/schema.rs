@@ -87,8 +87,18 @@ CREATE TRIGGER runs_text_delete AFTER DELETE ON runs BEGIN
 END;
 ";
 
+/// Version 3: where a run stands within a step (its reply in, its tool calls being made, each
+/// journaled as it ends), in a small row of its own, so that journaling a call does not rewrite
+/// the run's row with its transcript.
+const V3: &str = "
+CREATE TABLE journal (
+    run_id INTEGER PRIMARY KEY REFERENCES runs(id),
+    state TEXT NOT NULL
+);
+";
+
 /// Every migration, in order: the one at index `i` brings version `i` to `i + 1`.
-const MIGRATIONS: [&str; 2] = [V1, V2];
+const MIGRATIONS: [&str; 3] = [V1, V2, V3];
 
 /// The version this build writes.
 pub const VERSION: u32 = MIGRATIONS.len() as u32;

@@ -138,6 +138,8 @@ impl Agent {
             Err(error) => (error.partial.usage, Some(error.kind.class())),
         };
         telemetry::record_run(&span, usage, error);
+        // The run's span ends with the run, before the hooks' own work on its end.
+        drop(span);
         for hook in &self.hooks {
             hook.after_run(outcome.as_ref()).await;
         }

@@ -2006,3 +2006,49 @@ async fn agent_spans_reach_an_otlp_receiver_with_the_genai_attributes() {
         assert_eq!(span.status.as_ref().map(|s| s.code), Some(StatusCode::Error as i32));
     }
 }
+
+/// `anymodel serve` built with `otel` makes a `chat` span for each call it serves, whole or
+/// streamed, and sends them when it stops.
+#[cfg(feature = "otel")]
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_exports_a_chat_span_for_each_call() {
+    use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+    let temp = tempfile::tempdir().unwrap();
+    let upstream = MockServer::start().await;
+    openai_says(&upstream, "It is Paris.", None).await;
+    config(temp.path(), &upstream, None);
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(200)).mount(&receiver).await;
+    let endpoint = receiver.uri();
+    let env = [("TEST_OPENAI_KEY", "k"), ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str())];
+    let (mut child, base) =
+        serving(temp.path(), &env, &["serve", "--port", "0", "--models", "gpt", "--no-log"]);
+    let http = reqwest::Client::new();
+    for stream in [false, true] {
+        let body = json!({"model": "gpt", "stream": stream, "messages": [{"role": "user", "content": "Capital?"}]});
+        let response = http.post(format!("{base}/chat/completions")).json(&body).send().await;
+        assert!(response.unwrap().text().await.unwrap().contains("It is Paris."));
+    }
+    // Stopped as at Ctrl-C: the spans still pending are sent on the way out.
+    let interrupted = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    assert!(child.wait().unwrap().success());
+
+    let spans = received_spans(&receiver).await;
+    let names: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["chat gpt-test", "chat gpt-test"]);
+    for span in &spans {
+        let call = attributes(span);
+        assert_eq!(span.kind, SpanKind::Client as i32);
+        assert_eq!(call["gen_ai.operation.name"], "chat");
+        assert_eq!(call["gen_ai.provider.name"], "openai");
+        assert_eq!(call["gen_ai.response.finish_reasons"], json!(["stop"]));
+        assert_eq!(
+            (&call["gen_ai.usage.input_tokens"], &call["gen_ai.usage.output_tokens"]),
+            (&json!(11), &json!(3))
+        );
+    }
+}

@@ -28,8 +28,10 @@ mod retrieval;
 mod schema;
 mod scripted;
 mod stream;
+mod telemetry;
 mod tool;
 mod toolset;
+mod traced;
 
 pub use agent::{
     Agent, AgentBuilder, AgentError, AgentErrorKind, AgentEvent, AgentHook, AgentModel, AgentRun,
@@ -51,9 +53,10 @@ pub use response::{ChatResponse, FinishReason, Price, Usage};
 pub use retrieval::{Filter, Passage, RetrievalQuery, Retriever, Source};
 pub use schema::schema_for;
 pub use scripted::{ScriptedModel, ScriptedReply};
-pub use stream::{EventStream, ReplyAggregator, StreamEvent, collect_stream};
+pub use stream::{EventStream, ReplyAggregator, StreamEvent, collect_stream, observe_reply};
 pub use tool::{Tool, ToolError, TypedTool};
 pub use toolset::{ToolCallError, ToolSet, content_output, output_content, output_text};
+pub use traced::TracedModel;
 
 /// Re-exported so that apps implement [`Tool`] and [`Model`] with the same macro version.
 pub use async_trait::async_trait;

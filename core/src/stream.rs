@@ -271,10 +271,95 @@ pub async fn collect_stream(mut stream: EventStream) -> Result<ChatResponse> {
     Ok(aggregator.finish())
 }
 
+/// `events` passed on unchanged, their reply gathered and handed to `done` once: when the
+/// stream ends, when it fails (the error), or when it is dropped before its end
+/// ([`Error::Cancelled`]: a reader that went away). What records of streamed calls (a run log,
+/// a span) are made from.
+pub fn observe_reply(
+    events: EventStream,
+    done: impl FnOnce(std::result::Result<&ChatResponse, &Error>) + Send + 'static,
+) -> EventStream {
+    Box::pin(Observed { events, aggregator: ReplyAggregator::new(), done: Some(Box::new(done)) })
+}
+
+/// The callback of [`observe_reply`], until it is called.
+type Done = Box<dyn FnOnce(std::result::Result<&ChatResponse, &Error>) + Send>;
+
+struct Observed {
+    events: EventStream,
+    aggregator: ReplyAggregator,
+    done: Option<Done>,
+}
+
+impl Observed {
+    fn end(&mut self, outcome: std::result::Result<&ChatResponse, &Error>) {
+        if let Some(done) = self.done.take() {
+            done(outcome);
+        }
+    }
+}
+
+impl Stream for Observed {
+    type Item = Result<StreamEvent>;
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        let polled = self.events.as_mut().poll_next(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(event))) => {
+                if let Err(error) = self.aggregator.push(event.clone()) {
+                    self.end(Err(&error));
+                }
+            }
+            Poll::Ready(Some(Err(error))) => self.end(Err(error)),
+            Poll::Ready(None) => {
+                let reply = std::mem::take(&mut self.aggregator).finish();
+                self.end(Ok(&reply));
+            }
+            Poll::Pending => {}
+        }
+        polled
+    }
+}
+
+impl Drop for Observed {
+    fn drop(&mut self) {
+        self.end(Err(&Error::Cancelled));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[tokio::test]
+    async fn an_observed_stream_reports_its_reply_its_error_or_its_drop_once() {
+        use std::sync::{Arc, Mutex};
+        let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+        let observe = |events: Vec<Result<StreamEvent>>| {
+            let seen = seen.clone();
+            observe_reply(Box::pin(futures::stream::iter(events)), move |outcome| {
+                let said = match outcome {
+                    Ok(reply) => reply.message.content.clone(),
+                    Err(error) => error.class().to_string(),
+                };
+                seen.lock().unwrap().push(said);
+            })
+        };
+        let text = |t: &str| Ok(StreamEvent::TextDelta { text: t.into() });
+        let whole: Vec<_> = observe(vec![text("Hi"), text(" there")]).collect().await;
+        assert_eq!(whole.len(), 2, "passed on unchanged");
+        let failed = Err(Error::Transient { message: "cut".into(), retry_after: None });
+        let _: Vec<_> = observe(vec![text("Hi"), failed]).collect().await;
+        let mut dropped = observe(vec![text("Hi"), text("!")]);
+        let _ = dropped.next().await;
+        drop(dropped);
+        assert_eq!(*seen.lock().unwrap(), ["Hi there", "transient", "cancelled"]);
+    }
 
     fn aggregate(events: Vec<StreamEvent>) -> Result<ChatResponse> {
         let mut aggregator = ReplyAggregator::new();

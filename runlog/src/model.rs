@@ -2,16 +2,13 @@
 //! server (`anymodel serve`) records, since its clients send whole conversations, one call at a
 //! time.
 
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Instant;
 
 use anymodel_core::{
     AgentError, AgentErrorKind, AgentRun, Capabilities, ChatRequest, ChatResponse, Error,
-    EventStream, Message, Model, ReplyAggregator, Result, Step, StreamEvent, async_trait,
+    EventStream, Message, Model, Result, Step, async_trait, observe_reply,
 };
-use futures::Stream;
 
 use crate::log::RunLog;
 
@@ -132,9 +129,11 @@ impl<M: Model> Model for LoggedModel<M> {
     async fn stream(&self, request: ChatRequest) -> Result<EventStream> {
         let call = self.begin(&request);
         match self.inner.stream(request).await {
-            Ok(events) => {
-                Ok(Box::pin(LoggedStream { events, aggregator: ReplyAggregator::new(), call }))
-            }
+            Ok(events) => Ok(observe_reply(events, move |reply| {
+                if let Some(call) = call {
+                    call.end(reply);
+                }
+            })),
             Err(error) => {
                 if let Some(call) = call {
                     call.end(Err(&error));
@@ -150,50 +149,5 @@ impl<M: Model> Model for LoggedModel<M> {
 
     async fn count_tokens(&self, request: &ChatRequest) -> Result<Option<u64>> {
         self.inner.count_tokens(request).await
-    }
-}
-
-/// A stream passed through unchanged, its reply gathered and logged when it ends.
-struct LoggedStream {
-    events: EventStream,
-    aggregator: ReplyAggregator,
-    /// The call, until it is logged.
-    call: Option<Call>,
-}
-
-impl Stream for LoggedStream {
-    type Item = Result<StreamEvent>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let polled = self.events.as_mut().poll_next(cx);
-        match &polled {
-            Poll::Ready(Some(Ok(event))) => {
-                if let Err(error) = self.aggregator.push(event.clone()) {
-                    self.end(Err(&error));
-                }
-            }
-            Poll::Ready(Some(Err(error))) => self.end(Err(error)),
-            Poll::Ready(None) => {
-                let reply = std::mem::take(&mut self.aggregator).finish();
-                self.end(Ok(&reply));
-            }
-            Poll::Pending => {}
-        }
-        polled
-    }
-}
-
-impl LoggedStream {
-    fn end(&mut self, outcome: std::result::Result<&ChatResponse, &Error>) {
-        if let Some(call) = self.call.take() {
-            call.end(outcome);
-        }
-    }
-}
-
-impl Drop for LoggedStream {
-    fn drop(&mut self) {
-        // Dropped before its end: the client went away, or stopped reading.
-        self.end(Err(&Error::Cancelled));
     }
 }

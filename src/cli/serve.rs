@@ -3,6 +3,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+use anymodel::TracedModel;
 use anymodel::config::Resolved;
 use anymodel::runlog::LoggedModel;
 use anymodel::server::{QueueLimits, Server};
@@ -85,7 +86,8 @@ pub async fn serve(context: &Context, args: ServeArgs) -> Outcome {
         }
     };
     for name in &names {
-        let model = load_model(context, name).await?;
+        // Each call a `chat` span (agents served below make their own).
+        let model = Arc::new(TracedModel::new(load_model(context, name).await?));
         server = serve(server, name.clone(), model, is_local(name));
     }
     let mut served = names.clone();

@@ -9,7 +9,6 @@ mod event;
 mod hook;
 mod record;
 mod run;
-mod telemetry;
 mod typed;
 
 use std::sync::Arc;

@@ -10,7 +10,6 @@ use serde_json::Value;
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use tracing::Instrument;
 
-use super::telemetry;
 use super::{
     Agent, AgentError, AgentErrorKind, AgentEvent, AgentRun, RunCheckpoint, Step, ToolDecision,
     ToolInvocation,
@@ -21,6 +20,7 @@ use crate::message::{Message, ToolCall};
 use crate::request::{ChatRequest, ToolChoice};
 use crate::response::ChatResponse;
 use crate::stream::{ReplyAggregator, StreamEvent};
+use crate::telemetry;
 use crate::toolset::ToolCallError;
 
 /// Where a run reports its events: nowhere for [`Agent::run`], a channel for the streams.

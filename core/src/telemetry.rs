@@ -1,6 +1,6 @@
-//! The agent loop's spans, named and attributed as OpenTelemetry's GenAI semantic conventions
-//! say: `invoke_agent {agent}` around a run, `chat {model}` around each model call and
-//! `execute_tool {tool}` around each tool call. They are `tracing` spans: any `tracing`
+//! The spans of the agent loop and of [`crate::TracedModel`], named and attributed as
+//! OpenTelemetry's GenAI semantic conventions say: `invoke_agent {agent}` around a run,
+//! `chat {model}` around each model call and `execute_tool {tool}` around each tool call. They are `tracing` spans: any `tracing`
 //! subscriber sees them, and a `tracing-opentelemetry` layer (the facade's `otel` feature)
 //! exports them as OpenTelemetry spans (`otel.name` and `otel.kind` are that layer's fields for
 //! the span's name and kind); without a subscriber they cost next to nothing.
@@ -39,7 +39,7 @@ fn capture_content() -> bool {
 }
 
 /// The span of one run of an agent named `name` (if it has one) on `model`.
-pub(super) fn agent_span(name: Option<&str>, model: &dyn Model) -> Span {
+pub(crate) fn agent_span(name: Option<&str>, model: &dyn Model) -> Span {
     let span_name = match name {
         Some(name) => format!("invoke_agent {name}"),
         None => "invoke_agent".to_string(),
@@ -67,7 +67,7 @@ pub(super) fn agent_span(name: Option<&str>, model: &dyn Model) -> Span {
 }
 
 /// Records how a run ended on its span: its tokens, or its error's class.
-pub(super) fn record_run(span: &Span, usage: Usage, error: Option<&str>) {
+pub(crate) fn record_run(span: &Span, usage: Usage, error: Option<&str>) {
     record_usage(span, usage);
     if let Some(class) = error {
         span.record("error.type", class);
@@ -76,7 +76,7 @@ pub(super) fn record_run(span: &Span, usage: Usage, error: Option<&str>) {
 }
 
 /// The span of one model call of `request` to `model`.
-pub(super) fn chat_span(model: &dyn Model, request: &ChatRequest) -> Span {
+pub(crate) fn chat_span(model: &dyn Model, request: &ChatRequest) -> Span {
     let requested = model_of(model.name());
     let span = tracing::info_span!(
         target: "anymodel::genai",
@@ -141,7 +141,7 @@ pub(super) fn chat_span(model: &dyn Model, request: &ChatRequest) -> Span {
 }
 
 /// Records a model call's reply, or its failure, on its span.
-pub(super) fn record_reply(span: &Span, reply: Result<&ChatResponse, &Error>) {
+pub(crate) fn record_reply(span: &Span, reply: Result<&ChatResponse, &Error>) {
     let response = match reply {
         Ok(response) => response,
         Err(error) => {
@@ -172,7 +172,7 @@ pub(super) fn record_reply(span: &Span, reply: Result<&ChatResponse, &Error>) {
 }
 
 /// The span of one tool call.
-pub(super) fn tool_span(call: &ToolCall) -> Span {
+pub(crate) fn tool_span(call: &ToolCall) -> Span {
     let span = tracing::info_span!(
         target: "anymodel::genai",
         "execute_tool",
@@ -195,7 +195,7 @@ pub(super) fn tool_span(call: &ToolCall) -> Span {
 }
 
 /// Records a tool call's result, or why it has none, on its span.
-pub(super) fn record_tool(span: &Span, result: Result<&Value, &ToolCallError>) {
+pub(crate) fn record_tool(span: &Span, result: Result<&Value, &ToolCallError>) {
     match result {
         Ok(value) => {
             if capture_content() {

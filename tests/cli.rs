@@ -1642,6 +1642,17 @@ async fn serve_a_page(folder: &Path, server: &MockServer, top: &str) {
     fs::write(&file, format!("{top}{text}\n{http}")).unwrap();
 }
 
+/// `anymodel run PROMPT` with `http_get`, as a process to kill, its output left unread.
+fn fetching_run(folder: &Path, prompt: &str) -> std::process::Child {
+    process(assert_cmd::cargo::cargo_bin("anymodel"), folder)
+        .env("TEST_OPENAI_KEY", "k")
+        .args(["run", "--no-stdin", "-T", "http_get", prompt])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 /// How many times the page of [`serve_a_page`] was fetched.
 async fn page_fetches(server: &MockServer) -> usize {
     let requests = server.received_requests().await.unwrap();
@@ -1666,13 +1677,7 @@ async fn a_killed_run_resumes_without_calling_its_tool_again() {
     openai_says(&server, "The page says hello.", None).await;
     serve_a_page(temp.path(), &server, "").await;
 
-    let mut child = process(assert_cmd::cargo::cargo_bin("anymodel"), temp.path())
-        .env("TEST_OPENAI_KEY", "k")
-        .args(["run", "--no-stdin", "-T", "http_get", "What does the page say?"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = fetching_run(temp.path(), "What does the page say?");
     let chat_calls = || async {
         let requests = server.received_requests().await.unwrap();
         requests.iter().filter(|r| r.url.path() == "/v1/chat/completions").count()
@@ -1744,13 +1749,7 @@ async fn a_run_killed_mid_step_resumes_without_repeating_the_call_made() {
         .await;
     serve_a_page(temp.path(), &server, "").await;
 
-    let mut child = process(assert_cmd::cargo::cargo_bin("anymodel"), temp.path())
-        .env("TEST_OPENAI_KEY", "k")
-        .args(["run", "--no-stdin", "-T", "http_get", "What do the pages say?"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = fetching_run(temp.path(), "What do the pages say?");
     let fetched = |page: &'static str| {
         let server = &server;
         async move {

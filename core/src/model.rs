@@ -276,6 +276,27 @@ pub(crate) fn model_of(name: &str) -> &str {
     }
 }
 
+/// Inside `impl Model for Wrapper`: the methods that say what the model is
+/// ([`Model::name`], [`Model::provider`], [`Model::capabilities`]), passed to the model in the
+/// field `$inner`: for wrappers that change how calls are made, not who answers them (retries,
+/// sampling defaults, logging, tracing).
+#[macro_export]
+macro_rules! forward_model_identity {
+    ($inner:ident) => {
+        fn name(&self) -> &str {
+            $crate::Model::name(&self.$inner)
+        }
+
+        fn provider(&self) -> &str {
+            $crate::Model::provider(&self.$inner)
+        }
+
+        fn capabilities(&self) -> $crate::Capabilities {
+            $crate::Model::capabilities(&self.$inner)
+        }
+    };
+}
+
 macro_rules! forward_model {
     ($pointer:ident) => {
         #[async_trait]

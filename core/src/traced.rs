@@ -4,7 +4,7 @@
 use tracing::Instrument;
 
 use crate::error::Result;
-use crate::model::{Capabilities, Model};
+use crate::model::Model;
 use crate::request::ChatRequest;
 use crate::response::ChatResponse;
 use crate::stream::{EventStream, observe_reply};
@@ -30,17 +30,7 @@ impl<M: Model> TracedModel<M> {
 
 #[async_trait::async_trait]
 impl<M: Model> Model for TracedModel<M> {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn provider(&self) -> &str {
-        self.inner.provider()
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
+    crate::forward_model_identity!(inner);
 
     async fn chat(&self, request: ChatRequest) -> Result<ChatResponse> {
         let span = telemetry::chat_span(&self.inner, &request);

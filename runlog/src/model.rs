@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anymodel_core::{
-    AgentError, AgentErrorKind, AgentRun, Capabilities, ChatRequest, ChatResponse, Error,
-    EventStream, Message, Model, Result, Step, async_trait, observe_reply,
+    AgentError, AgentErrorKind, AgentRun, ChatRequest, ChatResponse, Error, EventStream, Message,
+    Model, Result, Step, async_trait, observe_reply,
 };
 
 use crate::log::RunLog;
@@ -105,17 +105,7 @@ impl Call {
 
 #[async_trait]
 impl<M: Model> Model for LoggedModel<M> {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn provider(&self) -> &str {
-        self.inner.provider()
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
+    anymodel_core::forward_model_identity!(inner);
 
     async fn chat(&self, request: ChatRequest) -> Result<ChatResponse> {
         let call = self.begin(&request);

@@ -2,9 +2,7 @@
 //! `max_tokens` and the rest fill in whatever a request leaves unset, so that every caller of
 //! the model (the CLI, an agent, a library user) gets the configuration's settings.
 
-use anymodel_core::{
-    Capabilities, ChatRequest, ChatResponse, EventStream, Model, Result, Sampling,
-};
+use anymodel_core::{ChatRequest, ChatResponse, EventStream, Model, Result, Sampling};
 use async_trait::async_trait;
 
 /// A model whose requests take their unset sampling options from `defaults`.
@@ -33,17 +31,7 @@ impl<M> SamplingDefaults<M> {
 
 #[async_trait]
 impl<M: Model> Model for SamplingDefaults<M> {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn provider(&self) -> &str {
-        self.inner.provider()
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
+    anymodel_core::forward_model_identity!(inner);
 
     async fn chat(&self, request: ChatRequest) -> Result<ChatResponse> {
         self.inner.chat(self.fill(request)).await
@@ -65,7 +53,7 @@ impl<M: Model> Model for SamplingDefaults<M> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use anymodel_core::Message;
+    use anymodel_core::{Capabilities, Message};
     use std::sync::Mutex;
 
     /// Remembers the sampling of the last request.

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use anymodel_core::{
-    Capabilities, ChatRequest, ChatResponse, Embedder, Error, EventStream, InputKind, Model, Result,
+    ChatRequest, ChatResponse, Embedder, Error, EventStream, InputKind, Model, Result,
 };
 use async_trait::async_trait;
 
@@ -106,17 +106,7 @@ impl RetryPolicy {
 
 #[async_trait]
 impl<M: Model> Model for Retry<M> {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn provider(&self) -> &str {
-        self.inner.provider()
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
+    anymodel_core::forward_model_identity!(inner);
 
     async fn chat(&self, request: ChatRequest) -> Result<ChatResponse> {
         let mut retry = 0;

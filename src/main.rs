@@ -310,7 +310,7 @@ fn init_tracing(verbose: bool, quiet: bool) -> Option<Exporter> {
                 registry.with(telemetry.layer()).init();
                 return Some(telemetry);
             }
-            Err(error) => eprintln!("{error}: spans are not exported"),
+            Err(error) => cli::output::warning(format!("{error}: spans are not exported")),
         }
     }
     registry.init();

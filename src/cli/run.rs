@@ -166,9 +166,7 @@ async fn answer(
         let run = agent.run_messages(input).await;
         let (record, error) = match run {
             Ok(run) => (serde_json::to_value(&run), None),
-            Err(error) => {
-                (serde_json::to_value(&*error.partial.clone()), Some(Failure::from(error)))
-            }
+            Err(error) => (serde_json::to_value(&*error.partial), Some(Failure::from(error))),
         };
         let mut record = record.map_err(|e| Failure::Run(format!("encoding the run: {e}")))?;
         // The model as it was named, beside the provider's name for it; how the reply ended.

@@ -8,7 +8,8 @@
 //! Message content (prompts, replies, tool arguments and results) is recorded only when
 //! `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true`, as the conventions ask, in their
 //! JSON shapes (`gen_ai.input.messages`, `gen_ai.output.messages`,
-//! `gen_ai.system_instructions`, `gen_ai.tool.call.arguments`, `gen_ai.tool.call.result`).
+//! `gen_ai.system_instructions`, `gen_ai.tool.call.arguments`, `gen_ai.tool.call.result`), each
+//! cut at 64 KiB.
 //! `gen_ai.response.finish_reasons` is a string array in the conventions; `tracing` fields
 //! cannot be arrays, so it is recorded as the one reason of the reply (a step asks for one
 //! choice), which the facade's exporter sends as a one-element array.
@@ -29,6 +30,24 @@ use crate::toolset::ToolCallError;
 
 /// The variable that turns content capture on, as the conventions name it.
 const CAPTURE_CONTENT: &str = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT";
+
+/// The most of one content attribute kept: a whole conversation of long documents would make
+/// spans of megabytes, which collectors refuse.
+const CONTENT_LIMIT: usize = 64 * 1024;
+
+/// `text` cut to [`CONTENT_LIMIT`] bytes (at a character's edge), saying so.
+fn bounded(mut text: String) -> String {
+    if text.len() > CONTENT_LIMIT {
+        let mut end = CONTENT_LIMIT;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let left = text.len() - end;
+        text.truncate(end);
+        text.push_str(&format!("…[{left} more bytes left out]"));
+    }
+    text
+}
 
 /// Whether spans carry message content (read once).
 fn capture_content() -> bool {
@@ -132,10 +151,13 @@ pub(crate) fn chat_span(model: &dyn Model, request: &ChatRequest) -> Span {
             })
             .collect();
         if !instructions.is_empty() {
-            span.record("gen_ai.system_instructions", Value::from(instructions).to_string());
+            span.record(
+                "gen_ai.system_instructions",
+                bounded(Value::from(instructions).to_string()),
+            );
         }
         let messages: Vec<Value> = messages.into_iter().map(message).collect();
-        span.record("gen_ai.input.messages", Value::from(messages).to_string());
+        span.record("gen_ai.input.messages", bounded(Value::from(messages).to_string()));
     }
     span
 }
@@ -167,7 +189,7 @@ pub(crate) fn record_reply(span: &Span, reply: Result<&ChatResponse, &Error>) {
     if capture_content() {
         let mut output = assistant(&response.message);
         output["finish_reason"] = reason.into();
-        span.record("gen_ai.output.messages", json!([output]).to_string());
+        span.record("gen_ai.output.messages", bounded(json!([output]).to_string()));
     }
 }
 
@@ -189,7 +211,7 @@ pub(crate) fn tool_span(call: &ToolCall) -> Span {
         "error.type" = Empty,
     );
     if capture_content() {
-        span.record("gen_ai.tool.call.arguments", call.arguments.to_string());
+        span.record("gen_ai.tool.call.arguments", bounded(call.arguments.to_string()));
     }
     span
 }
@@ -199,7 +221,7 @@ pub(crate) fn record_tool(span: &Span, result: Result<&Value, &ToolCallError>) {
     match result {
         Ok(value) => {
             if capture_content() {
-                span.record("gen_ai.tool.call.result", value.to_string());
+                span.record("gen_ai.tool.call.result", bounded(value.to_string()));
             }
         }
         Err(error) => {
@@ -299,4 +321,23 @@ fn parts(content: &Content) -> Vec<Value> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_past_the_limit_is_cut_at_a_character_and_says_so() {
+        assert_eq!(bounded("short".into()), "short");
+        let long = "é".repeat(CONTENT_LIMIT);
+        let cut = bounded(long.clone());
+        assert!(cut.len() < CONTENT_LIMIT + 40);
+        assert!(long.starts_with(cut.split('…').next().unwrap()));
+        assert!(
+            cut.ends_with(&format!("[{} more bytes left out]", CONTENT_LIMIT)),
+            "{}",
+            &cut[cut.len() - 40..]
+        );
+    }
 }
